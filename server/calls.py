@@ -1,0 +1,146 @@
+"""Call records in SQL: every call event is applied here, idempotently and in any order.
+
+Each kind of event writes only its own columns, so a status callback that overtakes the
+voice event, or a webhook delivered twice, still leaves exactly one correct record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .attribution import Attribution, attribute
+from .models import Call, VisitSnapshot
+from .pool import PoolStore
+from .visits import Visit, VisitStore
+
+# Later states win; a late "ringing" never overwrites "completed".
+STATUS_RANK = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "completed": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "failed": 4,
+    "canceled": 4,
+}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _when(event: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(float(event["received_at"]), UTC)
+
+
+def call_for(db: Session, provider: str, call_sid: str) -> Call:
+    """The call with this id, created if new; safe when two workers race to create it."""
+    call = db.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is not None:
+        return call
+    try:
+        with db.begin_nested():
+            call = Call(provider=provider, call_sid=call_sid)
+            db.add(call)
+    except IntegrityError:
+        call = db.scalar(select(Call).where(Call.call_sid == call_sid))
+    return call
+
+
+def snapshot_visit(db: Session, session_id: str, visit: Visit) -> VisitSnapshot:
+    """Copy a live visit to SQL (or refresh the copy), keyed by its session id."""
+    snap = db.scalar(select(VisitSnapshot).where(VisitSnapshot.session_id == session_id))
+    if snap is None:
+        snap = VisitSnapshot(session_id=session_id, site_id=visit.site_id)
+        db.add(snap)
+    snap.started_at = datetime.fromtimestamp(visit.started, UTC)
+    snap.landing_url = visit.landing_url
+    snap.landing_title = visit.title[:200]
+    snap.referrer = visit.referrer
+    snap.source = visit.source
+    snap.medium = visit.medium
+    snap.campaign = visit.campaign
+    snap.term = visit.term
+    snap.content = visit.content
+    snap.click_ids = dict(visit.click_ids)
+    snap.device = visit.device
+    snap.browser = visit.browser
+    snap.os = visit.os
+    snap.pages = [list(p) for p in visit.pages]
+    return snap
+
+
+def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: VisitStore) -> Call:
+    """Apply one call event to its call record (the caller commits)."""
+    call = call_for(db, event.get("provider", "twilio"), event["call_sid"])
+    params = event.get("params", {})
+    kind = event["kind"]
+    if kind == "voice":
+        _apply_voice(db, call, event, pools, visits)
+    elif kind == "status":
+        status = params.get("CallStatus", "")
+        if STATUS_RANK.get(status, -1) >= STATUS_RANK.get(call.status, -1):
+            call.status = status
+        if (duration := _int(params.get("CallDuration"))) is not None:
+            call.duration_seconds = duration
+    elif kind == "dial":
+        call.dial_status = params.get("DialCallStatus") or call.dial_status
+        call.talk_seconds = _int(params.get("DialCallDuration"))
+        call.answered = call.dial_status in ("completed", "answered")
+    elif kind == "recording":
+        if params.get("RecordingStatus", "completed") == "completed":
+            call.recording_sid = params.get("RecordingSid")
+            call.recording_url = params.get("RecordingUrl")
+            call.recording_seconds = _int(params.get("RecordingDuration"))
+    else:
+        raise ValueError(f"unknown event kind {kind!r}")
+    return call
+
+
+def _apply_voice(
+    db: Session, call: Call, event: dict[str, Any], pools: PoolStore, visits: VisitStore
+) -> None:
+    params = event.get("params", {})
+    route = event.get("route") or {}
+    call.started_at = call.started_at or _when(event)
+    call.tracking_number = params.get("To", "")[:20]
+    call.caller_number = (params.get("From") or None) and params["From"][:64]
+    call.client_id = route.get("client_id")
+    call.site_id = route.get("site_id")
+    call.pool_id = route.get("pool_id")
+    call.forwarded_to = event.get("forward_to", "")[:20]
+    call.degraded = bool(event.get("degraded"))
+    call.notice_played = bool(event.get("notice_played"))
+    if STATUS_RANK.get(params.get("CallStatus", ""), -1) > STATUS_RANK.get(call.status, -1):
+        call.status = params["CallStatus"]
+
+    role = route.get("role")
+    if role in ("source", "overflow"):
+        call.confidence = "source"
+        call.source, _, call.medium = (route.get("source") or "").partition("/")
+        return
+    if role != "pool" or call.pool_id is None:
+        call.confidence = "none"
+        return
+    found: Attribution = attribute(
+        pools.records(call.pool_id, call.tracking_number),
+        float(event["received_at"]),
+        float(route.get("match_window", 3600)),
+    )
+    call.confidence = found.confidence
+    call.session_id = found.session
+    if found.session and (visit := visits.get(found.session)) is not None:
+        snap = snapshot_visit(db, found.session, visit)
+        db.flush()
+        call.visit_id = snap.id
+        call.source, call.medium = visit.source, visit.medium

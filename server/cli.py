@@ -1,0 +1,192 @@
+"""The ``ringtrail`` command: demo, serve, worker, migrations and the spool."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from . import create_app
+
+
+def _app(_info=None):
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_version_option=False)
+def main() -> None:
+    """Ringtrail: self-hosted call tracking by dynamic number insertion."""
+
+
+def _embedded_env(port: int | None = None) -> dict[str, str]:
+    """Environment for child processes, with the embedded Redis started here if needed.
+
+    The parent owns the embedded server so gunicorn workers and the RQ worker share one.
+    """
+    env = dict(os.environ)
+    if port and "RINGTRAIL_PUBLIC_URL" not in env:
+        env["RINGTRAIL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    if not env.get("RINGTRAIL_REDIS_URL"):
+        from flask import Flask
+
+        from .stores import start_embedded_redis
+
+        state: dict = {}
+        instance = Flask("server", instance_relative_config=True).instance_path
+        env["RINGTRAIL_REDIS_URL"] = start_embedded_redis(instance, state)
+        _embedded_env.keep = state  # type: ignore[attr-defined]  # keep the server alive
+    os.environ.update(env)
+    return env
+
+
+def _migrate_and_seed(seed: bool) -> dict | None:
+    from .db import get_db, upgrade
+    from .demo import seed_demo
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        if seed:
+            return seed_demo(get_db(), app.config["PUBLIC_URL"])
+    return None
+
+
+def _gunicorn(bind: str, workers: int, threads: int, env: dict[str, str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "10",
+        "--access-logfile",
+        "-",
+        "server:create_app()",
+    ]
+
+
+def _run_children(commands: list[list[str]], env: dict[str, str]) -> int:
+    """Run the processes until one ends or we are interrupted, then stop them all."""
+    procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while True:
+            for proc in procs:
+                if proc.poll() is not None:
+                    return proc.returncode
+            try:
+                procs[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@main.command(with_appcontext=False)
+@click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
+def demo(port: int) -> None:
+    """Run everything embedded, with demo data, on 127.0.0.1:PORT."""
+    env = _embedded_env(port)
+    info = _migrate_and_seed(seed=True)
+    click.echo(f"Ringtrail demo: open http://127.0.0.1:{port}/demo")
+    click.echo(json.dumps(info, indent=2))
+    worker = [sys.executable, "-m", "server.cli", "worker"]
+    web = _gunicorn(f"127.0.0.1:{port}", 2, 4, env)
+    sys.exit(_run_children([web, worker], env))
+
+
+@main.command(with_appcontext=False)
+def serve() -> None:
+    """Run the web app under gunicorn, configured by RINGTRAIL_* variables."""
+    env = _embedded_env()
+    _migrate_and_seed(seed=False)
+    bind = env.get("RINGTRAIL_BIND", "127.0.0.1:8000")
+    workers = int(env.get("RINGTRAIL_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+    threads = int(env.get("RINGTRAIL_THREADS", "4"))
+    cmd = _gunicorn(bind, workers, threads, env)
+    if "RINGTRAIL_REDIS_URL" in os.environ and getattr(_embedded_env, "keep", None):
+        sys.exit(_run_children([cmd], env))  # we own the embedded Redis: stay its parent
+    os.execve(sys.executable, cmd, env)  # noqa: S606 (replace ourselves with gunicorn)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (with its scheduler) inside the app context."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from .events import replay
+    from .stores import get_queue
+
+    try:
+        replay()  # a single-node install shares the spool folder with the web process
+    except Exception as exc:  # the queue may still be away; the web process retries too
+        click.echo(f"spool replay skipped: {exc}", err=True)
+    queue = get_queue()
+    # The worker may wait on slow jobs; its own connection uses normal timeouts.
+    import redis
+
+    conn = redis.Redis.from_url(current_app.config["QUEUE_REDIS_URL"])
+    w = SimpleWorker([queue.name], connection=conn, serializer=JSONSerializer)
+    w.work(burst=burst, with_scheduler=True)
+
+
+@main.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def seed_demo_command(as_json: bool) -> None:
+    """Create the demo agency, site and pool (idempotent) and describe them."""
+    from .db import get_db, upgrade
+    from .demo import seed_demo
+
+    upgrade()
+    info = seed_demo(get_db(), current_app.config["PUBLIC_URL"])
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        for key, value in info.items():
+            click.echo(f"{key}: {value}")
+
+
+@main.command("migrate")
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from .db import upgrade
+
+    upgrade()
+    click.echo("database is up to date")
+
+
+@main.command("replay-spool")
+def replay_spool() -> None:
+    """Queue the call events spooled to disk during an outage."""
+    from .events import get_spool, replay
+
+    count = replay()
+    click.echo(f"replayed {count}; {len(get_spool())} still spooled")
+
+
+if __name__ == "__main__":
+    main()

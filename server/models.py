@@ -1,0 +1,221 @@
+"""The SQL schema: the source of truth for configuration and call records.
+
+agency → client → site → pool → tracking numbers; visit snapshots; calls; daily visits.
+Schema changes ship as Alembic migrations in ``server/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+EXHAUSTION_POLICIES = ("reuse_oldest", "overflow", "original")
+NUMBER_ROLES = ("pool", "overflow", "source")
+CONFIDENCES = ("exact", "late", "ambiguous", "source", "none")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always hands back aware datetimes, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Twilio account this agency's numbers live in; requests from others are refused.
+    twilio_account_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    twilio_auth_token: Mapped[str | None] = mapped_column(String(128))
+    # Still accepted while a token rotation is under way.
+    twilio_previous_auth_token: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clients: Mapped[list[Client]] = relationship(back_populates="agency")
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    business_number: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    us_state: Mapped[str | None] = mapped_column(String(2))
+    record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_notice: Mapped[str] = mapped_column(
+        Text, default="This call may be recorded for quality and training purposes."
+    )
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agency: Mapped[Agency] = relationship(back_populates="clients")
+    sites: Mapped[list[Site]] = relationship(back_populates="client")
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[str] = mapped_column(String(40), unique=True)
+    # Origins (scheme://host[:port]) granted CORS for the public API.
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "auto": lease unless GPC; "required": wait for ringtrail('consent', true).
+    consent_mode: Mapped[str] = mapped_column(String(16), default="auto")
+    honor_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="sites")
+    pools: Mapped[list[Pool]] = relationship(back_populates="site", order_by="Pool.id")
+
+
+class Pool(Base):
+    __tablename__ = "pools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # The business number on the page that this pool's numbers replace.
+    business_number: Mapped[str] = mapped_column(String(20))
+    lease_seconds: Mapped[int] = mapped_column(Integer, default=1800)
+    match_window_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    exhaustion_policy: Mapped[str] = mapped_column(String(16), default="reuse_oldest")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship(back_populates="pools")
+    numbers: Mapped[list[TrackingNumber]] = relationship(
+        back_populates="pool", order_by="TrackingNumber.id"
+    )
+
+
+class TrackingNumber(Base):
+    """A number that rings through to its pool's business number.
+
+    role "pool": leased to visitors; "overflow": shown when the pool is exhausted under
+    the overflow policy; "source": a fixed number for visitors with no lease whose source
+    matches ``source`` ("google", "google/organic", or "*" for any).
+    """
+
+    __tablename__ = "tracking_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="pool")
+    source: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    pool: Mapped[Pool] = relationship(back_populates="numbers")
+
+
+class VisitSnapshot(Base):
+    """The visit that led to a call, copied from Redis when the call is attributed."""
+
+    __tablename__ = "visit_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    landing_url: Mapped[str] = mapped_column(Text, default="")
+    landing_title: Mapped[str] = mapped_column(String(200), default="")
+    referrer: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(100), default="")
+    medium: Mapped[str] = mapped_column(String(100), default="")
+    campaign: Mapped[str] = mapped_column(String(200), default="")
+    term: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(String(200), default="")
+    click_ids: Mapped[dict] = mapped_column(JSON, default=dict)
+    device: Mapped[str] = mapped_column(String(20), default="")
+    browser: Mapped[str] = mapped_column(String(60), default="")
+    os: Mapped[str] = mapped_column(String(60), default="")
+    pages: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Call(Base):
+    """One phone call, keyed by the carrier's call id; every job upserts it."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20), default="twilio")
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), index=True)
+    tracking_number: Mapped[str] = mapped_column(String(20), default="")
+    forwarded_to: Mapped[str] = mapped_column(String(20), default="")
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="ringing")
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    answered: Mapped[bool | None] = mapped_column(Boolean)
+    dial_status: Mapped[str | None] = mapped_column(String(20))
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    confidence: Mapped[str] = mapped_column(String(12), default="none")
+    session_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit_snapshots.id"))
+    source: Mapped[str] = mapped_column(String(100), default="")
+    medium: Mapped[str] = mapped_column(String(100), default="")
+    degraded: Mapped[bool] = mapped_column(Boolean, default=False)
+    notice_played: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    visit: Mapped[VisitSnapshot | None] = relationship()
+
+
+class DailyVisits(Base):
+    """Visits per site, day and source; the denominator of calls-per-visit."""
+
+    __tablename__ = "daily_visits"
+    __table_args__ = (UniqueConstraint("site_id", "day", "source", "medium"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(100), default="")
+    medium: Mapped[str] = mapped_column(String(100), default="")
+    visits: Mapped[int] = mapped_column(Integer, default=0)

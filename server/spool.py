@@ -1,0 +1,115 @@
+"""The disk spool: call events that could not reach Redis wait here, then are replayed.
+
+One JSON file per event, named by its event id, so a webhook delivered twice during an
+outage is spooled once. Files are written atomically and readable only by us (they hold
+caller numbers). A replaying process claims a file by renaming it, so several gunicorn
+workers can replay the same folder without submitting an event twice at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = 300  # seconds before a claim left by a dead process is taken back
+
+
+class Spool:
+    """A folder of pending call events."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def put(self, event_id: str, event: dict[str, Any]) -> None:
+        """Write one event durably; raises OSError if even the disk fails."""
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        final = os.path.join(self.directory, f"{event_id}.json")
+        tmp = f"{final}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(event, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+
+    def pending(self) -> list[str]:
+        """Event ids waiting to be replayed."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        return sorted(n.removesuffix(".json") for n in names if n.endswith(".json"))
+
+    def __len__(self) -> int:
+        return len(self.pending())
+
+    def _claims(self) -> Iterator[str]:
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if ".claimed." in name:
+                yield os.path.join(self.directory, name)
+
+    def replay(self, submit: Callable[[str, dict[str, Any]], None]) -> int:
+        """Hand every pending event to ``submit``; returns how many were replayed.
+
+        An event stays spooled if ``submit`` raises, and replay stops at the first
+        failure: the store it needs is evidently still away.
+        """
+        self._release_stale_claims()
+        done = 0
+        for event_id in self.pending():
+            path = os.path.join(self.directory, f"{event_id}.json")
+            claimed = f"{path}.claimed.{os.getpid()}"
+            try:
+                os.rename(path, claimed)
+            except FileNotFoundError:
+                continue  # another process took it
+            try:
+                with open(claimed) as fh:
+                    event = json.load(fh)
+            except (OSError, ValueError):
+                log.error("spool: unreadable event %s kept aside", claimed)
+                os.rename(claimed, f"{path}.bad")
+                continue
+            try:
+                submit(event_id, event)
+            except Exception:
+                os.rename(claimed, path)
+                log.warning("spool: replay of %s failed; will retry", event_id)
+                break
+            os.unlink(claimed)
+            done += 1
+        return done
+
+    def _release_stale_claims(self) -> None:
+        cutoff = time.time() - CLAIM_TIMEOUT
+        for claimed in self._claims():
+            try:
+                if os.path.getmtime(claimed) < cutoff:
+                    os.rename(claimed, claimed.split(".claimed.")[0])
+            except OSError:
+                continue
+
+    def remove(self, predicate: Callable[[dict[str, Any]], bool]) -> int:
+        """Delete spooled events for which ``predicate`` is true (erasure)."""
+        removed = 0
+        for event_id in self.pending():
+            path = os.path.join(self.directory, f"{event_id}.json")
+            try:
+                with open(path) as fh:
+                    event = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            if predicate(event):
+                os.unlink(path)
+                removed += 1
+        return removed

@@ -1,0 +1,153 @@
+"""Live visitor sessions in Redis: what a visit was, until a call makes it permanent.
+
+A session is one JSON document under one key with a TTL of lease + match window + slack,
+so a late call can still find it. When a call is attributed to it, jobs copy it to SQL
+(:class:`server.models.VisitSnapshot`). Keys are short because every byte is multiplied
+by the number of live visitors.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import redis
+
+MAX_PAGES = 50
+PATH_LIMIT = 300
+TITLE_LIMIT = 120
+
+PAGEVIEW_LUA = resources.files("server").joinpath("lua", "pageview.lua").read_text()
+
+
+def new_session_id() -> str:
+    """A random 128-bit id; knowing it is what owns the session and its leases."""
+    return secrets.token_urlsafe(16)
+
+
+class VisitKeys:
+    """Every key of one visitor session.
+
+    - ``visit``  STRING  JSON document: s site id, t started, u landing URL, ti title,
+      r referrer, src/med/cmp/kw/cnt source fields, ck click ids, d/b/o device, browser,
+      os, p pages [[seconds since start, path, title], …] (last 50)
+    """
+
+    def __init__(self, session_id: str):
+        self.session_id = session_id
+
+    @property
+    def visit(self) -> str:
+        return f"ringtrail:visit:{self.session_id}"
+
+
+@dataclass
+class Visit:
+    """A visitor session as stored in Redis."""
+
+    site_id: int
+    started: float
+    landing_url: str
+    title: str = ""
+    referrer: str = ""
+    source: str = "(direct)"
+    medium: str = "(none)"
+    campaign: str = ""
+    term: str = ""
+    content: str = ""
+    click_ids: dict[str, str] = field(default_factory=dict)
+    device: str = ""
+    browser: str = ""
+    os: str = ""
+    pages: list[list[Any]] = field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = {
+            "s": self.site_id,
+            "t": round(self.started, 3),
+            "u": self.landing_url,
+            "ti": self.title,
+            "r": self.referrer,
+            "src": self.source,
+            "med": self.medium,
+            "cmp": self.campaign,
+            "kw": self.term,
+            "cnt": self.content,
+            "ck": self.click_ids,
+            "d": self.device,
+            "b": self.browser,
+            "o": self.os,
+            "p": self.pages,
+        }
+        return {k: v for k, v in doc.items() if v not in ("", {}, None)}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Visit:
+        return cls(
+            site_id=int(doc["s"]),
+            started=float(doc["t"]),
+            landing_url=doc.get("u", ""),
+            title=doc.get("ti", ""),
+            referrer=doc.get("r", ""),
+            source=doc.get("src", "(direct)"),
+            medium=doc.get("med", "(none)"),
+            campaign=doc.get("cmp", ""),
+            term=doc.get("kw", ""),
+            content=doc.get("cnt", ""),
+            click_ids=doc.get("ck") or {},
+            device=doc.get("d", ""),
+            browser=doc.get("b", ""),
+            os=doc.get("o", ""),
+            pages=list(doc.get("p") or []),
+        )
+
+
+def page_entry(started: float, now: float, path: str, title: str) -> list[Any]:
+    """One page view as stored: offset in seconds, path, short title."""
+    return [max(0, int(now - started)), path[:PATH_LIMIT], title[:TITLE_LIMIT]]
+
+
+class VisitStore:
+    """Reads and writes visitor sessions."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._pageview = client.register_script(PAGEVIEW_LUA)
+
+    def create(self, session_id: str, visit: Visit, ttl: int, pipe=None) -> None:
+        """Store a new session (optionally on a pipeline, to share its round trip)."""
+        target = pipe if pipe is not None else self.redis
+        target.set(VisitKeys(session_id).visit, json.dumps(visit.to_doc()), ex=ttl)
+
+    def add_page(
+        self, session_id: str, site_id: int, path: str | None, title: str, ttl: int, now: float
+    ) -> Visit | None:
+        """Record a page view (none for a heartbeat, ``path=None``) and extend the session.
+
+        Returns None if the session is unknown, expired or another site's.
+        """
+        page = "" if path is None else json.dumps([now, path[:PATH_LIMIT], title[:TITLE_LIMIT]])
+        raw = self._pageview(
+            keys=[VisitKeys(session_id).visit], args=[site_id, page, MAX_PAGES, ttl]
+        )
+        if not raw:
+            return None
+        return Visit.from_doc(json.loads(raw))
+
+    def get(self, session_id: str) -> Visit | None:
+        """The session, or None once it has expired."""
+        raw = self.redis.get(VisitKeys(session_id).visit)
+        return Visit.from_doc(json.loads(raw)) if raw else None
+
+    def delete(self, session_id: str) -> None:
+        """Forget a session now."""
+        self.redis.delete(VisitKeys(session_id).visit)
+
+
+def now() -> float:
+    """The wall clock, as the stores use it."""
+    return time.time()
