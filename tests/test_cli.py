@@ -1,0 +1,75 @@
+"""The ringtrail command and the demo it runs."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from server.cli import main
+from tests.helpers import HUMAN_UA, run_jobs
+
+
+def cli_env(app_config):
+    return {
+        "RINGTRAIL_REDIS_URL": app_config["REDIS_URL"],
+        "RINGTRAIL_DATABASE_URL": app_config["DATABASE_URL"],
+        "RINGTRAIL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "RINGTRAIL_PUBLIC_URL": "http://127.0.0.1:5000",
+    }
+
+
+def test_seed_demo_is_idempotent_and_prints_json(app_config, redis_client):
+    runner = CliRunner()
+    first = runner.invoke(main, ["seed-demo", "--json"], env=cli_env(app_config))
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(main, ["seed-demo", "--json"], env=cli_env(app_config))
+    assert json.loads(first.output) == json.loads(second.output)
+    info = json.loads(first.output)
+    assert len(info["tracking_numbers"]) >= 5
+    assert info["business_number"] == "+14155550100"
+    assert info["site_key"] and info["auth_token"]
+
+
+def test_migrate_command(app_config, redis_client):
+    result = CliRunner().invoke(main, ["migrate"], env=cli_env(app_config))
+    assert result.exit_code == 0
+    assert "up to date" in result.output
+
+
+def test_demo_page_places_a_signed_call_that_is_attributed(app, live_server, db):
+    from server.demo import seed_demo
+
+    app.config["PUBLIC_URL"] = live_server
+    info = seed_demo(db, live_server)
+    page = app.test_client().get("/demo")
+    assert page.status_code == 200
+    assert f"/s/{info['site_key']}.js" in page.get_data(as_text=True)
+
+    import urllib.request
+
+    def post(path, body, content_type):
+        req = urllib.request.Request(
+            live_server + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": content_type, "User-Agent": HUMAN_UA, "Origin": live_server},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    visit = post(
+        "/v1/sessions",
+        {"site": info["site_key"], "url": live_server + "/demo?utm_source=demo&utm_medium=test"},
+        "text/plain",
+    )
+    number = visit["numbers"][info["business_number"]]["e164"]
+    call = post("/demo/call", {"to": number}, "application/json")
+    assert call["webhook_status"] == 200
+    assert "<Dial" in call["twiml"]
+    assert run_jobs(app) == 3  # voice, dial and status events
+    with urllib.request.urlopen(f"{live_server}/demo/calls/{call['call_sid']}") as resp:
+        record = json.loads(resp.read())
+    assert record["found"] and record["confidence"] == "exact"
+    assert (record["source"], record["medium"]) == ("demo", "test")
+    assert record["answered"] is True and record["status"] == "completed"

@@ -1,0 +1,49 @@
+"""User agents: bots, headless browsers and hostile strings, in bounded time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from server.devices import classify_agent
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/124.0 Safari/537.36"
+
+
+@pytest.mark.parametrize(
+    ("ua", "kind", "bot"),
+    [
+        (CHROME, "desktop", False),
+        (IPHONE, "mobile", False),
+        ("", "bot", True),
+        (None, "bot", True),
+        ("curl/8.4.0", "bot", True),
+        ("python-requests/2.31", "bot", True),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "bot", True),
+        (HEADLESS, "bot", True),
+    ],
+)
+def test_classify_agent(ua, kind, bot):
+    device = classify_agent(ua)
+    assert (device.kind, device.bot) == (kind, bot)
+
+
+def test_headless_override_for_browser_tests():
+    assert not classify_agent(HEADLESS, headless_is_bot=False).bot
+
+
+def test_huge_user_agents_are_classified_in_bounded_time():
+    hostile = ["Mozilla/5.0 " + "(" * 50_000, "A" * 50_000, CHROME + " " + "x;" * 25_000]
+    started = time.perf_counter()
+    for ua in hostile:
+        classify_agent(ua + str(time.time()))  # defeat the cache: parse for real
+    assert time.perf_counter() - started < 1.0
