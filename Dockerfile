@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY server ./server
+COPY static ./static
+COPY snippet ./snippet
+RUN pip install --no-cache-dir '.[postgres]' && useradd --system ringtrail
+USER ringtrail
+ENV RINGTRAIL_INSTANCE_PATH=/var/lib/ringtrail
+EXPOSE 8000
+CMD ["ringtrail", "serve"]
