@@ -266,5 +266,7 @@ def _count_visit(site: SiteConfig, source: str, medium: str, now: float) -> None
     from .pool import PoolKeys
 
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    key = PoolKeys(site.pools[0].id).visits(day)
     with contextlib.suppress(redis.RedisError):  # a lost count beats a failed page
-        get_redis().hincrby(PoolKeys(site.pools[0].id).visits(day), f"{source}|{medium}", 1)
+        if get_redis().hincrby(key, f"{source}|{medium}", 1) == 1:
+            get_redis().expire(key, 3 * 86400)

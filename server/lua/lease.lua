@@ -7,7 +7,7 @@
 -- KEYS[5] holders   HASH  session -> number
 -- KEYS[6] history   HASH  number -> cjson [[session, start, end, shared], ...] newest first
 -- KEYS[7] stats     HASH  version, leases, exhausted, exhausted:DAY, shared, peak:DAY
--- KEYS[8] visits    HASH  visit counts of one day, field "source|medium"
+-- KEYS[8] visits    HASH  visit counts of one day, field "source|medium" (expires in 3 days)
 --
 -- ARGV[1] now, seconds since the epoch (the caller's clock; no sweeper runs)
 -- ARGV[2] session id
@@ -95,7 +95,9 @@ if held then
   if lease then reclaim(held) end
 end
 
-if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[8], ARGV[8], 1) end
+if ARGV[8] ~= '' and redis.call('HINCRBY', KEYS[8], ARGV[8], 1) == 1 then
+  redis.call('EXPIRE', KEYS[8], 3 * 86400)  -- long enough for the flush job to copy it
+end
 
 local function note_peak()
   local busy = redis.call('ZCARD', KEYS[3])

@@ -1,0 +1,66 @@
+"""Daily visit counts: counted on the lease path, copied to SQL idempotently."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from server.models import DailyVisits
+from server.pool import PoolKeys, PoolStore
+from server.visitcounts import flush, schedule_flush
+from tests.helpers import make_site, tracking_numbers
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.postgres
+def test_flush_copies_counts_and_is_idempotent(app, db, db_backend, redis_client):
+    setup = make_site(db)
+    store = PoolStore(redis_client)
+    numbers = tracking_numbers(5)
+    for i, field in enumerate(["google|organic", "google|organic", "(direct)|(none)"]):
+        store.lease(
+            setup.pool.id,
+            f"s{i}",
+            numbers=numbers,
+            lease_seconds=60,
+            visit_field=field,
+            now=NOW + i,
+        )
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW))
+    assert redis_client.ttl(PoolKeys(setup.pool.id).visits(day)) > 2 * 86400
+
+    with app.app_context():
+        flush(now=NOW + 10)
+        flush(now=NOW + 20)  # running twice changes nothing
+    rows = {(r.source, r.medium): r.visits for r in db.scalars(select(DailyVisits))}
+    assert rows == {("google", "organic"): 2, ("(direct)", "(none)"): 1}
+
+    # A Redis that lost its counters never lowers what SQL already has.
+    redis_client.delete(PoolKeys(setup.pool.id).visits(day))
+    store.lease(
+        setup.pool.id,
+        "late",
+        numbers=numbers,
+        lease_seconds=60,
+        visit_field="google|organic",
+        now=NOW + 30,
+    )
+    with app.app_context():
+        flush(now=NOW + 40)
+    db.expire_all()
+    rows = {(r.source, r.medium): r.visits for r in db.scalars(select(DailyVisits))}
+    assert rows[("google", "organic")] == 2
+
+
+def test_schedule_flush_keeps_one_chain_per_slot(app):
+    from server.stores import get_queue
+
+    with app.app_context():
+        first = schedule_flush(now=NOW)
+        second = schedule_flush(now=NOW + 1)  # another worker, same slot
+        assert first == second
+        registry = get_queue().scheduled_job_registry
+        assert registry.get_job_ids() == [first]
