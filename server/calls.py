@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ STATUS_RANK = {
     "failed": 4,
     "canceled": 4,
 }
+KINDS = ("voice", "status", "dial", "recording")
 
 
 def _int(value: Any) -> int | None:
@@ -80,30 +81,47 @@ def snapshot_visit(db: Session, session_id: str, visit: Visit) -> VisitSnapshot:
     return snap
 
 
+def advance_status(db: Session, call: Call, status: str, *, same_rank: bool = True) -> None:
+    """Move the call to ``status`` unless it is already further along.
+
+    One conditional UPDATE, so two workers applying two status events of one call at
+    once cannot lose the later state (a read-then-write in Python could).
+    """
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        return
+    current = case(STATUS_RANK, value=Call.status, else_=-1)
+    allowed = current <= rank if same_rank else current < rank
+    db.execute(
+        update(Call)
+        .where(Call.id == call.id, allowed)
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: VisitStore) -> Call:
     """Apply one call event to its call record (the caller commits)."""
+    kind = event["kind"]
+    if kind not in KINDS:
+        # Before call_for: a bad event must not leave an empty call behind.
+        raise ValueError(f"unknown event kind {kind!r}")
     call = call_for(db, event.get("provider", "twilio"), event["call_sid"])
     params = event.get("params", {})
-    kind = event["kind"]
     if kind == "voice":
         _apply_voice(db, call, event, pools, visits)
     elif kind == "status":
-        status = params.get("CallStatus", "")
-        if STATUS_RANK.get(status, -1) >= STATUS_RANK.get(call.status, -1):
-            call.status = status
+        advance_status(db, call, params.get("CallStatus", ""))
         if (duration := _int(params.get("CallDuration"))) is not None:
             call.duration_seconds = duration
     elif kind == "dial":
         call.dial_status = params.get("DialCallStatus") or call.dial_status
         call.talk_seconds = _int(params.get("DialCallDuration"))
         call.answered = call.dial_status in ("completed", "answered")
-    elif kind == "recording":
-        if params.get("RecordingStatus", "completed") == "completed":
-            call.recording_sid = params.get("RecordingSid")
-            call.recording_url = params.get("RecordingUrl")
-            call.recording_seconds = _int(params.get("RecordingDuration"))
-    else:
-        raise ValueError(f"unknown event kind {kind!r}")
+    elif kind == "recording" and params.get("RecordingStatus", "completed") == "completed":
+        call.recording_sid = params.get("RecordingSid")
+        call.recording_url = params.get("RecordingUrl")
+        call.recording_seconds = _int(params.get("RecordingDuration"))
     return call
 
 
@@ -121,8 +139,7 @@ def _apply_voice(
     call.forwarded_to = event.get("forward_to", "")[:20]
     call.degraded = bool(event.get("degraded"))
     call.notice_played = bool(event.get("notice_played"))
-    if STATUS_RANK.get(params.get("CallStatus", ""), -1) > STATUS_RANK.get(call.status, -1):
-        call.status = params["CallStatus"]
+    advance_status(db, call, params.get("CallStatus", ""), same_rank=False)
 
     role = route.get("role")
     if role in ("source", "overflow"):
