@@ -21,7 +21,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Agency, Client, Pool, Site
+from .models import Agency, Client, Site, TrackingNumber
+from .pool import numbers_version
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class PoolConfig:
     numbers: tuple[str, ...]
     overflow_number: str | None
     source_numbers: dict[str, str] = field(default_factory=dict)
+    version: str = ""  # numbers_version(numbers), computed once per load
 
 
 @dataclass(frozen=True)
@@ -101,18 +103,32 @@ class Snapshot:
 
 
 def load(session: Session) -> Snapshot:
-    """Read every site, pool, number and agency token from SQL."""
+    """Read every site, pool, number and agency token from SQL.
+
+    Numbers are read as plain rows, not ORM objects: a pool may hold 100,000 of them.
+    """
     sites: dict[str, SiteConfig] = {}
     routes: dict[str, Route] = {}
+    by_pool: dict[int, list[tuple[str, str, str | None]]] = {}
+    rows = session.execute(
+        select(
+            TrackingNumber.pool_id,
+            TrackingNumber.number,
+            TrackingNumber.role,
+            TrackingNumber.source,
+        ).where(TrackingNumber.active.is_(True))
+    )
+    for pool_id, number, role, source in rows:
+        by_pool.setdefault(pool_id, []).append((number, role, source))
     query = select(Site).options(
-        selectinload(Site.client).selectinload(Client.agency),
-        selectinload(Site.pools).selectinload(Pool.numbers),
+        selectinload(Site.client).selectinload(Client.agency), selectinload(Site.pools)
     )
     for site in session.scalars(query):
         client = site.client
         pools = []
         for pool in site.pools:
-            active = [n for n in pool.numbers if n.active]
+            active = by_pool.get(pool.id, [])
+            leasable = tuple(sorted(n for n, role, _ in active if role == "pool"))
             pools.append(
                 PoolConfig(
                     id=pool.id,
@@ -120,17 +136,18 @@ def load(session: Session) -> Snapshot:
                     lease_seconds=pool.lease_seconds,
                     match_window=pool.match_window_seconds,
                     policy=pool.exhaustion_policy,
-                    numbers=tuple(sorted(n.number for n in active if n.role == "pool")),
-                    overflow_number=next((n.number for n in active if n.role == "overflow"), None),
+                    numbers=leasable,
+                    version=numbers_version(leasable),
+                    overflow_number=next((n for n, role, _ in active if role == "overflow"), None),
                     source_numbers={
-                        (n.source or "*").lower(): n.number for n in active if n.role == "source"
+                        (src or "*").lower(): n for n, role, src in active if role == "source"
                     },
                 )
             )
-            for n in active:
-                routes[n.number] = Route(
-                    number=n.number,
-                    role=n.role,
+            for number, role, source in active:
+                routes[number] = Route(
+                    number=number,
+                    role=role,
                     pool_id=pool.id,
                     site_id=site.id,
                     client_id=client.id,
@@ -140,7 +157,7 @@ def load(session: Session) -> Snapshot:
                     notice=client.recording_notice or "",
                     suspended=bool(client.suspended),
                     match_window=pool.match_window_seconds,
-                    source=n.source,
+                    source=source,
                 )
         sites[site.public_key] = SiteConfig(
             id=site.id,
@@ -162,40 +179,51 @@ def load(session: Session) -> Snapshot:
 
 
 class Directory:
-    """The process-wide cache of :class:`Snapshot`, refreshed lazily and stale on error."""
+    """The process-wide cache of :class:`Snapshot`: stale-while-revalidate, stale on error.
 
-    def __init__(self, ttl: float, disk_path: str):
+    Only the first load makes a request wait. After that a stale snapshot keeps serving
+    while one background thread rereads SQL, so no request pays for a reload of a large
+    routing table. ``ttl == 0`` means "always read SQL first" (tests, debugging).
+    """
+
+    def __init__(self, app, ttl: float, disk_path: str):
+        self.app = app
         self.ttl = ttl
         self.disk_path = disk_path
         self._snapshot: Snapshot | None = None
         self._next_try = 0.0
+        self._forced = False
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
-        """Forget the snapshot's age so the next read reloads from SQL."""
-        self._next_try = 0.0
+        """Make the next read reload from SQL before answering."""
+        self._forced = True
 
     def get(self) -> Snapshot | None:
         """The freshest snapshot we can have; None only if SQL and disk both fail."""
-        if time.monotonic() >= self._next_try and self._lock.acquire(blocking=False):
-            try:
+        if self._snapshot is None or self.ttl <= 0 or self._forced:
+            with self._lock:
+                self._forced = False
                 self._refresh()
-            finally:
-                self._lock.release()
-        elif self._snapshot is None:
-            with self._lock:  # another thread is loading the first snapshot
-                pass
+        elif time.monotonic() >= self._next_try and self._lock.acquire(blocking=False):
+            self._next_try = time.monotonic() + self.ttl
+            threading.Thread(target=self._refresh_in_background, daemon=True).start()
         return self._snapshot
 
-    def _refresh(self) -> None:
-        from .db import get_db
+    def _refresh_in_background(self) -> None:
+        try:
+            self._refresh()
+        finally:
+            self._lock.release()
 
+    def _refresh(self) -> None:
         self._next_try = time.monotonic() + self.ttl
         try:
-            snapshot = load(get_db())
+            # A session of its own: the request's session is not ours to close.
+            with self.app.extensions["ringtrail"]["sessionmaker"]() as db:
+                snapshot = load(db)
         except Exception:
             log.warning("directory: database unavailable, keeping the last snapshot")
-            get_db().rollback()
             if self._snapshot is None:
                 self._snapshot = self._from_disk()
             return
@@ -203,7 +231,7 @@ class Directory:
         self._to_disk(snapshot)
 
     def _to_disk(self, snapshot: Snapshot) -> None:
-        tmp = f"{self.disk_path}.{os.getpid()}.tmp"
+        tmp = f"{self.disk_path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -225,6 +253,7 @@ def get_directory() -> Directory:
     state = current_app.extensions["ringtrail"]
     if "directory" not in state:
         state["directory"] = Directory(
+            current_app._get_current_object(),
             ttl=float(current_app.config["CACHE_SECONDS"]),
             disk_path=os.path.join(current_app.instance_path, "directory.json"),
         )

@@ -62,12 +62,13 @@ def lease_numbers(
         lease = store.lease(
             pool.id,
             session,
-            numbers=list(pool.numbers),
+            numbers=pool.numbers,
             lease_seconds=pool.lease_seconds,
             policy=pool.policy,
             history_seconds=pool.lease_seconds + pool.match_window,
             visit_field=f"{source}|{medium}" if count_visit and i == 0 else "",
             now=now,
+            version=pool.version,
         )
         if lease.number:
             out[pool.business_number] = entry(lease.number)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -33,7 +34,7 @@ LEASE_LUA = _script("lease.lua")
 SYNC_LUA = _script("sync.lua")
 
 
-def numbers_version(numbers: list[str]) -> str:
+def numbers_version(numbers: Sequence[str]) -> str:
     """A short fingerprint of a pool's number list; a change makes Redis resync."""
     return hashlib.sha256("\n".join(sorted(numbers)).encode()).hexdigest()[:12]
 
@@ -114,7 +115,7 @@ class PoolStore:
         self._lease = client.register_script(LEASE_LUA)
         self._sync = client.register_script(SYNC_LUA)
 
-    def sync(self, pool_id: int, numbers: list[str]) -> int:
+    def sync(self, pool_id: int, numbers: Sequence[str]) -> int:
         """Make the pool's leasable numbers match ``numbers``; returns how many were added."""
         k = PoolKeys(pool_id)
         keys = [k.numbers, k.free, k.busy, k.stats]
@@ -125,17 +126,20 @@ class PoolStore:
         pool_id: int,
         session: str,
         *,
-        numbers: list[str],
+        numbers: Sequence[str],
         lease_seconds: int,
         policy: str = "reuse_oldest",
         history_seconds: int = 3600 + 1800,
         visit_field: str = "",
         now: float | None = None,
+        version: str | None = None,
     ) -> Lease:
         """Lease (or renew) a number of the pool for ``session``.
 
-        ``numbers`` is the pool's leasable list from SQL; when Redis has another version
-        (first use, a flushed or restarted Redis, an edited pool) it is synced first.
+        ``numbers`` is the pool's leasable list from SQL and ``version`` its
+        :func:`numbers_version` (pass it when cached: hashing a big pool per request is
+        not free). When Redis holds another version (first use, a flushed or restarted
+        Redis, an edited pool) the pool is synced first.
         """
         now = time.time() if now is None else now
         k = PoolKeys(pool_id)
@@ -146,7 +150,7 @@ class PoolStore:
             session,
             int(lease_seconds),
             policy,
-            numbers_version(numbers),
+            version or numbers_version(numbers),
             day,
             int(history_seconds),
             visit_field,
