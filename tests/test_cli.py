@@ -73,3 +73,60 @@ def test_demo_page_places_a_signed_call_that_is_attributed(app, live_server, db)
     assert record["found"] and record["confidence"] == "exact"
     assert (record["source"], record["medium"]) == ("demo", "test")
     assert record["answered"] is True and record["status"] == "completed"
+
+
+def test_serve_runs_gunicorn_with_the_settings(app_config, redis_client, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = (
+        dict(os.environ)
+        | cli_env(app_config)
+        | {
+            "RINGTRAIL_BIND": f"127.0.0.1:{port}",
+            "RINGTRAIL_WORKERS": "1",
+            "RINGTRAIL_THREADS": "2",
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    assert json.loads(r.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "ringtrail serve did not answer in 30 s"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def test_worker_burst_applies_queued_events(app, app_config, db, client):
+    from tests.helpers import call_params, make_site, twilio_post
+
+    setup = make_site(db)
+    params = call_params(setup, setup.numbers[0])
+    assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
+    result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))
+    assert result.exit_code == 0, result.output
+    from sqlalchemy import select
+
+    from server.models import Call
+
+    assert db.scalar(select(Call.call_sid)) == params["CallSid"]
