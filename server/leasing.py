@@ -8,12 +8,14 @@ gets the site's fixed source-level numbers, which still attribute calls to a sou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import phonenumbers
+from redis.client import Pipeline
 
 from .directory import PoolConfig, SiteConfig
-from .pool import PoolStore
+from .pool import LeaseRequest, PoolStore
 
 
 @lru_cache(maxsize=4096)
@@ -55,21 +57,28 @@ def lease_numbers(
     medium: str,
     count_visit: bool,
     now: float,
+    also: Callable[[Pipeline], None] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Lease (or renew) one number per pool of the site and say what each shows."""
-    out: dict[str, dict[str, str]] = {}
-    for i, pool in enumerate(site.pools):
-        lease = store.lease(
-            pool.id,
-            session,
+    """Lease (or renew) one number per pool of the site and say what each shows.
+
+    All pools, and whatever ``also`` adds (the visit itself), go to Redis in one round trip.
+    """
+    requests = [
+        LeaseRequest(
+            pool_id=pool.id,
+            session=session,
             numbers=pool.numbers,
             lease_seconds=pool.lease_seconds,
             policy=pool.policy,
             history_seconds=pool.lease_seconds + pool.match_window,
             visit_field=f"{source}|{medium}" if count_visit and i == 0 else "",
-            now=now,
             version=pool.version,
         )
+        for i, pool in enumerate(site.pools)
+    ]
+    out: dict[str, dict[str, str]] = {}
+    leases = store.lease_all(requests, now=now, also=also)
+    for pool, lease in zip(site.pools, leases, strict=True):
         if lease.number:
             out[pool.business_number] = entry(lease.number)
         elif lease.status == "overflow" and pool.overflow_number:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 import redis
+from redis.exceptions import NoScriptError
 
 POLICIES = ("reuse_oldest", "overflow", "original")
 
@@ -46,6 +47,20 @@ class Lease:
     status: str  # new | renewed | shared | overflow | original
     number: str | None
     shared: bool
+
+
+@dataclass(frozen=True)
+class LeaseRequest:
+    """One pool to lease from, for one session (see :meth:`PoolStore.lease`)."""
+
+    pool_id: int
+    session: str
+    numbers: Sequence[str]
+    lease_seconds: int
+    policy: str = "reuse_oldest"
+    history_seconds: int = 3600 + 1800
+    visit_field: str = ""
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,25 +156,68 @@ class PoolStore:
         not free). When Redis holds another version (first use, a flushed or restarted
         Redis, an edited pool) the pool is synced first.
         """
+        request = LeaseRequest(
+            pool_id,
+            session,
+            numbers,
+            lease_seconds,
+            policy,
+            history_seconds,
+            visit_field,
+            version,
+        )
+        return self.lease_all([request], now=now)[0]
+
+    def lease_all(
+        self,
+        requests: Sequence[LeaseRequest],
+        *,
+        now: float | None = None,
+        also: Callable[[redis.client.Pipeline], None] | None = None,
+    ) -> list[Lease]:
+        """Run several leases, plus any commands ``also`` adds, in one round trip."""
         now = time.time() if now is None else now
-        k = PoolKeys(pool_id)
         day = time.strftime("%Y-%m-%d", time.gmtime(now))
+        calls = [self._call(r, now, day) for r in requests]
+        results = self._pipeline(calls, also)
+        if any(isinstance(r, NoScriptError) for r in results):
+            # The script cache is empty after a restart, failover or SCRIPT FLUSH.
+            self.redis.script_load(LEASE_LUA)
+            results = self._pipeline(calls, also)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        leases = []
+        for request, (keys, args), result in zip(requests, calls, results, strict=False):
+            status, number, shared = result
+            if status == "unsynced":
+                self.sync(request.pool_id, request.numbers)
+                status, number, shared = self._lease(keys=keys, args=args)
+            leases.append(Lease(status=status, number=number or None, shared=bool(int(shared))))
+        return leases
+
+    def _call(self, r: LeaseRequest, now: float, day: str) -> tuple[list[str], list]:
+        k = PoolKeys(r.pool_id)
         keys = [k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, k.visits(day)]
         args = [
             repr(now),
-            session,
-            int(lease_seconds),
-            policy,
-            version or numbers_version(numbers),
+            r.session,
+            int(r.lease_seconds),
+            r.policy,
+            r.version or numbers_version(r.numbers),
             day,
-            int(history_seconds),
-            visit_field,
+            int(r.history_seconds),
+            r.visit_field,
         ]
-        status, number, shared = self._lease(keys=keys, args=args)
-        if status == "unsynced":
-            self.sync(pool_id, numbers)
-            status, number, shared = self._lease(keys=keys, args=args)
-        return Lease(status=status, number=number or None, shared=bool(int(shared)))
+        return keys, args
+
+    def _pipeline(self, calls, also) -> list:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._lease.sha, len(keys), *keys, *args)
+        if also is not None:
+            also(pipe)
+        return pipe.execute(raise_on_error=False)
 
     def records(self, pool_id: int, number: str) -> list[LeaseRecord]:
         """Every lease of ``number`` still remembered: live ones and recent history."""

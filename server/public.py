@@ -188,6 +188,7 @@ def create_session():
         pages=[page_entry(now, now, path_of(url), title)],
     )
     try:
+        visits = get_visits()
         numbers = lease_numbers(
             get_pools(),
             site,
@@ -196,8 +197,8 @@ def create_session():
             medium=src.medium,
             count_visit=True,
             now=now,
+            also=lambda pipe: visits.create(session, visit, ttl, pipe=pipe),
         )
-        get_visits().create(session, visit, ttl)
     except redis.RedisError:
         log.warning("public: redis unavailable, answering source-level numbers")
         answer = {"session": None, "numbers": source_numbers(site, src.source, src.medium)}
