@@ -115,11 +115,11 @@ def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: Vi
         if (duration := _int(params.get("CallDuration"))) is not None:
             call.duration_seconds = duration
     elif kind == "dial":
-        call.dial_status = params.get("DialCallStatus") or call.dial_status
+        call.dial_status = (params.get("DialCallStatus") or "")[:20] or call.dial_status
         call.talk_seconds = _int(params.get("DialCallDuration"))
         call.answered = call.dial_status in ("completed", "answered")
     elif kind == "recording" and params.get("RecordingStatus", "completed") == "completed":
-        call.recording_sid = params.get("RecordingSid")
+        call.recording_sid = (params.get("RecordingSid") or "")[:64] or None
         call.recording_url = params.get("RecordingUrl")
         call.recording_seconds = _int(params.get("RecordingDuration"))
     return call

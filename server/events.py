@@ -65,18 +65,19 @@ def enqueue(eid: str, event: dict[str, Any]) -> None:
     )
 
 
-def submit(eid: str, event: dict[str, Any]) -> bool:
+def submit(eid: str, event: dict[str, Any], *, if_spooled: dict[str, Any] | None = None) -> bool:
     """Queue the event, or spool it if the queue is unreachable.
 
     Returns True if it was queued. Never raises for a store failure: a webhook must
-    answer whatever happens.
+    answer whatever happens. ``if_spooled`` is the event to spool instead, when the
+    webhook answers differently without a queue (a voice call is then not recorded).
     """
     try:
         enqueue(eid, event)
     except Exception:
         log.warning("events: queue unavailable, spooling %s", eid)
         try:
-            get_spool().put(eid, event)
+            get_spool().put(eid, event if if_spooled is None else if_spooled)
         except OSError:
             log.exception("events: spool failed too; event %s lost", eid)
         return False

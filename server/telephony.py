@@ -9,6 +9,7 @@ number's Fallback URL (``/telephony/twilio/fallback``) forwards even then.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +18,9 @@ import phonenumbers
 from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, VoiceResponse
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from .directory import Route, Snapshot, get_directory
+from .directory import Directory, Route, Snapshot, get_directory
 from .events import event_id, submit
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,10 @@ KEPT_PARAMS = {
         "RecordingStatus",
     ),
 }
+# Carrier call ids: Twilio's CA…, SignalWire's UUIDs, Telnyx's v3:…; printable, no spaces.
+CALL_SID = re.compile(r"[\x21-\x7e]{1,64}")
+# How long past its refresh time the routing table may be before calls stop recording.
+STALE_AFTER = 60.0
 
 
 def public_url() -> str:
@@ -120,8 +126,28 @@ def forward_twiml(
     return response
 
 
+def _call_sid() -> str | None:
+    """The request's CallSid if it looks like a carrier's call id."""
+    sid = request.form.get("CallSid", "")
+    return sid if CALL_SID.fullmatch(sid) else None
+
+
+def routing_fresh(directory: Directory, snapshot: Snapshot) -> bool:
+    """Whether the routing table was read from SQL lately.
+
+    During a database outage calls are routed from the last table in memory, or from its
+    copy on disk after a restart: they connect, but in the degraded way, unrecorded.
+    """
+    if not snapshot.loaded_at:  # the on-disk copy, of unknown age
+        return False
+    return time.monotonic() - snapshot.loaded_at <= directory.ttl + STALE_AFTER
+
+
 def _event(kind: str, route: Route | None) -> dict[str, Any]:
-    params = {k: request.form[k][:500] for k in KEPT_PARAMS[kind] if k in request.form}
+    # NUL bytes would make PostgreSQL refuse the record for good.
+    params = {
+        k: request.form[k].replace("\x00", "")[:500] for k in KEPT_PARAMS[kind] if k in request.form
+    }
     event: dict[str, Any] = {
         "provider": "twilio",
         "kind": kind,
@@ -152,13 +178,14 @@ def voice() -> Response:
     caller = None
     route = None
     try:
-        snapshot = get_directory().get()
+        directory = get_directory()
+        snapshot = directory.get()
         to = request.form.get("To", "")
         route = snapshot.routes.get(to) if snapshot else None
         if snapshot is not None and snapshot.tokens and not signature_valid(snapshot, route):
             return _forbidden()
         caller = caller_id(request.form.get("From", ""))
-        if not request.form.get("CallSid"):
+        if snapshot is None or _call_sid() is None:
             return forward_response(route, caller)
         if route is None or route.suspended:
             log.info(
@@ -166,15 +193,23 @@ def voice() -> Response:
                 "unknown" if not route else "suspended",
             )
             return _twiml(forward_twiml(_default_number(), caller))
-        record = route.record and bool(route.notice.strip())
+        fresh = routing_fresh(directory, snapshot)
+        record = route.record and bool(route.notice.strip()) and fresh
         event = _event("voice", route)
         event["notice_played"] = record
-        queued = submit(event_id("twilio", event["call_sid"], "voice"), event)
+        event["degraded"] = not fresh
         # Recording only when the record of the call is safely queued: a degraded call
-        # is forwarded plainly.
+        # is forwarded plainly, and its spooled record says so.
+        queued = submit(
+            event_id("twilio", event["call_sid"], "voice"),
+            event,
+            if_spooled=event | {"notice_played": False, "degraded": True},
+        )
         return _twiml(
             forward_twiml(route.forward_to, caller, record=record and queued, notice=route.notice)
         )
+    except RequestEntityTooLarge:
+        raise  # not a call but a body too big to read: 413, as on every endpoint
     except Exception:
         log.exception("voice: unexpected error; forwarding without recording")
         return forward_response(route, caller)
@@ -195,7 +230,7 @@ def fallback() -> Response:
         snapshot = get_directory().get()
         route = snapshot.routes.get(request.form.get("To", "")) if snapshot else None
         caller = caller_id(request.form.get("From", ""))
-        if request.form.get("CallSid") and route and signature_valid(snapshot, route):
+        if _call_sid() and route and signature_valid(snapshot, route):
             event = _event("voice", route)
             event["degraded"] = True
             submit(event_id("twilio", event["call_sid"], "voice"), event)
@@ -212,6 +247,8 @@ def _callback(kind: str, extra: str = "") -> Response:
     sid = request.form.get("CallSid", "")
     if not sid:
         return Response("CallSid is required\n", status=400, mimetype="text/plain")
+    if not CALL_SID.fullmatch(sid):
+        return Response("CallSid is malformed\n", status=400, mimetype="text/plain")
     event = _event(kind, None)
     submit(event_id("twilio", sid, kind, extra), event)
     return Response(status=204)
