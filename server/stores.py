@@ -27,16 +27,34 @@ def init_app(app: Flask) -> None:
         url = start_embedded_redis(app.instance_path, state)
         app.config["REDIS_URL"] = url
     if not app.config["QUEUE_REDIS_URL"]:
+        if app.config.get("REDIS_CLUSTER"):
+            raise RuntimeError(
+                "RINGTRAIL_QUEUE_REDIS_URL is required with RINGTRAIL_REDIS_CLUSTER: "
+                "RQ cannot use Redis Cluster"
+            )
         app.config["QUEUE_REDIS_URL"] = url
     timeout = float(app.config["REDIS_TIMEOUT"])
-    state["redis"] = make_redis(url, timeout)
+    state["redis"] = make_redis(url, timeout, cluster=bool(app.config.get("REDIS_CLUSTER")))
     # Jobs and the worker tolerate slower answers than the hot path; enqueueing still fails
     # fast so that a webhook can spool instead of waiting.
     state["queue_redis"] = make_redis(app.config["QUEUE_REDIS_URL"], timeout)
 
 
-def make_redis(url: str, timeout: float) -> redis.Redis:
-    """A client with short timeouts and no retries: a dead Redis must fail fast."""
+def make_redis(url: str, timeout: float, *, cluster: bool = False) -> redis.Redis:
+    """A client with short timeouts and no retries: a dead Redis must fail fast.
+
+    With ``cluster`` the URL names one node of a Redis Cluster; leases and visits work
+    unchanged there because each pool's keys share one hash tag.
+    """
+    if cluster:
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
+        )
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,

