@@ -191,5 +191,89 @@ def replay_spool() -> None:
     click.echo(f"replayed {count}; {len(get_spool())} still spooled")
 
 
+@main.command(with_appcontext=False)
+@click.option(
+    "--sizes",
+    default="5,10,20,30,45,60,90",
+    show_default=True,
+    help="Pool sizes to try, comma-separated.",
+)
+@click.option(
+    "--leases",
+    default="900,1800",
+    show_default=True,
+    help="Lease times in seconds, comma-separated.",
+)
+@click.option("--peak", default=60.0, show_default=True, help="Peak visitors per hour.")
+@click.option("--days", default=3.0, show_default=True, help="Simulated days per run.")
+@click.option(
+    "--out",
+    default="bench/results/simulation",
+    show_default=True,
+    help="Path prefix for the .json table and the .svg plot.",
+)
+@click.option("--redis-url", default=None, help="A Redis to use (default: embedded).")
+def simulate(
+    sizes: str, leases: str, peak: float, days: float, out: str, redis_url: str | None
+) -> None:
+    """Measure attribution accuracy on synthetic traffic, for a grid of pools."""
+    import tempfile
+
+    import redis
+
+    from .simulation import OUTCOMES, Traffic, svg_plot
+    from .simulation import simulate as run
+    from .sizing import recommend
+    from .stores import start_embedded_redis
+
+    keep: dict = {}
+    url = redis_url or start_embedded_redis(tempfile.mkdtemp(prefix="ringtrail-sim-"), keep)
+    client = redis.Redis.from_url(url, decode_responses=True)
+    traffic = Traffic(peak_arrivals_per_hour=peak, days=days)
+    results, erlang = [], []
+    for lease in [int(x) for x in leases.split(",")]:
+        for size in [int(x) for x in sizes.split(",")]:
+            for allocation in ("lru", "random"):
+                results.append(
+                    run(client, traffic, numbers=size, lease_seconds=lease, allocation=allocation)
+                )
+            # A pure loss system (no sharing on exhaustion) is what Erlang-B describes.
+            erlang.append(
+                run(client, traffic, numbers=size, lease_seconds=lease, policy="original")
+            )
+    header = (
+        f"{'lease':>6}{'numbers':>8}{'alloc':>7}{'calls':>7}"
+        + "".join(f"{o:>10}" for o in OUTCOMES)
+        + f"{'in window':>10}{'overflow':>9}{'Erlang-B':>9}"
+    )
+    click.echo(header)
+    by_key = {(r.lease_seconds, r.numbers): r for r in erlang}
+    for r in results:
+        row = r.row()
+        loss = by_key[(r.lease_seconds, r.numbers)].row()
+        click.echo(
+            f"{r.lease_seconds // 60:>5}m{r.numbers:>8}{r.allocation:>7}{row['calls']:>7}"
+            + "".join(f"{row[o]:>10.1%}" for o in OUTCOMES)
+            + f"{row['correct_in_lease_window']:>10.1%}"
+            + f"{loss['peak_overflow_observed']:>9.1%}{loss['peak_overflow_erlang_b']:>9.1%}"
+        )
+    for lease in sorted({r.lease_seconds for r in results}):
+        size = recommend(peak, traffic.hold_seconds(lease))
+        click.echo(f"recommended for {lease // 60} min leases at 1 % overflow: {size} numbers")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(f"{out}.json", "w") as fh:
+        json.dump(
+            {
+                "traffic": traffic.__dict__,
+                "runs": [r.row() for r in results],
+                "loss_system": [r.row() for r in erlang],
+            },
+            fh,
+            indent=2,
+        )
+    svg_plot(results, f"{out}.svg")
+    click.echo(f"wrote {out}.json and {out}.svg")
+
+
 if __name__ == "__main__":
     main()

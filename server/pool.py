@@ -62,6 +62,7 @@ class LeaseRequest:
     history_seconds: int = 3600 + 1800
     visit_field: str = ""
     version: str | None = None
+    allocation: str = "lru"  # "random" exists only so the simulator can compare
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ class PoolStore:
             day,
             int(r.history_seconds),
             r.visit_field,
+            r.allocation,
         ]
         return keys, args
 

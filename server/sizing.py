@@ -35,7 +35,11 @@ def numbers_needed(load: float, overflow: float = 0.01, limit: int = 1_000_000) 
     return n
 
 
-def recommend(peak_arrivals_per_hour: float, lease_seconds: float, overflow: float = 0.01) -> int:
-    """Recommended pool size for an observed peak arrival rate and the pool's lease time."""
-    load = peak_arrivals_per_hour / 3600.0 * lease_seconds
+def recommend(peak_arrivals_per_hour: float, hold_seconds: float, overflow: float = 0.01) -> int:
+    """Recommended pool size for an observed peak arrival rate.
+
+    ``hold_seconds`` is how long a visitor keeps a number: the visit itself plus the
+    pool's lease time after the last activity.
+    """
+    load = peak_arrivals_per_hour / 3600.0 * hold_seconds
     return numbers_needed(load, overflow)

@@ -17,6 +17,7 @@
 -- ARGV[6] day, YYYY-MM-DD, for the daily counters
 -- ARGV[7] history seconds: ended leases older than this are forgotten
 -- ARGV[8] visit field to count when this is a new lease, or ""
+-- ARGV[9] allocation: "lru" (production) or "random" (only for the simulator's comparison)
 --
 -- Returns {status, number, shared}
 --   status: new | renewed | shared | overflow | original | unsynced
@@ -106,7 +107,12 @@ local function note_peak()
 end
 
 -- Least recently released first: the longest quarantine before a number is reused.
-local oldest_free = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+local oldest_free
+if ARGV[9] == 'random' then
+  oldest_free = redis.call('ZRANDMEMBER', KEYS[2])
+else
+  oldest_free = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+end
 if oldest_free then
   redis.call('ZREM', KEYS[2], oldest_free)
   local leases = {}
