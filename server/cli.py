@@ -145,7 +145,7 @@ def worker(burst: bool) -> None:
         replay()  # a single-node install shares the spool folder with the web process
     except Exception as exc:  # the queue may still be away; the web process retries too
         click.echo(f"spool replay skipped: {exc}", err=True)
-    from .visitcounts import schedule_flush
+    from .traffic import schedule_flush
 
     queue = get_queue()
     schedule_flush()

@@ -219,3 +219,19 @@ class DailyVisits(Base):
     source: Mapped[str] = mapped_column(String(100), default="")
     medium: Mapped[str] = mapped_column(String(100), default="")
     visits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PoolHour(Base):
+    """A pool's load in one hour: the raw material of pool-health reports and sizing."""
+
+    __tablename__ = "pool_hours"
+    __table_args__ = (UniqueConstraint("pool_id", "hour"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)  # start of the hour, UTC
+    new_leases: Mapped[int] = mapped_column(Integer, default=0)
+    exhausted: Mapped[int] = mapped_column(Integer, default=0)
+    peak_leases: Mapped[int] = mapped_column(Integer, default=0)
+    held_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    ended_leases: Mapped[int] = mapped_column(Integer, default=0)

@@ -84,8 +84,11 @@ class PoolKeys:
     - ``leases``   HASH  number → JSON {session: [start, expires, shared]}
     - ``holders``  HASH  session → number
     - ``history``  HASH  number → JSON [[session, start, end, shared], …], newest first
-    - ``stats``    HASH  version, leases, exhausted, exhausted:DAY, shared, peak:DAY
-    - ``visits(day)`` HASH  "source|medium" → visits that day
+    - ``stats``    HASH  version, and running totals: leases, exhausted, shared
+    - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
+    - ``hours(day)``  HASH  new:HH, exhausted:HH, peak:HH, held:HH, ended:HH: the pool's
+      load by hour (new leases, exhaustions, most live leases, seconds held by and count
+      of the leases that ended), expires after 3 days
     """
 
     def __init__(self, pool_id: int):
@@ -122,6 +125,9 @@ class PoolKeys:
 
     def visits(self, day: str) -> str:
         return f"{self.prefix}:visits:{day}"
+
+    def hours(self, day: str) -> str:
+        return f"{self.prefix}:hours:{day}"
 
 
 class PoolStore:
@@ -179,8 +185,7 @@ class PoolStore:
     ) -> list[Lease]:
         """Run several leases, plus any commands ``also`` adds, in one round trip."""
         now = time.time() if now is None else now
-        day = time.strftime("%Y-%m-%d", time.gmtime(now))
-        calls = [self._call(r, now, day) for r in requests]
+        calls = [self._call(r, now) for r in requests]
         results = self._pipeline(calls, also)
         if any(isinstance(r, NoScriptError) for r in results):
             # The script cache is empty after a restart, failover or SCRIPT FLUSH.
@@ -198,16 +203,20 @@ class PoolStore:
             leases.append(Lease(status=status, number=number or None, shared=bool(int(shared))))
         return leases
 
-    def _call(self, r: LeaseRequest, now: float, day: str) -> tuple[list[str], list]:
+    def _call(self, r: LeaseRequest, now: float) -> tuple[list[str], list]:
         k = PoolKeys(r.pool_id)
-        keys = [k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, k.visits(day)]
+        day, hour = time.strftime("%Y-%m-%d %H", time.gmtime(now)).split()
+        keys = [
+            *(k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats),
+            *(k.visits(day), k.hours(day)),
+        ]
         args = [
             repr(now),
             r.session,
             int(r.lease_seconds),
             r.policy,
             r.version or numbers_version(r.numbers),
-            day,
+            hour,
             int(r.history_seconds),
             r.visit_field,
             r.allocation,
@@ -259,5 +268,9 @@ class PoolStore:
         return int(self.redis.zcard(PoolKeys(pool_id).busy))
 
     def stats(self, pool_id: int) -> dict[str, str]:
-        """The pool's counters: leases, exhausted, shared, peaks per day."""
+        """The pool's running totals: leases, exhausted, shared."""
         return self.redis.hgetall(PoolKeys(pool_id).stats)
+
+    def hours(self, pool_id: int, day: str) -> dict[str, int]:
+        """The pool's load by hour on ``day`` (YYYY-MM-DD), as counted by the lease script."""
+        return {k: int(v) for k, v in self.redis.hgetall(PoolKeys(pool_id).hours(day)).items()}

@@ -206,7 +206,8 @@ def simulate(
             result.in_window[outcome] += 1
 
     k = PoolKeys(pool_id)
-    day_keys = [k.visits(d) for d in {_day(t) for t in (0.0, traffic.days * DAY)}]
+    days = {_day(t) for t in range(0, int((traffic.days + 2) * DAY), int(DAY))}
+    day_keys = [key for d in days for key in (k.visits(d), k.hours(d))]
     client.delete(k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, *day_keys)
     return result
 

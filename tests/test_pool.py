@@ -109,10 +109,9 @@ def test_exhaustion_policies_are_counted(store, policy, status, has_number):
         assert result.shared
         # The least recently active lease is the one shared: a's (renewed least recently).
         assert result.number in held
-    stats = store.stats(1)
-    assert stats["exhausted"] == "1"
-    day = time.strftime("%Y-%m-%d", time.gmtime(T0 + 5))
-    assert stats[f"exhausted:{day}"] == "1"
+    assert store.stats(1)["exhausted"] == "1"
+    day, hour = time.strftime("%Y-%m-%d %H", time.gmtime(T0 + 5)).split()
+    assert store.hours(1, day)[f"exhausted:{hour}"] == 1
 
 
 def test_reuse_oldest_takes_the_least_recently_active(store):
@@ -162,9 +161,32 @@ def test_a_flushed_redis_recovers_by_resyncing(store):
     assert lease(store, "b", numbers=numbers, now=T0 + 1).status == "new"
 
 
+def test_hourly_load_is_counted(store):
+    numbers = tracking_numbers(2)
+    for i, s in enumerate("abc"):
+        lease(store, s, numbers=numbers, now=T0 + i, lease_seconds=30)
+    lease(store, "d", numbers=numbers, now=T0 + 100, lease_seconds=30)  # ends a, b and c
+    day, hour = time.strftime("%Y-%m-%d %H", time.gmtime(T0)).split()
+    hours = store.hours(1, day)
+    assert (hours[f"new:{hour}"], hours[f"exhausted:{hour}"], hours[f"peak:{hour}"]) == (3, 1, 2)
+    assert hours[f"ended:{hour}"] == 3
+    assert hours[f"held:{hour}"] == 3 * 30  # each lease lasted its 30 s
+    assert 2 * 86400 < store.redis.ttl(PoolKeys(1).hours(day)) <= 3 * 86400
+
+
 def test_keys_share_the_pool_hash_tag():
     k = PoolKeys(42)
-    keys = [k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, k.visits("d")]
+    keys = [
+        k.numbers,
+        k.free,
+        k.busy,
+        k.leases,
+        k.holders,
+        k.history,
+        k.stats,
+        k.visits("d"),
+        k.hours("d"),
+    ]
     assert all("{pool:42}" in key for key in keys)
 
 

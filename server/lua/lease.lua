@@ -6,15 +6,18 @@
 -- KEYS[4] leases    HASH  number -> cjson {session: [start, expires, shared]}
 -- KEYS[5] holders   HASH  session -> number
 -- KEYS[6] history   HASH  number -> cjson [[session, start, end, shared], ...] newest first
--- KEYS[7] stats     HASH  version, leases, exhausted, exhausted:DAY, shared, peak:DAY
+-- KEYS[7] stats     HASH  version, and running totals: leases, exhausted, shared
 -- KEYS[8] visits    HASH  visit counts of one day, field "source|medium" (expires in 3 days)
+-- KEYS[9] hours     HASH  load of one day by hour HH (expires in 3 days): new:HH leases,
+--                         exhausted:HH, peak:HH live leases, held:HH seconds and
+--                         ended:HH count of the leases that ended
 --
 -- ARGV[1] now, seconds since the epoch (the caller's clock; no sweeper runs)
 -- ARGV[2] session id
 -- ARGV[3] lease seconds
 -- ARGV[4] exhaustion policy: reuse_oldest | overflow | original
 -- ARGV[5] expected numbers version (see sync.lua)
--- ARGV[6] day, YYYY-MM-DD, for the daily counters
+-- ARGV[6] hour of the day, HH, for the hourly counters
 -- ARGV[7] history seconds: ended leases older than this are forgotten
 -- ARGV[8] visit field to count when this is a new lease, or ""
 -- ARGV[9] allocation: "lru" (production) or "random" (only for the simulator's comparison)
@@ -25,7 +28,7 @@ local now = tonumber(ARGV[1])
 local session = ARGV[2]
 local lease_seconds = tonumber(ARGV[3])
 local policy = ARGV[4]
-local day = ARGV[6]
+local hour = ARGV[6]
 local keep_history = tonumber(ARGV[7])
 
 if redis.call('HGET', KEYS[7], 'version') ~= ARGV[5] then
@@ -37,6 +40,13 @@ local function decode(raw, empty)
   return empty
 end
 
+-- Hourly counters live in a per-day hash that expires once the flush job has copied it.
+local function bump(field, by)
+  if redis.call('HINCRBY', KEYS[9], field, by) == by then
+    redis.call('EXPIRE', KEYS[9], 3 * 86400)
+  end
+end
+
 -- End every expired lease of one number; free the number once none is left.
 local function reclaim(number)
   local leases = decode(redis.call('HGET', KEYS[4], number), {})
@@ -45,6 +55,8 @@ local function reclaim(number)
   for holder, lease in pairs(leases) do
     if lease[2] <= now then
       table.insert(history, 1, {holder, lease[1], lease[2], lease[3]})
+      bump('held:' .. hour, math.floor(lease[2] - lease[1]))
+      bump('ended:' .. hour, 1)
       if redis.call('HGET', KEYS[5], holder) == number then
         redis.call('HDEL', KEYS[5], holder)
       end
@@ -102,8 +114,8 @@ end
 
 local function note_peak()
   local busy = redis.call('ZCARD', KEYS[3])
-  local peak = tonumber(redis.call('HGET', KEYS[7], 'peak:' .. day) or '0')
-  if busy > peak then redis.call('HSET', KEYS[7], 'peak:' .. day, busy) end
+  local peak = tonumber(redis.call('HGET', KEYS[9], 'peak:' .. hour) or '0')
+  if busy > peak then redis.call('HSET', KEYS[9], 'peak:' .. hour, busy) end
 end
 
 -- Least recently released first: the longest quarantine before a number is reused.
@@ -121,12 +133,13 @@ if oldest_free then
   redis.call('ZADD', KEYS[3], expires, oldest_free)
   redis.call('HSET', KEYS[5], session, oldest_free)
   redis.call('HINCRBY', KEYS[7], 'leases', 1)
+  bump('new:' .. hour, 1)
   note_peak()
   return {'new', oldest_free, 0}
 end
 
 redis.call('HINCRBY', KEYS[7], 'exhausted', 1)
-redis.call('HINCRBY', KEYS[7], 'exhausted:' .. day, 1)
+bump('exhausted:' .. hour, 1)
 
 if policy == 'reuse_oldest' then
   local idlest = redis.call('ZRANGE', KEYS[3], 0, 0)[1]

@@ -1,8 +1,9 @@
-"""Daily visit counts: counted in Redis by the lease path, copied to SQL by a job.
+"""Traffic counters: visits per source per day, and each pool's load per hour.
 
-The Redis hashes hold each day's running totals (and expire after three days), so the
-copy is idempotent: SQL takes the larger of its value and Redis's. A Redis that lost its
-data mid-day therefore never lowers a count already copied.
+The lease path counts them in Redis; a periodic job copies them to SQL (``DailyVisits``,
+``PoolHour``), where reports read them. The Redis hashes hold each day's running totals
+(and expire after three days), so the copy is idempotent: SQL takes the larger of its
+value and Redis's. A Redis that lost its data mid-day never lowers a count already copied.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 
 from .db import get_db
-from .models import DailyVisits, Pool
+from .models import DailyVisits, Pool, PoolHour
 from .pool import PoolKeys
 from .stores import get_redis
 
@@ -21,7 +22,7 @@ FLUSH_EVERY = 300  # seconds
 
 
 def flush(now: float | None = None, days: int = 2) -> int:
-    """Copy today's and yesterday's visit counts of every pool to SQL; returns rows touched."""
+    """Copy today's and yesterday's counters of every pool to SQL; returns rows touched."""
     now = time.time() if now is None else now
     db = get_db()
     redis = get_redis()
@@ -35,6 +36,9 @@ def flush(now: float | None = None, days: int = 2) -> int:
                 for field, value in counts.items():
                     source, _, medium = field.partition("|")
                     touched += _upsert(db, site_id, day, source[:100], medium[:100], int(value))
+                touched += _copy_hours(
+                    db, pool_id, day, redis.hgetall(PoolKeys(pool_id).hours(day.isoformat()))
+                )
         db.commit()
     finally:
         db.close()
@@ -71,6 +75,35 @@ def schedule_flush(now: float | None = None) -> str:
         datetime.fromtimestamp(slot * FLUSH_EVERY, UTC), flush_and_reschedule, job_id=job_id
     )
     return job_id
+
+
+HOUR_FIELDS = {
+    "new": "new_leases",
+    "exhausted": "exhausted",
+    "peak": "peak_leases",
+    "held": "held_seconds",
+    "ended": "ended_leases",
+}
+
+
+def _copy_hours(db, pool_id: int, day: date, counts: dict[str, str]) -> int:
+    by_hour: dict[int, dict[str, int]] = {}
+    for field, value in counts.items():
+        name, _, hour = field.partition(":")
+        if name in HOUR_FIELDS and hour.isdigit():
+            by_hour.setdefault(int(hour), {})[HOUR_FIELDS[name]] = int(value)
+    touched = 0
+    for hour, values in by_hour.items():
+        start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+        row = db.scalar(select(PoolHour).where(PoolHour.pool_id == pool_id, PoolHour.hour == start))
+        if row is None:
+            row = PoolHour(pool_id=pool_id, hour=start, **dict.fromkeys(HOUR_FIELDS.values(), 0))
+            db.add(row)
+        for column, value in values.items():
+            if value > getattr(row, column):
+                setattr(row, column, value)
+                touched += 1
+    return touched
 
 
 def flush_and_reschedule() -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.models import DailyVisits
 from server.pool import PoolKeys, PoolStore
-from server.visitcounts import flush, schedule_flush
+from server.traffic import flush, schedule_flush
 from tests.helpers import make_site, tracking_numbers
 
 NOW = 1_800_000_000.0
@@ -53,6 +53,27 @@ def test_flush_copies_counts_and_is_idempotent(app, db, db_backend, redis_client
     db.expire_all()
     rows = {(r.source, r.medium): r.visits for r in db.scalars(select(DailyVisits))}
     assert rows[("google", "organic")] == 2
+
+
+def test_flush_copies_hourly_pool_load(app, db, redis_client):
+    from datetime import UTC, datetime
+
+    from server.models import PoolHour
+
+    setup = make_site(db, numbers=1)
+    store = PoolStore(redis_client)
+    numbers = tracking_numbers(1)
+    store.lease(setup.pool.id, "a", numbers=numbers, lease_seconds=30, now=NOW)
+    store.lease(setup.pool.id, "b", numbers=numbers, lease_seconds=30, now=NOW + 1)
+    store.lease(setup.pool.id, "c", numbers=numbers, lease_seconds=30, now=NOW + 100)
+    with app.app_context():
+        flush(now=NOW + 200)
+        flush(now=NOW + 300)
+    (row,) = db.scalars(select(PoolHour)).all()
+    hour = datetime.fromtimestamp(NOW, UTC).replace(minute=0, second=0, microsecond=0)
+    assert row.hour == hour
+    assert (row.new_leases, row.exhausted, row.peak_leases) == (2, 1, 1)
+    assert (row.ended_leases, row.held_seconds) == (2, 60)  # a and b (shared) held 30 s each
 
 
 def test_schedule_flush_keeps_one_chain_per_slot(app):
