@@ -55,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SPOOL_DIR"] = os.path.join(app.instance_path, "spool")
     app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024
 
-    from . import db, errors, public, snippet, stores, telephony
+    from . import api, dashboard, db, errors, public, reportpages, snippet, stores, telephony
     from .demo import demo_bp
 
     stores.init_app(app)
@@ -65,6 +65,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(snippet.bp)
     app.register_blueprint(telephony.bp)
     app.register_blueprint(demo_bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(reportpages.bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -275,5 +275,13 @@ def simulate(
     click.echo(f"wrote {out}.json and {out}.svg")
 
 
+def _register_management() -> None:
+    from .manage import register
+
+    register(main)
+
+
+_register_management()
+
 if __name__ == "__main__":
     main()
