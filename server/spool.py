@@ -3,11 +3,14 @@
 One JSON file per event, named by its event id, so a webhook delivered twice during an
 outage is spooled once. Files are written atomically and readable only by us (they hold
 caller numbers). A replaying process claims a file by renaming it, so several gunicorn
-workers can replay the same folder without submitting an event twice at once.
+workers can replay the same folder without submitting an event twice at once. The claim
+is named with the time it was made: a file keeps the time it was spooled, which says
+nothing of how long its replayer has had it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -68,7 +71,7 @@ class Spool:
         done = 0
         for event_id in self.pending():
             path = os.path.join(self.directory, f"{event_id}.json")
-            claimed = f"{path}.claimed.{os.getpid()}"
+            claimed = f"{path}.claimed.{os.getpid()}.{time.time():.0f}"
             try:
                 os.rename(path, claimed)
             except FileNotFoundError:
@@ -83,21 +86,26 @@ class Spool:
             try:
                 submit(event_id, event)
             except Exception:
-                os.rename(claimed, path)
+                _rename_quietly(claimed, path)
                 log.warning("spool: replay of %s failed; will retry", event_id)
                 break
-            os.unlink(claimed)
+            # Taken back as stale after CLAIM_TIMEOUT, maybe; submitting twice is harmless.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claimed)
             done += 1
         return done
 
     def _release_stale_claims(self) -> None:
         cutoff = time.time() - CLAIM_TIMEOUT
         for claimed in self._claims():
+            _, _, tail = claimed.rpartition(".claimed.")
+            _pid, _, stamp = tail.partition(".")
             try:
-                if os.path.getmtime(claimed) < cutoff:
-                    os.rename(claimed, claimed.split(".claimed.")[0])
-            except OSError:
+                claimed_at = float(stamp) if stamp else os.path.getmtime(claimed)
+            except (OSError, ValueError):
                 continue
+            if claimed_at < cutoff:
+                _rename_quietly(claimed, claimed.split(".claimed.")[0])
 
     def remove(self, predicate: Callable[[dict[str, Any]], bool]) -> int:
         """Delete spooled events for which ``predicate`` is true (erasure)."""
@@ -113,3 +121,9 @@ class Spool:
                 os.unlink(path)
                 removed += 1
         return removed
+
+
+def _rename_quietly(src: str, dst: str) -> None:
+    """Rename unless another replayer got there first."""
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(src, dst)

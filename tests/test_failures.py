@@ -32,6 +32,7 @@ from server.db import get_db, make_engine
 from server.directory import get_directory
 from server.events import RETRY_INTERVALS, EventKeys, event_id, replay
 from server.models import Call
+from server.spool import Spool
 from server.stores import get_queue, get_queue_redis
 from tests.helpers import (
     BUSINESS,
@@ -503,3 +504,110 @@ def test_a_process_starting_while_the_database_hangs_answers_in_time(app, make_a
     with database_hung(cold, silent_server.port):
         response, _ = timed_call(cold.test_client(), setup, setup.numbers[0])
         assert_forwarded_unrecorded(response)
+
+
+# The spool itself ----------------------------------------------------------------------
+
+
+def _event(n: int) -> dict:
+    return {"kind": "voice", "call_sid": f"CA{n:032d}", "params": {"From": "+12125550143"}}
+
+
+def test_spool_put_is_private_and_once_per_event(tmp_path):
+    spool = Spool(str(tmp_path / "spool"))
+    spool.put("voice-1", _event(1))
+    spool.put("voice-1", _event(1) | {"again": True})  # a webhook delivered twice
+    assert spool.pending() == ["voice-1"] and len(spool) == 1
+    assert os.listdir(spool.directory) == ["voice-1.json"]  # no temporary file left
+    assert oct(os.stat(spool.directory).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(os.path.join(spool.directory, "voice-1.json")).st_mode & 0o777) == "0o600"
+    seen = {}
+    assert spool.replay(lambda eid, event: seen.setdefault(eid, event)) == 1
+    assert seen == {"voice-1": _event(1) | {"again": True}} and spool.pending() == []
+
+
+def test_spool_replay_stops_at_the_first_failure_and_keeps_the_rest(tmp_path):
+    spool = Spool(str(tmp_path))
+    for n in range(3):
+        spool.put(f"voice-{n}", _event(n))
+    submitted = []
+
+    def flaky(eid, event):
+        if eid == "voice-1":
+            raise redis_lib.ConnectionError("still down")
+        submitted.append(eid)
+
+    assert spool.replay(flaky) == 1
+    assert submitted == ["voice-0"] and spool.pending() == ["voice-1", "voice-2"]
+    assert spool.replay(lambda eid, event: submitted.append(eid)) == 2
+    assert submitted == ["voice-0", "voice-1", "voice-2"] and spool.pending() == []
+
+
+def test_spool_sets_an_unreadable_event_aside(tmp_path):
+    spool = Spool(str(tmp_path))
+    spool.put("voice-1", _event(1))
+    (tmp_path / "voice-0.json").write_text("{not json")
+    submitted = []
+    assert spool.replay(lambda eid, event: submitted.append(eid)) == 1
+    assert submitted == ["voice-1"]
+    assert sorted(os.listdir(tmp_path)) == ["voice-0.json.bad"]
+
+
+def test_spool_takes_back_the_claims_of_a_dead_replayer(tmp_path):
+    spool = Spool(str(tmp_path))
+    spool.put("voice-1", _event(1))
+    spool.put("voice-2", _event(2))
+    # voice-1 was claimed by a process that died long ago; voice-2 by one at work now.
+    long_ago = time.time() - 3600
+    dead = tmp_path / f"voice-1.json.claimed.999999.{long_ago:.0f}"
+    os.rename(tmp_path / "voice-1.json", dead)
+    os.utime(dead, (long_ago, long_ago))
+    os.rename(
+        tmp_path / "voice-2.json", tmp_path / f"voice-2.json.claimed.999998.{time.time():.0f}"
+    )
+    submitted = []
+    assert spool.replay(lambda eid, event: submitted.append(eid)) == 1
+    assert submitted == ["voice-1"]
+    assert [n for n in os.listdir(tmp_path) if n.startswith("voice-1")] == []
+
+
+def test_an_old_event_being_replayed_is_not_taken_from_its_replayer(tmp_path):
+    """The claim's age counts from the claim, not from when the event was spooled."""
+    spool = Spool(str(tmp_path))
+    spool.put("voice-1", _event(1))
+    spooled_at = time.time() - 3600  # spooled during an outage an hour ago
+    os.utime(tmp_path / "voice-1.json", (spooled_at, spooled_at))
+    submitted = []
+
+    def slow_submit(eid, event):
+        # While this replayer submits, another worker's replay runs.
+        assert Spool(str(tmp_path)).replay(lambda e, _: submitted.append(("other", e))) == 0
+        submitted.append(("first", eid))
+
+    assert spool.replay(slow_submit) == 1
+    assert submitted == [("first", "voice-1")] and os.listdir(tmp_path) == []
+
+
+def test_concurrent_replayers_submit_each_event_once(tmp_path):
+    spool = Spool(str(tmp_path))
+    for n in range(60):
+        spool.put(f"voice-{n:02d}", _event(n))
+    submitted = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def submit(eid, event):
+        with lock:
+            submitted.append(eid)
+
+    def replayer():
+        barrier.wait()
+        Spool(str(tmp_path)).replay(submit)
+
+    threads = [threading.Thread(target=replayer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(submitted) == [f"voice-{n:02d}" for n in range(60)]
+    assert os.listdir(tmp_path) == []
