@@ -235,3 +235,67 @@ class PoolHour(Base):
     peak_leases: Mapped[int] = mapped_column(Integer, default=0)
     held_seconds: Mapped[int] = mapped_column(Integer, default=0)
     ended_leases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+ROLES = ("agency_admin", "client_manager", "report_only")
+
+
+class User(Base):
+    """A person who logs in to the dashboard.
+
+    An agency admin sees every client of the agency (``client_id`` is NULL); a client
+    manager or a report-only user belongs to exactly one client.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on password change or deactivation: older login cookies stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """A key for scripts: only its SHA-256 is stored; the key itself is shown once.
+
+    Scoped to the whole agency (``client_id`` NULL) or to one client.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists, to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what to which object, in which tenant; "denied" marks a cross-tenant try."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    actor_type: Mapped[str] = mapped_column(String(10))  # user | key | cli
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(254), default="")  # email or key prefix
+    action: Mapped[str] = mapped_column(String(20))  # create | update | delete | denied | ...
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
