@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 16 * 1024,  # largest public API body accepted
     "UA_MAX_CHARS": 512,  # user agents are truncated to this before parsing
     "HEADLESS_IS_BOT": True,  # browser tests turn this off to exercise the lease path
+    "SECURE_COOKIES": None,  # default: Secure cookies when PUBLIC_URL is https
+    "API_RATE_LIMIT_HOUR": 1000,  # requests per API key per hour (0: no limit)
+    "API_RATE_LIMIT_DAY": 10000,  # requests per API key per day (0: no limit)
 }
 
 
@@ -55,12 +58,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SPOOL_DIR"] = os.path.join(app.instance_path, "spool")
     app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024
 
-    from . import api, dashboard, db, errors, public, reportpages, snippet, stores, telephony
+    from . import (
+        api,
+        auth,
+        dashboard,
+        db,
+        errors,
+        public,
+        reportpages,
+        snippet,
+        stores,
+        telephony,
+    )
     from .demo import demo_bp
 
     stores.init_app(app)
     db.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
+    auth.exempt_from_csrf(public.bp, snippet.bp, telephony.bp, demo_bp, api.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(snippet.bp)
     app.register_blueprint(telephony.bp)
