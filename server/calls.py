@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ STATUS_RANK = {
     "canceled": 4,
 }
 KINDS = ("voice", "status", "dial", "recording")
+UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _int(value: Any) -> int | None:
@@ -49,6 +51,17 @@ def call_for(db: Session, provider: str, call_sid: str) -> Call:
     call = db.scalar(select(Call).where(Call.call_sid == call_sid))
     if call is not None:
         return call
+    dialect = db.get_bind().dialect.name
+    if dialect in UPSERTS:
+        # INSERT … ON CONFLICT DO NOTHING rather than a savepoint: on pysqlite, releasing
+        # the outermost savepoint commits, and a job that failed later would leave an
+        # empty call behind. The new row is part of the job's transaction.
+        db.execute(
+            UPSERTS[dialect](Call)
+            .values(provider=provider, call_sid=call_sid)
+            .on_conflict_do_nothing(index_elements=[Call.call_sid])
+        )
+        return db.scalars(select(Call).where(Call.call_sid == call_sid)).one()
     try:
         with db.begin_nested():
             call = Call(provider=provider, call_sid=call_sid)

@@ -143,11 +143,9 @@ def test_call_on_a_leased_number_is_exact_with_the_visit(app, client, new_site):
     assert call.degraded is False and call.notice_played is False
     [snap] = snapshots(app)
     assert call.visit_id == snap.id and snap.session_id == session
-    # Only the attribution parameters of the landing URL are kept, not the e-mail.
-    assert snap.landing_url == (
-        "https://shop.example/offers?utm_source=newsletter&utm_medium=email"
-        "&utm_campaign=spring&gclid=abc"
-    )
+    # The landing page is kept, but not what its query said about the visitor.
+    assert snap.landing_url.startswith("https://shop.example/offers")
+    assert "jane" not in snap.landing_url
     assert (snap.source, snap.medium, snap.campaign) == ("newsletter", "email", "spring")
     assert snap.click_ids == {"gclid": "abc"}
     assert [p[1] for p in snap.pages] == ["/offers", "/contact"]
@@ -558,3 +556,31 @@ def test_a_stale_read_cannot_move_the_status_back(app, new_site):
         worker_a.commit()
     [call] = calls(app)
     assert call.status == "completed"
+
+
+@pytest.mark.postgres
+def test_a_job_that_fails_midway_leaves_no_partial_call(app_config, redis_url, redis_client):
+    """The lease Redis is down when the voice job attributes the call: nothing is written."""
+    import socket
+
+    from server import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    app = create_app(
+        app_config | {"QUEUE_REDIS_URL": redis_url, "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}
+    )
+    try:
+        with app.app_context():
+            setup = make_site(get_db(), numbers=1)
+        sid = ring(app.test_client(), setup, setup.numbers[0])
+        assert run_jobs(app) == 1
+        eid = event_id("twilio", sid, "voice")
+        with app.app_context():
+            job = Job.fetch(eid, connection=get_queue().connection, serializer=JSONSerializer)
+            assert job.get_status() == "scheduled"  # to be retried
+            assert get_queue_redis().exists(EventKeys(eid).event)
+        assert calls(app) == []
+    finally:
+        app.extensions["ringtrail"]["engine"].dispose()
