@@ -89,6 +89,7 @@ class Snapshot:
     def to_json(self) -> str:
         return json.dumps(
             {
+                "sites": [asdict(site) for site in self.sites.values()],
                 "routes": [asdict(r) for r in self.routes.values()],
                 "tokens": {str(k): [sid, toks] for k, (sid, toks) in self.tokens.items()},
             }
@@ -97,9 +98,18 @@ class Snapshot:
     @classmethod
     def from_json(cls, raw: str) -> Snapshot:
         data = json.loads(raw)
+        sites = {}
+        for site in data["sites"]:
+            pools = tuple(
+                PoolConfig(**(pool | {"numbers": tuple(pool["numbers"])})) for pool in site["pools"]
+            )
+            sites[site["key"]] = SiteConfig(
+                **(site | {"pools": pools, "allowed_origins": tuple(site["allowed_origins"])})
+            )
         routes = {r["number"]: Route(**r) for r in data["routes"]}
         tokens = {int(k): (sid, toks) for k, (sid, toks) in data["tokens"].items()}
-        return cls(sites={}, routes=routes, tokens=tokens, loaded_at=0.0)
+        # loaded_at 0: a copy of unknown age, never taken for fresh.
+        return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0)
 
 
 def load(session: Session) -> Snapshot:
@@ -193,6 +203,7 @@ class Directory:
         self._snapshot: Snapshot | None = None
         self._next_try = 0.0
         self._forced = False
+        self._written: int | None = None
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
@@ -200,7 +211,16 @@ class Directory:
         self._forced = True
 
     def get(self) -> Snapshot | None:
-        """The freshest snapshot we can have; None only if SQL and disk both fail."""
+        """The freshest snapshot we can have; None only if SQL and disk both fail.
+
+        A process starting cold answers from the copy on disk at once and reads SQL in
+        the background, so a database that hangs cannot hold up its first calls.
+        """
+        if self._snapshot is None and self.ttl > 0 and not self._forced:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self._from_disk()
+                    self._next_try = 0.0  # refresh from SQL straight away
         if self._snapshot is None or self.ttl <= 0 or self._forced:
             with self._lock:
                 self._forced = False
@@ -231,12 +251,17 @@ class Directory:
         self._to_disk(snapshot)
 
     def _to_disk(self, snapshot: Snapshot) -> None:
+        raw = snapshot.to_json()
+        digest = hash(raw)
+        if digest == self._written:
+            return  # unchanged: a big routing table is not rewritten every refresh
         tmp = f"{self.disk_path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
-                fh.write(snapshot.to_json())
+                fh.write(raw)
             os.replace(tmp, self.disk_path)
+            self._written = digest
         except OSError:
             log.warning("directory: could not write %s", self.disk_path)
 

@@ -133,16 +133,13 @@ def path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
-def landing_of(url: str) -> str:
-    """The landing URL, keeping only the query parameters attribution needs."""
-    from urllib.parse import parse_qsl, urlencode
-
-    from .sources import CLICK_IDS
-
+def without_query(url: str) -> str:
+    """A URL's scheme, host and path: its query may hold personal data (a search, an
+    e-mail address), and the marketing parameters in it are already parsed out."""
     parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query) if k.startswith("utm_") or k in CLICK_IDS]
-    query = f"?{urlencode(kept)}" if kept else ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}{query}"[:URL_LIMIT]
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"[:URL_LIMIT]
 
 
 @bp.post("/v1/sessions", provide_automatic_options=False)
@@ -173,9 +170,9 @@ def create_session():
     visit = Visit(
         site_id=site.id,
         started=now,
-        landing_url=landing_of(url),
+        landing_url=without_query(url),
         title=title[:120],
-        referrer=referrer,
+        referrer=without_query(referrer)[:300],
         source=src.source,
         medium=src.medium,
         campaign=src.campaign,
@@ -185,7 +182,7 @@ def create_session():
         device=device.kind,
         browser=device.browser,
         os=device.os,
-        pages=[page_entry(now, now, path_of(url), title)],
+        pages=[page_entry(now, now, path_of(url))],
     )
     try:
         visits = get_visits()
@@ -215,12 +212,12 @@ def add_pageview(session: str):
     site, origin = site_and_origin(body)
     heartbeat = body.get("heartbeat") is True
     url = "" if heartbeat else page_url(body)
-    title = text_field(body, "title", TITLE_LIMIT)
+    text_field(body, "title", TITLE_LIMIT)  # accepted for compatibility; only paths are kept
     ttl = session_ttl(site, int(current_app.config["SESSION_TTL_SLACK"]))
     now = time.time()
     try:
         visit = get_visits().add_page(
-            session, site.id, None if heartbeat else path_of(url), title, ttl, now
+            session, site.id, None if heartbeat else path_of(url), ttl, now
         )
         if visit is None:
             raise BadInput("unknown session", 404)

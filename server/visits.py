@@ -34,7 +34,7 @@ class VisitKeys:
 
     - ``visit``  STRING  JSON document: s site id, t started, u landing URL, ti title,
       r referrer, src/med/cmp/kw/cnt source fields, ck click ids, d/b/o device, browser,
-      os, p pages [[seconds since start, path, title], …] (last 50)
+      os, p pages [[seconds since start, path], …] (the last 50)
     """
 
     def __init__(self, session_id: str):
@@ -106,9 +106,13 @@ class Visit:
         )
 
 
-def page_entry(started: float, now: float, path: str, title: str) -> list[Any]:
-    """One page view as stored: offset in seconds, path, short title."""
-    return [max(0, int(now - started)), path[:PATH_LIMIT], title[:TITLE_LIMIT]]
+def page_entry(started: float, now: float, path: str) -> list[Any]:
+    """One page view as stored: seconds since the visit began, and the path.
+
+    Only the landing page keeps its title (in the visit): every byte here is multiplied by
+    the number of live visitors, and a path is what a marketer reads.
+    """
+    return [max(0, int(now - started)), path[:PATH_LIMIT]]
 
 
 class VisitStore:
@@ -124,13 +128,13 @@ class VisitStore:
         target.set(VisitKeys(session_id).visit, json.dumps(visit.to_doc()), ex=ttl)
 
     def add_page(
-        self, session_id: str, site_id: int, path: str | None, title: str, ttl: int, now: float
+        self, session_id: str, site_id: int, path: str | None, ttl: int, now: float
     ) -> Visit | None:
         """Record a page view (none for a heartbeat, ``path=None``) and extend the session.
 
         Returns None if the session is unknown, expired or another site's.
         """
-        page = "" if path is None else json.dumps([now, path[:PATH_LIMIT], title[:TITLE_LIMIT]])
+        page = "" if path is None else json.dumps([now, path[:PATH_LIMIT]])
         raw = self._pageview(
             keys=[VisitKeys(session_id).visit], args=[site_id, page, MAX_PAGES, ttl]
         )

@@ -52,9 +52,11 @@ def test_session_leases_a_number_and_stores_the_visit(client, db, db_backend, re
         "burst pipe",
     )
     assert doc["ck"] == {"gclid": "abc123"}
-    # Only the parameters attribution needs are kept from the landing URL.
-    assert "email" not in doc["u"] and "gclid=abc123" in doc["u"]
-    assert doc["p"] == [[0, "/plumbing", "Plumbing"]]
+    # The landing URL keeps no query: its marketing parameters are parsed out above and
+    # the rest (here an e-mail address) is nobody's business.
+    assert doc["u"] == "https://shop.example/plumbing"
+    assert doc["ti"] == "Plumbing"
+    assert doc["p"] == [[0, "/plumbing"]]
     assert 0 < redis_client.ttl(VisitKeys(data["session"]).visit) <= data["ttl"]
 
 
@@ -76,7 +78,7 @@ def test_pageviews_renew_the_same_number_and_are_capped(client, db, redis_client
         assert res.get_json()["numbers"][BUSINESS]["e164"] == number
     pages = json.loads(redis_client.get(VisitKeys(sid).visit))["p"]
     assert len(pages) == MAX_PAGES
-    assert pages[-1][1:] == ["/p54", "Page 54"]
+    assert pages[-1][1:] == ["/p54"]
     assert all("secret" not in p[1] for p in pages)
 
 

@@ -3,7 +3,7 @@
 -- KEYS[1] visit   STRING  the session's JSON document (see visits.py)
 --
 -- ARGV[1] site id the session must belong to
--- ARGV[2] page as JSON: [now, path, title], stored with now as seconds since the start;
+-- ARGV[2] page as JSON: [now, path], stored with now as seconds since the start;
 --         "" for a heartbeat, which only extends the session
 -- ARGV[3] most pages kept (older ones are dropped)
 -- ARGV[4] new time to live, seconds
