@@ -490,12 +490,6 @@ def test_a_database_that_never_answers_costs_the_call_under_the_deadline(make_ap
             assert_forwarded_unrecorded(response)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A process that starts while the database hangs waits for the first load "
-    "(2 s connect timeout) before it falls back to directory.json; see the report for "
-    "the server/directory.py change. Remove this mark when it lands.",
-)
 def test_a_process_starting_while_the_database_hangs_answers_in_time(app, make_app, silent_server):
     setup = new_site(app, numbers=1)
     with app.app_context():
