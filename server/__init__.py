@@ -81,7 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(snippet.bp)
     app.register_blueprint(telephony.bp)
     app.register_blueprint(demo_bp)
-    app.register_blueprint(api.bp)
+    api.init_app(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(reportpages.bp)
 
