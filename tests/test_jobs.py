@@ -171,7 +171,7 @@ def test_call_after_the_lease_ended_within_the_window_is_late(app, client, new_s
                 landing_url="https://shop.example/late",
                 source="bing",
                 medium="cpc",
-                pages=[[0, "/late", "Late"]],
+                pages=[[0, "/late"]],
             ),
             ttl=3600,
         )
