@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -114,6 +114,14 @@ class Period:
         """The local day of a UTC instant."""
         return when.astimezone(self.tz).date()
 
+    def within(self, tz: ZoneInfo) -> Period:
+        """The same local days in another timezone."""
+        return Period(self.start, self.end, tz)
+
+
+# Client id -> its timezone: pages across clients apply the period in each client's days.
+Timezones = Mapping[int, ZoneInfo]
+
 
 def identifiable(caller: str | None) -> bool:
     """Whether a caller id names one caller (anonymous and withheld ids do not)."""
@@ -173,9 +181,21 @@ def _dims(call_source: str, call_medium: str, snap: VisitSnapshot | None) -> dic
     return out
 
 
-def _in_period(query, period: Period):
-    lo, hi = period.bounds
-    return query.where(Call.started_at >= lo, Call.started_at < hi)
+def _in_period(query, period: Period, timezones: Timezones | None = None):
+    """``query`` of calls narrowed to the period, in each client's own days if given."""
+    if not timezones:
+        lo, hi = period.bounds
+        return query.where(Call.started_at >= lo, Call.started_at < hi)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for client_id, tz in timezones.items():
+        groups[tz.key].append(client_id)
+    windows = []
+    for key, ids in sorted(groups.items()):
+        lo, hi = period.within(ZoneInfo(key)).bounds
+        windows.append(
+            and_(Call.client_id.in_(sorted(ids)), Call.started_at >= lo, Call.started_at < hi)
+        )
+    return query.where(or_(*windows))
 
 
 def call_facts(
@@ -521,14 +541,20 @@ def pool_health(
     overflow: float = DEFAULT_OVERFLOW,
     now: datetime | None = None,
     pool_ids: Sequence[int] | None = None,
+    timezones: Timezones | None = None,
 ) -> list[PoolHealth]:
-    """Load, utilisation, exhaustion, calls and a recommended size for each pool in scope."""
+    """Load, utilisation, exhaustion, calls and a recommended size for each pool in scope.
+
+    With ``timezones``, each pool's period is its client's local days.
+    """
     if not 0 < overflow < 1:
         raise ValueError("overflow target must be between 0 and 1")
     if not client_ids:
         return []
     now = now or datetime.now(UTC)
-    lo, hi = period.bounds
+    timezones = timezones or {}
+    spans = [period.within(tz).bounds for tz in timezones.values()] or [period.bounds]
+    lo, hi = min(b[0] for b in spans), max(b[1] for b in spans)
     query = (
         select(Pool, Site.name, Client.name, Client.id)
         .join(Site, Site.id == Pool.site_id)
@@ -567,18 +593,21 @@ def pool_health(
                 Call.pool_id.in_(ids), Call.client_id.in_(client_ids)
             ),
             period,
+            timezones,
         ).group_by(Call.pool_id, Call.confidence)
     ):
         confidence[pool_id][conf] = confidence[pool_id].get(conf, 0) + count
 
     out = []
     for pool, site_name, client_name, client_id in pools:
-        rows = hours.get(pool.id, [])
+        p_lo, p_hi = period.within(timezones.get(client_id, period.tz)).bounds
+        rows = [r for r in hours.get(pool.id, []) if p_lo <= r.hour < p_hi]
         # Hours observed: from when the pool (or its first counted hour) began, to now.
         began = _floor_hour(pool.created_at)
         if rows:
             began = min(began, rows[0].hour)
-        span_start, span_end = max(lo, began), min(hi, _floor_hour(now) + timedelta(hours=1))
+        span_start = max(p_lo, began)
+        span_end = min(p_hi, _floor_hour(now) + timedelta(hours=1))
         span = max(0.0, (span_end - span_start).total_seconds() / 3600)
         held = sum(r.held_seconds for r in rows)
         ended = sum(r.ended_leases for r in rows)
@@ -643,8 +672,12 @@ def call_log(
     confidence: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    timezones: Timezones | None = None,
 ) -> CallPage:
-    """Calls of the period, newest first, with their visit, filtered and paginated."""
+    """Calls of the period, newest first, with their visit, filtered and paginated.
+
+    With ``timezones``, the period is each client's own local days.
+    """
     page = max(1, page)
     per_page = min(max(1, per_page), 1000)
     if not client_ids:
@@ -654,7 +687,7 @@ def call_log(
         where.append(Call.source == source)
     if confidence:
         where.append(Call.confidence == confidence)
-    total = db.scalar(_in_period(select(func.count(Call.id)).where(*where), period)) or 0
+    total = db.scalar(_in_period(select(func.count(Call.id)).where(*where), period, timezones)) or 0
     rows = db.execute(
         _in_period(
             select(Call, VisitSnapshot, Client.name)
@@ -662,6 +695,7 @@ def call_log(
             .join(Client, Client.id == Call.client_id)
             .where(*where),
             period,
+            timezones,
         )
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(per_page)
