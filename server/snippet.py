@@ -24,7 +24,7 @@ from . import ROOT
 from .devices import classify_agent
 from .directory import SiteConfig, site_for_key
 from .leasing import display, lease_numbers, session_ttl, source_number
-from .public import lease_allowed, path_of
+from .public import lease_allowed, path_of, without_query
 from .sources import classify
 from .stores import get_pools, get_visits
 from .visits import Visit, new_session_id, page_entry
@@ -182,8 +182,8 @@ def _amp_number(site: SiteConfig, source_origin: str | None) -> str:
     visit = Visit(
         site_id=site.id,
         started=now,
-        landing_url=url,
-        referrer=referrer,
+        landing_url=without_query(url),
+        referrer=without_query(referrer)[:300],
         source=src.source,
         medium=src.medium,
         campaign=src.campaign,
@@ -196,6 +196,7 @@ def _amp_number(site: SiteConfig, source_origin: str | None) -> str:
         pages=[page_entry(now, now, path_of(url))],
     )
     try:
+        visits = get_visits()
         numbers = lease_numbers(
             get_pools(),
             site,
@@ -204,8 +205,8 @@ def _amp_number(site: SiteConfig, source_origin: str | None) -> str:
             medium=src.medium,
             count_visit=True,
             now=now,
+            also=lambda pipe: visits.create(session, visit, ttl, pipe=pipe),
         )
-        get_visits().create(session, visit, ttl)
     except redis.RedisError:
         log.warning("amp: redis unavailable, answering the source-level number")
         return fixed

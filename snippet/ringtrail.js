@@ -177,7 +177,7 @@
 
   // An answer {session, numbers, ttl}, from the server or from storage.
   function got(a) {
-    session = a.session;
+    session = /^[\w-]{16,}$/.test(a.session) && a.session;
     if (session) save(a);
     use(a.numbers);
   }

@@ -197,16 +197,13 @@ def reset(driver) -> None:
 def page_errors(live: Live) -> list[str]:
     """Uncaught errors and unhandled rejections that reached the page, by two witnesses.
 
-    Chromium's console log ("Uncaught ..." entries, source "javascript") and the
-    page's own ``error`` and ``unhandledrejection`` listeners (``window.__errors``, set
-    by every fixture page before the snippet). Failed requests (source "network") and
-    CORS refusals are the browser reporting the backend, not errors in the page.
+    Chromium's console log (its "Uncaught ..." entries, which cover errors and
+    unhandled rejections) and the page's own ``error`` and ``unhandledrejection``
+    listeners (``window.__errors``, set by every fixture page before the snippet).
+    Failed requests and CORS refusals are the browser reporting the backend, not
+    errors in the page.
     """
-    found = [
-        e["message"]
-        for e in live.logs()
-        if e.get("source") == "javascript" or "Uncaught" in e.get("message", "")
-    ]
+    found = [e["message"] for e in live.logs() if "Uncaught" in e.get("message", "")]
     try:
         found += live.js("return window.__errors || ['fixture page lost its error recorder']")
     except Exception as exc:  # a page that cannot answer is itself an error
