@@ -13,7 +13,8 @@ def test_content_inserted_later_is_swapped(live):
     live.site_for(numbers=1)
     live.open("spa")
     assert_swapped(live.driver, {"#phone": "(628) 200-0000"})
-    live.js("render('<p id=\"late\">Call <a id=\"late-tel\" href=\"tel:4155550100\">415.555.0100</a></p>')")
+    late = '<p id="late">Call <a id="late-tel" href="tel:4155550100">415.555.0100</a></p>'
+    live.js("render(arguments[0])", late)
     assert_swapped(live.driver, {"#late": "Call 628.200.0000"})
     assert_swapped(live.driver, {"#late-tel": "tel:6282000000"}, attr="href")
     # A framework rewriting a text node in place is seen too.

@@ -22,6 +22,7 @@ BUSINESS = {"#phone": "(415) 555-0100"}
 
 def gave_up(live, reason: str = "") -> list[str]:
     """Wait for the snippet's debug warning (data-debug) that it gave up."""
+
     def warnings(_):
         found = [
             e["message"]

@@ -74,7 +74,9 @@ def test_heartbeat_while_visible_and_in_use_and_none_when_hidden(live):
 
     def ticks_pass(n):
         start = live.js("return window.__ticks")
-        WebDriverWait(live.driver, WAIT).until(lambda _: live.js("return window.__ticks") >= start + n)
+        WebDriverWait(live.driver, WAIT).until(
+            lambda _: live.js("return window.__ticks") >= start + n
+        )
 
     # Idle: no activity, no heartbeat.
     ticks_pass(2)
@@ -109,8 +111,10 @@ def test_on_intent_no_lease_until_a_number_scrolls_into_view(live):
     live.open("intent")
     assert_swapped(live.driver, {"#top": "Welcome."})
     # No request is made while the number is out of sight and the visitor does nothing.
-    ticks = live.js("return performance.now()")
-    WebDriverWait(live.driver, WAIT).until(lambda _: live.js("return performance.now()") > ticks + 500)
+    now = live.js("return performance.now()")
+    WebDriverWait(live.driver, WAIT).until(
+        lambda _: live.js("return performance.now()") > now + 500
+    )
     assert live.calls() == []
     assert_swapped(live.driver, BUSINESS)
     live.js("document.getElementById('phone').scrollIntoView()")
