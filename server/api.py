@@ -123,6 +123,11 @@ def _bad_input(exc: BadInput):
     return body, exc.status
 
 
+@bp.errorhandler(RecursionError)
+def _too_deep(_exc: RecursionError):
+    return {"error": "JSON nested too deeply"}, 400
+
+
 class TooManyRequests(HTTPException):
     code = 429
     description = "rate limit exceeded"

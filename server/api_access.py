@@ -86,9 +86,7 @@ def list_keys():
 def create_key(data: dict[str, Any]):
     """Create a key for the agency or one client. The answer holds the key, once."""
     key, raw = admin.create_key(get_db(), current_principal(), data)
-    out = KeyOut().dump(key)
-    out["key"] = raw
-    return out
+    return {**{name: getattr(key, name) for name in KeyOut().fields}, "key": raw}
 
 
 @bp.get("/keys/<int:key_id>")

@@ -95,9 +95,9 @@ def _timezone(value: str) -> None:
 _ZONES = available_timezones() | {"UTC"}
 
 
-def Id(**kwargs: Any) -> fields.Integer:  # noqa: N802 (a field factory reads as a type)
-    """A database id."""
-    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kwargs)
+def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802 (reads as a type)
+    """A database id (``strict=False`` in query strings, where everything is text)."""
+    return fields.Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 class In(Schema):
@@ -347,14 +347,14 @@ class PageQuery(In):
 
 
 class NumberQuery(PageQuery):
-    pool_id = Id()
+    pool_id = Id(strict=False)
 
 
 # -- calls ------------------------------------------------------------------------------
 
 
 class CallQuery(PageQuery):
-    client_id = Id()
+    client_id = Id(strict=False)
     since = fields.AwareDateTime(metadata={"description": "ISO 8601, inclusive"})
     until = fields.AwareDateTime(metadata={"description": "ISO 8601, exclusive"})
     source = Text(max_length=100, allow_empty=True)
