@@ -32,9 +32,9 @@ def new_session_id() -> str:
 class VisitKeys:
     """Every key of one visitor session.
 
-    - ``visit``  STRING  JSON document: s site id, t started, u landing URL, ti title,
+    - ``visit``  STRING  a JSON document (s site id, t started, u landing URL, ti title,
       r referrer, src/med/cmp/kw/cnt source fields, ck click ids, d/b/o device, browser,
-      os, p pages [[seconds since start, path], …] (the last 50)
+      os), then one line per page, "SECONDS PATH" (the last 50)
     """
 
     def __init__(self, session_id: str):
@@ -68,7 +68,7 @@ class Visit:
     def to_doc(self) -> dict[str, Any]:
         doc = {
             "s": self.site_id,
-            "t": round(self.started, 3),
+            "t": int(self.started),
             "u": self.landing_url,
             "ti": self.title,
             "r": self.referrer,
@@ -81,7 +81,6 @@ class Visit:
             "d": self.device,
             "b": self.browser,
             "o": self.os,
-            "p": self.pages,
         }
         return {k: v for k, v in doc.items() if v not in ("", {}, None)}
 
@@ -102,8 +101,27 @@ class Visit:
             device=doc.get("d", ""),
             browser=doc.get("b", ""),
             os=doc.get("o", ""),
-            pages=list(doc.get("p") or []),
         )
+
+
+def clean_path(path: str) -> str:
+    """A path as stored: bounded, on one line, never empty."""
+    return path.replace("\n", "").replace("\r", "")[:PATH_LIMIT] or "/"
+
+
+def encode(visit: Visit) -> str:
+    """The stored form: the JSON document, then one "SECONDS PATH" line per page."""
+    doc = visit.to_doc()
+    lines = [f"{int(offset)} {clean_path(path)}" for offset, path in visit.pages]
+    return "\n".join([json.dumps(doc, separators=(",", ":")), *lines])
+
+
+def decode(raw: str) -> Visit:
+    """Read the stored form back (see :func:`encode`)."""
+    head, *lines = raw.split("\n")
+    visit = Visit.from_doc(json.loads(head))
+    visit.pages = [[int(offset), path] for offset, _, path in (ln.partition(" ") for ln in lines)]
+    return visit
 
 
 def page_entry(started: float, now: float, path: str) -> list[Any]:
@@ -125,7 +143,7 @@ class VisitStore:
     def create(self, session_id: str, visit: Visit, ttl: int, pipe=None) -> None:
         """Store a new session (optionally on a pipeline, to share its round trip)."""
         target = pipe if pipe is not None else self.redis
-        target.set(VisitKeys(session_id).visit, json.dumps(visit.to_doc()), ex=ttl)
+        target.set(VisitKeys(session_id).visit, encode(visit), ex=ttl)
 
     def add_page(
         self, session_id: str, site_id: int, path: str | None, ttl: int, now: float
@@ -134,18 +152,16 @@ class VisitStore:
 
         Returns None if the session is unknown, expired or another site's.
         """
-        page = "" if path is None else json.dumps([now, path[:PATH_LIMIT]])
+        page = "" if path is None else clean_path(path)
         raw = self._pageview(
-            keys=[VisitKeys(session_id).visit], args=[site_id, page, MAX_PAGES, ttl]
+            keys=[VisitKeys(session_id).visit], args=[site_id, repr(now), page, MAX_PAGES, ttl]
         )
-        if not raw:
-            return None
-        return Visit.from_doc(json.loads(raw))
+        return decode(raw) if raw else None
 
     def get(self, session_id: str) -> Visit | None:
         """The session, or None once it has expired."""
         raw = self.redis.get(VisitKeys(session_id).visit)
-        return Visit.from_doc(json.loads(raw)) if raw else None
+        return decode(raw) if raw else None
 
     def delete(self, session_id: str) -> None:
         """Forget a session now."""

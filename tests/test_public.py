@@ -7,7 +7,7 @@ import json
 import pytest
 
 from server.pool import PoolKeys
-from server.visits import MAX_PAGES, VisitKeys
+from server.visits import MAX_PAGES, VisitKeys, decode
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
 
 LANDING = (
@@ -44,19 +44,19 @@ def test_session_leases_a_number_and_stores_the_visit(client, db, db_backend, re
     assert res.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Origin" in res.headers["Vary"]
 
-    doc = json.loads(redis_client.get(VisitKeys(data["session"]).visit))
-    assert (doc["src"], doc["med"], doc["cmp"], doc["kw"]) == (
+    visit = decode(redis_client.get(VisitKeys(data["session"]).visit))
+    assert (visit.source, visit.medium, visit.campaign, visit.term) == (
         "google",
         "cpc",
         "spring",
         "burst pipe",
     )
-    assert doc["ck"] == {"gclid": "abc123"}
+    assert visit.click_ids == {"gclid": "abc123"}
     # The landing URL keeps no query: its marketing parameters are parsed out above and
     # the rest (here an e-mail address) is nobody's business.
-    assert doc["u"] == "https://shop.example/plumbing"
-    assert doc["ti"] == "Plumbing"
-    assert doc["p"] == [[0, "/plumbing"]]
+    assert visit.landing_url == "https://shop.example/plumbing"
+    assert visit.title == "Plumbing"
+    assert visit.pages == [[0, "/plumbing"]]
     assert 0 < redis_client.ttl(VisitKeys(data["session"]).visit) <= data["ttl"]
 
 
@@ -76,7 +76,7 @@ def test_pageviews_renew_the_same_number_and_are_capped(client, db, redis_client
         )
         assert res.status_code == 200
         assert res.get_json()["numbers"][BUSINESS]["e164"] == number
-    pages = json.loads(redis_client.get(VisitKeys(sid).visit))["p"]
+    pages = decode(redis_client.get(VisitKeys(sid).visit)).pages
     assert len(pages) == MAX_PAGES
     assert pages[-1][1:] == ["/p54"]
     assert all("secret" not in p[1] for p in pages)
@@ -87,7 +87,7 @@ def test_heartbeat_renews_without_a_page(client, db, redis_client):
     sid = start(client, setup.site_key).get_json()["session"]
     res = post(client, f"/v1/sessions/{sid}/pageviews", {"site": setup.site_key, "heartbeat": True})
     assert res.status_code == 200
-    assert len(json.loads(redis_client.get(VisitKeys(sid).visit))["p"]) == 1
+    assert len(decode(redis_client.get(VisitKeys(sid).visit)).pages) == 1
 
 
 def test_pageview_for_an_unknown_session_is_404(client, db):

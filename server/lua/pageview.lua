@@ -1,27 +1,35 @@
 -- Append a page view to a live visitor session and extend its life.
 --
--- KEYS[1] visit   STRING  the session's JSON document (see visits.py)
+-- KEYS[1] visit   STRING  the session (see visits.py): a JSON document written once by
+--                         Python, then one line per page, "SECONDS PATH", oldest first.
+--                         The document is only read here, never re-encoded, and pages
+--                         are plain lines: no JSON escaping on the hot path's biggest part.
 --
 -- ARGV[1] site id the session must belong to
--- ARGV[2] page as JSON: [now, path], stored with now as seconds since the start;
---         "" for a heartbeat, which only extends the session
--- ARGV[3] most pages kept (older ones are dropped)
--- ARGV[4] new time to live, seconds
+-- ARGV[2] now, seconds since the epoch
+-- ARGV[3] the page's path (no newline), or "" for a heartbeat that only extends the session
+-- ARGV[4] most pages kept (older ones are dropped)
+-- ARGV[5] new time to live, seconds
 --
--- Returns the updated document, or false when the session is unknown or another site's.
+-- Returns the updated session, or false when it is unknown or another site's.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
-local visit = cjson.decode(raw)
+local cut = string.find(raw, '\n', 1, true)
+local head = cut and string.sub(raw, 1, cut - 1) or raw
+local visit = cjson.decode(head)
 if tostring(visit['s']) ~= ARGV[1] then return false end
-if ARGV[2] ~= '' then
-  local pages = visit['p'] or {}
-  local page = cjson.decode(ARGV[2])
-  page[1] = math.max(0, math.floor(page[1] - (visit['t'] or 0)))
-  table.insert(pages, page)
-  local cap = tonumber(ARGV[3])
+if ARGV[3] ~= '' then
+  local offset = math.max(0, math.floor(tonumber(ARGV[2]) - (visit['t'] or 0)))
+  local pages = {}
+  if cut then
+    for line in string.gmatch(string.sub(raw, cut + 1), '[^\n]+') do
+      table.insert(pages, line)
+    end
+  end
+  table.insert(pages, offset .. ' ' .. ARGV[3])
+  local cap = tonumber(ARGV[4])
   while #pages > cap do table.remove(pages, 1) end
-  visit['p'] = pages
+  raw = head .. '\n' .. table.concat(pages, '\n')
 end
-local out = cjson.encode(visit)
-redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[4]))
-return out
+redis.call('SET', KEYS[1], raw, 'EX', tonumber(ARGV[5]))
+return raw
