@@ -187,12 +187,13 @@
   }
 
   // Start a visit: the server leases numbers unless the visitor is not to be tracked
-  // (GPC, DNT if the site honours it, no consent where consent is required). A visitor
-  // who refused consent sees the business numbers.
+  // (GPC, DNT if the site honours it, no consent where consent is required; browsers
+  // send Sec-GPC and DNT headers themselves). A visitor who refused consent sees the
+  // business numbers.
   function ask() {
     gen++;
     if (consent === false) use();
-    else post('', {referrer: d.referrer, gpc: !!navigator.globalPrivacyControl, dnt: navigator.doNotTrack == 1, consent: !!consent});
+    else post('', {referrer: d.referrer, gpc: !!navigator.globalPrivacyControl, consent: !!consent});
   }
 
   function restart() {

@@ -1,0 +1,181 @@
+"""Serving the snippet (ETag, 304, size budget, unknown keys) and the AMP endpoint."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import pytest
+
+from server import snippet
+from server.models import Pool, Site, TrackingNumber
+from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
+
+BUDGET = 2000  # bytes after gzip -9, as served
+
+
+def served(client, key):
+    return client.get(f"/s/{key}.js")
+
+
+def test_serves_the_sites_settings_with_an_etag_and_a_short_cache(client, db):
+    setup = make_site(db, numbers=2)
+    response = served(client, setup.site_key)
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["ETag"]
+    body = response.get_data(as_text=True)
+    assert f'"k":"{setup.site_key}"' in body
+    assert f'"n":["{BUSINESS}"]' in body
+    assert '"a":"https://ringtrail.test"' in body  # the configured public URL
+    assert "'use strict'" in body or '"use strict"' in body
+
+
+def test_if_none_match_gets_304_and_a_change_gets_a_new_etag(client, db):
+    setup = make_site(db)
+    etag = served(client, setup.site_key).headers["ETag"]
+    again = client.get(f"/s/{setup.site_key}.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    second = Pool(site=setup.site, business_number="+12125550123")
+    second.numbers = [TrackingNumber(number="+13105550177", role="pool")]
+    db.add(second)
+    db.commit()
+    changed = served(client, setup.site_key)
+    assert changed.headers["ETag"] != etag
+    assert '"n":["+14155550100","+12125550123"]' in changed.get_data(as_text=True)
+
+
+def test_unknown_key_is_a_404_of_harmless_javascript(client, db):
+    response = served(client, "nosuchkey")
+    assert response.status_code == 404
+    assert response.mimetype == "text/javascript"
+    assert re.fullmatch(r"/\*[^*]*\*/\s*", response.get_data(as_text=True)), "only a comment"
+
+
+@pytest.mark.parametrize("numbers", [1, 3])
+def test_served_bytes_fit_the_gzip_budget(client, db, app, numbers):
+    app.config["PUBLIC_URL"] = "https://calls.example-agency.com"
+    setup = make_site(db)
+    for i in range(1, numbers):
+        pool = Pool(site=setup.site, business_number=f"+1212555{i:04d}")
+        db.add(pool)
+    db.commit()
+    body = served(client, setup.site_key).data
+    size = len(gzip.compress(body, 9))
+    assert size <= BUDGET, f"{size} bytes gzipped for {numbers} number(s); budget {BUDGET}"
+
+
+def test_settings_are_escaped_for_script_context(client, db, app):
+    app.config["PUBLIC_URL"] = "https://x.test/</script><script>alert(1)</script>\u2028&"
+    setup = make_site(db)
+    body = served(client, setup.site_key).get_data(as_text=True)
+    assert "</script>" not in body and "\u2028" not in body
+    assert "\\u003c/script\\u003e" in body and "\\u2028\\u0026" in body
+
+
+def test_the_source_is_readable_and_the_contract_is_frozen():
+    """snippet/ringtrail.js is v1: a breaking change freezes a versioned copy instead."""
+    source = snippet.SNIPPET.read_text()
+    assert source.count("(function (w, d) {") == 1 and "'use strict';" in source
+    assert "innerHTML" not in source.replace("never use innerHTML", "")
+    # The public contract of v1: the global, the options, the API paths.
+    for piece in (
+        "w.ringtrail",
+        "ringtrail.q",
+        "'swap'",
+        "'consent'",
+        "ds.api",
+        "ds.storage",
+        "'intent' in ds",
+        "'hide' in ds",
+        "'debug' in ds",
+        "/v1/sessions",
+        "/pageviews",
+        "data-ringtrail-noswap",
+    ):
+        assert piece in source, f"v1 contract changed ({piece}): freeze a versioned copy"
+
+
+# AMP: amp-call-tracking's JSON contract.
+
+
+def amp(client, key, **kw):
+    headers = {"User-Agent": HUMAN_UA} | kw.pop("headers", {})
+    return client.get(f"/v1/amp/{key}", query_string=kw, headers=headers)
+
+
+def test_amp_leases_a_number_with_amp_cors(client, db):
+    setup = make_site(db, numbers=2)
+    response = amp(
+        client,
+        setup.site_key,
+        __amp_source_origin=ORIGIN,
+        url=f"{ORIGIN}/amp/page?utm_source=google&utm_medium=cpc",
+        headers={"Origin": "https://shop-example.cdn.ampproject.org"},
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["phoneNumber"] in setup.numbers
+    assert body["formattedPhoneNumber"] == "(628) 200-0000"
+    headers = response.headers
+    assert headers["Access-Control-Allow-Origin"] == "https://shop-example.cdn.ampproject.org"
+    assert headers["AMP-Access-Control-Allow-Source-Origin"] == ORIGIN
+    assert "AMP-Access-Control-Allow-Source-Origin" in headers["Access-Control-Expose-Headers"]
+    assert headers["Cache-Control"] == "no-store" and "Origin" in headers["Vary"]
+
+
+def test_amp_gives_source_numbers_without_a_lease(client, db):
+    setup = make_site(db, numbers=1, source_numbers={"*": "+13235550142"})
+    gpc = amp(client, setup.site_key, __amp_source_origin=ORIGIN, headers={"Sec-GPC": "1"})
+    assert gpc.get_json() == {
+        "phoneNumber": "+13235550142",
+        "formattedPhoneNumber": "(323) 555-0142",
+    }
+    bot = amp(client, setup.site_key, headers={"User-Agent": "Googlebot/2.1"})
+    assert bot.get_json()["phoneNumber"] == "+13235550142"
+    capped = amp(client, setup.site_key, lease="0")
+    assert capped.get_json()["phoneNumber"] == "+13235550142"
+
+
+def test_amp_consent_required_site_shows_the_business_number(client, db):
+    setup = make_site(db, numbers=1, consent_mode="required")
+    response = amp(client, setup.site_key, __amp_source_origin=ORIGIN)
+    assert response.get_json()["phoneNumber"] == BUSINESS
+
+
+def test_amp_picks_the_pool_by_business_number(client, db):
+    setup = make_site(db, numbers=1)
+    second = Pool(site=setup.site, business_number="+12125550123")
+    second.numbers = [TrackingNumber(number="+13105550177", role="pool")]
+    db.add(second)
+    db.commit()
+    response = amp(client, setup.site_key, number="+12125550123")
+    assert response.get_json()["phoneNumber"] == "+13105550177"
+
+
+@pytest.mark.parametrize(
+    ("key", "kw", "status"),
+    [
+        ("nosuchkey", {}, 404),
+        (None, {"__amp_source_origin": "https://evil.example"}, 403),
+        (None, {"headers": {"Origin": "https://evil.example"}}, 403),
+    ],
+)
+def test_amp_refusals_are_json_not_errors(client, db, key, kw, status):
+    setup = make_site(db)
+    response = amp(client, key or setup.site_key, **kw)
+    assert response.status_code == status
+    assert "error" in response.get_json()
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_amp_without_pools_is_a_404(client, db):
+    setup = make_site(db)
+    site = db.get(Site, setup.site.id)
+    for pool in list(site.pools):
+        for number in list(pool.numbers):
+            db.delete(number)
+        db.delete(pool)
+    db.commit()
+    assert amp(client, setup.site_key).status_code == 404
