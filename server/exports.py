@@ -17,8 +17,8 @@ referrer or UTM value chosen by a stranger could run ``=HYPERLINK(...)``,
 Phone numbers. E.164 numbers (``+14155550100``) start with ``+``, so they fall under the
 same rule and are written ``'+14155550100``. We chose that over the alternatives:
 
-- Written bare, ``+14155550100`` is "evaluated" as the number 14155550100: the ``+`` and the
-  country code's meaning are lost and Excel shows ``1.41556E+10``. Bare is only safe for
+- Written bare, ``+14155550100`` is read as the number 14155550100: the ``+`` is lost, and
+  Excel shows a longer one, ``+442071838750``, as ``4.42072E+11``. Bare is only safe for
   strictly valid E.164, and a caller id is whatever the carrier sent (``sip:``, ``client:``
   or anything a non-Twilio PBX posts), so the writer would have to trust a validator.
 - A leading tab or space hides the prefix but some importers (Google Sheets among them)
