@@ -399,3 +399,29 @@ def test_overview_uses_each_clients_own_timezone(db, db_backend):
     assert by_name["West"].answered_rate == 0.5
     assert by_name["West"].attributed_rate == 0.5
     assert by_name["West"].top_source in ("google", "bing")
+
+
+def test_pages_across_clients_apply_the_dates_in_each_clients_timezone(db, db_backend):
+    east = make_site(db)
+    west = make_site(db, agency=east.agency, number_start=20)
+    east.client.timezone, west.client.timezone = "America/New_York", "America/Los_Angeles"
+    east.pool.created_at = west.pool.created_at = utc(2024, 4, 1)
+    db.commit()
+    # 05:00 UTC on 2 May: 2 May in New York, still 1 May in Los Angeles.
+    add_call(db, east, utc(2024, 5, 2, 5))
+    add_call(db, west, utc(2024, 5, 2, 5))
+    pool_hours(db, east, [(utc(2024, 5, 2, 5), 30, 0, 3, 0, 0)])
+    pool_hours(db, west, [(utc(2024, 5, 2, 5), 60, 0, 6, 0, 0)])
+    ids = [east.client.id, west.client.id]
+    tzs = {east.client.id: NY, west.client.id: LA}
+    may1 = Period(date(2024, 5, 1), date(2024, 5, 1), ZoneInfo("UTC"))
+    log = reports.call_log(db, ids, may1, timezones=tzs)
+    assert [c.client_id for c, _, _ in log.rows] == [west.client.id] and log.total == 1
+    health = {
+        h.client_id: h
+        for h in reports.pool_health(db, ids, may1, timezones=tzs, now=utc(2024, 6, 1))
+    }
+    assert health[west.client.id].peak_arrivals == 60 and health[west.client.id].calls == 1
+    assert health[east.client.id].peak_arrivals == 0 and health[east.client.id].calls == 0
+    # 1 May in Los Angeles is 07:00 UTC on 1 May to 07:00 UTC on 2 May: 24 hours observed.
+    assert health[west.client.id].hours == 24
