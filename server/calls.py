@@ -162,9 +162,10 @@ def _apply_voice(
     if role != "pool" or call.pool_id is None:
         call.confidence = "none"
         return
+    # The time the call first reached us: a redelivered webhook must not move it later.
     found: Attribution = attribute(
         pools.records(call.pool_id, call.tracking_number),
-        float(event["received_at"]),
+        call.started_at.timestamp(),
         float(route.get("match_window", 3600)),
     )
     call.confidence = found.confidence

@@ -584,3 +584,37 @@ def test_a_job_that_fails_midway_leaves_no_partial_call(app_config, redis_url, r
         assert calls(app) == []
     finally:
         app.extensions["ringtrail"]["engine"].dispose()
+
+
+def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, db, redis_client):
+    """Twilio may deliver the voice webhook again; attribution uses the first arrival."""
+    import time as clock
+
+    from server.models import Call
+    from server.pool import PoolStore
+    from tests.helpers import call_params, make_site, run_jobs, twilio_post
+
+    setup = make_site(db, numbers=1, lease_seconds=60, match_window=5)
+    store = PoolStore(redis_client)
+    now = clock.time()
+    store.lease(setup.pool.id, "visitor-1", numbers=setup.numbers, lease_seconds=60, now=now - 30)
+    params = call_params(setup, setup.numbers[0])
+    assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
+    run_jobs(app)
+    # The lease ends and the match window passes; then the same webhook comes again.
+    store.lease(setup.pool.id, "visitor-2", numbers=setup.numbers, lease_seconds=1, now=now + 100)
+    from server.events import EventKeys, event_id
+
+    key = EventKeys(event_id("twilio", params["CallSid"], "voice")).event
+    assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
+    import json
+
+    stashed = json.loads(redis_client.get(key))
+    stashed["received_at"] = now + 200  # as if it arrived long after the first
+    redis_client.set(key, json.dumps(stashed))
+    run_jobs(app)
+    db.expire_all()
+    from sqlalchemy import select
+
+    (call,) = db.scalars(select(Call)).all()
+    assert (call.confidence, call.session_id) == ("exact", "visitor-1")
