@@ -124,7 +124,7 @@
   // The matcher: for each number that may be on the page, its national digits with
   // separators between them, after an optional +1 or 1 and an optional ( before the
   // area code, and with no digit right before or after.
-  function use(n) {
+  function use(n, init) {
     C.n.forEach(function (b, t) {
       // Only digits are ever copied from t, and only as many as b has.
       t = n && n[b] && n[b].e164;
@@ -136,6 +136,8 @@
       by[nat(e)] = digits(want[from[e]]);
       return '(?:\\+?1' + SEP + ')?\\(?' + nat(e).split('').join(SEP);
     }).join('|') + ')(?!\\d)', 'g');
+    // The first call only builds the matcher: nothing to show yet.
+    if (init) return;
     swap(root);
     reveal();
     mo.observe(root, {childList: 1, subtree: 1, characterData: 1});
@@ -246,7 +248,7 @@
         swap(root);
       }), 50);
     });
-    use();
+    use(0, 1);
     // The answer stored for this visit.
     try {
       stored = JSON.parse(decodeURIComponent(cookie ? (d.cookie.match(key + '=([^;]+)') || [])[1] : sessionStorage[key]));
