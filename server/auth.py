@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, abort, has_request_context, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from .models import ROLES, User, utcnow
@@ -88,7 +88,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=bool(secure),
         SESSION_COOKIE_NAME="ringtrail_session",
     )
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.config.get("LOGIN_HOURS", 12) * 3600
     app.config.setdefault("WTF_CSRF_SSL_STRICT", bool(secure))
     csrf.init_app(app)
     app.jinja_env.globals["current_principal"] = current_principal
@@ -140,13 +140,13 @@ def login_user(user: User) -> None:
     session["uid"] = user.id
     session["ver"] = user.session_version
     user.last_login_at = utcnow()
-    g.pop("principal", None)
+    request.environ.pop(_CACHE, None)
 
 
 def logout_user() -> None:
     """End the dashboard session."""
     session.clear()
-    g.pop("principal", None)
+    request.environ.pop(_CACHE, None)
 
 
 def _session_principal() -> Principal | None:
@@ -162,16 +162,23 @@ def _session_principal() -> Principal | None:
     return user_principal(user)
 
 
+# Cached on the request, not on ``g``: an app context (and its ``g``) can outlive a
+# request, and one request's principal must never act in the next.
+_CACHE = "ringtrail.principal"
+
+
 def current_principal() -> Principal | None:
     """Who is acting in this request: the API key, else the logged-in user, else None."""
-    if "principal" not in g:
-        g.principal = _session_principal()
-    return g.principal
+    if not has_request_context():
+        return None
+    if _CACHE not in request.environ:
+        request.environ[_CACHE] = _session_principal()
+    return request.environ[_CACHE]
 
 
 def set_principal(principal: Principal | None) -> None:
     """Make ``principal`` the actor of this request (used by API key authentication)."""
-    g.principal = principal
+    request.environ[_CACHE] = principal
 
 
 def login_required(*roles: str) -> Callable[[F], F]:
