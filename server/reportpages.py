@@ -62,6 +62,18 @@ def safe_href(url: Any) -> str | None:
     return None
 
 
+@bp.app_template_filter("url_path")
+def url_path(url: str | None) -> str:
+    """The path of an http(s) URL for a narrow column; anything else whole."""
+    return reports.path_of(url) if safe_href(url) else str(url or "")
+
+
+@bp.app_template_filter("url_host")
+def url_host(url: str | None) -> str:
+    """The host of an http(s) referrer for a narrow column; anything else whole."""
+    return reports.domain_of(url) if safe_href(url) else str(url or "")
+
+
 @bp.app_template_filter("pct")
 def pct(value: float | None, digits: int = 0) -> str:
     """0.756 → "76 %"; None → "–"."""
