@@ -76,14 +76,14 @@ def memory_per_session(client, sessions: int = 5_000, pages: int = 10) -> dict:
     now = time.time()
     before = client.info("memory")["used_memory"]
     for i in range(sessions):
-        sid = f"{i:022d}"  # the length of a real session id
+        sid = f"{i:016d}"  # the length of a real session id
         store.lease(1, sid, numbers=numbers, lease_seconds=1800, now=now)
         visit = Visit(
             site_id=1,
             started=now,
             landing_url="https://shop.example/plumbing/emergency",
             title="Emergency plumbing in San Francisco",
-            referrer="https://www.google.com/",
+            referrer="https://www.google.com",
             source="google",
             medium="cpc",
             campaign="spring-sale",

@@ -133,10 +133,23 @@ def path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def origin_of(url: str) -> str:
+    """Where a referrer came from, scheme and host only: reports group by its domain, and
+    its path and query (a search, a private page) are nobody's business."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"[:200] if parts.scheme and parts.netloc else ""
+
+
 def without_query(url: str) -> str:
     """A URL's scheme, host and path: its query may hold personal data (a search, an
     e-mail address), and the marketing parameters in it are already parsed out."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
     if not parts.scheme or not parts.netloc:
         return ""
     return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"[:URL_LIMIT]
@@ -172,7 +185,7 @@ def create_session():
         started=now,
         landing_url=without_query(url),
         title=title[:120],
-        referrer=without_query(referrer)[:300],
+        referrer=origin_of(referrer),
         source=src.source,
         medium=src.medium,
         campaign=src.campaign,

@@ -25,16 +25,19 @@ PAGEVIEW_LUA = resources.files("server").joinpath("lua", "pageview.lua").read_te
 
 
 def new_session_id() -> str:
-    """A random 128-bit id; knowing it is what owns the session and its leases."""
-    return secrets.token_urlsafe(16)
+    """A random 96-bit id (16 characters); knowing it is what owns the session's leases.
+
+    96 bits cannot be guessed, and every byte of the id is stored three times per live
+    visitor (the visit's key, the pool's holders and its leases).
+    """
+    return secrets.token_urlsafe(12)
 
 
 class VisitKeys:
     """Every key of one visitor session.
 
-    - ``visit``  STRING  a JSON document (s site id, t started, u landing URL, ti title,
-      r referrer, src/med/cmp/kw/cnt source fields, ck click ids, d/b/o device, browser,
-      os), then one line per page, "SECONDS PATH" (the last 50)
+    - ``visit``  STRING  a JSON document (fields named in ``DOC_FIELDS``), then one line
+      per page, "SECONDS PATH" (the last 50)
     """
 
     def __init__(self, session_id: str):
@@ -66,42 +69,36 @@ class Visit:
     pages: list[list[Any]] = field(default_factory=list)
 
     def to_doc(self) -> dict[str, Any]:
-        doc = {
-            "s": self.site_id,
-            "t": int(self.started),
-            "u": self.landing_url,
-            "ti": self.title,
-            "r": self.referrer,
-            "src": self.source,
-            "med": self.medium,
-            "cmp": self.campaign,
-            "kw": self.term,
-            "cnt": self.content,
-            "ck": self.click_ids,
-            "d": self.device,
-            "b": self.browser,
-            "o": self.os,
-        }
+        doc = {short: getattr(self, name) for short, name in DOC_FIELDS.items()}
+        doc["t"] = int(self.started)
         return {k: v for k, v in doc.items() if v not in ("", {}, None)}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Visit:
-        return cls(
-            site_id=int(doc["s"]),
-            started=float(doc["t"]),
-            landing_url=doc.get("u", ""),
-            title=doc.get("ti", ""),
-            referrer=doc.get("r", ""),
-            source=doc.get("src", "(direct)"),
-            medium=doc.get("med", "(none)"),
-            campaign=doc.get("cmp", ""),
-            term=doc.get("kw", ""),
-            content=doc.get("cnt", ""),
-            click_ids=doc.get("ck") or {},
-            device=doc.get("d", ""),
-            browser=doc.get("b", ""),
-            os=doc.get("o", ""),
-        )
+        visit = cls(site_id=int(doc["s"]), started=float(doc["t"]), landing_url="")
+        for short, name in DOC_FIELDS.items():
+            if short in doc and short not in ("s", "t"):
+                setattr(visit, name, doc[short])
+        return visit
+
+
+# Short names in the stored document: each byte is paid once per live visitor.
+DOC_FIELDS = {
+    "s": "site_id",
+    "t": "started",
+    "u": "landing_url",
+    "n": "title",
+    "r": "referrer",
+    "so": "source",
+    "me": "medium",
+    "ca": "campaign",
+    "k": "term",
+    "co": "content",
+    "c": "click_ids",
+    "d": "device",
+    "b": "browser",
+    "o": "os",
+}
 
 
 def clean_path(path: str) -> str:
