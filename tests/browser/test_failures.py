@@ -56,7 +56,7 @@ def test_backend_slow_gives_up_within_2_seconds(live, standin):
     WebDriverWait(live.driver, WAIT).until(
         lambda _: standin.hangups, message="the snippet kept waiting"
     )
-    assert standin.hangups[0] <= 2.3, standin.hangups
+    assert standin.hangups[0] <= 2.5, standin.hangups  # the 2 s timeout, plus scheduling
     assert_swapped(live.driver, BUSINESS)
     assert_no_page_errors(live)
     assert not [e for e in live.logs() if e.get("source") == "console-api"], "quiet without debug"
