@@ -138,6 +138,20 @@ def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: Vi
     return call
 
 
+def fixed_number_source(role: str, pattern: str | None) -> tuple[str, str]:
+    """What a call to a fixed number says about its source.
+
+    An overflow number and a catch-all ("*") source number serve visitors of any source,
+    so they say only that; "google/organic" names both, "google" the source alone.
+    """
+    if role == "overflow":
+        return "(overflow)", "(none)"
+    if not pattern or pattern == "*":
+        return "(untracked)", "(none)"
+    source, _, medium = pattern.partition("/")
+    return source, medium or "(any)"
+
+
 def _apply_voice(
     db: Session, call: Call, event: dict[str, Any], pools: PoolStore, visits: VisitStore
 ) -> None:
@@ -157,7 +171,7 @@ def _apply_voice(
     role = route.get("role")
     if role in ("source", "overflow"):
         call.confidence = "source"
-        call.source, _, call.medium = (route.get("source") or "").partition("/")
+        call.source, call.medium = fixed_number_source(role, route.get("source"))
         return
     if role != "pool" or call.pool_id is None:
         call.confidence = "none"

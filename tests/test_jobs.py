@@ -227,7 +227,11 @@ def test_call_on_a_number_nobody_leased_is_none(app, client, new_site):
 
 @pytest.mark.parametrize(
     ("source", "expected"),
-    [("google/organic", ("google", "organic")), ("facebook", ("facebook", "")), ("*", ("*", ""))],
+    [
+        ("google/organic", ("google", "organic")),
+        ("facebook", ("facebook", "(any)")),
+        ("*", ("(untracked)", "(none)")),
+    ],
 )
 def test_call_on_a_source_number_is_attributed_to_the_source(
     app, client, new_site, source, expected
@@ -248,6 +252,7 @@ def test_call_on_the_overflow_number_is_source_level(app, client, new_site):
     run_jobs(app)
     [call] = calls(app)
     assert (call.confidence, call.session_id, call.forwarded_to) == ("source", None, BUSINESS)
+    assert (call.source, call.medium) == ("(overflow)", "(none)")
 
 
 def _r(session: str, start: float, end: float, shared: bool = False) -> LeaseRecord:
