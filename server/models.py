@@ -82,6 +82,22 @@ class Client(Base):
         Text, default="This call may be recorded for quality and training purposes."
     )
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Consent: "all_party" (default: the notice always plays) or "one_party" (allowed only
+    # outside all-party states; the notice still plays to callers from all-party states).
+    consent_mode: Mapped[str] = mapped_column(String(16), default="all_party")
+    transcribe: Mapped[bool] = mapped_column(Boolean, default=False)
+    whisper: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {"mon": [["09:00", "17:00"]], ...} in the client's timezone; None = always open.
+    business_hours: Mapped[dict | None] = mapped_column(JSON)
+    after_hours_number: Mapped[str | None] = mapped_column(String(20))
+    voicemail: Mapped[bool] = mapped_column(Boolean, default=False)
+    voicemail_prompt: Mapped[str] = mapped_column(
+        Text, default="Sorry, nobody can take your call. Please leave a message after the tone."
+    )
+    retention_call_days: Mapped[int] = mapped_column(Integer, default=761)  # 25 months
+    retention_snapshot_days: Mapped[int] = mapped_column(Integer, default=761)
+    retention_recording_days: Mapped[int] = mapped_column(Integer, default=90)
+    hipaa: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agency: Mapped[Agency] = relationship(back_populates="clients")
@@ -117,6 +133,7 @@ class Pool(Base):
     lease_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     match_window_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     exhaustion_policy: Mapped[str] = mapped_column(String(16), default="reuse_oldest")
+    record_calls: Mapped[bool | None] = mapped_column(Boolean)  # None: the client's setting
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="pools")
@@ -141,6 +158,7 @@ class TrackingNumber(Base):
     role: Mapped[str] = mapped_column(String(16), default="pool")
     source: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    record_calls: Mapped[bool | None] = mapped_column(Boolean)  # None: the pool's setting
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pool: Mapped[Pool] = relationship(back_populates="numbers")
@@ -198,6 +216,16 @@ class Call(Base):
     medium: Mapped[str] = mapped_column(String(100), default="")
     degraded: Mapped[bool] = mapped_column(Boolean, default=False)
     notice_played: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Proof of disclosure: a hash of the notice text that played, and when.
+    notice_version: Mapped[str | None] = mapped_column(String(16))
+    notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "normal", "overflow", "after_hours", "voicemail", "unknown"
+    route_kind: Mapped[str] = mapped_column(String(16), default="normal")
+    # Approximate: the area of the number, not where the caller is.
+    caller_state: Mapped[str | None] = mapped_column(String(2))
+    # Keyed hash of the caller's number: repeat callers without the number (HIPAA mode).
+    caller_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    transcription: Mapped[str | None] = mapped_column(Text)
     recording_sid: Mapped[str | None] = mapped_column(String(64))
     recording_url: Mapped[str | None] = mapped_column(Text)
     recording_seconds: Mapped[int | None] = mapped_column(Integer)
@@ -299,3 +327,17 @@ class AuditEntry(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ErasureReceipt(Base):
+    """Proof that an erasure ran: what was asked (never the number itself) and what went."""
+
+    __tablename__ = "erasure_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "caller" or "session"
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(200), default="")
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
