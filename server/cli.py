@@ -275,6 +275,18 @@ def simulate(
     click.echo(f"wrote {out}.json and {out}.svg")
 
 
+@main.command(with_appcontext=False, context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run every benchmark and print one table (bench/run.py; needs the source tree)."""
+    from . import ROOT
+
+    script = ROOT / "bench" / "run.py"
+    if not script.exists():
+        raise click.ClickException("ringtrail bench needs the source checkout (bench/run.py)")
+    sys.exit(subprocess.call([sys.executable, str(script), *args], cwd=ROOT))
+
+
 def _register_management() -> None:
     from .manage import register
 
