@@ -4,7 +4,8 @@ COPY pyproject.toml README.md ./
 COPY server ./server
 COPY static ./static
 COPY snippet ./snippet
-RUN pip install --no-cache-dir '.[postgres]' && useradd --system ringtrail
+# Editable: the app serves snippet/ and static/ from this checkout.
+RUN pip install --no-cache-dir -e '.[postgres]' && useradd --system ringtrail
 USER ringtrail
 ENV RINGTRAIL_INSTANCE_PATH=/var/lib/ringtrail
 EXPOSE 8000

@@ -125,6 +125,8 @@ def lease_allowed(site: SiteConfig, body: dict[str, Any], bot: bool) -> bool:
         return False
     if site.honor_dnt and (request.headers.get("DNT") == "1" or body.get("dnt") is True):
         return False
+    if body.get("consent") is False:  # the visitor said no, whatever the site's mode
+        return False
     return not (site.consent_mode == "required" and body.get("consent") is not True)
 
 
@@ -160,9 +162,31 @@ def create_session():
     """Start a visit: classify its source, lease numbers, answer what to show."""
     body = read_body()
     site, origin = site_and_origin(body)
-    url = page_url(body)
-    referrer = text_field(body, "referrer", URL_LIMIT)
-    title = text_field(body, "title", TITLE_LIMIT)
+    answer = start_visit(
+        site,
+        body,
+        url=page_url(body),
+        referrer=text_field(body, "referrer", URL_LIMIT),
+        title=text_field(body, "title", TITLE_LIMIT),
+    )
+    return _cors(jsonify(answer), origin)
+
+
+def start_visit(
+    site: SiteConfig,
+    body: dict[str, Any],
+    *,
+    url: str,
+    referrer: str,
+    title: str,
+    lease: bool = True,
+) -> dict[str, Any]:
+    """Classify a new visit, lease its numbers if it may be tracked, and say what to show.
+
+    The one way a visit begins, for the snippet and for AMP pages alike. Returns
+    ``{"session", "numbers", "ttl"}``; a visitor who gets no lease (a bot, GPC, no
+    consent, ``lease=False``, Redis away) gets ``session: None`` and source-level numbers.
+    """
     config = current_app.config
     device = classify_agent(
         request.headers.get("User-Agent"),
@@ -172,12 +196,12 @@ def create_session():
     src = classify(url, referrer, site.hosts)
     ttl = session_ttl(site, int(config["SESSION_TTL_SLACK"]))
     now = time.time()
+    untracked = {"session": None, "numbers": source_numbers(site, src.source, src.medium)}
 
-    if not lease_allowed(site, body, device.bot):
+    if not lease or not lease_allowed(site, body, device.bot):
         if not device.bot:
             _count_visit(site, src.source, src.medium, now)
-        answer = {"session": None, "numbers": source_numbers(site, src.source, src.medium)}
-        return _cors(jsonify(answer | {"ttl": ttl}), origin)
+        return untracked | {"ttl": ttl}
 
     session = new_session_id()
     visit = Visit(
@@ -211,9 +235,8 @@ def create_session():
         )
     except redis.RedisError:
         log.warning("public: redis unavailable, answering source-level numbers")
-        answer = {"session": None, "numbers": source_numbers(site, src.source, src.medium)}
-        return _cors(jsonify(answer | {"ttl": 60}), origin)
-    return _cors(jsonify(session=session, numbers=numbers, ttl=ttl), origin)
+        return untracked | {"ttl": 60}
+    return {"session": session, "numbers": numbers, "ttl": ttl}
 
 
 @bp.post("/v1/sessions/<session>/pageviews", provide_automatic_options=False)

@@ -13,21 +13,15 @@ import json
 import logging
 import os
 import re
-import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import ROOT
-from .devices import classify_agent
 from .directory import SiteConfig, site_for_key
-from .leasing import display, lease_numbers, session_ttl, source_number
-from .public import lease_allowed, path_of, without_query
-from .sources import classify
-from .stores import get_pools, get_visits
-from .visits import Visit, new_session_id, page_entry
+from .leasing import display
+from .public import start_visit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("snippet", __name__)
@@ -164,51 +158,13 @@ def amp(site_key: str) -> Response:
 def _amp_number(site: SiteConfig, source_origin: str | None) -> str:
     """The number one AMP page view shows, for a site narrowed to one pool."""
     pool = site.pools[0]
-    config = current_app.config
-    url = _amp_page(site, request.args.get("url", ""), source_origin)
-    referrer = request.args.get("ref", "")[:2048]
-    src = classify(url, referrer, site.hosts)
-    device = classify_agent(
-        request.headers.get("User-Agent"),
-        max_chars=int(config["UA_MAX_CHARS"]),
-        headless_is_bot=bool(config["HEADLESS_IS_BOT"]),
+    answer = start_visit(
+        site,
+        {},
+        url=_amp_page(site, request.args.get("url", ""), source_origin),
+        referrer=request.args.get("ref", "")[:2048],
+        title="",
+        lease=request.args.get("lease") != "0",
     )
-    fixed = source_number(pool, src.source, src.medium) or pool.business_number
-    if request.args.get("lease") == "0" or not lease_allowed(site, {}, device.bot):
-        return fixed
-    now = time.time()
-    session = new_session_id()
-    ttl = session_ttl(site, int(config["SESSION_TTL_SLACK"]))
-    visit = Visit(
-        site_id=site.id,
-        started=now,
-        landing_url=without_query(url),
-        referrer=without_query(referrer)[:300],
-        source=src.source,
-        medium=src.medium,
-        campaign=src.campaign,
-        term=src.term,
-        content=src.content,
-        click_ids=src.click_ids,
-        device=device.kind,
-        browser=device.browser,
-        os=device.os,
-        pages=[page_entry(now, now, path_of(url))],
-    )
-    try:
-        visits = get_visits()
-        numbers = lease_numbers(
-            get_pools(),
-            site,
-            session,
-            source=src.source,
-            medium=src.medium,
-            count_visit=True,
-            now=now,
-            also=lambda pipe: visits.create(session, visit, ttl, pipe=pipe),
-        )
-    except redis.RedisError:
-        log.warning("amp: redis unavailable, answering the source-level number")
-        return fixed
-    leased = numbers.get(pool.business_number)
-    return leased["e164"] if leased else fixed
+    shown = answer["numbers"].get(pool.business_number)
+    return shown["e164"] if shown else pool.business_number
