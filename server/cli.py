@@ -149,6 +149,7 @@ def worker(burst: bool) -> None:
 
     queue = get_queue()
     schedule_flush()
+    __import__("server.retention").retention.schedule()  # recordings, calls, snapshots
     # The worker may wait on slow jobs; its own connection uses normal timeouts.
     import redis
 
