@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .attribution import Attribution, attribute
-from .models import Call, VisitSnapshot
+from .models import Call, Client, VisitSnapshot
 from .pool import PoolStore
 from .visits import Visit, VisitStore
 
@@ -31,7 +31,8 @@ STATUS_RANK = {
     "failed": 4,
     "canceled": 4,
 }
-KINDS = ("voice", "status", "dial", "recording")
+KINDS = ("voice", "status", "dial", "recording", "transcription")
+ROUTE_KINDS = ("normal", "overflow", "after_hours", "voicemail", "unknown")
 UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
@@ -131,11 +132,47 @@ def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: Vi
         call.dial_status = (params.get("DialCallStatus") or "")[:20] or call.dial_status
         call.talk_seconds = _int(params.get("DialCallDuration"))
         call.answered = call.dial_status in ("completed", "answered")
+        if event.get("route_kind") == "voicemail":
+            call.route_kind = "voicemail"
+        apply_disclosure(call, event)
     elif kind == "recording" and params.get("RecordingStatus", "completed") == "completed":
-        call.recording_sid = (params.get("RecordingSid") or "")[:64] or None
-        call.recording_url = params.get("RecordingUrl")
-        call.recording_seconds = _int(params.get("RecordingDuration"))
+        if _client_allows(db, call, "record"):
+            call.recording_sid = (params.get("RecordingSid") or "")[:64] or None
+            call.recording_url = params.get("RecordingUrl")
+            call.recording_seconds = _int(params.get("RecordingDuration"))
+    elif kind == "transcription":
+        done = params.get("TranscriptionStatus", "completed") == "completed"
+        if done and _client_allows(db, call, "transcribe"):
+            call.transcription = params.get("TranscriptionText") or None
     return call
+
+
+def _client_allows(db: Session, call: Call, what: str) -> bool:
+    """Whether the call's client may keep a recording, or a transcript, of it.
+
+    A recording reference is kept unless the client is in HIPAA mode (the webhook never
+    asks for one then; this is the second lock). A transcript only for clients that
+    transcribe, outside HIPAA mode. A call not yet known keeps neither: the safer loss.
+    """
+    client = db.get(Client, call.client_id) if call.client_id is not None else None
+    if what == "record":
+        return client is None or not client.hipaa
+    return client is not None and bool(client.transcribe) and not client.hipaa
+
+
+def apply_disclosure(call: Call, event: dict[str, Any]) -> None:
+    """Record that the notice played: the first time it did, with its text's version.
+
+    Idempotent and order-free: an event without a notice never unsets one.
+    """
+    if not event.get("notice_played"):
+        return
+    at = event.get("notice_at")
+    when = datetime.fromtimestamp(float(at), UTC) if at is not None else _when(event)
+    if not call.notice_played or call.notice_at is None or when < call.notice_at:
+        call.notice_at = when
+        call.notice_version = (event.get("notice_version") or "")[:16] or None
+    call.notice_played = True
 
 
 def fixed_number_source(role: str, pattern: str | None) -> tuple[str, str]:
@@ -159,13 +196,25 @@ def _apply_voice(
     route = event.get("route") or {}
     call.started_at = call.started_at or _when(event)
     call.tracking_number = params.get("To", "")[:20]
-    call.caller_number = (params.get("From") or None) and params["From"][:64]
+    # HIPAA events carry no From at all; the check here is a second lock.
+    raw = None if event.get("hipaa") else params.get("From")
+    call.caller_number = raw[:64] if raw else None
+    call.caller_hash = event.get("caller_hash") or call.caller_hash
+    call.caller_state = (event.get("caller_state") or "")[:2] or None
     call.client_id = route.get("client_id")
     call.site_id = route.get("site_id")
     call.pool_id = route.get("pool_id")
-    call.forwarded_to = event.get("forward_to", "")[:20]
+    call.forwarded_to = (event.get("forward_to") or "")[:20]
     call.degraded = bool(event.get("degraded"))
-    call.notice_played = bool(event.get("notice_played"))
+    kind = event.get("route_kind")
+    if call.route_kind != "voicemail" and kind in ROUTE_KINDS:  # voicemail, once set, stays
+        call.route_kind = kind
+    apply_disclosure(call, event)
+    if event.get("hipaa") and route.get("client_id") is not None:
+        hipaa = db.get(Client, route["client_id"])
+        if hipaa is not None and hipaa.hipaa:  # nothing recorded may stay, whatever arrived
+            call.recording_sid = call.recording_url = call.transcription = None
+            call.recording_seconds = None
     advance_status(db, call, params.get("CallStatus", ""), same_rank=False)
 
     role = route.get("role")

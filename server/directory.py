@@ -76,6 +76,18 @@ class Route:
     suspended: bool
     match_window: int
     source: str | None = None
+    # Consent, privacy and call flow (defaults keep an older directory.json readable).
+    consent_mode: str = "all_party"
+    us_state: str | None = None
+    transcribe: bool = False
+    whisper: bool = False
+    hipaa: bool = False
+    business_hours: dict | None = None
+    timezone: str = "America/New_York"
+    after_hours_number: str | None = None
+    voicemail: bool = False
+    voicemail_prompt: str = ""
+    label: str = ""  # the pool's name, else the site's: what a whisper names
 
 
 @dataclass
@@ -119,17 +131,18 @@ def load(session: Session) -> Snapshot:
     """
     sites: dict[str, SiteConfig] = {}
     routes: dict[str, Route] = {}
-    by_pool: dict[int, list[tuple[str, str, str | None]]] = {}
+    by_pool: dict[int, list[tuple[str, str, str | None, bool | None]]] = {}
     rows = session.execute(
         select(
             TrackingNumber.pool_id,
             TrackingNumber.number,
             TrackingNumber.role,
             TrackingNumber.source,
+            TrackingNumber.record_calls,
         ).where(TrackingNumber.active.is_(True))
     )
-    for pool_id, number, role, source in rows:
-        by_pool.setdefault(pool_id, []).append((number, role, source))
+    for pool_id, number, role, source, record in rows:
+        by_pool.setdefault(pool_id, []).append((number, role, source, record))
     query = select(Site).options(
         selectinload(Site.client).selectinload(Client.agency), selectinload(Site.pools)
     )
@@ -138,7 +151,7 @@ def load(session: Session) -> Snapshot:
         pools = []
         for pool in site.pools:
             active = by_pool.get(pool.id, [])
-            leasable = tuple(sorted(n for n, role, _ in active if role == "pool"))
+            leasable = tuple(sorted(n for n, role, _, _ in active if role == "pool"))
             pools.append(
                 PoolConfig(
                     id=pool.id,
@@ -148,13 +161,18 @@ def load(session: Session) -> Snapshot:
                     policy=pool.exhaustion_policy,
                     numbers=leasable,
                     version=numbers_version(leasable),
-                    overflow_number=next((n for n, role, _ in active if role == "overflow"), None),
+                    overflow_number=next(
+                        (n for n, role, _, _ in active if role == "overflow"), None
+                    ),
                     source_numbers={
-                        (src or "*").lower(): n for n, role, src in active if role == "source"
+                        (src or "*").lower(): n for n, role, src, _ in active if role == "source"
                     },
                 )
             )
-            for number, role, source in active:
+            # Recording: the number's override, else the pool's, else the client's.
+            pool_record = client.record_calls if pool.record_calls is None else pool.record_calls
+            for number, role, source, number_record in active:
+                record = pool_record if number_record is None else number_record
                 routes[number] = Route(
                     number=number,
                     role=role,
@@ -163,11 +181,22 @@ def load(session: Session) -> Snapshot:
                     client_id=client.id,
                     agency_id=client.agency_id,
                     forward_to=pool.business_number,
-                    record=bool(client.record_calls),
+                    record=bool(record),
                     notice=client.recording_notice or "",
                     suspended=bool(client.suspended),
                     match_window=pool.match_window_seconds,
                     source=source,
+                    consent_mode=client.consent_mode or "all_party",
+                    us_state=client.us_state,
+                    transcribe=bool(client.transcribe),
+                    whisper=bool(client.whisper),
+                    hipaa=bool(client.hipaa),
+                    business_hours=client.business_hours or None,
+                    timezone=client.timezone or "UTC",
+                    after_hours_number=client.after_hours_number or None,
+                    voicemail=bool(client.voicemail),
+                    voicemail_prompt=client.voicemail_prompt or "",
+                    label=pool.name or site.name,
                 )
         sites[site.public_key] = SiteConfig(
             id=site.id,

@@ -4,6 +4,14 @@ A webhook never passes a phone number to a job: the event is stashed under its i
 the job gets only the id (RQ keeps failed jobs, with their arguments, for a long time).
 The event id is derived from the carrier's call id, so a webhook delivered twice makes
 one event and one job, and the job is idempotent anyway.
+
+An event is a dict: ``provider``, ``kind`` (voice, status, dial, recording,
+transcription), ``call_sid``, ``received_at`` and the kept ``params``. A voice event adds
+``route``, ``forward_to``, ``route_kind``, ``degraded``, the caller's ``caller_hash`` and
+approximate ``caller_state``, ``hipaa`` (then ``params`` has no ``From``: the raw number
+never reaches Redis, the queue or the spool), and the proof of disclosure
+``notice_played``, ``notice_version`` and ``notice_at``. A dial event that led to
+voicemail carries ``route_kind`` and the proof of disclosure too.
 """
 
 from __future__ import annotations
