@@ -61,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import (
         api,
         auth,
+        compliance,
         dashboard,
         db,
         errors,
@@ -84,6 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(reportpages.bp)
+    app.register_blueprint(compliance.bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -168,4 +168,4 @@ def _rate_headers(response: Response) -> Response:
     return response
 
 
-from . import api_access, api_calls, api_config  # noqa: E402,F401  (routes on bp)
+from . import api_access, api_calls, api_config, api_privacy  # noqa: E402,F401  (routes on bp)

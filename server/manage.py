@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -395,7 +395,39 @@ def user_list(agency_id, as_json) -> None:
     _emit(UserOut(), get_db().scalars(stmt).all(), as_json, True)
 
 
+# -- erase ------------------------------------------------------------------------------
+
+
+@click.command("erase")
+@click.option("--caller", default=None, help="The caller's number, any format.")
+@click.option("--session", "session_id", default=None, help="A visitor session id.")
+@json_option
+@_friendly
+@with_appcontext
+def erase(caller, session_id, as_json) -> None:
+    """Erase a caller or a visitor session in every agency; prints one receipt per agency.
+
+    Exits with status 1 if the carrier could not delete everything (run it again).
+    """
+    from .api_privacy import receipt_out
+    from .erasure import caller_subject, session_subject
+    from .erasure import erase as run_erasure
+
+    if (caller is None) == (session_id is None):
+        raise click.UsageError("give exactly one of --caller or --session")
+    subject = caller_subject(caller) if caller is not None else session_subject(session_id)
+    receipts = [receipt_out(r) for r in run_erasure(get_db(), cli_principal(), subject)]
+    if as_json:
+        click.echo(json.dumps(receipts, default=str))
+    for r in receipts if not as_json else []:
+        counts = " ".join(f"{k}={v}" for k, v in r["counts"].items() if v)
+        state = "complete" if r["complete"] else "INCOMPLETE"
+        click.echo(f"receipt {r['id']} agency={r['agency_id']} {state} {counts or 'nothing found'}")
+    if not all(r["complete"] for r in receipts):
+        raise click.ClickException("the carrier could not delete everything; run it again")
+
+
 def register(group: click.Group) -> None:
     """Add the management commands to the ``ringtrail`` group."""
-    for command in (agency, client, site, pool, number, key, user):
+    for command in (agency, client, site, pool, number, key, user, erase):
         group.add_command(command)

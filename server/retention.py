@@ -13,8 +13,9 @@ days and 90 days):
 - a **call** past its limit is deleted, not anonymised: what would be left (a time, a
   tracking number, a duration) still singles the caller out in the business's own phone
   logs. Its recording is deleted at the carrier first (the call waits if that fails), and
-  a visit snapshot no other call points at goes with it. Daily visit counts and pool
-  hours hold no personal data and stay, so older reports keep their visits.
+  a visit snapshot no other call points at goes with it (counted as a snapshot). Daily
+  visit counts and pool hours hold no personal data and stay, so older reports keep
+  their visits.
 - a **visit snapshot** past its limit is deleted and unlinked from its calls, which keep
   their source and medium.
 
@@ -173,7 +174,9 @@ def _enforce_client(
         ).all()
         if not ids:
             break
-        counts["calls_deleted"] += delete_calls(db, ids)
+        calls, snapshots = delete_calls(db, ids)
+        counts["calls_deleted"] += calls
+        counts["snapshots_deleted"] += snapshots
         db.commit()
     counts["calls_waiting"] += (
         db.scalar(
@@ -217,29 +220,32 @@ def delete_snapshots(db: Session, ids: list[int]) -> int:
     return result.rowcount or 0
 
 
-def delete_calls(db: Session, ids: list[int]) -> int:
+def delete_calls(db: Session, ids: list[int]) -> tuple[int, int]:
     """Delete calls, and the snapshots no remaining call points at (the caller commits).
 
-    Returns how many calls went. Recordings must already be gone at the carrier.
+    Returns how many calls and snapshots went. Recordings must already be gone at the
+    carrier.
     """
     if not ids:
-        return 0
+        return 0, 0
     visit_ids = set(
         db.scalars(select(Call.visit_id).where(Call.id.in_(ids), Call.visit_id.is_not(None)))
     )
     result = db.execute(
         delete(Call).where(Call.id.in_(ids)).execution_options(synchronize_session=False)
     )
+    snapshots = 0
     if visit_ids:
         still_used = set(db.scalars(select(Call.visit_id).where(Call.visit_id.in_(visit_ids))))
         orphans = sorted(visit_ids - still_used)
         if orphans:
-            db.execute(
+            gone = db.execute(
                 delete(VisitSnapshot)
                 .where(VisitSnapshot.id.in_(orphans))
                 .execution_options(synchronize_session=False)
             )
-    return result.rowcount or 0
+            snapshots = gone.rowcount or 0
+    return result.rowcount or 0, snapshots
 
 
 def schedule(now: float | None = None) -> str:
@@ -266,3 +272,33 @@ def enforce_and_reschedule() -> dict[str, int]:
         return enforce()
     finally:
         schedule()
+
+
+def set_limits(db: Session, principal, client: Client, data: dict[str, int]) -> Client:
+    """Change a client's retention limits (days), audited; the caller checked the tenant."""
+    columns = {
+        "call_days": "retention_call_days",
+        "snapshot_days": "retention_snapshot_days",
+        "recording_days": "retention_recording_days",
+    }
+    from . import audit
+
+    changes = {}
+    for name, column in columns.items():
+        if name in data and data[name] != getattr(client, column):
+            changes[column] = [getattr(client, column), data[name]]
+            setattr(client, column, data[name])
+    if changes:
+        audit.record(db, "update", "client", client.id, {"retention": changes}, principal=principal)
+    db.commit()
+    return client
+
+
+def limits(client: Client) -> dict[str, int]:
+    """A client's retention limits in days, as the API shows them."""
+    return {
+        "client_id": client.id,
+        "call_days": _days(client.retention_call_days, "call"),
+        "snapshot_days": _days(client.retention_snapshot_days, "snapshot"),
+        "recording_days": _days(client.retention_recording_days, "recording"),
+    }

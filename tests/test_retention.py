@@ -98,7 +98,7 @@ def test_defaults_keep_calls_and_snapshots_25_months_and_recordings_90_days(db, 
         "recordings_failed": 0,
         "calls_deleted": 1,
         "calls_waiting": 0,
-        "snapshots_deleted": 0,  # the old call's snapshot went with it
+        "snapshots_deleted": 1,  # the old call's snapshot went with it
     }
     assert ids(db, Call) == {kept, heard, fresh}
     assert old_visit not in ids(db, VisitSnapshot)
