@@ -125,8 +125,6 @@ def lease_allowed(site: SiteConfig, body: dict[str, Any], bot: bool) -> bool:
         return False
     if site.honor_dnt and (request.headers.get("DNT") == "1" or body.get("dnt") is True):
         return False
-    if body.get("consent") is False:  # the visitor said no, whatever the site's mode
-        return False
     return not (site.consent_mode == "required" and body.get("consent") is not True)
 
 

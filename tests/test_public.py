@@ -156,11 +156,6 @@ def test_consent_required_sites_lease_only_with_consent(client, db):
     assert start(client, setup.site_key, body={"consent": True}).get_json()["session"]
 
 
-def test_a_refusal_of_consent_is_honoured_in_auto_mode(client, db):
-    setup = make_site(db)
-    assert start(client, setup.site_key, body={"consent": False}).get_json()["session"] is None
-
-
 def test_dnt_is_honoured_only_when_the_site_asks(client, db):
     setup = make_site(db)
     assert start(client, setup.site_key, headers={"DNT": "1"}).get_json()["session"]
