@@ -1,20 +1,18 @@
-"""Admin API: erasure on request, retention limits, and call recordings (streamed through
-Ringtrail, never as a carrier URL)."""
+"""Admin API: erasure on request, and each client's retention limits."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, stream_with_context
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from . import admin, audit, carrier, erasure, retention
+from . import admin, erasure, retention
 from .api import bp
-from .auth import Principal, current_principal
+from .auth import current_principal
 from .db import get_db
 from .errors import BadInput
-from .models import Agency, Call, Client, ErasureReceipt
+from .models import Client, ErasureReceipt
 from .schemas import In
 from .tenancy import get_or_404
 
@@ -143,57 +141,3 @@ def set_retention(data: dict[str, Any], client_id: int):
     admin.require_editor(p)
     client = retention.set_limits(get_db(), p, get_or_404(Client, client_id), data)
     return retention.limits(client)
-
-
-AUDIO_DOC = {
-    "200": {
-        "description": "The recording's audio, streamed from the carrier",
-        "content": {
-            "audio/mpeg": {"schema": {"type": "string", "format": "binary"}},
-            "audio/wav": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-
-
-def stream_recording(p: Principal, call: Call, fmt: str = "mp3") -> Response:
-    """Audit the access, then stream the call's recording from the carrier.
-
-    404 if the call has none; 502 if the carrier cannot serve it. The access is audited
-    before the first byte, so a listen that fails midway is still on record.
-    """
-    if p.role not in ("agency_admin", "client_manager"):
-        abort(403, description="recordings are for agency admins and client managers")
-    if not (call.recording_sid or call.recording_url):
-        abort(404, description="this call has no recording")
-    db = get_db()
-    client = db.get(Client, call.client_id) if call.client_id else None
-    agency = db.get(Agency, client.agency_id) if client else None
-    if agency is None or call.provider != "twilio":
-        abort(404, description="this call has no recording")
-    audit.record_now(
-        "listen",
-        "call",
-        call.id,
-        {"recording": carrier.recording_sid(call.recording_sid or call.recording_url)},
-        principal=p,
-        agency_id=agency.id,
-    )
-    try:
-        media = carrier.fetch_recording(agency, call.recording_sid or call.recording_url, fmt)
-    except carrier.CarrierError:
-        abort(502, description="the carrier could not serve the recording; try again")
-    response = Response(stream_with_context(media.chunks()), mimetype=media.content_type)
-    if media.length is not None:
-        response.headers["Content-Length"] = str(media.length)
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = f'inline; filename="call-{call.id}.{fmt}"'
-    return response
-
-
-@bp.get("/calls/<int:call_id>/recording")
-@bp.doc(tags=["calls"], responses=AUDIO_DOC)
-def get_recording(call_id: int):
-    """The call's recording (MP3), streamed through Ringtrail; every access is audited."""
-    return stream_recording(current_principal(), get_or_404(Call, call_id))

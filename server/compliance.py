@@ -13,17 +13,27 @@ Ringtrail holds, and erasure cannot be undone.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from . import erasure, retention
-from .api_privacy import RetentionIn, receipt_out, stream_recording
-from .auth import current_principal, login_required
+from . import audit, carrier, erasure, retention
+from .api_privacy import RetentionIn, receipt_out
+from .auth import Principal, current_principal, login_required
 from .dashboard import form_data
 from .db import get_db
 from .errors import BadInput
-from .models import Call, Client, ErasureReceipt
+from .models import Agency, Call, Client, ErasureReceipt
 from .tenancy import get_or_404, guard_view_args, scoped
 
 bp = Blueprint("compliance", __name__)
@@ -122,6 +132,42 @@ def set_retention(client_id: int):
         retention.set_limits(get_db(), current_principal(), client, data)
         flash(f"Retention for “{client.name}” saved.", "success")
     return redirect(url_for("compliance.privacy"))
+
+
+def stream_recording(p: Principal, call: Call, fmt: str = "mp3") -> Response:
+    """Audit the access, then stream the call's recording from the carrier.
+
+    404 if the call has none; 502 if the carrier cannot serve it. The access is audited
+    before the first byte, so a listen that fails midway is still on record.
+    """
+    if p.role not in ("agency_admin", "client_manager"):
+        abort(403, description="recordings are for agency admins and client managers")
+    if not (call.recording_sid or call.recording_url):
+        abort(404, description="this call has no recording")
+    db = get_db()
+    client = db.get(Client, call.client_id) if call.client_id else None
+    agency = db.get(Agency, client.agency_id) if client else None
+    if agency is None or call.provider != "twilio":
+        abort(404, description="this call has no recording")
+    audit.record_now(
+        "listen",
+        "call",
+        call.id,
+        {"recording": carrier.recording_sid(call.recording_sid or call.recording_url)},
+        principal=p,
+        agency_id=agency.id,
+    )
+    try:
+        media = carrier.fetch_recording(agency, call.recording_sid or call.recording_url, fmt)
+    except carrier.CarrierError:
+        abort(502, description="the carrier could not serve the recording; try again")
+    response = Response(stream_with_context(media.chunks()), mimetype=media.content_type)
+    if media.length is not None:
+        response.headers["Content-Length"] = str(media.length)
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = f'inline; filename="call-{call.id}.{fmt}"'
+    return response
 
 
 @bp.get("/dashboard/calls/<int:call_id>/recording")

@@ -106,16 +106,6 @@ def test_no_recording_is_404_and_a_carrier_outage_is_502(client, db, recorded, s
     assert len(listens(db)) == 1  # the attempt is on record even though it failed
 
 
-def test_the_api_streams_it_to_keys_and_audits_it(app, client, db, recorded):
-    key = bearer(new_key(app, recorded.agency.id, recorded.client.id))
-    res = client.get(f"/api/v1/calls/{recorded.extra['call']}/recording", headers=key)
-    assert res.status_code == 200 and res.data == AUDIO
-    [entry] = listens(db)
-    assert entry.actor_type == "key"
-    missing = client.get(f"/api/v1/calls/{recorded.extra['silent']}/recording", headers=key)
-    assert missing.status_code == 404 and missing.get_json()["error"]
-
-
 def test_the_carrier_url_is_on_no_page_and_in_no_api_answer(app, client, db, recorded):
     log_in(client, make_user(db, recorded, "agency_admin"))
     call_id = recorded.extra["call"]
