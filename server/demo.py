@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 import urllib.error
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from .db import get_db
-from .models import Agency, Call, Client, Pool, Site, TrackingNumber
+from .models import Agency, Call, Client, Pool, Site, TrackingNumber, User
 
 demo_bp = Blueprint("demo", __name__)
 
@@ -25,6 +26,7 @@ DEMO_BUSINESS = "+14155550100"
 DEMO_TRACKING = [f"+1415555{n:04d}" for n in range(101, 111)]
 DEMO_SOURCE_NUMBER = "+14155550120"
 DEMO_CALLER = "+12125550143"
+DEMO_EMAIL = "demo@ringtrail.local"
 
 
 def _origins(public_url: str) -> list[str]:
@@ -71,6 +73,7 @@ def seed_demo(db: Session, public_url: str) -> dict[str, Any]:
         site.allowed_origins = sorted(wanted)
         db.commit()
     pool = site.pools[0]
+    password = _demo_login(db, agency)
     return {
         "site_key": site.public_key,
         "account_sid": agency.twilio_account_sid,
@@ -79,7 +82,43 @@ def seed_demo(db: Session, public_url: str) -> dict[str, Any]:
         "tracking_numbers": [n.number for n in pool.numbers if n.role == "pool"],
         "source_numbers": [n.number for n in pool.numbers if n.role == "source"],
         "public_url": public_url,
+        "dashboard": {
+            "url": f"{public_url.rstrip('/')}/login",
+            "email": DEMO_EMAIL,
+            "password": password,
+        },
     }
+
+
+def _demo_login(db: Session, agency: Agency) -> str:
+    """The demo agency admin's password: made once, kept (0600) in the instance folder.
+
+    It exists only for the local demo; real users are made with ``ringtrail user``.
+    """
+    from .auth import hash_password
+
+    path = os.path.join(current_app.instance_path, "demo-password")
+    user = db.scalar(select(User).where(User.email == DEMO_EMAIL))
+    if user is not None and os.path.exists(path):
+        with open(path) as fh:
+            return fh.read().strip()
+    password = secrets.token_urlsafe(12)
+    if user is None:
+        user = User(
+            agency_id=agency.id,
+            email=DEMO_EMAIL,
+            name="Demo admin",
+            role="agency_admin",
+            password_hash=hash_password(password),
+        )
+        db.add(user)
+    else:
+        user.password_hash = hash_password(password)
+    db.commit()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password)
+    return password
 
 
 def _demo() -> dict[str, Any]:

@@ -29,6 +29,18 @@ def test_seed_demo_is_idempotent_and_prints_json(app_config, redis_client):
     assert len(info["tracking_numbers"]) >= 5
     assert info["business_number"] == "+14155550100"
     assert info["site_key"] and info["auth_token"]
+    # The demo prints a dashboard login that works, and the same one every time.
+    from server import create_app
+    from server.auth import verify_password
+    from server.db import get_db
+    from server.models import User
+
+    app = create_app(app_config)
+    with app.app_context():
+        user = get_db().query(User).filter_by(email=info["dashboard"]["email"]).one()
+        assert user.role == "agency_admin"
+        assert verify_password(user, info["dashboard"]["password"])
+    app.extensions["ringtrail"]["engine"].dispose()
 
 
 def test_migrate_command(app_config, redis_client):
