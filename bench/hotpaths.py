@@ -121,8 +121,10 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
         "RINGTRAIL_PUBLIC_URL": base,
         "RINGTRAIL_CACHE_SECONDS": "30",
     }
-    os.environ.update(env)
-    app = create_app()
+    app = create_app(
+        {k.removeprefix("RINGTRAIL_"): v for k, v in env.items() if k.startswith("RINGTRAIL_")}
+        | {"CACHE_SECONDS": 30}
+    )
     with app.app_context():
         upgrade()
         setup = make_site(
@@ -211,11 +213,25 @@ def run(duration: int = 10, connections: int = 16) -> dict:
         wrk(f"{base}/telephony/twilio/voice", vscript, 2, 4, tmp)
         voice = wrk(f"{base}/telephony/twilio/voice", vscript, duration, connections, tmp)
         bare_form = wrk(f"{bare}/form", vscript, duration, connections, tmp)
-        # Half of saturation, the same rate for both: each connection waits between requests.
-        rate = voice["rps"] / 2
-        paced = post_script(form, headers, delay_ms=connections * 1000 / rate - voice["p50_ms"])
-        voice_half = wrk(f"{base}/telephony/twilio/voice", paced, duration, connections, tmp)
-        bare_half = wrk(f"{bare}/form", paced, duration, connections, tmp)
+        # Half of saturation, the same rate for both. wrk paces with a think time per
+        # connection (delay()), so many connections with long delays keep each endpoint's
+        # own latency from changing its rate much; each delay allows for that latency.
+        rate, paced_conns = voice["rps"] / 2, 64
+        budget = paced_conns * 1000 / rate
+        voice_half = wrk(
+            f"{base}/telephony/twilio/voice",
+            post_script(form, headers, delay_ms=budget - voice["p50_ms"]),
+            duration,
+            paced_conns,
+            tmp,
+        )
+        bare_half = wrk(
+            f"{bare}/form",
+            post_script(form, headers, delay_ms=budget - 1.0),
+            duration,
+            paced_conns,
+            tmp,
+        )
     finally:
         for p in procs:
             p.terminate()

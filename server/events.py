@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from rq import Retry
 
 from .spool import Spool
-from .stores import get_queue, get_queue_redis
+from .stores import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,11 @@ def get_spool() -> Spool:
 
 
 def enqueue(eid: str, event: dict[str, Any]) -> None:
-    """Stash the event and queue its job; raises if Redis cannot take it."""
-    get_queue_redis().set(EventKeys(eid).event, json.dumps(event), ex=EVENT_TTL)
-    get_queue().enqueue(
+    """Stash the event and queue its job, atomically and in one round trip (MULTI/EXEC);
+    raises if Redis cannot take it. A job never exists without its event."""
+    queue = get_queue()
+    pipe = queue.connection.pipeline()
+    queue.enqueue(
         "server.jobs.apply_event",
         eid,
         job_id=eid,
@@ -70,7 +72,10 @@ def enqueue(eid: str, event: dict[str, Any]) -> None:
         result_ttl=3600,
         failure_ttl=30 * 24 * 3600,
         description=f"apply {eid.split('-')[0]} event",
+        pipeline=pipe,  # RQ opens the MULTI, so the stash comes after the job
     )
+    pipe.set(EventKeys(eid).event, json.dumps(event), ex=EVENT_TTL)
+    pipe.execute()
 
 
 def submit(eid: str, event: dict[str, Any], *, if_spooled: dict[str, Any] | None = None) -> bool:
