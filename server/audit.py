@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context
 from sqlalchemy.orm import Session
 
 from .auth import Principal, current_principal
@@ -37,7 +37,6 @@ def _entry(
         object_type=object_type[:40],
         object_id=object_id,
         details=details or {},
-        ip=((request.remote_addr or "")[:45] or None) if has_request_context() else None,
     )
 
 
@@ -87,5 +86,4 @@ def describe(entry: AuditEntry) -> dict[str, Any]:
         "object_type": entry.object_type,
         "object_id": entry.object_id,
         "details": entry.details,
-        "ip": entry.ip,
     }
