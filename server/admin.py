@@ -16,7 +16,7 @@ from flask import abort
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, consent
 from .apikeys import new_key
 from .auth import Principal, hash_password
 from .directory import get_directory
@@ -75,6 +75,85 @@ def _commit(db: Session) -> None:
 
 # -- agencies and clients ------------------------------------------------------------------
 
+# What the client-wide rules below read; a new client starts from the columns' defaults.
+_RULED = ("record_calls", "recording_notice", "voicemail", "transcribe", "hipaa")
+_RULED += ("consent_mode", "us_state")
+HIPAA_REFUSAL = "HIPAA mode is on: calls are never recorded or transcribed and take no voicemail"
+
+
+def _defaults() -> dict[str, Any]:
+    out = {}
+    for name in _RULED:
+        default = Client.__table__.c[name].default
+        out[name] = default.arg if default is not None else None
+    return out
+
+
+def _overrides_recording(db: Session, client_id: int | None) -> bool:
+    """Whether a pool or number of the client is set to record whatever the client says."""
+    if client_id is None:
+        return False
+    pools = select(Pool.id).join(Site, Site.id == Pool.site_id).where(Site.client_id == client_id)
+    return bool(
+        db.scalar(select(exists().where(Pool.id.in_(pools), Pool.record_calls.is_(True))))
+        or db.scalar(
+            select(
+                exists().where(
+                    TrackingNumber.pool_id.in_(pools), TrackingNumber.record_calls.is_(True)
+                )
+            )
+        )
+    )
+
+
+def check_client(db: Session, client: Client | None, data: dict[str, Any]) -> None:
+    """Refuse client settings that would break a consent or HIPAA rule, with the reason.
+
+    Only rules that involve a field being changed are checked, so a rename never fails
+    for a combination stored before these rules existed. Rules:
+
+    - recording (the client's, a pool's or a number's) and voicemail need a notice;
+    - ``one_party`` consent only where ``consent.check_mode`` allows it;
+    - HIPAA mode refuses recording, transcription and voicemail rather than silently
+      overriding them: what the settings say is what happens.
+    """
+    sent = set(data)
+    now = (_defaults() if client is None else {n: getattr(client, n) for n in _RULED}) | data
+    overrides = _overrides_recording(db, client.id if client is not None else None)
+    records = bool(now["record_calls"]) or overrides
+    if sent & {"hipaa", "record_calls", "transcribe", "voicemail"} and now["hipaa"]:
+        on = [name for name in ("record_calls", "transcribe", "voicemail") if now[name]]
+        if overrides:
+            on.append("a pool or number set to record")
+        if on:
+            raise BadInput(f"{HIPAA_REFUSAL}; turn off {', '.join(on)} first", 422)
+    needs_notice = records or now["voicemail"]
+    if (
+        sent & {"record_calls", "recording_notice", "voicemail"}
+        and needs_notice
+        and not consent.notice_text(now["recording_notice"])
+    ):
+        raise BadInput(
+            "recording_notice: recording and voicemail play the notice first, so it "
+            "cannot be empty while either is on",
+            422,
+        )
+    mode = now["consent_mode"] or consent.DEFAULT_MODE
+    if sent & {"consent_mode", "us_state"} and (
+        reason := consent.check_mode(now["us_state"], mode)
+    ):
+        raise BadInput(f"consent_mode: {reason}", 422)
+
+
+def check_override(client: Client, record: bool | None) -> None:
+    """A pool or number may be set to record only where its client may record at all."""
+    if record is not True:
+        return
+    if client.hipaa:
+        raise BadInput(f"record_calls: {HIPAA_REFUSAL} for this client", 422)
+    if not consent.notice_text(client.recording_notice):
+        raise BadInput("record_calls: the client has no recording notice; set one first", 422)
+
 
 def create_agency(db: Session, p: Principal, data: dict[str, Any]) -> Agency:
     """A new agency (command line only: agencies are the top of the tree)."""
@@ -99,6 +178,7 @@ def create_client(
     if agency_id is None:
         raise BadInput("which agency? (--agency)")
     get_or_404(Agency, agency_id, p)
+    check_client(db, None, data)
     client = Client(agency_id=agency_id, **data)
     db.add(client)
     db.flush()
@@ -114,6 +194,7 @@ def update_client(db: Session, p: Principal, client: Client, data: dict[str, Any
     require_editor(p)
     if not p.is_agency_admin and "suspended" in data and data["suspended"] != client.suspended:
         abort(403, description="only an agency admin may suspend a client")
+    check_client(db, client, data)
     changed = _changes(client, data)
     if changed:
         audit.record(
@@ -208,6 +289,7 @@ def create_pool(db: Session, p: Principal, data: dict[str, Any]) -> Pool:
     """A new, empty pool on one of the principal's sites."""
     require_editor(p)
     site = get_or_404(Site, data["site_id"], p)
+    check_override(site.client, data.get("record_calls"))
     pool = Pool(**data)
     db.add(pool)
     db.flush()
@@ -227,6 +309,7 @@ def create_pool(db: Session, p: Principal, data: dict[str, Any]) -> Pool:
 def update_pool(db: Session, p: Principal, pool: Pool, data: dict[str, Any]) -> Pool:
     """Change a pool's settings (lease time, match window, exhaustion policy...)."""
     require_editor(p)
+    check_override(pool.site.client, data.get("record_calls"))
     changed = _changes(pool, data)
     if changed:
         audit.record(
@@ -310,6 +393,7 @@ def add_number(db: Session, p: Principal, data: dict[str, Any]) -> TrackingNumbe
     require_editor(p)
     pool = get_or_404(Pool, data["pool_id"], p)
     _check_role(data)
+    check_override(pool.site.client, data.get("record_calls"))
     if reason := _where_is(db, p, data["number"]):
         raise Conflict(reason)
     number = TrackingNumber(**data)
@@ -331,9 +415,10 @@ def add_number(db: Session, p: Principal, data: dict[str, Any]) -> TrackingNumbe
 def update_number(
     db: Session, p: Principal, number: TrackingNumber, data: dict[str, Any]
 ) -> TrackingNumber:
-    """Change a number's role, source or whether it is active."""
+    """Change a number's role, source, recording override or whether it is active."""
     require_editor(p)
     _check_role(data, number)
+    check_override(number.pool.site.client, data.get("record_calls"))
     changed = _changes(number, data)
     if changed:
         changed["number"] = number.number

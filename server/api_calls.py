@@ -14,10 +14,11 @@ from . import audit
 from .api import bp
 from .auth import current_principal
 from .calls import apply_event
+from .compliance import stream_recording
 from .db import get_db
 from .directory import route_for
 from .models import Call, VisitSnapshot
-from .schemas import CallDetailOut, CallIn, CallPage, CallQuery
+from .schemas import CallDetailOut, CallIn, CallPage, CallQuery, RecordingQuery
 from .stores import get_pools, get_visits
 from .tenancy import get_or_404, scoped
 
@@ -128,6 +129,36 @@ def list_calls(query: dict[str, Any]):
 def get_call(call_id: int):
     """One call, with the visit that led to it and the pages viewed."""
     return call_out(get_or_404(Call, call_id), detail=True)
+
+
+AUDIO_DOC = {
+    "200": {
+        "description": "The recording's audio, streamed from the carrier through Ringtrail",
+        "content": {
+            "audio/mpeg": {"schema": {"type": "string", "format": "binary"}},
+            "audio/wav": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "404": {
+        "description": "No such call, or the call has no recording",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    },
+    "502": {
+        "description": "The carrier could not serve the recording; try again",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    },
+}
+
+
+@bp.get("/calls/<int:call_id>/recording")
+@bp.doc(tags=["calls"], responses=AUDIO_DOC)
+@bp.arguments(RecordingQuery, location="query")
+def get_recording(query: dict[str, Any], call_id: int):
+    """The call's recording, streamed through Ringtrail; 404 when the call has none.
+
+    The carrier's media URL is never shown, and every access is written to the audit log.
+    """
+    return stream_recording(current_principal(), get_or_404(Call, call_id), query["format"])
 
 
 @bp.post("/calls")

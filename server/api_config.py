@@ -141,6 +141,7 @@ def pool_out(pool: Pool) -> dict[str, Any]:
         "lease_seconds": pool.lease_seconds,
         "match_window_seconds": pool.match_window_seconds,
         "exhaustion_policy": pool.exhaustion_policy,
+        "record_calls": pool.record_calls,
         "numbers": admin.pool_number_count(get_db(), pool.id),
         "created_at": pool.created_at,
     }
@@ -177,7 +178,10 @@ def get_pool(pool_id: int):
 @bp.arguments(PoolPatch)
 @bp.response(200, PoolOut)
 def update_pool(data: dict[str, Any], pool_id: int):
-    """Change a pool's lease time, match window, exhaustion policy or business number."""
+    """Change a pool's lease time, match window, exhaustion policy or recording override.
+
+    A ``record_calls`` of null inherits the client's setting.
+    """
     return pool_out(admin.update_pool(get_db(), _p(), get_or_404(Pool, pool_id), data))
 
 
@@ -261,7 +265,7 @@ def get_number(number_id: int):
 @bp.arguments(NumberPatch)
 @bp.response(200, NumberOut)
 def update_number(data: dict[str, Any], number_id: int):
-    """Change a number's role or source, or deactivate it."""
+    """Change a number's role, source or recording override, or deactivate it."""
     return admin.update_number(get_db(), _p(), get_or_404(TrackingNumber, number_id), data)
 
 

@@ -8,6 +8,7 @@ document is generated from these same schemas.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from .consent import CONSENT_MODES, STATES
 from .models import CONFIDENCES, EXHAUSTION_POLICIES, NUMBER_ROLES, ROLES
 
 MAX_ID = 2**31 - 1
@@ -94,6 +96,54 @@ def _timezone(value: str) -> None:
 
 _ZONES = available_timezones() | {"UTC"}
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+MAX_RANGES = 6
+
+
+def _minutes(hhmm: Any, *, end: bool) -> int:
+    # "24:00" may end a day (open until midnight); nothing else past 23:59.
+    if isinstance(hhmm, str) and (_HHMM.match(hhmm) or (end and hhmm == "24:00")):
+        return int(hhmm[:2]) * 60 + int(hhmm[3:])
+    raise ValidationError(f"{hhmm!r} is not a time: use 24-hour HH:MM, such as 09:00 or 17:30")
+
+
+class BusinessHours(fields.Field):
+    """Opening hours per day in the client's time zone: ``{"mon": [["09:00", "17:00"]]}``.
+
+    Days are mon..sun; a day left out is closed. Each range is [start, end] in 24-hour
+    HH:MM with start before end ("24:00" may end a day); ranges of a day may not overlap.
+    An empty object, like null, means always open.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError('business hours are {"mon": [["09:00", "17:00"]], ...}')
+        out: dict[str, list[list[str]]] = {}
+        for day, ranges in value.items():
+            if day not in DAYS:
+                raise ValidationError(f"{day!r} is not a day: use {', '.join(DAYS)}")
+            if not isinstance(ranges, list) or len(ranges) > MAX_RANGES:
+                raise ValidationError(f"{day}: a list of up to {MAX_RANGES} [start, end] ranges")
+            spans = []
+            for pair in ranges:
+                if not isinstance(pair, list | tuple) or len(pair) != 2:
+                    raise ValidationError(f"{day}: each range is [start, end]")
+                start, end = _minutes(pair[0], end=False), _minutes(pair[1], end=True)
+                if start >= end:
+                    raise ValidationError(f"{day}: {pair[0]}–{pair[1]} must start before it ends")
+                spans.append((start, end, [pair[0], pair[1]]))
+            spans.sort()
+            for (_, first_end, first), (second_start, _, second) in pairwise(spans):
+                if second_start < first_end:
+                    raise ValidationError(f"{day}: {'–'.join(first)} overlaps {'–'.join(second)}")
+            if spans:
+                out[day] = [span[2] for span in spans]
+        return out or None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
 
 def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802 (reads as a type)
     """A database id (``strict=False`` in query strings, where everything is text)."""
@@ -129,15 +179,55 @@ class AgencyOut(Schema):
     created_at = fields.DateTime()
 
 
+class UsState(fields.String):
+    """A US state's two-letter code, or DC; any case in, capitals out."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if value not in STATES:
+            raise ValidationError("a two-letter US state code, or DC")
+        return value
+
+
 class ClientIn(In):
+    """A client. Rules across fields (the notice, consent mode, HIPAA) are in admin.py."""
+
     name = Text(max_length=200, required=True)
     business_number = Phone(required=True, metadata={"example": "+14155550100"})
     timezone = Text(max_length=64, validate=_timezone, load_default="America/New_York")
-    us_state = fields.String(
-        allow_none=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="two capital letters")
+    us_state = UsState(
+        allow_none=True,
+        metadata={"description": "The business's state: decides which consent modes it may use"},
     )
     record_calls = fields.Boolean(load_default=False)
-    recording_notice = Text(max_length=500, allow_empty=True)
+    recording_notice = Text(
+        max_length=500,
+        allow_empty=True,
+        metadata={"description": "Said before anything is recorded; required while recording"},
+    )
+    consent_mode = fields.String(
+        validate=validate.OneOf(CONSENT_MODES),
+        metadata={"description": "one_party only outside all-party states"},
+    )
+    transcribe = fields.Boolean()
+    whisper = fields.Boolean(
+        metadata={"description": "Tell the person answering the call's source (unrecorded calls)"}
+    )
+    business_hours = BusinessHours(
+        allow_none=True,
+        metadata={
+            "description": "Per day mon..sun, 24-hour [start, end] ranges in the client's "
+            "time zone; null means always open",
+            "example": {"mon": [["09:00", "17:00"]]},
+            "type": "object",
+        },
+    )
+    after_hours_number = Phone(allow_none=True)
+    voicemail = fields.Boolean()
+    voicemail_prompt = Text(max_length=500)
+    hipaa = fields.Boolean(
+        metadata={"description": "No recording, transcription or voicemail; hashed callers"}
+    )
     suspended = fields.Boolean(load_default=False)
 
 
@@ -154,6 +244,21 @@ class ClientOut(Schema):
     us_state = fields.String(allow_none=True)
     record_calls = fields.Boolean()
     recording_notice = fields.String()
+    consent_mode = fields.String()
+    transcribe = fields.Boolean()
+    whisper = fields.Boolean()
+    business_hours = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.List(fields.String())),
+        allow_none=True,
+    )
+    after_hours_number = fields.String(allow_none=True)
+    voicemail = fields.Boolean()
+    voicemail_prompt = fields.String()
+    hipaa = fields.Boolean()
+    retention_call_days = fields.Integer()
+    retention_snapshot_days = fields.Integer()
+    retention_recording_days = fields.Integer()
     suspended = fields.Boolean()
     created_at = fields.DateTime()
 
@@ -189,6 +294,12 @@ class SiteOut(Schema):
 # -- pools ------------------------------------------------------------------------------
 
 
+def Override(**kwargs: Any) -> fields.Boolean:  # noqa: N802 (reads as a type)
+    """A recording override: true or false, or null to inherit from the level above."""
+    kwargs.setdefault("metadata", {"description": "Record calls: true, false, or null to inherit"})
+    return fields.Boolean(allow_none=True, **kwargs)
+
+
 class PoolIn(In):
     site_id = Id(required=True)
     name = Text(max_length=200, allow_empty=True, load_default="")
@@ -208,6 +319,7 @@ class PoolIn(In):
     exhaustion_policy = fields.String(
         validate=validate.OneOf(EXHAUSTION_POLICIES), load_default="reuse_oldest"
     )
+    record_calls = Override()
 
 
 class PoolPatch(Patch, PoolIn):
@@ -224,6 +336,7 @@ class PoolOut(Schema):
     lease_seconds = fields.Integer()
     match_window_seconds = fields.Integer()
     exhaustion_policy = fields.String()
+    record_calls = Override()
     numbers = fields.Integer(metadata={"description": "active tracking numbers"})
     created_at = fields.DateTime()
 
@@ -237,12 +350,14 @@ class NumberIn(In):
     role = fields.String(validate=validate.OneOf(NUMBER_ROLES), load_default="pool")
     source = Text(max_length=100, allow_none=True, load_default=None)
     active = fields.Boolean(load_default=True)
+    record_calls = Override(load_default=None)
 
 
 class NumberPatch(Patch):
     role = fields.String(validate=validate.OneOf(NUMBER_ROLES))
     source = Text(max_length=100, allow_none=True)
     active = fields.Boolean()
+    record_calls = Override()
 
 
 class NumberOut(Schema):
@@ -252,6 +367,7 @@ class NumberOut(Schema):
     role = fields.String()
     source = fields.String(allow_none=True)
     active = fields.Boolean()
+    record_calls = Override()
     created_at = fields.DateTime()
 
 
@@ -360,6 +476,10 @@ class CallQuery(PageQuery):
     source = Text(max_length=100, allow_empty=True)
     campaign = Text(max_length=200, allow_empty=True)
     confidence = fields.String(validate=validate.OneOf(CONFIDENCES))
+
+
+class RecordingQuery(In):
+    format = fields.String(load_default="mp3", validate=validate.OneOf(("mp3", "wav")))
 
 
 class CallIn(In):
