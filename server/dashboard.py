@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from . import admin, audit, ratelimit
+from . import admin, audit, consent, ratelimit
 from .audit import describe
 from .auth import (
     current_principal,
@@ -38,7 +38,19 @@ from .models import (
     User,
 )
 from .numbers_import import ImportRejected, import_numbers
-from .schemas import ClientIn, KeyIn, NumberIn, PoolIn, PoolPatch, SiteIn, SitePatch, UserIn
+from .schemas import (
+    DAYS,
+    ClientIn,
+    ClientPatch,
+    KeyIn,
+    NumberIn,
+    NumberPatch,
+    PoolIn,
+    PoolPatch,
+    SiteIn,
+    SitePatch,
+    UserIn,
+)
 from .tenancy import get_or_404, guard_view_args, scoped
 
 bp = Blueprint("dashboard", __name__)
@@ -91,13 +103,18 @@ def form_data(schema: Schema, checkboxes: tuple[str, ...] = ()) -> dict[str, Any
     return data
 
 
+def flash_invalid(exc: ValidationError) -> None:
+    """Flash each field's reasons, one message per field."""
+    for name, reasons in exc.normalized_messages().items():
+        flash(f"{name.replace('_', ' ')}: {'; '.join(map(str, reasons))}", "error")
+
+
 def _load(schema: Schema, checkboxes: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Validated form data, or None with the reasons flashed."""
     try:
         return schema.load(form_data(schema, checkboxes))
     except ValidationError as exc:
-        for name, reasons in exc.normalized_messages().items():
-            flash(f"{name.replace('_', ' ')}: {'; '.join(map(str, reasons))}", "error")
+        flash_invalid(exc)
         return None
 
 
@@ -179,9 +196,123 @@ def create_client():
     """Create a client (agency admins)."""
     data = _load(ClientIn(), checkboxes=("record_calls",))
     if data is not None:
-        client = admin.create_client(get_db(), current_principal(), data)
-        flash(f"Client “{client.name}” created.", "success")
+        try:
+            client = admin.create_client(get_db(), current_principal(), data)
+        except BadInput as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Client “{client.name}” created.", "success")
+            return redirect(url_for("dashboard.edit_client", client_id=client.id))
     return redirect(url_for("dashboard.settings"))
+
+
+# Client settings that are checkboxes on the client's form.
+CLIENT_BOXES = ("record_calls", "transcribe", "whisper", "voicemail", "hipaa", "suspended")
+CLIENT_TEXT = ("name", "business_number", "timezone", "us_state", "recording_notice")
+CLIENT_TEXT += ("consent_mode", "after_hours_number", "voicemail_prompt")
+
+
+def _client_boxes(client: Client) -> tuple[str, ...]:
+    """The checkboxes this person may change: suspending, and ending HIPAA mode, are for
+    agency admins (a client manager may turn HIPAA mode on, the safer direction)."""
+    p = current_principal()
+    boxes = [b for b in CLIENT_BOXES if b != "suspended" or p.is_agency_admin]
+    if client.hipaa and not p.is_agency_admin:
+        boxes.remove("hipaa")
+    return tuple(boxes)
+
+
+def hours_text(ranges: list | None) -> str:
+    """[["09:00", "12:00"], ["13:00", "17:00"]] → "09:00-12:00, 13:00-17:00"."""
+    return ", ".join(f"{start}-{end}" for start, end in ranges or ())
+
+
+def hours_from_form() -> dict[str, Any] | None:
+    """Business hours from the form: None when always open, else ranges per day.
+
+    Each day's field reads "09:00-12:00, 13:00-17:00"; an empty field is a closed day.
+    The schema then checks the times themselves.
+    """
+    if "always_open" in request.form:
+        return None
+    hours: dict[str, list[list[str]]] = {}
+    for day in DAYS:
+        text = request.form.get(f"hours_{day}", "").strip()
+        ranges = [part.strip() for part in text.split(",") if part.strip()]
+        for part in ranges:
+            start, dash, end = part.replace("–", "-").partition("-")
+            if not dash:
+                reason = f"{day}: {part!r} is not a range such as 09:00-17:00"
+                raise ValidationError({"business_hours": [reason]})
+            hours.setdefault(day, []).append([start.strip(), end.strip()])
+    if not hours:
+        reason = "give at least one day's hours, or tick “open at all hours”"
+        raise ValidationError({"business_hours": [reason]})
+    return hours
+
+
+def _client_values(client: Client) -> dict[str, Any]:
+    """What the client form shows: the stored settings, or what was just sent."""
+    form = request.form if request.method == "POST" else None
+    values: dict[str, Any] = {}
+    for name in CLIENT_TEXT:
+        stored = getattr(client, name)
+        values[name] = (
+            form.get(name, "") if form is not None else ("" if stored is None else stored)
+        )
+    for name in CLIENT_BOXES:
+        values[name] = (name in form) if form is not None else bool(getattr(client, name))
+    if form is not None and "hipaa" not in _client_boxes(client):
+        values["hipaa"] = client.hipaa
+    if form is not None and "suspended" not in _client_boxes(client):
+        values["suspended"] = client.suspended
+    stored_hours = client.business_hours or {}
+    for day in DAYS:
+        stored = hours_text(stored_hours.get(day))
+        values[f"hours_{day}"] = form.get(f"hours_{day}", "") if form is not None else stored
+    values["always_open"] = (
+        "always_open" in form if form is not None else client.business_hours is None
+    )
+    return values
+
+
+def _client_page(client: Client, status: int = 200):
+    return render_template(
+        "settings_client.html",
+        client=client,
+        v=_client_values(client),
+        boxes=_client_boxes(client),
+        states=consent.STATES,
+        all_party=consent.ALL_PARTY_STATES,
+        modes=consent.CONSENT_MODES,
+        explanation=consent.explain(client),
+        default_notice=consent.DEFAULT_NOTICE,
+        days=DAYS,
+    ), status
+
+
+@bp.route("/dashboard/settings/clients/<int:client_id>", methods=["GET", "POST"])
+@login_required(*EDITORS)
+def edit_client(client_id: int):
+    """A client's settings: recording and its notice, consent, hours, HIPAA mode."""
+    client = get_or_404(Client, client_id)
+    if request.method == "GET":
+        return _client_page(client)
+    schema = ClientPatch()
+    try:
+        data = schema.load(
+            {**form_data(schema, _client_boxes(client)), "business_hours": hours_from_form()}
+        )
+    except ValidationError as exc:
+        flash_invalid(exc)
+        return _client_page(client, 422)
+    try:
+        admin.update_client(get_db(), current_principal(), client, data)
+    except BadInput as exc:
+        flash(str(exc), "error")
+        return _client_page(client, exc.status if 400 <= exc.status < 500 else 422)
+    flash("Client saved.", "success")
+    return redirect(url_for("dashboard.edit_client", client_id=client.id))
 
 
 @bp.post("/dashboard/settings/sites")
@@ -230,8 +361,12 @@ def edit_pool(pool_id: int):
     if request.method == "POST":
         data = _load(PoolPatch())
         if data is not None:
-            admin.update_pool(get_db(), current_principal(), pool, data)
-            flash("Pool saved.", "success")
+            try:
+                admin.update_pool(get_db(), current_principal(), pool, data)
+            except BadInput as exc:
+                flash(str(exc), "error")
+            else:
+                flash("Pool saved.", "success")
         return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
     return render_template(
         "settings_pool.html", pool=pool, policies=EXHAUSTION_POLICIES, import_errors=None
@@ -281,6 +416,22 @@ def import_pool_numbers(pool_id: int):
     else:
         flash(f"Imported {result.imported} number(s); {result.unchanged} already here.", "success")
     return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
+
+
+@bp.post("/dashboard/settings/numbers/<int:number_id>")
+@login_required(*EDITORS)
+def update_number(number_id: int):
+    """Change one number's recording override (inherit, on or off)."""
+    number = get_or_404(TrackingNumber, number_id)
+    data = _load(NumberPatch())
+    if data is not None:
+        try:
+            admin.update_number(get_db(), current_principal(), number, data)
+        except BadInput as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"{number.number} saved.", "success")
+    return redirect(url_for("dashboard.edit_pool", pool_id=number.pool_id))
 
 
 @bp.post("/dashboard/settings/numbers/<int:number_id>/delete")
