@@ -21,8 +21,9 @@ import redis
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
-from . import exports, reports, tenancy
+from . import consent, exports, reports, tenancy
 from .auth import current_principal, login_required
+from .compliance import ALLOWED as LISTENERS
 from .db import get_db
 from .models import CONFIDENCES, Call, Client, Pool, Site
 from .reports import DIMENSIONS, Period
@@ -33,6 +34,13 @@ RANGES = (7, 30, 90)
 DEFAULT_DAYS = 30
 OVERFLOW_TARGETS = (0.005, 0.01, 0.02, 0.05)
 PER_PAGE = 50
+ROUTE_KINDS = {
+    "normal": "Normal",
+    "overflow": "Overflow number (the pool was exhausted)",
+    "after_hours": "After hours",
+    "voicemail": "Voicemail",
+    "unknown": "Unknown-number fallback",
+}
 
 
 class BadQuery(ValueError):
@@ -459,8 +467,20 @@ def call_detail(call_id: int):
             if isinstance(entry, list | tuple) and len(entry) >= 2:
                 seconds = entry[0] if isinstance(entry[0], int | float) else None
                 pages.append({"seconds": seconds, "path": str(entry[1])})
+    has_recording = bool(call.recording_sid or call.recording_url)
+    state = consent.STATES.get(call.caller_state or "")
     return render_template(
-        "reports_call.html", call=call, client=client, visit=visit, pages=pages, tz=tz
+        "reports_call.html",
+        call=call,
+        client=client,
+        visit=visit,
+        pages=pages,
+        tz=tz,
+        has_recording=has_recording,
+        # Report-only users see that a recording exists, never a player (nor its URL).
+        can_listen=has_recording and current_principal().role in LISTENERS,
+        route_kind=ROUTE_KINDS.get(call.route_kind, call.route_kind),
+        caller_state=f"{state[0]} ({call.caller_state})" if state else None,
     )
 
 

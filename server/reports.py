@@ -721,6 +721,7 @@ class ClientSummary:
     attributed: int = 0  # exact or late
     top_source: str | None = None
     pools_short: int = 0  # pools whose recommended size exceeds their size
+    hipaa: bool = False  # the client is in HIPAA mode: the overview says so
 
     @property
     def answered_rate(self) -> float | None:
@@ -746,7 +747,7 @@ def overview(
     for client in clients:
         period = Period(start, end, zone(client.timezone))
         facts = call_facts(db, [client.id], period)
-        row = ClientSummary(client.id, client.name, client.timezone)
+        row = ClientSummary(client.id, client.name, client.timezone, hipaa=bool(client.hipaa))
         filled = _fill(SourceRow(client.name), facts)
         row.calls, row.answered = filled.calls, filled.answered
         row.first_time_callers, row.with_click_id = filled.first_time_callers, filled.with_click_id
