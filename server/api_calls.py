@@ -10,11 +10,10 @@ from flask import abort
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from . import audit
+from . import audit, compliance
 from .api import bp
 from .auth import current_principal
 from .calls import apply_event
-from .compliance import stream_recording
 from .db import get_db
 from .directory import route_for
 from .models import Call, VisitSnapshot
@@ -158,7 +157,9 @@ def get_recording(query: dict[str, Any], call_id: int):
 
     The carrier's media URL is never shown, and every access is written to the audit log.
     """
-    return stream_recording(current_principal(), get_or_404(Call, call_id), query["format"])
+    return compliance.stream_recording(
+        current_principal(), get_or_404(Call, call_id), query["format"]
+    )
 
 
 @bp.post("/calls")

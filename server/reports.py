@@ -128,6 +128,24 @@ def identifiable(caller: str | None) -> bool:
     return (caller or "").strip().lower() not in ANONYMOUS_CALLERS
 
 
+# Who called, for counting callers: the keyed hash when there is one (every call since
+# hashes were introduced, and the only trace of the caller in HIPAA mode), else the
+# number. A hash is 64 hex digits and a number starts with "+" or a letter, so the two
+# never collide.
+CALLER_KEY = func.coalesce(Call.caller_hash, Call.caller_number)
+
+
+def caller_key(call: Call) -> str | None:
+    """The caller's identity for counting, or None for a caller who cannot be told apart.
+
+    A call with neither a hash nor a usable number (anonymous, withheld) counts as a
+    call, never as a unique or first-time caller.
+    """
+    if call.caller_hash:
+        return call.caller_hash
+    return call.caller_number if identifiable(call.caller_number) else None
+
+
 def path_of(url: str) -> str:
     """The path of a URL, "/" for an empty one; the query (and its click ids) is dropped."""
     try:
@@ -207,9 +225,13 @@ def call_facts(
     if not client_ids:
         return []
     firsts = (
-        select(Call.client_id, Call.caller_number, func.min(Call.started_at).label("first_at"))
-        .where(Call.client_id.in_(client_ids), Call.caller_number.is_not(None))
-        .group_by(Call.client_id, Call.caller_number)
+        select(
+            Call.client_id,
+            CALLER_KEY.label("caller"),
+            func.min(Call.started_at).label("first_at"),
+        )
+        .where(Call.client_id.in_(client_ids), CALLER_KEY.is_not(None))
+        .group_by(Call.client_id, CALLER_KEY)
         .subquery()
     )
     query = _in_period(
@@ -217,24 +239,26 @@ def call_facts(
         .outerjoin(VisitSnapshot, Call.visit_id == VisitSnapshot.id)
         .outerjoin(
             firsts,
-            (firsts.c.client_id == Call.client_id) & (firsts.c.caller_number == Call.caller_number),
+            (firsts.c.client_id == Call.client_id) & (firsts.c.caller == CALLER_KEY),
         )
         .where(Call.client_id.in_(client_ids)),
         period,
     ).order_by(Call.started_at, Call.id)
     out = []
     for call, snap, first_at in db.execute(query).all():
-        known = identifiable(call.caller_number)
+        caller = caller_key(call)
         out.append(
             CallFacts(
                 id=call.id,
                 client_id=call.client_id,
                 started_at=call.started_at,
-                caller=call.caller_number if known else None,
+                caller=caller,
                 answered=bool(call.answered),
                 talk_seconds=call.talk_seconds,
                 confidence=call.confidence,
-                first_ever=known and first_at is not None and call.started_at <= first_at,
+                first_ever=caller is not None
+                and first_at is not None
+                and call.started_at <= first_at,
                 dims=_dims(call.source, call.medium, snap),
                 has_click_id=bool(snap is not None and snap.click_ids),
             )
@@ -254,20 +278,19 @@ def _apply_first_touch(
     # The period's callers, as a subquery: no bind parameter per caller.
     ours = (
         _in_period(
-            select(Call.client_id, Call.caller_number).where(Call.client_id.in_(client_ids)),
+            select(Call.client_id, CALLER_KEY.label("caller")).where(
+                Call.client_id.in_(client_ids)
+            ),
             period,
         )
         .distinct()
         .subquery()
     )
     earliest = (
-        select(Call.client_id, Call.caller_number, func.min(Call.started_at).label("t"))
-        .join(
-            ours,
-            (ours.c.client_id == Call.client_id) & (ours.c.caller_number == Call.caller_number),
-        )
+        select(Call.client_id, CALLER_KEY.label("caller"), func.min(Call.started_at).label("t"))
+        .join(ours, (ours.c.client_id == Call.client_id) & (ours.c.caller == CALLER_KEY))
         .where(attributed)
-        .group_by(Call.client_id, Call.caller_number)
+        .group_by(Call.client_id, CALLER_KEY)
         .subquery()
     )
     rows = db.execute(
@@ -275,7 +298,7 @@ def _apply_first_touch(
         .join(
             earliest,
             (earliest.c.client_id == Call.client_id)
-            & (earliest.c.caller_number == Call.caller_number)
+            & (earliest.c.caller == CALLER_KEY)
             & (earliest.c.t == Call.started_at),
         )
         .outerjoin(VisitSnapshot, Call.visit_id == VisitSnapshot.id)
@@ -285,7 +308,7 @@ def _apply_first_touch(
     first: dict[tuple[int, str], tuple[dict[str, str], bool]] = {}
     for call, snap in rows:
         first.setdefault(
-            (call.client_id, call.caller_number),
+            (call.client_id, call.caller_hash or call.caller_number),
             (_dims(call.source, call.medium, snap), bool(snap is not None and snap.click_ids)),
         )
     for f in facts:
