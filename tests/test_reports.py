@@ -37,6 +37,7 @@ def add_call(
     confidence: str = "exact",
     visit: dict | None = None,
     pool=True,
+    caller_hash: str | None = None,
 ) -> Call:
     """One call (and its visit snapshot when ``visit`` is given), committed."""
     snap = None
@@ -58,6 +59,7 @@ def add_call(
         pool_id=setup.pool.id if pool else None,
         tracking_number=setup.numbers[0],
         caller_number=caller,
+        caller_hash=caller_hash,
         started_at=started,
         status="completed",
         answered=answered,
@@ -240,6 +242,56 @@ def test_first_touch_credits_the_callers_first_attributed_call(db, two_clients):
     assert landing["/fb"] == 1
     with pytest.raises(ValueError):
         reports.source_report(db, [a.client.id], MAY, touch="middle")
+
+
+def test_hipaa_callers_are_counted_by_their_keyed_hash(db, db_backend):
+    """HIPAA calls have no number, only a hash: it tells first-time from repeat callers."""
+    setup = make_site(db)
+    setup.client.hipaa = True
+    db.commit()
+    one, two = "a" * 64, "b" * 64
+    hidden = {"caller": None}
+    # The first caller first called in April, from Facebook, with a visit to /fb.
+    add_call(
+        db,
+        setup,
+        utc(2024, 4, 20, 15),
+        source="facebook",
+        medium="social",
+        visit={"landing_url": "https://shop.example/fb"},
+        caller_hash=one,
+        **hidden,
+    )
+    add_call(db, setup, utc(2024, 5, 3, 15), caller_hash=one, **hidden)
+    add_call(db, setup, utc(2024, 5, 4, 15), caller_hash=two, **hidden)
+    add_call(db, setup, utc(2024, 5, 5, 15), caller_hash=two, **hidden)
+    add_call(db, setup, utc(2024, 5, 6, 15), **hidden)  # no hash: an anonymous caller
+    report = reports.source_report(db, [setup.client.id], MAY)
+    google = {r.label: r for r in report.rows}["google"]
+    assert (google.calls, google.unique_callers, google.first_time_callers) == (4, 2, 1)
+    first = {
+        r.label: r.calls
+        for r in reports.source_report(db, [setup.client.id], MAY, touch="first").rows
+    }
+    assert first["facebook"] == 1 and first["google"] == 3
+    [row] = reports.overview(db, [setup.client], MAY.start, MAY.end)
+    assert (row.calls, row.first_time_callers, row.hipaa) == (4, 1, True)
+
+
+def test_the_hash_wins_over_the_number_and_anonymous_callers_are_never_unique(db, db_backend):
+    setup = make_site(db)
+    same = "c" * 64
+    # One caller whose number the carrier wrote two ways: the hash is the same.
+    add_call(db, setup, utc(2024, 5, 3, 15), caller="+13105550001", caller_hash=same)
+    add_call(db, setup, utc(2024, 5, 4, 15), caller="3105550001", caller_hash=same)
+    # Calls from before hashes existed count by their number.
+    add_call(db, setup, utc(2024, 5, 5, 15), caller="+13105550002")
+    add_call(db, setup, utc(2024, 5, 6, 15), caller="+13105550002")
+    # Withheld numbers have no hash and name nobody.
+    add_call(db, setup, utc(2024, 5, 7, 15), caller="+266696687")
+    add_call(db, setup, utc(2024, 5, 8, 15), caller="anonymous")
+    total = reports.source_report(db, [setup.client.id], MAY).total
+    assert (total.calls, total.unique_callers, total.first_time_callers) == (6, 2, 2)
 
 
 def test_timezone_decides_which_day_a_call_belongs_to(db, two_clients):
