@@ -2,6 +2,9 @@
 
 The walk reads ``app.url_map``, so a new endpoint is covered the day it is added. A
 route whose id variable has no entry in ``OBJECTS`` fails the test until it gets one.
+
+Each tenant's call has a recording, held by a local stand-in for the carrier, so that
+every API GET of one's own objects, the recording included, really answers 200.
 """
 
 from __future__ import annotations
@@ -14,17 +17,28 @@ from server import admin
 from server.auth import cli_principal
 from server.models import AuditEntry, Call, TrackingNumber
 from tests.helpers import make_site
+from tests.test_carrier import AUDIO, start_stand_in
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def app_config(app_config):
-    return {**app_config, "WTF_CSRF_ENABLED": False}
+def stand_in():
+    state, server = start_stand_in()
+    yield state
+    server.shutdown()
+    server.server_close()
 
 
-def _objects(app, agency_id: int, client_id: int, pool_id: int, site_id: int, tag: str):
-    """Create a user, a key, a call for one agency; returns every id by URL variable name."""
+@pytest.fixture
+def app_config(app_config, stand_in):
+    return {**app_config, "WTF_CSRF_ENABLED": False, "TWILIO_API_URL": stand_in.url}
+
+
+def _objects(
+    app, agency_id: int, client_id: int, pool_id: int, site_id: int, tag: str, recording: str
+):
+    """Create a user, a key, a recorded call for one agency; returns ids by URL variable."""
     from server.db import get_db
 
     with app.test_request_context():
@@ -36,7 +50,13 @@ def _objects(app, agency_id: int, client_id: int, pool_id: int, site_id: int, ta
             agency_id,
         )
         key, raw = admin.create_key(db, cli_principal(), {"name": tag}, agency_id)
-        call = Call(call_sid=f"CA-{tag}", client_id=client_id, site_id=site_id, pool_id=pool_id)
+        call = Call(
+            call_sid=f"CA-{tag}",
+            client_id=client_id,
+            site_id=site_id,
+            pool_id=pool_id,
+            recording_sid=recording,
+        )
         db.add(call)
         db.commit()
         number = db.scalar(select(TrackingNumber.id).where(TrackingNumber.pool_id == pool_id))
@@ -52,7 +72,7 @@ def _objects(app, agency_id: int, client_id: int, pool_id: int, site_id: int, ta
 
 
 @pytest.fixture
-def tenants(app):
+def tenants(app, stand_in):
     from server.db import get_db
 
     with app.app_context():
@@ -60,9 +80,11 @@ def tenants(app):
         b = make_site(get_db(), numbers=2, number_start=50)
         ids = {}
         for name, s in (("a", a), ("b", b)):
-            ids[name] = (s.agency.id, s.client.id, s.pool.id, s.site.id)
-    key_a, objects_a = _objects(app, *ids["a"], "a")
-    _, objects_b = _objects(app, *ids["b"], "b")
+            stand_in.accounts[s.account_sid] = s.token
+            recording = stand_in.add_recording(s.account_sid)
+            ids[name] = (s.agency.id, s.client.id, s.pool.id, s.site.id, name, recording)
+    key_a, objects_a = _objects(app, *ids["a"])
+    _, objects_b = _objects(app, *ids["b"])
     return {"key_a": key_a, "a": objects_a, "b": objects_b}
 
 
@@ -106,13 +128,18 @@ def test_every_route_with_an_id_hides_other_tenants_objects(app, client, tenants
     assert any("/dashboard/settings/pools/" in c for c in checked)
 
 
-def test_a_tenant_reaches_its_own_objects(app, client, tenants):
+def test_a_tenant_reaches_its_own_objects(app, client, tenants, stand_in):
     headers = {"Authorization": f"Bearer {tenants['key_a']}"}
+    reached = []
     for rule, names in _id_routes(app):
         if not rule.rule.startswith("/api/") or "GET" not in rule.methods:
             continue
         path = rule.build({n: tenants["a"][n] for n in names}, append_unknown=False)[1]
-        assert client.get(path, headers=headers).status_code == 200, path
+        res = client.get(path, headers=headers)
+        assert res.status_code == 200, f"{path}: {res.status_code} {res.get_data()[:200]!r}"
+        reached.append((path, res))
+    recordings = [res for path, res in reached if path.endswith("/recording")]
+    assert [r.data for r in recordings] == [AUDIO]  # streamed through, from the stand-in
 
 
 def test_denied_attempts_record_who_and_what(app, client, tenants):
