@@ -97,9 +97,23 @@ def database_url(db_backend, tmp_path, request):
 
 
 @pytest.fixture
-def app_config(redis_url, database_url, tmp_path):
+def stand_in():
+    """A local stand-in for Twilio's REST API; the app is pointed at it when a test asks."""
+    from tests.twilio_standin import start_stand_in
+
+    state, server = start_stand_in()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def app_config(redis_url, database_url, tmp_path, request):
     """The test configuration; tests may edit it before asking for ``app``."""
-    return {
+    carrier = {}
+    if "stand_in" in request.fixturenames:
+        carrier["TWILIO_API_URL"] = request.getfixturevalue("stand_in").url
+    return carrier | {
         "TESTING": True,
         "SECRET_KEY": "test",
         "INSTANCE_PATH": str(tmp_path / "instance"),

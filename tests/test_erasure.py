@@ -30,7 +30,6 @@ from tests.helpers import (
     twilio_post,
 )
 from tests.test_api import bearer, new_key
-from tests.test_carrier import start_stand_in
 
 CALLER = "+12125550143"
 OTHER = "+13105550199"
@@ -45,19 +44,6 @@ FORMS = [
     "+1 212-555-0143",
     "212 555 0143",
 ]
-
-
-@pytest.fixture
-def stand_in():
-    state, server = start_stand_in()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def app_config(app_config, stand_in):
-    return {**app_config, "TWILIO_API_URL": stand_in.url}
 
 
 @pytest.fixture

@@ -9,21 +9,8 @@ from sqlalchemy import select
 from server.models import AuditEntry, Call
 from tests.helpers import make_site
 from tests.test_api import bearer, new_key
-from tests.test_carrier import AUDIO, call_sid, start_stand_in
 from tests.test_erasure import log_in, make_user
-
-
-@pytest.fixture
-def stand_in():
-    state, server = start_stand_in()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def app_config(app_config, stand_in):
-    return {**app_config, "TWILIO_API_URL": stand_in.url}
+from tests.twilio_standin import AUDIO, call_sid
 
 
 @pytest.fixture

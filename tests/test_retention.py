@@ -14,22 +14,9 @@ from server import retention
 from server.cli import main
 from server.models import Call, Client, Site, VisitSnapshot
 from tests.helpers import make_site, run_jobs
-from tests.test_carrier import call_sid, start_stand_in
+from tests.twilio_standin import call_sid
 
 NOW = datetime(2031, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def stand_in():
-    state, server = start_stand_in()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def app_config(app_config, stand_in):
-    return {**app_config, "TWILIO_API_URL": stand_in.url}
 
 
 @pytest.fixture

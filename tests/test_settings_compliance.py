@@ -18,23 +18,15 @@ from server.directory import route_for
 from server.models import AuditEntry, Call, Client, Pool, TrackingNumber
 from tests.helpers import make_site
 from tests.test_api import bearer, new_key
-from tests.test_carrier import AUDIO, call_sid, start_stand_in
 from tests.test_reportpages import log_in, make_user
+from tests.twilio_standin import AUDIO, call_sid
 
 HOURS = {"mon": [["09:00", "12:00"], ["13:00", "17:00"]], "sat": [["10:00", "24:00"]]}
 
 
 @pytest.fixture
-def stand_in():
-    state, server = start_stand_in()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def app_config(app_config, stand_in):
-    return {**app_config, "WTF_CSRF_ENABLED": False, "TWILIO_API_URL": stand_in.url}
+def app_config(app_config):
+    return {**app_config, "WTF_CSRF_ENABLED": False}
 
 
 @pytest.fixture

@@ -17,22 +17,14 @@ from server import admin
 from server.auth import cli_principal
 from server.models import AuditEntry, Call, TrackingNumber
 from tests.helpers import make_site
-from tests.test_carrier import AUDIO, start_stand_in
+from tests.twilio_standin import AUDIO
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def stand_in():
-    state, server = start_stand_in()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def app_config(app_config, stand_in):
-    return {**app_config, "WTF_CSRF_ENABLED": False, "TWILIO_API_URL": stand_in.url}
+def app_config(app_config):
+    return {**app_config, "WTF_CSRF_ENABLED": False}
 
 
 def _objects(
