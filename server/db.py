@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     state = app.extensions["ringtrail"]
     state["engine"] = make_engine(url, float(app.config["DATABASE_TIMEOUT"]))
     state["sessionmaker"] = sessionmaker(state["engine"], expire_on_commit=False)
+    event.listen(state["sessionmaker"], "before_flush", _bump_config_version)
     app.teardown_appcontext(_close_session)
 
 
@@ -47,6 +48,17 @@ def make_engine(url: str, timeout: float) -> Engine:
         pool_timeout=timeout,
         connect_args={"connect_timeout": max(1, int(timeout))},
     )
+
+
+def _bump_config_version(session: Session, _context, _instances) -> None:
+    """Count every change to configuration, in the same transaction as the change."""
+    from sqlalchemy import update
+
+    from .models import CONFIG_MODELS, ConfigVersion
+
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, CONFIG_MODELS) for obj in changed):
+        session.execute(update(ConfigVersion).values(version=ConfigVersion.version + 1))
 
 
 def get_engine() -> Engine:

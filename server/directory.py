@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Agency, Client, Site, TrackingNumber
+from .models import Agency, Client, ConfigVersion, Site, TrackingNumber
 from .pool import numbers_version
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class Snapshot:
     # agency id -> (account sid, [current token, previous token])
     tokens: dict[int, tuple[str | None, list[str]]]
     loaded_at: float
+    version: int = -1  # ConfigVersion.version when loaded; -1: unknown (a copy from disk)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -124,11 +125,17 @@ class Snapshot:
         return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0)
 
 
+def current_version(session: Session) -> int:
+    """The configuration's version number (see ``models.ConfigVersion``)."""
+    return int(session.scalar(select(ConfigVersion.version).where(ConfigVersion.id == 1)) or 0)
+
+
 def load(session: Session) -> Snapshot:
     """Read every site, pool, number and agency token from SQL.
 
     Numbers are read as plain rows, not ORM objects: a pool may hold 100,000 of them.
     """
+    version = current_version(session)
     sites: dict[str, SiteConfig] = {}
     routes: dict[str, Route] = {}
     by_pool: dict[int, list[tuple[str, str, str | None, bool | None]]] = {}
@@ -214,7 +221,9 @@ def load(session: Session) -> Snapshot:
         )
         for a in session.scalars(select(Agency))
     }
-    return Snapshot(sites=sites, routes=routes, tokens=tokens, loaded_at=time.monotonic())
+    return Snapshot(
+        sites=sites, routes=routes, tokens=tokens, loaded_at=time.monotonic(), version=version
+    )
 
 
 class Directory:
@@ -253,7 +262,7 @@ class Directory:
         if self._snapshot is None or self.ttl <= 0 or self._forced:
             with self._lock:
                 self._forced = False
-                self._refresh()
+                self._refresh(full=True)
         elif time.monotonic() >= self._next_try and self._lock.acquire(blocking=False):
             self._next_try = time.monotonic() + self.ttl
             threading.Thread(target=self._refresh_in_background, daemon=True).start()
@@ -265,11 +274,22 @@ class Directory:
         finally:
             self._lock.release()
 
-    def _refresh(self) -> None:
+    def _refresh(self, full: bool = False) -> None:
+        """Reread SQL; unless ``full``, only when the configuration's version moved."""
         self._next_try = time.monotonic() + self.ttl
         try:
             # A session of its own: the request's session is not ours to close.
             with self.app.extensions["ringtrail"]["sessionmaker"]() as db:
+                known = self._snapshot
+                unchanged = (
+                    not full
+                    and known is not None
+                    and known.version >= 0
+                    and current_version(db) == known.version
+                )
+                if unchanged:
+                    known.loaded_at = time.monotonic()  # checked: still current
+                    return
                 snapshot = load(db)
         except Exception:
             log.warning("directory: database unavailable, keeping the last snapshot")

@@ -340,3 +340,17 @@ class ErasureReceipt(Base):
     requested_by: Mapped[str] = mapped_column(String(200), default="")
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConfigVersion(Base):
+    """One row whose number goes up with every change to agencies, clients, sites, pools
+    or numbers (see ``db.py``), so a process can tell in one cheap query whether its
+    cached routing table is still current instead of reloading every number."""
+
+    __tablename__ = "config_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber)

@@ -605,3 +605,26 @@ def test_concurrent_replayers_submit_each_event_once(tmp_path):
         t.join(30)
     assert sorted(submitted) == [f"voice-{n:02d}" for n in range(60)]
     assert os.listdir(tmp_path) == []
+
+
+def test_the_routing_table_is_reloaded_only_when_configuration_changes(app_config, db):
+    """A big routing table is not reread every refresh: one query tells if it changed."""
+    from server import create_app
+    from server.directory import get_directory
+    from tests.helpers import make_site as make
+
+    setup = make(db, numbers=3)
+    app = create_app(app_config | {"CACHE_SECONDS": 30})
+    with app.app_context():
+        directory = get_directory()
+        first = directory.get()
+        assert setup.numbers[0] in first.routes
+        directory._refresh()  # as the background refresh does
+        assert directory.get() is first  # unchanged: the same snapshot, not a reload
+        setup.pool.lease_seconds = 99
+        db.commit()  # any write to configuration bumps its version
+        directory._refresh()
+        second = directory.get()
+        assert second is not first
+        assert second.sites[setup.site_key].pools[0].lease_seconds == 99
+    app.extensions["ringtrail"]["engine"].dispose()
