@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, VoiceResponse
@@ -118,17 +117,6 @@ def _twiml(response: VoiceResponse) -> Response:
 
 def _url(name: str) -> str:
     return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/telephony/twilio/{name}"
-
-
-def caller_id(raw: str) -> str | None:
-    """The caller's number if it is a real one; anonymous, sip: and client: ids are not."""
-    try:
-        parsed = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 # Deciding how a call is answered ----------------------------------------------------------
@@ -410,7 +398,7 @@ def voice() -> Response:
         route = snapshot.routes.get(to) if snapshot else None
         if snapshot is not None and snapshot.tokens and not signature_valid(snapshot, route):
             return _forbidden()
-        caller = caller_id(request.form.get("From", ""))
+        caller = privacy.normalise(request.form.get("From", ""))
         if snapshot is None or _call_sid() is None:
             return forward_response(route, caller)
         if route is None or route.suspended:
@@ -458,7 +446,7 @@ def fallback() -> Response:
     try:
         snapshot = get_directory().get()
         route = snapshot.routes.get(request.form.get("To", "")) if snapshot else None
-        caller = caller_id(request.form.get("From", ""))
+        caller = privacy.normalise(request.form.get("From", ""))
         if _call_sid() and route and signature_valid(snapshot, route):
             event = _event("voice", route)
             event["degraded"] = True
