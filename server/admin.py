@@ -169,15 +169,22 @@ def create_agency(db: Session, p: Principal, data: dict[str, Any]) -> Agency:
     return agency
 
 
+def _agency_of(p: Principal, agency_id: int | None) -> int:
+    """The agency a new object belongs to: the principal's own, or (from the command line,
+    which has none) the one named; 404 if it is not the principal's to use."""
+    agency_id = p.agency_id or agency_id
+    if agency_id is None:
+        raise BadInput("which agency? (--agency)")
+    get_or_404(Agency, agency_id, p)
+    return agency_id
+
+
 def create_client(
     db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
 ) -> Client:
     """A new client of the principal's agency."""
     require_admin(p)
-    agency_id = p.agency_id or agency_id
-    if agency_id is None:
-        raise BadInput("which agency? (--agency)")
-    get_or_404(Agency, agency_id, p)
+    agency_id = _agency_of(p, agency_id)
     check_client(db, None, data)
     client = Client(agency_id=agency_id, **data)
     db.add(client)
@@ -459,10 +466,7 @@ def create_user(
 ) -> User:
     """A new dashboard user of the principal's agency."""
     require_admin(p)
-    agency_id = p.agency_id or agency_id
-    if agency_id is None:
-        raise BadInput("which agency? (--agency)")
-    get_or_404(Agency, agency_id, p)
+    agency_id = _agency_of(p, agency_id)
     role, client_id = data["role"], data.get("client_id")
     if role == "agency_admin" and client_id is not None:
         raise BadInput("an agency admin belongs to no single client; leave client_id out")
@@ -529,10 +533,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """A new API key; returns it with the key itself, which is never shown again."""
     require_admin(p)
-    agency_id = p.agency_id or agency_id
-    if agency_id is None:
-        raise BadInput("which agency? (--agency)")
-    get_or_404(Agency, agency_id, p)
+    agency_id = _agency_of(p, agency_id)
     client_id = data.get("client_id")
     if client_id is not None:
         client = get_or_404(Client, client_id, p)
