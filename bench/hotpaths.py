@@ -105,9 +105,10 @@ def commandstats(client) -> dict[str, int]:
 
 def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
     """Seed a site, start Ringtrail and the bare app under gunicorn; return their facts."""
-    from server import create_app
-    from server.db import get_db, upgrade
-    from server.stores import start_embedded_redis
+    from ringtrail import create_app
+    from ringtrail.storage.clients import start_embedded_redis
+    from ringtrail.storage.sql import get_db, upgrade
+
     from tests.helpers import make_site, tracking_numbers
 
     keep: dict = {}
@@ -134,7 +135,7 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
     gunicorn = [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind"]
     procs = [
         subprocess.Popen(
-            [*gunicorn, f"127.0.0.1:{app_port}", "server:create_app()"], env=env, cwd=ROOT
+            [*gunicorn, f"127.0.0.1:{app_port}", "ringtrail:create_app()"], env=env, cwd=ROOT
         ),
         subprocess.Popen(
             [*gunicorn, f"127.0.0.1:{bare_port}", "bench.bare:app"], env=env, cwd=ROOT

@@ -26,7 +26,7 @@ SIZES = (10, 1_000, 100_000)
 
 def lease_latency(client, rounds: int = 7, per_round: int = 300) -> dict:
     """Median microseconds per lease for each pool size, and ratios to the smallest."""
-    from server.pool import PoolStore
+    from ringtrail.tracking.pool import PoolStore
 
     store = PoolStore(client)
     pools = {}
@@ -41,7 +41,7 @@ def lease_latency(client, rounds: int = 7, per_round: int = 300) -> dict:
         for size in SIZES:
             pool_id, numbers = pools[size]
             version = None
-            from server.pool import numbers_version
+            from ringtrail.tracking.pool import numbers_version
 
             version = numbers_version(numbers)
             started = time.perf_counter()
@@ -67,8 +67,8 @@ def lease_latency(client, rounds: int = 7, per_round: int = 300) -> dict:
 
 def memory_per_session(client, sessions: int = 5_000, pages: int = 10) -> dict:
     """Bytes of Redis memory per live session with a lease and ``pages`` page views."""
-    from server.pool import PoolStore
-    from server.visits import Visit, VisitStore, page_entry
+    from ringtrail.tracking.pool import PoolStore
+    from ringtrail.tracking.visits import Visit, VisitStore, page_entry
 
     store, visits = PoolStore(client), VisitStore(client)
     numbers = [f"+1628{n:07d}" for n in range(sessions * 2)]
@@ -107,8 +107,7 @@ def memory_per_session(client, sessions: int = 5_000, pages: int = 10) -> dict:
 
 def main() -> dict:
     import redis
-
-    from server.stores import start_embedded_redis
+    from ringtrail.storage.clients import start_embedded_redis
 
     keep: dict = {}
     url = start_embedded_redis(tempfile.mkdtemp(prefix="ringtrail-bench-"), keep)

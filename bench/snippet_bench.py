@@ -32,8 +32,9 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server import create_app  # noqa: E402
-from server.db import get_db, make_engine, upgrade  # noqa: E402
+from ringtrail import create_app
+from ringtrail.storage.sql import get_db, make_engine, upgrade  # noqa: E402
+
 from tests.helpers import make_site  # noqa: E402
 
 NODES = 5000

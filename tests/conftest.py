@@ -13,12 +13,12 @@ import threading
 
 import pytest
 import redis as redis_lib
+from ringtrail import create_app
+from ringtrail.storage.models import Base
+from ringtrail.storage.sql import make_engine, upgrade
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from server import create_app
-from server.db import make_engine, upgrade
-from server.models import Base
 from tests.helpers import DEFAULT_FORWARD, PUBLIC_URL
 
 PG_URL = os.environ.get("RINGTRAIL_TEST_DATABASE_URL")
@@ -142,7 +142,7 @@ def client(app):
 @pytest.fixture
 def db(app):
     """A database session inside an app context."""
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         yield get_db()

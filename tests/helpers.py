@@ -6,11 +6,10 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from ringtrail.storage.models import Agency, Client, Pool, Site, TrackingNumber
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from twilio.request_validator import RequestValidator
-
-from server.models import Agency, Client, Pool, Site, TrackingNumber
 
 PUBLIC_URL = "https://ringtrail.test"
 ORIGIN = "https://shop.example"
@@ -156,7 +155,7 @@ def call_params(
 
 def run_jobs(app) -> int:
     """Run every queued job synchronously, as a burst worker; returns jobs run."""
-    from server.stores import get_queue
+    from ringtrail.storage.clients import get_queue
 
     with app.app_context():
         queue = get_queue()

@@ -6,19 +6,19 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ringtrail.accounts import configuration as admin
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import ApiKey, AuditEntry, Call, TrackingNumber
+from ringtrail.tracking.directory import site_for_key
 from sqlalchemy import select
 
-from server import admin
-from server.auth import cli_principal
-from server.directory import site_for_key
-from server.models import ApiKey, AuditEntry, Call, TrackingNumber
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site, tracking_numbers
 
 
 def new_key(app, agency_id: int, client_id: int | None = None) -> str:
     """A fresh API key for the agency (or one of its clients)."""
     with app.test_request_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         _, raw = admin.create_key(
             get_db(), cli_principal(), {"name": "test", "client_id": client_id}, agency_id

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from ringtrail.accounts import configuration as admin
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import AuditEntry, Pool, TrackingNumber, User
 from sqlalchemy import select
 
-from server import admin
-from server.auth import cli_principal
-from server.models import AuditEntry, Pool, TrackingNumber, User
 from tests.helpers import make_site
 
 PASSWORD = "correct horse battery"
@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 
 def make_user(app, agency_id, role="agency_admin", client_id=None, email="admin@agency.example"):
     with app.test_request_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         user = admin.create_user(
             get_db(),
@@ -48,7 +48,7 @@ def db(app):
     (The shared ``db`` fixture keeps one app context open for the whole test, and the
     test client's requests would then share its ``g``, which real requests never do.)
     """
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     def run(fn):
         with app.app_context():
@@ -59,7 +59,7 @@ def db(app):
 
 @pytest.fixture
 def setup(app):
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         setup = make_site(get_db(), numbers=2)
@@ -86,7 +86,7 @@ def test_login_sets_a_secure_httponly_lax_cookie_and_logout_ends_it(client, setu
 
 
 def test_cookies_are_not_secure_on_plain_http(app_config, redis_client):
-    from server import create_app
+    from ringtrail import create_app
 
     app = create_app({**app_config, "PUBLIC_URL": "http://127.0.0.1:5000"})
     assert app.config["SESSION_COOKIE_SECURE"] is False
@@ -185,7 +185,7 @@ def test_a_deactivated_users_session_ends_at_once(app, client, setup, db):
     assert client.get("/dashboard/settings").status_code == 200
     user_id = setup.extra["user_id"]
     with app.test_request_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         admin.update_user(get_db(), cli_principal(), get_db().get(User, user_id), {"active": False})
     assert client.get("/dashboard/settings").status_code == 302
@@ -201,7 +201,7 @@ def test_api_keys_are_created_once_and_revoked_from_the_dashboard(client, setup,
     raw = re.search(r'id="new-key">(rt_[^<]+)<', page).group(1)
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
     assert raw not in client.get("/dashboard/access").get_data(as_text=True)
-    from server.models import ApiKey
+    from ringtrail.storage.models import ApiKey
 
     key_id = db(lambda s: s.scalar(select(ApiKey.id)))
     client.post(f"/dashboard/access/keys/{key_id}/revoke", data={"csrf_token": token})

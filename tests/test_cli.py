@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from ringtrail.cli import main
 
-from server.cli import main
 from tests.helpers import HUMAN_UA, run_jobs
 
 
@@ -30,10 +30,10 @@ def test_seed_demo_is_idempotent_and_prints_json(app_config, redis_client):
     assert info["business_number"] == "+14155550100"
     assert info["site_key"] and info["auth_token"]
     # The demo prints a dashboard login that works, and the same one every time.
-    from server import create_app
-    from server.auth import verify_password
-    from server.db import get_db
-    from server.models import User
+    from ringtrail import create_app
+    from ringtrail.accounts.auth import verify_password
+    from ringtrail.storage.models import User
+    from ringtrail.storage.sql import get_db
 
     app = create_app(app_config)
     with app.app_context():
@@ -50,7 +50,7 @@ def test_migrate_command(app_config, redis_client):
 
 
 def test_demo_page_places_a_signed_call_that_is_attributed(app, live_server, db):
-    from server.demo import seed_demo
+    from ringtrail.demo import seed_demo
 
     app.config["PUBLIC_URL"] = live_server
     info = seed_demo(db, live_server)
@@ -108,7 +108,7 @@ def test_serve_runs_gunicorn_with_the_settings(app_config, redis_client, tmp_pat
         }
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
+        [sys.executable, "-m", "ringtrail", "serve"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -137,8 +137,7 @@ def test_worker_burst_applies_queued_events(app, app_config, db, client):
     assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
     result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))
     assert result.exit_code == 0, result.output
+    from ringtrail.storage.models import Call
     from sqlalchemy import select
-
-    from server.models import Call
 
     assert db.scalar(select(Call.call_sid)) == params["CallSid"]

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 from redis.cluster import RedisCluster
+from ringtrail import create_app
+from ringtrail.storage.models import Call
+from ringtrail.tracking.pool import PoolKeys, PoolStore
 from sqlalchemy import select
 
-from server import create_app
-from server.models import Call
-from server.pool import PoolKeys, PoolStore
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -86,7 +86,7 @@ def test_session_and_call_on_the_cluster(
     app_config.update(REDIS_URL=redis_cluster_url, REDIS_CLUSTER=True, QUEUE_REDIS_URL=redis_url)
     app = create_app(app_config)
     with app.app_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         setup = make_site(get_db(), numbers=3)
     client = app.test_client()
@@ -114,7 +114,7 @@ def test_session_and_call_on_the_cluster(
     )
     assert run_jobs(app) == 1
     with app.app_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         call = get_db().scalar(select(Call))
         assert (call.confidence, call.session_id, call.source) == ("exact", data["session"], "bing")

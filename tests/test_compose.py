@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from server import DEFAULTS
-from server.cli import main
+from ringtrail import DEFAULTS
+from ringtrail.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -6,9 +6,8 @@ import hashlib
 from types import SimpleNamespace
 
 import pytest
-
-from server import consent
-from server.directory import Route, Snapshot
+from ringtrail.telephony import consent
+from ringtrail.tracking.directory import Route, Snapshot
 
 
 def test_the_all_party_list_is_the_facts_list_plus_the_disputed_states():

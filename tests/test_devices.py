@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from server.devices import classify_agent
+from ringtrail.tracking.devices import classify_agent
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

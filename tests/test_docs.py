@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import click
-
-from server import DEFAULTS
-from server.cli import main
+from ringtrail import DEFAULTS
+from ringtrail.cli import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 # Flask's own settings that create_app fills in; not Ringtrail's to document.
@@ -25,7 +24,7 @@ def _ours(command: click.Command) -> bool:
     """Defined by Ringtrail, not by Flask (run, shell, routes) or another package's plugin."""
     if isinstance(command, click.Group):
         return any(_ours(sub) for sub in command.commands.values())
-    return bool(command.callback) and command.callback.__module__.startswith("server.")
+    return bool(command.callback) and command.callback.__module__.startswith("ringtrail.")
 
 
 def test_every_command_is_documented():

@@ -13,13 +13,21 @@ import zlib
 import pytest
 import redis as redis_lib
 from click.testing import CliRunner
+from ringtrail.calls.spool import Spool
+from ringtrail.cli import main
+from ringtrail.privacy import erasure
+from ringtrail.privacy.hashing import caller_hash
+from ringtrail.storage.models import (
+    AuditEntry,
+    Base,
+    Call,
+    Client,
+    ErasureReceipt,
+    User,
+    VisitSnapshot,
+)
 from sqlalchemy import JSON, String, Text, select, text
 
-from server import erasure
-from server.cli import main
-from server.models import AuditEntry, Base, Call, Client, ErasureReceipt, User, VisitSnapshot
-from server.privacy import caller_hash
-from server.spool import Spool
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -185,7 +193,7 @@ def everywhere(app, db, needles: list[str]) -> list[str]:
 
 @pytest.mark.postgres
 def test_erasing_a_caller_leaves_nothing_of_the_number_anywhere(app, client, db, setup, stand_in):
-    from server.stores import get_queue
+    from ringtrail.storage.clients import get_queue
 
     # A visit, a recorded call from it, and another caller who must be left alone.
     session, number = lease(client, setup.site_key)
@@ -265,7 +273,7 @@ def test_erasing_a_caller_leaves_nothing_of_the_number_anywhere(app, client, db,
 
 
 def test_the_lease_history_keeps_its_timeline_without_the_session(app, client, db, setup):
-    from server.stores import get_pools
+    from ringtrail.storage.clients import get_pools
 
     session, number = lease(client, setup.site_key)
     res = client.post(
@@ -407,7 +415,7 @@ def test_the_command_line_erases_in_every_agency_with_a_receipt_each(
 
 
 def make_user(db, setup, role: str, client_id: int | None = None) -> User:
-    from server.auth import hash_password
+    from ringtrail.accounts.auth import hash_password
 
     user = User(
         agency_id=setup.agency.id,

@@ -8,10 +8,9 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from server import exports
-from server.models import Call, VisitSnapshot
-from server.reports import DayCount, Period, SourceReport, SourceRow
+from ringtrail.reports import exports
+from ringtrail.reports.queries import DayCount, Period, SourceReport, SourceRow
+from ringtrail.storage.models import Call, VisitSnapshot
 
 
 @pytest.mark.parametrize(

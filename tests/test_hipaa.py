@@ -19,13 +19,14 @@ import zlib
 
 import pytest
 import redis as redis_lib
+from ringtrail import create_app
+from ringtrail.privacy import hashing as privacy
+from ringtrail.storage.clients import get_queue
+from ringtrail.storage.models import Base, Call, Client
+from ringtrail.storage.sql import get_db
+from ringtrail.tracking.directory import get_directory
 from sqlalchemy import select
 
-from server import create_app, privacy
-from server.db import get_db
-from server.directory import get_directory
-from server.models import Base, Call, Client
-from server.stores import get_queue
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, call_params, make_site, run_jobs, twilio_post
 from tests.test_failures import free_port
 

@@ -12,19 +12,19 @@ import time
 import zlib
 
 import pytest
+from ringtrail.calls.attribution import Attribution, attribute
+from ringtrail.calls.intake import EventKeys, enqueue, event_id
+from ringtrail.calls.jobs import apply_event
+from ringtrail.calls.records import apply_event as apply_to_sql
+from ringtrail.storage.clients import get_pools, get_queue, get_queue_redis, get_visits
+from ringtrail.storage.models import Call, VisitSnapshot
+from ringtrail.storage.sql import get_db
+from ringtrail.tracking.pool import LeaseRecord
+from ringtrail.tracking.visits import Visit
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
-from server.attribution import Attribution, attribute
-from server.calls import apply_event as apply_to_sql
-from server.db import get_db
-from server.events import EventKeys, enqueue, event_id
-from server.jobs import apply_event
-from server.models import Call, VisitSnapshot
-from server.pool import LeaseRecord
-from server.stores import get_pools, get_queue, get_queue_redis, get_visits
-from server.visits import Visit
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -532,7 +532,7 @@ def test_concurrent_events_of_a_new_call_make_one_record(app, new_site):
 @pytest.mark.postgres
 def test_a_stale_read_cannot_move_the_status_back(app, new_site):
     """Worker A read the call, worker B committed "completed", then A applies "in-progress"."""
-    from server.calls import call_for
+    from ringtrail.calls.records import call_for
 
     new_site(numbers=1)
     sid = "CA" + "4" * 32
@@ -568,7 +568,7 @@ def test_a_job_that_fails_midway_leaves_no_partial_call(app_config, redis_url, r
     """The lease Redis is down when the voice job attributes the call: nothing is written."""
     import socket
 
-    from server import create_app
+    from ringtrail import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -595,8 +595,9 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
     """Twilio may deliver the voice webhook again; attribution uses the first arrival."""
     import time as clock
 
-    from server.models import Call
-    from server.pool import PoolStore
+    from ringtrail.storage.models import Call
+    from ringtrail.tracking.pool import PoolStore
+
     from tests.helpers import call_params, make_site, run_jobs, twilio_post
 
     setup = make_site(db, numbers=1, lease_seconds=60, match_window=5)
@@ -608,7 +609,7 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
     run_jobs(app)
     # The lease ends and the match window passes; then the same webhook comes again.
     store.lease(setup.pool.id, "visitor-2", numbers=setup.numbers, lease_seconds=1, now=now + 100)
-    from server.events import EventKeys, event_id
+    from ringtrail.calls.intake import EventKeys, event_id
 
     key = EventKeys(event_id("twilio", params["CallSid"], "voice")).event
     assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+from ringtrail.cli import main
+from ringtrail.storage.models import AuditEntry
 from sqlalchemy import select
-
-from server.cli import main
-from server.models import AuditEntry
 
 
 def run(app, *args: str, ok: bool = True, input: str | None = None):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from ringtrail.storage.models import Base
 from sqlalchemy import create_engine, inspect
-
-from server.models import Base
 
 
 @pytest.mark.postgres
 def test_migrated_schema_matches_the_models(database_url, db_backend):
-    from server.db import make_engine
+    from ringtrail.storage.sql import make_engine
 
     engine = make_engine(database_url, 2.0)
     with engine.connect() as conn:
@@ -22,7 +21,7 @@ def test_migrated_schema_matches_the_models(database_url, db_backend):
 
 
 def test_upgrade_is_repeatable(tmp_path):
-    from server.db import upgrade
+    from ringtrail.storage.sql import upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     upgrade(engine)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from ringtrail.storage.models import Base
 from sqlalchemy import String, Text, select
 
-from server.models import Base
 from tests.helpers import HUMAN_UA, ORIGIN, make_site
 
 IP = "203.0.113.77"
@@ -59,7 +59,7 @@ def test_no_ip_address_is_stored(app, client, db, redis_client):
     )
     # An audited action by a dashboard user, from that address.
     client.get("/dashboard/pools/999999", environ_base=env)
-    from server.audit import record
+    from ringtrail.accounts.audit import record
 
     with app.test_request_context("/", environ_base=env):
         record(db, "update", "pool", setup.pool.id, agency_id=setup.agency.id)

@@ -53,7 +53,7 @@ def test_the_document_is_openapi_3_and_documents_auth_and_errors(client):
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_break(app, live_server):
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         setup = make_site(get_db(), numbers=3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from ringtrail.tracking.pool import PoolKeys
+from ringtrail.tracking.visits import MAX_PAGES, VisitKeys, decode
 
-from server.pool import PoolKeys
-from server.visits import MAX_PAGES, VisitKeys, decode
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
 
 LANDING = (
@@ -114,7 +114,7 @@ def test_pageview_with_another_sites_key_is_refused(client, db):
 
 
 def test_several_business_numbers_each_get_their_own_pool(client, db):
-    from server.models import Pool, TrackingNumber
+    from ringtrail.storage.models import Pool, TrackingNumber
 
     setup = make_site(db, numbers=2)
     second = Pool(site=setup.site, business_number="+14155550111", lease_seconds=60)
@@ -189,12 +189,12 @@ def test_exhausted_original_pool_leaves_the_business_number(client, db):
 
 
 def test_redis_down_answers_source_numbers(app_config, db, tmp_path):
-    from server import create_app
+    from ringtrail import create_app
 
     app_config["REDIS_URL"] = f"unix://{tmp_path}/nothing.sock"
     app = create_app(app_config)
     with app.app_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         setup = make_site(get_db(), source_numbers={"*": "+16285550666"})
     res = start(app.test_client(), setup.site_key)

@@ -6,15 +6,15 @@ import socket
 import threading
 
 import pytest
+from ringtrail.accounts import ratelimit
 
-from server import ratelimit
 from tests.helpers import make_site
 from tests.test_api import bearer, new_key
 
 
 @pytest.fixture
 def key(app):
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         setup = make_site(get_db(), numbers=1)
@@ -22,8 +22,8 @@ def key(app):
 
 
 def test_over_the_limit_is_429_with_retry_after(app_config, redis_client):
-    from server import create_app
-    from server.db import get_db
+    from ringtrail import create_app
+    from ringtrail.storage.sql import get_db
 
     app = create_app({**app_config, "API_RATE_LIMIT_HOUR": 3, "API_RATE_LIMIT_DAY": 100})
     with app.app_context():
@@ -95,8 +95,8 @@ def test_the_api_answers_when_the_limiter_store_is_down(
 ):
     import time
 
-    from server import create_app
-    from server.db import get_db
+    from ringtrail import create_app
+    from ringtrail.storage.sql import get_db
 
     url = f"redis://127.0.0.1:{_dead_port()}/0" if store == "refused" else hung_redis
     app = create_app({**app_config, "RATE_LIMIT_REDIS_URL": url, "API_RATE_LIMIT_HOUR": 1})

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
+from ringtrail.calls.intake import EventKeys, event_id
+from ringtrail.storage.clients import get_queue_redis
+from ringtrail.storage.models import Call, Client, Pool, TrackingNumber
+from ringtrail.storage.sql import get_db
+from ringtrail.telephony import consent
+from ringtrail.tracking.directory import get_directory
+from ringtrail.web.telephony import open_now
 from sqlalchemy import select
 
-from server import consent
-from server.db import get_db
-from server.directory import get_directory
-from server.events import EventKeys, event_id
-from server.models import Call, Client, Pool, TrackingNumber
-from server.stores import get_queue_redis
-from server.telephony import open_now
 from tests.helpers import (
     BUSINESS,
     DEFAULT_FORWARD,
@@ -227,7 +227,7 @@ def test_every_route_says_the_notice_before_recording(app, new_site):
 
 
 def test_with_redis_down_no_route_records(app, app_config, new_site):
-    from server import create_app
+    from ringtrail import create_app
 
     all_situations = situations(new_site)
     dead = f"redis://127.0.0.1:{free_port()}/0"

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from ringtrail.cli import main
+from ringtrail.privacy import retention
+from ringtrail.storage.models import Call, Client, Site, VisitSnapshot
 from sqlalchemy import select
 
-from server import retention
-from server.cli import main
-from server.models import Call, Client, Site, VisitSnapshot
 from tests.helpers import make_site, run_jobs
 from tests.twilio_standin import call_sid
 
@@ -162,7 +162,7 @@ def test_a_recording_already_gone_at_the_carrier_is_forgotten(db, setup, stand_i
 
 
 def test_the_job_runs_from_the_queue_and_schedules_its_next_run(app, db, setup, stand_in):
-    from server.stores import get_queue
+    from ringtrail.storage.clients import get_queue
 
     real_now = datetime.now(UTC)
     old = Call(
@@ -184,7 +184,7 @@ def test_the_job_runs_from_the_queue_and_schedules_its_next_run(app, db, setup, 
 
 
 def test_schedule_keeps_one_chain_per_slot(app):
-    from server.stores import get_queue
+    from ringtrail.storage.clients import get_queue
 
     with app.app_context():
         first = retention.schedule(now=NOW.timestamp())
@@ -192,7 +192,7 @@ def test_schedule_keeps_one_chain_per_slot(app):
         queue = get_queue()
         assert queue.scheduled_job_registry.get_job_ids() == [first]
         job = queue.fetch_job(first)
-        assert job.func_name == "server.retention.enforce_and_reschedule"
+        assert job.func_name == "ringtrail.privacy.retention.enforce_and_reschedule"
         when = queue.scheduled_job_registry.get_scheduled_time(first)
     assert when == datetime.fromtimestamp(
         (int(NOW.timestamp()) // retention.RUN_EVERY + 1) * retention.RUN_EVERY, UTC
@@ -200,7 +200,8 @@ def test_schedule_keeps_one_chain_per_slot(app):
 
 
 def test_the_worker_command_schedules_retention(app, app_config):
-    from server.stores import get_queue
+    from ringtrail.storage.clients import get_queue
+
     from tests.test_cli import cli_env
 
     result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))

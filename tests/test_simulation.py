@@ -6,10 +6,9 @@ import json
 import time
 
 from click.testing import CliRunner
-
-from server.cli import main
-from server.simulation import Traffic, simulate
-from server.sizing import recommend
+from ringtrail.cli import main
+from ringtrail.reports.simulation import Traffic, simulate
+from ringtrail.reports.sizing import recommend
 
 SMALL = Traffic(
     peak_arrivals_per_hour=40, call_share=0.5, mean_pages=3, mean_page_seconds=60, days=1, seed=11

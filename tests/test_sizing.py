@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from server.sizing import erlang_b, numbers_needed, recommend
+from ringtrail.reports.sizing import erlang_b, numbers_needed, recommend
 
 
 @pytest.mark.parametrize(

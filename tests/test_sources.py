@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from server.sources import classify
+from ringtrail.tracking.sources import classify
 
 SITE = ("shop.example",)
 

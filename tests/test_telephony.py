@@ -8,15 +8,15 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
 import pytest
+from ringtrail.storage.clients import get_queue
+from ringtrail.storage.models import Agency, Call, Client, TrackingNumber
+from ringtrail.storage.sql import get_db
+from ringtrail.tracking.directory import Snapshot
+from ringtrail.web.telephony import public_url, signature_valid
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 
-from server.db import get_db
-from server.directory import Snapshot
-from server.models import Agency, Call, Client, TrackingNumber
-from server.stores import get_queue
-from server.telephony import public_url, signature_valid
 from tests.helpers import (
     BUSINESS,
     DEFAULT_FORWARD,

@@ -10,12 +10,12 @@ every API GET of one's own objects, the recording included, really answers 200.
 from __future__ import annotations
 
 import pytest
+from ringtrail.accounts import configuration as admin
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import AuditEntry, Call, TrackingNumber
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
-from server import admin
-from server.auth import cli_principal
-from server.models import AuditEntry, Call, TrackingNumber
 from tests.helpers import make_site
 from tests.twilio_standin import AUDIO
 
@@ -31,7 +31,7 @@ def _objects(
     app, agency_id: int, client_id: int, pool_id: int, site_id: int, tag: str, recording: str
 ):
     """Create a user, a key, a recorded call for one agency; returns ids by URL variable."""
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.test_request_context():
         db = get_db()
@@ -65,7 +65,7 @@ def _objects(
 
 @pytest.fixture
 def tenants(app, stand_in):
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         a = make_site(get_db(), numbers=2)
@@ -88,7 +88,7 @@ def _id_routes(app):
 
 
 def _denied(app) -> int:
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         return get_db().scalar(
@@ -140,7 +140,7 @@ def test_denied_attempts_record_who_and_what(app, client, tenants):
         f"/api/v1/pools/{tenants['b']['pool_id']}", json={"lease_seconds": 5}, headers=headers
     )
     assert res.status_code == 404 and res.get_json() == {"error": "no such pool"}
-    from server.db import get_db
+    from ringtrail.storage.sql import get_db
 
     with app.app_context():
         entry = get_db().scalar(select(AuditEntry).where(AuditEntry.action == "denied"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from ringtrail.reports.counters import flush, schedule_flush
+from ringtrail.storage.models import DailyVisits
+from ringtrail.tracking.pool import PoolKeys, PoolStore
 from sqlalchemy import select
 
-from server.models import DailyVisits
-from server.pool import PoolKeys, PoolStore
-from server.traffic import flush, schedule_flush
 from tests.helpers import make_site, tracking_numbers
 
 NOW = 1_800_000_000.0
@@ -58,7 +58,7 @@ def test_flush_copies_counts_and_is_idempotent(app, db, db_backend, redis_client
 def test_flush_copies_hourly_pool_load(app, db, redis_client):
     from datetime import UTC, datetime
 
-    from server.models import PoolHour
+    from ringtrail.storage.models import PoolHour
 
     setup = make_site(db, numbers=1)
     store = PoolStore(redis_client)
@@ -77,7 +77,7 @@ def test_flush_copies_hourly_pool_load(app, db, redis_client):
 
 
 def test_schedule_flush_keeps_one_chain_per_slot(app):
-    from server.stores import get_queue
+    from ringtrail.storage.clients import get_queue
 
     with app.app_context():
         first = schedule_flush(now=NOW)

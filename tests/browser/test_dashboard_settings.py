@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ringtrail.accounts import configuration as admin
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import Pool
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from server import admin
-from server.auth import cli_principal
-from server.models import Pool
 from tests.browser.conftest import WAIT
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ def admin_user(live):
     setup.pool.name = "Main line"
     live.db.commit()
     with live.app.test_request_context():
-        from server.db import get_db
+        from ringtrail.storage.sql import get_db
 
         admin.create_user(
             get_db(),

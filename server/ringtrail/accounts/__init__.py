@@ -1,0 +1,1 @@
+"""People and configuration: principals, keys, tenancy, audit, rate limits, config services."""

@@ -1,0 +1,582 @@
+"""Configuration changes, shared by the admin API, the settings pages and ``ringtrail``.
+
+Every function takes validated data (see ``schemas.py``) and the acting
+:class:`~server.auth.Principal`; checks what that principal may do; writes the change
+and its audit entry in one transaction; and makes the in-process directory reread SQL.
+Objects named by id are fetched through :func:`server.tenancy.get_or_404`, so another
+tenant's object is a 404 here too, whichever door the request came in by.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import abort
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from ringtrail.accounts import audit
+from ringtrail.accounts.apikeys import new_key
+from ringtrail.accounts.auth import Principal, hash_password
+from ringtrail.accounts.tenancy import get_or_404
+from ringtrail.errors import BadInput
+from ringtrail.storage.models import (
+    Agency,
+    ApiKey,
+    Call,
+    Client,
+    DailyVisits,
+    Pool,
+    PoolHour,
+    Site,
+    TrackingNumber,
+    User,
+    VisitSnapshot,
+    utcnow,
+)
+from ringtrail.telephony import consent
+from ringtrail.tracking.directory import get_directory
+
+
+class Conflict(BadInput):
+    """The change clashes with what exists (a duplicate, or objects still attached)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 409)
+
+
+def require_admin(p: Principal) -> None:
+    """Only a whole-agency admin (or the command line) may go on."""
+    if not p.is_agency_admin:
+        abort(403, description="this needs an agency admin")
+
+
+def require_editor(p: Principal) -> None:
+    """Report-only users may not change configuration."""
+    if not p.can_edit:
+        abort(403, description="this needs an agency admin or a client manager")
+
+
+def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[Any]]:
+    """Apply ``data`` to ``obj``; returns {field: [old, new]} for what really changed."""
+    changed = {}
+    for name, value in data.items():
+        old = getattr(obj, name)
+        if old != value:
+            changed[name] = [old, value]
+            setattr(obj, name, value)
+    return changed
+
+
+def _commit(db: Session) -> None:
+    db.commit()
+    get_directory().invalidate()
+
+
+# -- agencies and clients ------------------------------------------------------------------
+
+# What the client-wide rules below read; a new client starts from the columns' defaults.
+_RULED = ("record_calls", "recording_notice", "voicemail", "transcribe", "hipaa")
+_RULED += ("consent_mode", "us_state")
+HIPAA_REFUSAL = "HIPAA mode is on: calls are never recorded or transcribed and take no voicemail"
+
+
+def _defaults() -> dict[str, Any]:
+    out = {}
+    for name in _RULED:
+        default = Client.__table__.c[name].default
+        out[name] = default.arg if default is not None else None
+    return out
+
+
+def _overrides_recording(db: Session, client_id: int | None) -> bool:
+    """Whether a pool or number of the client is set to record whatever the client says."""
+    if client_id is None:
+        return False
+    pools = select(Pool.id).join(Site, Site.id == Pool.site_id).where(Site.client_id == client_id)
+    return bool(
+        db.scalar(select(exists().where(Pool.id.in_(pools), Pool.record_calls.is_(True))))
+        or db.scalar(
+            select(
+                exists().where(
+                    TrackingNumber.pool_id.in_(pools), TrackingNumber.record_calls.is_(True)
+                )
+            )
+        )
+    )
+
+
+def check_client(db: Session, client: Client | None, data: dict[str, Any]) -> None:
+    """Refuse client settings that would break a consent or HIPAA rule, with the reason.
+
+    Only rules that involve a field being changed are checked, so a rename never fails
+    for a combination stored before these rules existed. Rules:
+
+    - recording (the client's, a pool's or a number's) and voicemail need a notice;
+    - ``one_party`` consent only where ``consent.check_mode`` allows it;
+    - HIPAA mode refuses recording, transcription and voicemail rather than silently
+      overriding them: what the settings say is what happens.
+    """
+    sent = set(data)
+    now = (_defaults() if client is None else {n: getattr(client, n) for n in _RULED}) | data
+    overrides = _overrides_recording(db, client.id if client is not None else None)
+    records = bool(now["record_calls"]) or overrides
+    if sent & {"hipaa", "record_calls", "transcribe", "voicemail"} and now["hipaa"]:
+        on = [name for name in ("record_calls", "transcribe", "voicemail") if now[name]]
+        if overrides:
+            on.append("a pool or number set to record")
+        if on:
+            raise BadInput(f"{HIPAA_REFUSAL}; turn off {', '.join(on)} first", 422)
+    needs_notice = records or now["voicemail"]
+    if (
+        sent & {"record_calls", "recording_notice", "voicemail"}
+        and needs_notice
+        and not consent.notice_text(now["recording_notice"])
+    ):
+        raise BadInput(
+            "recording_notice: recording and voicemail play the notice first, so it "
+            "cannot be empty while either is on",
+            422,
+        )
+    mode = now["consent_mode"] or consent.DEFAULT_MODE
+    if sent & {"consent_mode", "us_state"} and (
+        reason := consent.check_mode(now["us_state"], mode)
+    ):
+        raise BadInput(f"consent_mode: {reason}", 422)
+
+
+def check_override(client: Client, record: bool | None) -> None:
+    """A pool or number may be set to record only where its client may record at all."""
+    if record is not True:
+        return
+    if client.hipaa:
+        raise BadInput(f"record_calls: {HIPAA_REFUSAL} for this client", 422)
+    if not consent.notice_text(client.recording_notice):
+        raise BadInput("record_calls: the client has no recording notice; set one first", 422)
+
+
+def create_agency(db: Session, p: Principal, data: dict[str, Any]) -> Agency:
+    """A new agency (command line only: agencies are the top of the tree)."""
+    if p.kind != "cli":
+        abort(403)
+    agency = Agency(name=data["name"])
+    db.add(agency)
+    db.flush()
+    audit.record(
+        db, "create", "agency", agency.id, {"name": agency.name}, principal=p, agency_id=agency.id
+    )
+    _commit(db)
+    return agency
+
+
+def _agency_of(p: Principal, agency_id: int | None) -> int:
+    """The agency a new object belongs to: the principal's own, or (from the command line,
+    which has none) the one named; 404 if it is not the principal's to use."""
+    agency_id = p.agency_id or agency_id
+    if agency_id is None:
+        raise BadInput("which agency? (--agency)")
+    get_or_404(Agency, agency_id, p)
+    return agency_id
+
+
+def create_client(
+    db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
+) -> Client:
+    """A new client of the principal's agency."""
+    require_admin(p)
+    agency_id = _agency_of(p, agency_id)
+    check_client(db, None, data)
+    client = Client(agency_id=agency_id, **data)
+    db.add(client)
+    db.flush()
+    audit.record(
+        db, "create", "client", client.id, {"name": client.name}, principal=p, agency_id=agency_id
+    )
+    _commit(db)
+    return client
+
+
+def update_client(db: Session, p: Principal, client: Client, data: dict[str, Any]) -> Client:
+    """Change a client's settings (admins; a client manager may not suspend itself)."""
+    require_editor(p)
+    if not p.is_agency_admin and "suspended" in data and data["suspended"] != client.suspended:
+        abort(403, description="only an agency admin may suspend a client")
+    check_client(db, client, data)
+    changed = _changes(client, data)
+    if changed:
+        audit.record(
+            db, "update", "client", client.id, changed, principal=p, agency_id=client.agency_id
+        )
+    _commit(db)
+    return client
+
+
+def delete_client(db: Session, p: Principal, client: Client) -> None:
+    """Delete a client that has nothing attached any more."""
+    require_admin(p)
+    for model, what in ((Site, "sites"), (Call, "calls"), (User, "users"), (ApiKey, "API keys")):
+        if db.scalar(select(exists().where(model.client_id == client.id))):
+            raise Conflict(f"client {client.id} still has {what}")
+    audit.record(
+        db,
+        "delete",
+        "client",
+        client.id,
+        {"name": client.name},
+        principal=p,
+        agency_id=client.agency_id,
+    )
+    db.delete(client)
+    _commit(db)
+
+
+# -- sites ------------------------------------------------------------------------------
+
+
+def create_site(db: Session, p: Principal, data: dict[str, Any]) -> Site:
+    """A new site of one of the principal's clients, with a fresh public key."""
+    require_editor(p)
+    client = get_or_404(Client, data["client_id"], p)
+    site = Site(public_key=secrets.token_hex(10), **data)
+    db.add(site)
+    db.flush()
+    audit.record(
+        db,
+        "create",
+        "site",
+        site.id,
+        {"name": site.name, "client_id": client.id},
+        principal=p,
+        agency_id=client.agency_id,
+    )
+    _commit(db)
+    return site
+
+
+def update_site(db: Session, p: Principal, site: Site, data: dict[str, Any]) -> Site:
+    """Change a site's settings."""
+    require_editor(p)
+    changed = _changes(site, data)
+    if changed:
+        audit.record(
+            db, "update", "site", site.id, changed, principal=p, agency_id=site.client.agency_id
+        )
+    _commit(db)
+    return site
+
+
+def delete_site(db: Session, p: Principal, site: Site) -> None:
+    """Delete a site without pools or recorded traffic."""
+    require_editor(p)
+    for model, what in (
+        (Pool, "pools"),
+        (Call, "calls"),
+        (VisitSnapshot, "visits"),
+        (DailyVisits, "visit counts"),
+    ):
+        if db.scalar(select(exists().where(model.site_id == site.id))):
+            raise Conflict(f"site {site.id} still has {what}")
+    audit.record(
+        db,
+        "delete",
+        "site",
+        site.id,
+        {"name": site.name},
+        principal=p,
+        agency_id=site.client.agency_id,
+    )
+    db.delete(site)
+    _commit(db)
+
+
+# -- pools ------------------------------------------------------------------------------
+
+
+def create_pool(db: Session, p: Principal, data: dict[str, Any]) -> Pool:
+    """A new, empty pool on one of the principal's sites."""
+    require_editor(p)
+    site = get_or_404(Site, data["site_id"], p)
+    check_override(site.client, data.get("record_calls"))
+    pool = Pool(**data)
+    db.add(pool)
+    db.flush()
+    audit.record(
+        db,
+        "create",
+        "pool",
+        pool.id,
+        {k: v for k, v in data.items()},
+        principal=p,
+        agency_id=site.client.agency_id,
+    )
+    _commit(db)
+    return pool
+
+
+def update_pool(db: Session, p: Principal, pool: Pool, data: dict[str, Any]) -> Pool:
+    """Change a pool's settings (lease time, match window, exhaustion policy...)."""
+    require_editor(p)
+    check_override(pool.site.client, data.get("record_calls"))
+    changed = _changes(pool, data)
+    if changed:
+        audit.record(
+            db,
+            "update",
+            "pool",
+            pool.id,
+            changed,
+            principal=p,
+            agency_id=pool.site.client.agency_id,
+        )
+    _commit(db)
+    return pool
+
+
+def delete_pool(db: Session, p: Principal, pool: Pool) -> None:
+    """Delete a pool and its numbers, unless calls or load history refer to it."""
+    require_editor(p)
+    for model, what in ((Call, "calls"), (PoolHour, "load history")):
+        if db.scalar(select(exists().where(model.pool_id == pool.id))):
+            raise Conflict(
+                f"pool {pool.id} has {what}; deactivate its numbers instead of deleting it"
+            )
+    numbers = [n.number for n in pool.numbers]
+    for number in list(pool.numbers):
+        db.delete(number)
+    audit.record(
+        db,
+        "delete",
+        "pool",
+        pool.id,
+        {"name": pool.name, "numbers": numbers},
+        principal=p,
+        agency_id=pool.site.client.agency_id,
+    )
+    db.delete(pool)
+    _commit(db)
+
+
+def pool_number_count(db: Session, pool_id: int) -> int:
+    """Active tracking numbers in a pool."""
+    return (
+        db.scalar(
+            select(func.count(TrackingNumber.id)).where(
+                TrackingNumber.pool_id == pool_id, TrackingNumber.active.is_(True)
+            )
+        )
+        or 0
+    )
+
+
+# -- numbers ----------------------------------------------------------------------------
+
+
+def _check_role(data: dict[str, Any], current: TrackingNumber | None = None) -> None:
+    role = data.get("role", current.role if current else "pool")
+    source = data.get("source", current.source if current else None)
+    if role == "source" and not source:
+        raise BadInput("a source number needs a source (for example google/organic, or *)")
+
+
+def _where_is(db: Session, p: Principal, number: str) -> str | None:
+    """Why ``number`` cannot be added: it is in a pool already (named only if ours)."""
+    other = db.scalar(select(TrackingNumber).where(TrackingNumber.number == number))
+    if other is None:
+        return None
+    visible = db.scalar(select(Pool.id).where(Pool.id == other.pool_id, *_pool_conditions(p)))
+    if visible is not None:
+        return f"{number} is already in pool {other.pool_id}"
+    return f"{number} is already in another pool"
+
+
+def _pool_conditions(p: Principal) -> list[Any]:
+    from ringtrail.accounts.tenancy import conditions
+
+    return conditions(Pool, p)
+
+
+def add_number(db: Session, p: Principal, data: dict[str, Any]) -> TrackingNumber:
+    """Add one tracking number to one of the principal's pools."""
+    require_editor(p)
+    pool = get_or_404(Pool, data["pool_id"], p)
+    _check_role(data)
+    check_override(pool.site.client, data.get("record_calls"))
+    if reason := _where_is(db, p, data["number"]):
+        raise Conflict(reason)
+    number = TrackingNumber(**data)
+    db.add(number)
+    db.flush()
+    audit.record(
+        db,
+        "create",
+        "number",
+        number.id,
+        {"number": number.number, "pool_id": pool.id, "role": number.role},
+        principal=p,
+        agency_id=pool.site.client.agency_id,
+    )
+    _commit(db)
+    return number
+
+
+def update_number(
+    db: Session, p: Principal, number: TrackingNumber, data: dict[str, Any]
+) -> TrackingNumber:
+    """Change a number's role, source, recording override or whether it is active."""
+    require_editor(p)
+    _check_role(data, number)
+    check_override(number.pool.site.client, data.get("record_calls"))
+    changed = _changes(number, data)
+    if changed:
+        changed["number"] = number.number
+        audit.record(
+            db,
+            "update",
+            "number",
+            number.id,
+            changed,
+            principal=p,
+            agency_id=number.pool.site.client.agency_id,
+        )
+    _commit(db)
+    return number
+
+
+def delete_number(db: Session, p: Principal, number: TrackingNumber) -> None:
+    """Remove a tracking number (calls keep the number they were made to)."""
+    require_editor(p)
+    audit.record(
+        db,
+        "delete",
+        "number",
+        number.id,
+        {"number": number.number, "pool_id": number.pool_id},
+        principal=p,
+        agency_id=number.pool.site.client.agency_id,
+    )
+    db.delete(number)
+    _commit(db)
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+def create_user(
+    db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
+) -> User:
+    """A new dashboard user of the principal's agency."""
+    require_admin(p)
+    agency_id = _agency_of(p, agency_id)
+    role, client_id = data["role"], data.get("client_id")
+    if role == "agency_admin" and client_id is not None:
+        raise BadInput("an agency admin belongs to no single client; leave client_id out")
+    if role != "agency_admin":
+        if client_id is None:
+            raise BadInput(f"a {role.replace('_', ' ')} belongs to one client: client_id")
+        client = get_or_404(Client, client_id, p)
+        if client.agency_id != agency_id:
+            abort(404, description="no such client")
+    email = data["email"].strip().lower()
+    if db.scalar(select(exists().where(func.lower(User.email) == email))):
+        raise Conflict("a user with this email exists")
+    user = User(
+        agency_id=agency_id,
+        client_id=client_id,
+        email=email,
+        name=data.get("name", ""),
+        role=role,
+        password_hash=hash_password(data["password"]),
+    )
+    db.add(user)
+    db.flush()
+    audit.record(
+        db,
+        "create",
+        "user",
+        user.id,
+        {"email": email, "role": role, "client_id": client_id},
+        principal=p,
+        agency_id=agency_id,
+    )
+    _commit(db)
+    return user
+
+
+def update_user(db: Session, p: Principal, user: User, data: dict[str, Any]) -> User:
+    """Rename, reset the password of, or (de)activate a user; old sessions end."""
+    require_admin(p)
+    details: dict[str, Any] = {}
+    if "name" in data and data["name"] != user.name:
+        details["name"] = [user.name, data["name"]]
+        user.name = data["name"]
+    if "password" in data:
+        user.password_hash = hash_password(data["password"])
+        user.session_version += 1
+        details["password"] = "changed"  # noqa: S105 (a note, not a secret)
+    if "active" in data and data["active"] != user.active:
+        if p.kind == "user" and p.id == user.id and not data["active"]:
+            raise BadInput("you cannot deactivate yourself")
+        details["active"] = [user.active, data["active"]]
+        user.active = data["active"]
+        user.session_version += 1
+    if details:
+        audit.record(db, "update", "user", user.id, details, principal=p, agency_id=user.agency_id)
+    _commit(db)
+    return user
+
+
+# -- API keys ---------------------------------------------------------------------------
+
+
+def create_key(
+    db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
+) -> tuple[ApiKey, str]:
+    """A new API key; returns it with the key itself, which is never shown again."""
+    require_admin(p)
+    agency_id = _agency_of(p, agency_id)
+    client_id = data.get("client_id")
+    if client_id is not None:
+        client = get_or_404(Client, client_id, p)
+        if client.agency_id != agency_id:
+            abort(404, description="no such client")
+    raw, prefix, digest = new_key()
+    key = ApiKey(
+        agency_id=agency_id,
+        client_id=client_id,
+        name=data["name"],
+        prefix=prefix,
+        key_hash=digest,
+        created_by=p.label[:254],
+    )
+    db.add(key)
+    db.flush()
+    audit.record(
+        db,
+        "create",
+        "api_key",
+        key.id,
+        {"name": key.name, "prefix": prefix, "client_id": client_id},
+        principal=p,
+        agency_id=agency_id,
+    )
+    _commit(db)
+    return key, raw
+
+
+def revoke_key(db: Session, p: Principal, key: ApiKey) -> ApiKey:
+    """Revoke a key; the next request made with it is refused."""
+    require_admin(p)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(
+            db,
+            "revoke",
+            "api_key",
+            key.id,
+            {"prefix": key.prefix},
+            principal=p,
+            agency_id=key.agency_id,
+        )
+    _commit(db)
+    return key

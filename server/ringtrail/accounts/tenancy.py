@@ -1,0 +1,207 @@
+"""Every query is scoped to the caller's tenant, here and nowhere else.
+
+- :func:`scoped` narrows a ``select()`` of a model to what the principal may see.
+- :func:`get_or_404` fetches one object by id for the principal; another tenant's object
+  is a 404 (the same answer as a missing one) and the attempt is audited as "denied".
+
+The ownership chain is agency → client → site → pool → tracking number; calls, visit
+snapshots and pool hours hang off it. A principal with ``client_id`` sees that client
+only. The command line (``agency_id`` None) sees everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import abort, has_request_context, request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from ringtrail.accounts import audit
+from ringtrail.accounts.auth import Principal, current_principal
+from ringtrail.storage.models import (
+    Agency,
+    ApiKey,
+    AuditEntry,
+    Call,
+    Client,
+    DailyVisits,
+    Pool,
+    PoolHour,
+    Site,
+    TrackingNumber,
+    User,
+    VisitSnapshot,
+)
+from ringtrail.storage.sql import get_db
+
+T = TypeVar("T")
+MAX_ID = 2**31 - 1  # larger ids exist nowhere and would overflow some databases
+
+OBJECT_TYPES: dict[type, str] = {
+    Agency: "agency",
+    Client: "client",
+    Site: "site",
+    Pool: "pool",
+    TrackingNumber: "number",
+    Call: "call",
+    VisitSnapshot: "visit",
+    User: "user",
+    ApiKey: "api_key",
+    AuditEntry: "audit_entry",
+    PoolHour: "pool_hour",
+    DailyVisits: "daily_visits",
+}
+
+
+def _principal(principal: Principal | None) -> Principal:
+    principal = principal or current_principal()
+    if principal is None:
+        abort(401)
+    return principal
+
+
+def client_ids(principal: Principal | None = None) -> Select:
+    """A subquery of the ids of the clients the principal may see."""
+    p = _principal(principal)
+    query = select(Client.id)
+    if p.agency_id is not None:
+        query = query.where(Client.agency_id == p.agency_id)
+    if p.client_id is not None:
+        query = query.where(Client.id == p.client_id)
+    return query
+
+
+def _site_ids(p: Principal) -> Select:
+    return select(Site.id).where(Site.client_id.in_(client_ids(p)))
+
+
+def _pool_ids(p: Principal) -> Select:
+    return select(Pool.id).where(Pool.site_id.in_(_site_ids(p)))
+
+
+def conditions(model: type, principal: Principal | None = None) -> list[Any]:
+    """The WHERE conditions that restrict ``model`` to the principal's tenant."""
+    p = _principal(principal)
+    if p.agency_id is None and p.client_id is None:
+        return []
+    if model is Agency:
+        return [Agency.id == p.agency_id]
+    if model is Client:
+        return [Client.id.in_(client_ids(p))]
+    if model in (Site,):
+        return [Site.client_id.in_(client_ids(p))]
+    if model is Pool:
+        return [Pool.site_id.in_(_site_ids(p))]
+    if model is TrackingNumber:
+        return [TrackingNumber.pool_id.in_(_pool_ids(p))]
+    if model is Call:
+        return [Call.client_id.in_(client_ids(p))]
+    if model is VisitSnapshot:
+        return [VisitSnapshot.site_id.in_(_site_ids(p))]
+    if model is DailyVisits:
+        return [DailyVisits.site_id.in_(_site_ids(p))]
+    if model is PoolHour:
+        return [PoolHour.pool_id.in_(_pool_ids(p))]
+    if model in (User, ApiKey):
+        conds = [model.agency_id == p.agency_id]
+        if p.client_id is not None:
+            conds.append(model.client_id == p.client_id)
+        return conds
+    if model is AuditEntry:
+        if p.client_id is not None:
+            return [AuditEntry.id.is_(None)]  # the audit log is for agency admins
+        return [AuditEntry.agency_id == p.agency_id]
+    raise TypeError(f"no tenant rule for {model.__name__}")
+
+
+def scoped(stmt: Select, model: type, principal: Principal | None = None) -> Select:
+    """``stmt`` (a select involving ``model``) restricted to the principal's tenant."""
+    return stmt.where(*conditions(model, principal))
+
+
+def tenant_of(db: Session, obj: Any) -> tuple[int | None, int | None]:
+    """The (agency id, client id) an object belongs to."""
+    if isinstance(obj, Agency):
+        return obj.id, None
+    if isinstance(obj, Client):
+        return obj.agency_id, obj.id
+    if isinstance(obj, User | ApiKey):
+        return obj.agency_id, obj.client_id
+    if isinstance(obj, AuditEntry):
+        return obj.agency_id, None
+    client_id = None
+    if isinstance(obj, Call | Site):
+        client_id = obj.client_id
+    elif isinstance(obj, Pool):
+        client_id = obj.site.client_id
+    elif isinstance(obj, TrackingNumber):
+        client_id = obj.pool.site.client_id
+    elif isinstance(obj, VisitSnapshot | DailyVisits):
+        client_id = db.get(Site, obj.site_id).client_id
+    elif isinstance(obj, PoolHour):
+        client_id = db.get(Pool, obj.pool_id).site.client_id
+    if client_id is None:
+        return None, None
+    return db.get(Client, client_id).agency_id, client_id
+
+
+def get_or_404(model: type[T], object_id: Any, principal: Principal | None = None) -> T:
+    """The principal's ``model`` with this id, or 404 (audited as "denied" if it exists)."""
+    p = _principal(principal)
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        abort(404, description="not found")
+    what = OBJECT_TYPES.get(model, model.__name__.lower()).replace("_", " ")
+    if not 0 < object_id <= MAX_ID:
+        abort(404, description=f"no such {what}")
+    db = get_db()
+    found = db.scalar(scoped(select(model).where(model.id == object_id), model, p))
+    if found is not None:
+        return found
+    other = db.get(model, object_id)
+    if other is not None:
+        target_agency, target_client = tenant_of(db, other)
+        audit.record_now(
+            "denied",
+            OBJECT_TYPES.get(model, model.__name__.lower()),
+            object_id,
+            {
+                "method": _method(),
+                "path": _path(),
+                "target_agency_id": target_agency,
+                "target_client_id": target_client,
+            },
+            principal=p,
+        )
+    abort(404, description=f"no such {what}")
+
+
+def _method() -> str:
+    return request.method if has_request_context() else ""
+
+
+def _path() -> str:
+    return request.path[:300] if has_request_context() else ""
+
+
+# URL variables that name an object; a request naming another tenant's object is refused
+# before the view (or its input validation) runs, so every new route is covered.
+VIEW_ARGS: dict[str, type] = {
+    "client_id": Client,
+    "site_id": Site,
+    "pool_id": Pool,
+    "number_id": TrackingNumber,
+    "call_id": Call,
+    "user_id": User,
+    "key_id": ApiKey,
+}
+
+
+def guard_view_args(view_args: dict[str, Any] | None, principal: Principal | None = None) -> None:
+    """404 (audited) unless every object named in the URL belongs to the principal."""
+    for name, value in (view_args or {}).items():
+        model = VIEW_ARGS.get(name)
+        if model is not None:
+            get_or_404(model, value, principal)

@@ -1,0 +1,240 @@
+"""Call records in SQL: every call event is applied here, idempotently and in any order.
+
+Each kind of event writes only its own columns, so a status callback that overtakes the
+voice event, or a webhook delivered twice, still leaves exactly one correct record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ringtrail.calls.attribution import Attribution, attribute
+from ringtrail.storage.models import Call, Client, VisitSnapshot
+from ringtrail.tracking.pool import PoolStore
+from ringtrail.tracking.visits import Visit, VisitStore
+
+# Later states win; a late "ringing" never overwrites "completed".
+STATUS_RANK = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "completed": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "failed": 4,
+    "canceled": 4,
+}
+KINDS = ("voice", "status", "dial", "recording", "transcription")
+ROUTE_KINDS = ("normal", "overflow", "after_hours", "voicemail", "unknown")
+UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _when(event: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(float(event["received_at"]), UTC)
+
+
+def call_for(db: Session, provider: str, call_sid: str) -> Call:
+    """The call with this id, created if new; safe when two workers race to create it."""
+    call = db.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is not None:
+        return call
+    dialect = db.get_bind().dialect.name
+    if dialect in UPSERTS:
+        # INSERT … ON CONFLICT DO NOTHING rather than a savepoint: on pysqlite, releasing
+        # the outermost savepoint commits, and a job that failed later would leave an
+        # empty call behind. The new row is part of the job's transaction.
+        db.execute(
+            UPSERTS[dialect](Call)
+            .values(provider=provider, call_sid=call_sid)
+            .on_conflict_do_nothing(index_elements=[Call.call_sid])
+        )
+        return db.scalars(select(Call).where(Call.call_sid == call_sid)).one()
+    try:
+        with db.begin_nested():
+            call = Call(provider=provider, call_sid=call_sid)
+            db.add(call)
+    except IntegrityError:
+        call = db.scalar(select(Call).where(Call.call_sid == call_sid))
+    return call
+
+
+def snapshot_visit(db: Session, session_id: str, visit: Visit) -> VisitSnapshot:
+    """Copy a live visit to SQL (or refresh the copy), keyed by its session id."""
+    snap = db.scalar(select(VisitSnapshot).where(VisitSnapshot.session_id == session_id))
+    if snap is None:
+        snap = VisitSnapshot(session_id=session_id, site_id=visit.site_id)
+        db.add(snap)
+    snap.started_at = datetime.fromtimestamp(visit.started, UTC)
+    snap.landing_url = visit.landing_url
+    snap.landing_title = visit.title[:200]
+    snap.referrer = visit.referrer
+    snap.source = visit.source
+    snap.medium = visit.medium
+    snap.campaign = visit.campaign
+    snap.term = visit.term
+    snap.content = visit.content
+    snap.click_ids = dict(visit.click_ids)
+    snap.device = visit.device
+    snap.browser = visit.browser
+    snap.os = visit.os
+    snap.pages = [list(p) for p in visit.pages]
+    return snap
+
+
+def advance_status(db: Session, call: Call, status: str, *, same_rank: bool = True) -> None:
+    """Move the call to ``status`` unless it is already further along.
+
+    One conditional UPDATE, so two workers applying two status events of one call at
+    once cannot lose the later state (a read-then-write in Python could).
+    """
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        return
+    current = case(STATUS_RANK, value=Call.status, else_=-1)
+    allowed = current <= rank if same_rank else current < rank
+    db.execute(
+        update(Call)
+        .where(Call.id == call.id, allowed)
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: VisitStore) -> Call:
+    """Apply one call event to its call record (the caller commits)."""
+    kind = event["kind"]
+    if kind not in KINDS:
+        # Before call_for: a bad event must not leave an empty call behind.
+        raise ValueError(f"unknown event kind {kind!r}")
+    call = call_for(db, event.get("provider", "twilio"), event["call_sid"])
+    params = event.get("params", {})
+    if kind == "voice":
+        _apply_voice(db, call, event, pools, visits)
+    elif kind == "status":
+        advance_status(db, call, params.get("CallStatus", ""))
+        if (duration := _int(params.get("CallDuration"))) is not None:
+            call.duration_seconds = duration
+    elif kind == "dial":
+        call.dial_status = (params.get("DialCallStatus") or "")[:20] or call.dial_status
+        call.talk_seconds = _int(params.get("DialCallDuration"))
+        call.answered = call.dial_status in ("completed", "answered")
+        if event.get("route_kind") == "voicemail":
+            call.route_kind = "voicemail"
+        apply_disclosure(call, event)
+    elif kind == "recording" and params.get("RecordingStatus", "completed") == "completed":
+        if _client_allows(db, call, "record"):
+            call.recording_sid = (params.get("RecordingSid") or "")[:64] or None
+            call.recording_url = params.get("RecordingUrl")
+            call.recording_seconds = _int(params.get("RecordingDuration"))
+    elif kind == "transcription":
+        done = params.get("TranscriptionStatus", "completed") == "completed"
+        if done and _client_allows(db, call, "transcribe"):
+            call.transcription = params.get("TranscriptionText") or None
+    return call
+
+
+def _client_allows(db: Session, call: Call, what: str) -> bool:
+    """Whether the call's client may keep a recording, or a transcript, of it.
+
+    A recording reference is kept unless the client is in HIPAA mode (the webhook never
+    asks for one then; this is the second lock). A transcript only for clients that
+    transcribe, outside HIPAA mode. A call not yet known keeps neither: the safer loss.
+    """
+    client = db.get(Client, call.client_id) if call.client_id is not None else None
+    if what == "record":
+        return client is None or not client.hipaa
+    return client is not None and bool(client.transcribe) and not client.hipaa
+
+
+def apply_disclosure(call: Call, event: dict[str, Any]) -> None:
+    """Record that the notice played: the first time it did, with its text's version.
+
+    Idempotent and order-free: an event without a notice never unsets one.
+    """
+    if not event.get("notice_played"):
+        return
+    at = event.get("notice_at")
+    when = datetime.fromtimestamp(float(at), UTC) if at is not None else _when(event)
+    if not call.notice_played or call.notice_at is None or when < call.notice_at:
+        call.notice_at = when
+        call.notice_version = (event.get("notice_version") or "")[:16] or None
+    call.notice_played = True
+
+
+def fixed_number_source(role: str, pattern: str | None) -> tuple[str, str]:
+    """What a call to a fixed number says about its source.
+
+    An overflow number and a catch-all ("*") source number serve visitors of any source,
+    so they say only that; "google/organic" names both, "google" the source alone.
+    """
+    if role == "overflow":
+        return "(overflow)", "(none)"
+    if not pattern or pattern == "*":
+        return "(untracked)", "(none)"
+    source, _, medium = pattern.partition("/")
+    return source, medium or "(any)"
+
+
+def _apply_voice(
+    db: Session, call: Call, event: dict[str, Any], pools: PoolStore, visits: VisitStore
+) -> None:
+    params = event.get("params", {})
+    route = event.get("route") or {}
+    call.started_at = call.started_at or _when(event)
+    call.tracking_number = params.get("To", "")[:20]
+    # HIPAA events carry no From at all; the check here is a second lock.
+    raw = None if event.get("hipaa") else params.get("From")
+    call.caller_number = raw[:64] if raw else None
+    call.caller_hash = event.get("caller_hash") or call.caller_hash
+    call.caller_state = (event.get("caller_state") or "")[:2] or None
+    call.client_id = route.get("client_id")
+    call.site_id = route.get("site_id")
+    call.pool_id = route.get("pool_id")
+    call.forwarded_to = (event.get("forward_to") or "")[:20]
+    call.degraded = bool(event.get("degraded"))
+    kind = event.get("route_kind")
+    if call.route_kind != "voicemail" and kind in ROUTE_KINDS:  # voicemail, once set, stays
+        call.route_kind = kind
+    apply_disclosure(call, event)
+    if event.get("hipaa") and route.get("client_id") is not None:
+        hipaa = db.get(Client, route["client_id"])
+        if hipaa is not None and hipaa.hipaa:  # nothing recorded may stay, whatever arrived
+            call.recording_sid = call.recording_url = call.transcription = None
+            call.recording_seconds = None
+    advance_status(db, call, params.get("CallStatus", ""), same_rank=False)
+
+    role = route.get("role")
+    if role in ("source", "overflow"):
+        call.confidence = "source"
+        call.source, call.medium = fixed_number_source(role, route.get("source"))
+        return
+    if role != "pool" or call.pool_id is None:
+        call.confidence = "none"
+        return
+    # The time the call first reached us: a redelivered webhook must not move it later.
+    found: Attribution = attribute(
+        pools.records(call.pool_id, call.tracking_number),
+        call.started_at.timestamp(),
+        float(route.get("match_window", 3600)),
+    )
+    call.confidence = found.confidence
+    call.session_id = found.session
+    if found.session and (visit := visits.get(found.session)) is not None:
+        snap = snapshot_visit(db, found.session, visit)
+        db.flush()
+        call.visit_id = snap.id
+        call.source, call.medium = visit.source, visit.medium

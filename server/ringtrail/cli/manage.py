@@ -1,0 +1,433 @@
+"""Management subcommands of ``ringtrail``: agencies, clients, sites, pools, numbers, keys, users.
+
+They validate with the API's schemas and change things through ``admin.py``, so a
+script gets exactly what the API and the dashboard would do, audit entries included
+(as actor "cli"). Every command takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask.cli import AppGroup, with_appcontext
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from ringtrail.accounts import configuration as admin
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.accounts.tenancy import get_or_404
+from ringtrail.errors import BadInput
+from ringtrail.storage.models import Agency, ApiKey, Client, Pool, Site, TrackingNumber, User
+from ringtrail.storage.sql import get_db
+from ringtrail.web.schemas import (
+    AgencyIn,
+    AgencyOut,
+    ClientIn,
+    ClientOut,
+    KeyIn,
+    KeyOut,
+    NumberIn,
+    NumberOut,
+    PoolIn,
+    PoolOut,
+    PoolPatch,
+    SiteIn,
+    SiteOut,
+    UserIn,
+    UserOut,
+)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _friendly(func: Callable) -> Callable:
+    """Turn validation and refusals into a one-line error and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            reasons = [
+                f"{k}: {'; '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
+            ]
+            raise click.ClickException("; ".join(reasons)) from None
+        except BadInput as exc:
+            raise click.ClickException(str(exc)) from None
+        except HTTPException as exc:
+            raise click.ClickException(exc.description or exc.name) from None
+
+    return wrapper
+
+
+def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    return schema.load({k: v for k, v in data.items() if v is not None})
+
+
+def _emit(schema: Schema, objects: Any, as_json: bool, many: bool = False) -> None:
+    data = schema.dump(objects, many=many)
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    for row in data if many else [data]:
+        click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def _pool_rows(pools: list[Pool]) -> list[dict[str, Any]]:
+    db = get_db()
+    out = PoolOut(exclude=("numbers",))
+    return [{**out.dump(p), "numbers": admin.pool_number_count(db, p.id)} for p in pools]
+
+
+# -- agency -----------------------------------------------------------------------------
+
+agency = AppGroup("agency", help="Agencies: the top of the tree.")
+
+
+@agency.command("create")
+@click.option("--name", required=True)
+@json_option
+@_friendly
+def agency_create(name: str, as_json: bool) -> None:
+    """Create an agency."""
+    created = admin.create_agency(get_db(), cli_principal(), _load(AgencyIn(), {"name": name}))
+    _emit(AgencyOut(), created, as_json)
+
+
+@agency.command("list")
+@json_option
+def agency_list(as_json: bool) -> None:
+    """List agencies."""
+    _emit(AgencyOut(), get_db().scalars(select(Agency).order_by(Agency.id)).all(), as_json, True)
+
+
+# -- client -----------------------------------------------------------------------------
+
+client = AppGroup("client", help="Clients of an agency.")
+
+
+@client.command("create")
+@click.option("--agency", "agency_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--business-number", required=True)
+@click.option("--timezone", default=None)
+@click.option("--record-calls/--no-record-calls", default=None)
+@json_option
+@_friendly
+def client_create(agency_id, name, business_number, timezone, record_calls, as_json) -> None:
+    """Create a client."""
+    data = _load(
+        ClientIn(),
+        {
+            "name": name,
+            "business_number": business_number,
+            "timezone": timezone,
+            "record_calls": record_calls,
+        },
+    )
+    _emit(ClientOut(), admin.create_client(get_db(), cli_principal(), data, agency_id), as_json)
+
+
+@client.command("list")
+@click.option("--agency", "agency_id", type=int, default=None)
+@json_option
+def client_list(agency_id, as_json) -> None:
+    """List clients (of one agency)."""
+    stmt = select(Client).order_by(Client.id)
+    if agency_id:
+        stmt = stmt.where(Client.agency_id == agency_id)
+    _emit(ClientOut(), get_db().scalars(stmt).all(), as_json, True)
+
+
+# -- site -------------------------------------------------------------------------------
+
+site = AppGroup("site", help="Sites of a client.")
+
+
+@site.command("create")
+@click.option("--client", "client_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--origin", "origins", multiple=True, help="Allowed origin; repeat for more.")
+@click.option("--consent", type=click.Choice(["auto", "required"]), default=None)
+@json_option
+@_friendly
+def site_create(client_id, name, origins, consent, as_json) -> None:
+    """Create a site; prints its public key."""
+    data = _load(
+        SiteIn(),
+        {
+            "client_id": client_id,
+            "name": name,
+            "allowed_origins": list(origins),
+            "consent_mode": consent,
+        },
+    )
+    _emit(SiteOut(), admin.create_site(get_db(), cli_principal(), data), as_json)
+
+
+@site.command("list")
+@click.option("--client", "client_id", type=int, default=None)
+@json_option
+def site_list(client_id, as_json) -> None:
+    """List sites (of one client)."""
+    stmt = select(Site).order_by(Site.id)
+    if client_id:
+        stmt = stmt.where(Site.client_id == client_id)
+    _emit(SiteOut(), get_db().scalars(stmt).all(), as_json, True)
+
+
+# -- pool -------------------------------------------------------------------------------
+
+pool = AppGroup("pool", help="Number pools of a site.")
+
+
+def _pool_options(func: Callable) -> Callable:
+    for option in reversed(
+        [
+            click.option("--name", default=None),
+            click.option("--business-number", default=None),
+            click.option("--lease-seconds", type=int, default=None),
+            click.option("--match-window", "match_window_seconds", type=int, default=None),
+            click.option(
+                "--policy",
+                "exhaustion_policy",
+                type=click.Choice(["reuse_oldest", "overflow", "original"]),
+                default=None,
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@pool.command("create")
+@click.option("--site", "site_id", type=int, required=True)
+@_pool_options
+@json_option
+@_friendly
+def pool_create(site_id, as_json, **settings) -> None:
+    """Create an empty pool."""
+    data = _load(PoolIn(), {"site_id": site_id, **settings})
+    created = admin.create_pool(get_db(), cli_principal(), data)
+    rows = _pool_rows([created])
+    click.echo(
+        json.dumps(rows[0]) if as_json else "  ".join(f"{k}={v}" for k, v in rows[0].items())
+    )
+
+
+@pool.command("set")
+@click.argument("pool_id", type=int)
+@_pool_options
+@json_option
+@_friendly
+def pool_set(pool_id, as_json, **settings) -> None:
+    """Change a pool's settings (lease time, match window, policy...)."""
+    data = _load(PoolPatch(), settings)
+    changed = admin.update_pool(
+        get_db(), cli_principal(), get_or_404(Pool, pool_id, cli_principal()), data
+    )
+    rows = _pool_rows([changed])
+    click.echo(
+        json.dumps(rows[0]) if as_json else "  ".join(f"{k}={v}" for k, v in rows[0].items())
+    )
+
+
+@pool.command("list")
+@click.option("--site", "site_id", type=int, default=None)
+@json_option
+def pool_list(site_id, as_json) -> None:
+    """List pools (of one site)."""
+    stmt = select(Pool).order_by(Pool.id)
+    if site_id:
+        stmt = stmt.where(Pool.site_id == site_id)
+    rows = _pool_rows(get_db().scalars(stmt).all())
+    if as_json:
+        click.echo(json.dumps(rows))
+    else:
+        for row in rows:
+            click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+# -- number -----------------------------------------------------------------------------
+
+number = AppGroup("number", help="Tracking numbers of a pool.")
+
+
+@number.command("add")
+@click.option("--pool", "pool_id", type=int, required=True)
+@click.argument("value")
+@click.option("--role", type=click.Choice(["pool", "overflow", "source"]), default=None)
+@click.option("--source", default=None)
+@json_option
+@_friendly
+def number_add(pool_id, value, role, source, as_json) -> None:
+    """Add one number (any format; stored as E.164)."""
+    data = _load(NumberIn(), {"pool_id": pool_id, "number": value, "role": role, "source": source})
+    _emit(NumberOut(), admin.add_number(get_db(), cli_principal(), data), as_json)
+
+
+@number.command("import")
+@click.option("--pool", "pool_id", type=int, required=True)
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--region", default="US", show_default=True)
+@json_option
+@_friendly
+def number_import(pool_id, csv_file, region, as_json) -> None:
+    """Import numbers from a CSV file: every row, or none."""
+    from ringtrail.accounts.numbers_import import ImportRejected, describe_errors, import_numbers
+
+    target = get_or_404(Pool, pool_id, cli_principal())
+    try:
+        result = import_numbers(get_db(), cli_principal(), target, csv_file.read(), region)
+    except ImportRejected as exc:
+        if as_json:
+            click.echo(json.dumps({"error": str(exc), "rows": describe_errors(exc.rows)}))
+        else:
+            for row in exc.rows:
+                click.echo(f"row {row.row}: {row.error}", err=True)
+        raise click.ClickException(str(exc)) from None
+    out = {"imported": result.imported, "unchanged": result.unchanged, "numbers": result.numbers}
+    click.echo(
+        json.dumps(out) if as_json else f"imported {result.imported}, unchanged {result.unchanged}"
+    )
+
+
+@number.command("list")
+@click.option("--pool", "pool_id", type=int, default=None)
+@json_option
+def number_list(pool_id, as_json) -> None:
+    """List numbers (of one pool)."""
+    stmt = select(TrackingNumber).order_by(TrackingNumber.id)
+    if pool_id:
+        stmt = stmt.where(TrackingNumber.pool_id == pool_id)
+    _emit(NumberOut(), get_db().scalars(stmt).all(), as_json, True)
+
+
+# -- key --------------------------------------------------------------------------------
+
+key = AppGroup("key", help="API keys (shown once, stored as a hash).")
+
+
+@key.command("create")
+@click.option("--agency", "agency_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--client", "client_id", type=int, default=None, help="Scope to one client.")
+@json_option
+@_friendly
+def key_create(agency_id, name, client_id, as_json) -> None:
+    """Create an API key and print it, this once."""
+    data = _load(KeyIn(), {"name": name, "client_id": client_id})
+    created, raw = admin.create_key(get_db(), cli_principal(), data, agency_id)
+    out = {**KeyOut().dump(created), "key": raw}
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo(f"key {created.id} ({created.prefix}...): {raw}")
+        click.echo("Store it now: it cannot be shown again.", err=True)
+
+
+@key.command("list")
+@click.option("--agency", "agency_id", type=int, default=None)
+@json_option
+def key_list(agency_id, as_json) -> None:
+    """List API keys (prefixes only)."""
+    stmt = select(ApiKey).order_by(ApiKey.id)
+    if agency_id:
+        stmt = stmt.where(ApiKey.agency_id == agency_id)
+    _emit(KeyOut(), get_db().scalars(stmt).all(), as_json, True)
+
+
+@key.command("revoke")
+@click.argument("key_id", type=int)
+@json_option
+@_friendly
+def key_revoke(key_id, as_json) -> None:
+    """Revoke a key, with immediate effect."""
+    p = cli_principal()
+    _emit(KeyOut(), admin.revoke_key(get_db(), p, get_or_404(ApiKey, key_id, p)), as_json)
+
+
+# -- user -------------------------------------------------------------------------------
+
+user = AppGroup("user", help="Dashboard users.")
+
+
+@user.command("create")
+@click.option("--agency", "agency_id", type=int, required=True)
+@click.option("--email", required=True)
+@click.option(
+    "--role", type=click.Choice(["agency_admin", "client_manager", "report_only"]), required=True
+)
+@click.option("--client", "client_id", type=int, default=None)
+@click.option("--name", default=None)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="RINGTRAIL_NEW_USER_PASSWORD",
+    help="Prompted for when not given (or set RINGTRAIL_NEW_USER_PASSWORD).",
+)
+@json_option
+@_friendly
+def user_create(agency_id, email, role, client_id, name, password, as_json) -> None:
+    """Create a dashboard user."""
+    data = _load(
+        UserIn(),
+        {"email": email, "role": role, "client_id": client_id, "name": name, "password": password},
+    )
+    _emit(UserOut(), admin.create_user(get_db(), cli_principal(), data, agency_id), as_json)
+
+
+@user.command("list")
+@click.option("--agency", "agency_id", type=int, default=None)
+@json_option
+def user_list(agency_id, as_json) -> None:
+    """List users."""
+    stmt = select(User).order_by(User.id)
+    if agency_id:
+        stmt = stmt.where(User.agency_id == agency_id)
+    _emit(UserOut(), get_db().scalars(stmt).all(), as_json, True)
+
+
+# -- erase ------------------------------------------------------------------------------
+
+
+@click.command("erase")
+@click.option("--caller", default=None, help="The caller's number, any format.")
+@click.option("--session", "session_id", default=None, help="A visitor session id.")
+@json_option
+@_friendly
+@with_appcontext
+def erase(caller, session_id, as_json) -> None:
+    """Erase a caller or a visitor session in every agency; prints one receipt per agency.
+
+    Exits with status 1 if the carrier could not delete everything (run it again).
+    """
+    from ringtrail.privacy.erasure import caller_subject, session_subject
+    from ringtrail.privacy.erasure import erase as run_erasure
+    from ringtrail.web.api.privacy import receipt_out
+
+    if (caller is None) == (session_id is None):
+        raise click.UsageError("give exactly one of --caller or --session")
+    subject = caller_subject(caller) if caller is not None else session_subject(session_id)
+    receipts = [receipt_out(r) for r in run_erasure(get_db(), cli_principal(), subject)]
+    if as_json:
+        click.echo(json.dumps(receipts, default=str))
+    for r in receipts if not as_json else []:
+        counts = " ".join(f"{k}={v}" for k, v in r["counts"].items() if v)
+        state = "complete" if r["complete"] else "INCOMPLETE"
+        click.echo(f"receipt {r['id']} agency={r['agency_id']} {state} {counts or 'nothing found'}")
+    if not all(r["complete"] for r in receipts):
+        raise click.ClickException("the carrier could not delete everything; run it again")
+
+
+def register(group: click.Group) -> None:
+    """Add the management commands to the ``ringtrail`` group."""
+    for command in (agency, client, site, pool, number, key, user, erase):
+        group.add_command(command)

@@ -1,0 +1,1 @@
+"""Reports: queries, CSV exports, traffic counters, pool sizing and the simulator."""

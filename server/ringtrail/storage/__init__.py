@@ -1,0 +1,1 @@
+"""The stores: SQL (models, migrations) and Redis (clients, Lua scripts)."""

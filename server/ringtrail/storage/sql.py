@@ -1,0 +1,92 @@
+"""The SQL side: engine, per-request sessions and Alembic migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine from RINGTRAIL_DATABASE_URL (default: SQLite in the instance folder)."""
+    url = app.config["DATABASE_URL"]
+    if not url:
+        url = "sqlite:///" + os.path.join(app.instance_path, "ringtrail.sqlite3")
+        app.config["DATABASE_URL"] = url
+    state = app.extensions["ringtrail"]
+    state["engine"] = make_engine(url, float(app.config["DATABASE_TIMEOUT"]))
+    state["sessionmaker"] = sessionmaker(state["engine"], expire_on_commit=False)
+    event.listen(state["sessionmaker"], "before_flush", _bump_config_version)
+    app.teardown_appcontext(_close_session)
+
+
+def make_engine(url: str, timeout: float) -> Engine:
+    """An engine that gives up quickly when the database is away."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # WAL lets the web process read while the worker writes.
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args={"connect_timeout": max(1, int(timeout))},
+    )
+
+
+def _bump_config_version(session: Session, _context, _instances) -> None:
+    """Count every change to configuration, in the same transaction as the change."""
+    from sqlalchemy import update
+
+    from ringtrail.storage.models import CONFIG_MODELS, ConfigVersion
+
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, CONFIG_MODELS) for obj in changed):
+        session.execute(update(ConfigVersion).values(version=ConfigVersion.version + 1))
+
+
+def get_engine() -> Engine:
+    """The app's SQLAlchemy engine."""
+    return current_app.extensions["ringtrail"]["engine"]
+
+
+def get_db() -> Session:
+    """The SQLAlchemy session for this app context, opened on first use."""
+    if "db" not in g:
+        g.db = current_app.extensions["ringtrail"]["sessionmaker"]()
+    return g.db
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def upgrade(engine: Engine | None = None) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = engine or get_engine()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")

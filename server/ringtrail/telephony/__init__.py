@@ -1,0 +1,1 @@
+"""Carrier calls: webhook handling, call planning, TwiML, consent, the carrier's REST client."""

@@ -1,0 +1,346 @@
+"""The configuration the hot paths need, cached in process: sites by key, routes by number.
+
+Both the public API and the voice webhook read this snapshot instead of SQL. It is
+refreshed every ``RINGTRAIL_CACHE_SECONDS``; when the database is away the last good
+snapshot stays in use, and a copy on disk lets a freshly started process route calls
+before the database is back. That is how "a call always connects" survives a database
+outage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ringtrail.storage.models import Agency, Client, ConfigVersion, Site, TrackingNumber
+from ringtrail.tracking.pool import numbers_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """One pool as the lease path needs it."""
+
+    id: int
+    business_number: str
+    lease_seconds: int
+    match_window: int
+    policy: str
+    numbers: tuple[str, ...]
+    overflow_number: str | None
+    source_numbers: dict[str, str] = field(default_factory=dict)
+    version: str = ""  # numbers_version(numbers), computed once per load
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """One site as the snippet and the public API need it."""
+
+    id: int
+    key: str
+    client_id: int
+    allowed_origins: tuple[str, ...]
+    consent_mode: str
+    honor_dnt: bool
+    pools: tuple[PoolConfig, ...]
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Host names of the allowed origins; a referrer from them is internal."""
+        return tuple(urlsplit(o).hostname or "" for o in self.allowed_origins)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a call to one tracking number goes, and how it is handled."""
+
+    number: str
+    role: str
+    pool_id: int
+    site_id: int
+    client_id: int
+    agency_id: int
+    forward_to: str
+    record: bool
+    notice: str
+    suspended: bool
+    match_window: int
+    source: str | None = None
+    # Consent, privacy and call flow (defaults keep an older directory.json readable).
+    consent_mode: str = "all_party"
+    us_state: str | None = None
+    transcribe: bool = False
+    whisper: bool = False
+    hipaa: bool = False
+    business_hours: dict | None = None
+    timezone: str = "America/New_York"
+    after_hours_number: str | None = None
+    voicemail: bool = False
+    voicemail_prompt: str = ""
+    label: str = ""  # the pool's name, else the site's: what a whisper names
+
+
+@dataclass
+class Snapshot:
+    sites: dict[str, SiteConfig]
+    routes: dict[str, Route]
+    # agency id -> (account sid, [current token, previous token])
+    tokens: dict[int, tuple[str | None, list[str]]]
+    loaded_at: float
+    version: int = -1  # ConfigVersion.version when loaded; -1: unknown (a copy from disk)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "sites": [asdict(site) for site in self.sites.values()],
+                "routes": [asdict(r) for r in self.routes.values()],
+                "tokens": {str(k): [sid, toks] for k, (sid, toks) in self.tokens.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str) -> Snapshot:
+        data = json.loads(raw)
+        sites = {}
+        for site in data["sites"]:
+            pools = tuple(
+                PoolConfig(**(pool | {"numbers": tuple(pool["numbers"])})) for pool in site["pools"]
+            )
+            sites[site["key"]] = SiteConfig(
+                **(site | {"pools": pools, "allowed_origins": tuple(site["allowed_origins"])})
+            )
+        routes = {r["number"]: Route(**r) for r in data["routes"]}
+        tokens = {int(k): (sid, toks) for k, (sid, toks) in data["tokens"].items()}
+        # loaded_at 0: a copy of unknown age, never taken for fresh.
+        return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0)
+
+
+def current_version(session: Session) -> int:
+    """The configuration's version number (see ``models.ConfigVersion``)."""
+    return int(session.scalar(select(ConfigVersion.version).where(ConfigVersion.id == 1)) or 0)
+
+
+def load(session: Session) -> Snapshot:
+    """Read every site, pool, number and agency token from SQL.
+
+    Numbers are read as plain rows, not ORM objects: a pool may hold 100,000 of them.
+    """
+    version = current_version(session)
+    sites: dict[str, SiteConfig] = {}
+    routes: dict[str, Route] = {}
+    by_pool: dict[int, list[tuple[str, str, str | None, bool | None]]] = {}
+    rows = session.execute(
+        select(
+            TrackingNumber.pool_id,
+            TrackingNumber.number,
+            TrackingNumber.role,
+            TrackingNumber.source,
+            TrackingNumber.record_calls,
+        ).where(TrackingNumber.active.is_(True))
+    )
+    for pool_id, number, role, source, record in rows:
+        by_pool.setdefault(pool_id, []).append((number, role, source, record))
+    query = select(Site).options(
+        selectinload(Site.client).selectinload(Client.agency), selectinload(Site.pools)
+    )
+    for site in session.scalars(query):
+        client = site.client
+        pools = []
+        for pool in site.pools:
+            active = by_pool.get(pool.id, [])
+            leasable = tuple(sorted(n for n, role, _, _ in active if role == "pool"))
+            pools.append(
+                PoolConfig(
+                    id=pool.id,
+                    business_number=pool.business_number,
+                    lease_seconds=pool.lease_seconds,
+                    match_window=pool.match_window_seconds,
+                    policy=pool.exhaustion_policy,
+                    numbers=leasable,
+                    version=numbers_version(leasable),
+                    overflow_number=next(
+                        (n for n, role, _, _ in active if role == "overflow"), None
+                    ),
+                    source_numbers={
+                        (src or "*").lower(): n for n, role, src, _ in active if role == "source"
+                    },
+                )
+            )
+            # Recording: the number's override, else the pool's, else the client's.
+            pool_record = client.record_calls if pool.record_calls is None else pool.record_calls
+            for number, role, source, number_record in active:
+                record = pool_record if number_record is None else number_record
+                routes[number] = Route(
+                    number=number,
+                    role=role,
+                    pool_id=pool.id,
+                    site_id=site.id,
+                    client_id=client.id,
+                    agency_id=client.agency_id,
+                    forward_to=pool.business_number,
+                    record=bool(record),
+                    notice=client.recording_notice or "",
+                    suspended=bool(client.suspended),
+                    match_window=pool.match_window_seconds,
+                    source=source,
+                    consent_mode=client.consent_mode or "all_party",
+                    us_state=client.us_state,
+                    transcribe=bool(client.transcribe),
+                    whisper=bool(client.whisper),
+                    hipaa=bool(client.hipaa),
+                    business_hours=client.business_hours or None,
+                    timezone=client.timezone or "UTC",
+                    after_hours_number=client.after_hours_number or None,
+                    voicemail=bool(client.voicemail),
+                    voicemail_prompt=client.voicemail_prompt or "",
+                    label=pool.name or site.name,
+                )
+        sites[site.public_key] = SiteConfig(
+            id=site.id,
+            key=site.public_key,
+            client_id=client.id,
+            allowed_origins=tuple(o.rstrip("/") for o in site.allowed_origins or ()),
+            consent_mode=site.consent_mode,
+            honor_dnt=bool(site.honor_dnt),
+            pools=tuple(pools),
+        )
+    tokens = {
+        a.id: (
+            a.twilio_account_sid,
+            [t for t in (a.twilio_auth_token, a.twilio_previous_auth_token) if t],
+        )
+        for a in session.scalars(select(Agency))
+    }
+    return Snapshot(
+        sites=sites, routes=routes, tokens=tokens, loaded_at=time.monotonic(), version=version
+    )
+
+
+class Directory:
+    """The process-wide cache of :class:`Snapshot`: stale-while-revalidate, stale on error.
+
+    Only the first load makes a request wait. After that a stale snapshot keeps serving
+    while one background thread rereads SQL, so no request pays for a reload of a large
+    routing table. ``ttl == 0`` means "always read SQL first" (tests, debugging).
+    """
+
+    def __init__(self, app, ttl: float, disk_path: str):
+        self.app = app
+        self.ttl = ttl
+        self.disk_path = disk_path
+        self._snapshot: Snapshot | None = None
+        self._next_try = 0.0
+        self._forced = False
+        self._written: int | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Make the next read reload from SQL before answering."""
+        self._forced = True
+
+    def get(self) -> Snapshot | None:
+        """The freshest snapshot we can have; None only if SQL and disk both fail.
+
+        A process starting cold answers from the copy on disk at once and reads SQL in
+        the background, so a database that hangs cannot hold up its first calls.
+        """
+        if self._snapshot is None and self.ttl > 0 and not self._forced:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self._from_disk()
+                    self._next_try = 0.0  # refresh from SQL straight away
+        if self._snapshot is None or self.ttl <= 0 or self._forced:
+            with self._lock:
+                self._forced = False
+                self._refresh(full=True)
+        elif time.monotonic() >= self._next_try and self._lock.acquire(blocking=False):
+            self._next_try = time.monotonic() + self.ttl
+            threading.Thread(target=self._refresh_in_background, daemon=True).start()
+        return self._snapshot
+
+    def _refresh_in_background(self) -> None:
+        try:
+            self._refresh()
+        finally:
+            self._lock.release()
+
+    def _refresh(self, full: bool = False) -> None:
+        """Reread SQL; unless ``full``, only when the configuration's version moved."""
+        self._next_try = time.monotonic() + self.ttl
+        try:
+            # A session of its own: the request's session is not ours to close.
+            with self.app.extensions["ringtrail"]["sessionmaker"]() as db:
+                known = self._snapshot
+                unchanged = (
+                    not full
+                    and known is not None
+                    and known.version >= 0
+                    and current_version(db) == known.version
+                )
+                if unchanged:
+                    known.loaded_at = time.monotonic()  # checked: still current
+                    return
+                snapshot = load(db)
+        except Exception:
+            log.warning("directory: database unavailable, keeping the last snapshot")
+            if self._snapshot is None:
+                self._snapshot = self._from_disk()
+            return
+        self._snapshot = snapshot
+        self._to_disk(snapshot)
+
+    def _to_disk(self, snapshot: Snapshot) -> None:
+        raw = snapshot.to_json()
+        digest = hash(raw)
+        if digest == self._written:
+            return  # unchanged: a big routing table is not rewritten every refresh
+        tmp = f"{self.disk_path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(raw)
+            os.replace(tmp, self.disk_path)
+            self._written = digest
+        except OSError:
+            log.warning("directory: could not write %s", self.disk_path)
+
+    def _from_disk(self) -> Snapshot | None:
+        try:
+            with open(self.disk_path) as fh:
+                return Snapshot.from_json(fh.read())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def get_directory() -> Directory:
+    """The app's configuration cache."""
+    state = current_app.extensions["ringtrail"]
+    if "directory" not in state:
+        state["directory"] = Directory(
+            current_app._get_current_object(),
+            ttl=float(current_app.config["CACHE_SECONDS"]),
+            disk_path=os.path.join(current_app.instance_path, "directory.json"),
+        )
+    return state["directory"]
+
+
+def site_for_key(key: str) -> SiteConfig | None:
+    """The site with this public key, from the cache."""
+    snapshot = get_directory().get()
+    return snapshot.sites.get(key) if snapshot else None
+
+
+def route_for(number: str) -> Route | None:
+    """The route of a tracking number, from the cache."""
+    snapshot = get_directory().get()
+    return snapshot.routes.get(number) if snapshot else None

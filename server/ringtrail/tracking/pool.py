@@ -1,0 +1,276 @@
+"""Tracking-number pools in Redis: leasing, renewal, expiry and lease history.
+
+A lease is owned by its visitor session id, a random 128-bit token that only that
+visitor's browser holds; renewing is leasing again with the same id. The race the
+single script prevents::
+
+    t0  visitor A asks for a number; the pool has one free number, N
+    t0  visitor B asks for a number at the same moment
+        with a read-then-write in Python, both read "N is free" and both get N;
+        lease.lua runs atomically, so B sees N gone and falls to the exhaustion policy.
+
+Expiry is decided inside the script from the time the caller passes in, so tests and the
+simulator inject time and no sweeper job is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
+
+POLICIES = ("reuse_oldest", "overflow", "original")
+
+
+def _script(name: str) -> str:
+    return resources.files("ringtrail.storage").joinpath("lua", name).read_text()
+
+
+LEASE_LUA = _script("lease.lua")
+SYNC_LUA = _script("sync.lua")
+
+
+def numbers_version(numbers: Sequence[str]) -> str:
+    """A short fingerprint of a pool's number list; a change makes Redis resync."""
+    return hashlib.sha256("\n".join(sorted(numbers)).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a visitor got from a pool: a status and, unless none was given, a number."""
+
+    status: str  # new | renewed | shared | overflow | original
+    number: str | None
+    shared: bool
+
+
+@dataclass(frozen=True)
+class LeaseRequest:
+    """One pool to lease from, for one session (see :meth:`PoolStore.lease`)."""
+
+    pool_id: int
+    session: str
+    numbers: Sequence[str]
+    lease_seconds: int
+    policy: str = "reuse_oldest"
+    history_seconds: int = 3600 + 1800
+    visit_field: str = ""
+    version: str | None = None
+    allocation: str = "lru"  # "random" exists only so the simulator can compare
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """One lease of a number: who held it and from when to when."""
+
+    session: str
+    start: float
+    end: float
+    shared: bool
+
+
+class PoolKeys:
+    """Every Redis key of one pool. All share the hash tag ``{pool:ID}`` (one cluster slot).
+
+    - ``numbers``  SET   every leasable number of the pool
+    - ``free``     ZSET  number → time it was last released (0 = never used)
+    - ``busy``     ZSET  number → latest expiry among its live leases
+    - ``leases``   HASH  number → JSON {session: [start, expires, shared]}
+    - ``holders``  HASH  session → number
+    - ``history``  HASH  number → JSON [[session, start, end, shared], …], newest first
+    - ``stats``    HASH  version, and running totals: leases, exhausted, shared
+    - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
+    - ``hours(day)``  HASH  new:HH, exhausted:HH, peak:HH, held:HH, ended:HH: the pool's
+      load by hour (new leases, exhaustions, most live leases, seconds held by and count
+      of the leases that ended), expires after 3 days
+    """
+
+    def __init__(self, pool_id: int):
+        self.pool_id = pool_id
+        self.prefix = f"ringtrail:{{pool:{pool_id}}}"
+
+    @property
+    def numbers(self) -> str:
+        return f"{self.prefix}:numbers"
+
+    @property
+    def free(self) -> str:
+        return f"{self.prefix}:free"
+
+    @property
+    def busy(self) -> str:
+        return f"{self.prefix}:busy"
+
+    @property
+    def leases(self) -> str:
+        return f"{self.prefix}:leases"
+
+    @property
+    def holders(self) -> str:
+        return f"{self.prefix}:holders"
+
+    @property
+    def history(self) -> str:
+        return f"{self.prefix}:history"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"
+
+    def visits(self, day: str) -> str:
+        return f"{self.prefix}:visits:{day}"
+
+    def hours(self, day: str) -> str:
+        return f"{self.prefix}:hours:{day}"
+
+
+class PoolStore:
+    """Leases numbers of pools kept in one Redis (or Redis Cluster)."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._lease = client.register_script(LEASE_LUA)
+        self._sync = client.register_script(SYNC_LUA)
+
+    def sync(self, pool_id: int, numbers: Sequence[str]) -> int:
+        """Make the pool's leasable numbers match ``numbers``; returns how many were added."""
+        k = PoolKeys(pool_id)
+        keys = [k.numbers, k.free, k.busy, k.stats]
+        return int(self._sync(keys=keys, args=[numbers_version(numbers), *numbers]))
+
+    def lease(
+        self,
+        pool_id: int,
+        session: str,
+        *,
+        numbers: Sequence[str],
+        lease_seconds: int,
+        policy: str = "reuse_oldest",
+        history_seconds: int = 3600 + 1800,
+        visit_field: str = "",
+        now: float | None = None,
+        version: str | None = None,
+    ) -> Lease:
+        """Lease (or renew) a number of the pool for ``session``.
+
+        ``numbers`` is the pool's leasable list from SQL and ``version`` its
+        :func:`numbers_version` (pass it when cached: hashing a big pool per request is
+        not free). When Redis holds another version (first use, a flushed or restarted
+        Redis, an edited pool) the pool is synced first.
+        """
+        request = LeaseRequest(
+            pool_id,
+            session,
+            numbers,
+            lease_seconds,
+            policy,
+            history_seconds,
+            visit_field,
+            version,
+        )
+        return self.lease_all([request], now=now)[0]
+
+    def lease_all(
+        self,
+        requests: Sequence[LeaseRequest],
+        *,
+        now: float | None = None,
+        also: Callable[[redis.client.Pipeline], None] | None = None,
+    ) -> list[Lease]:
+        """Run several leases, plus any commands ``also`` adds, in one round trip."""
+        now = time.time() if now is None else now
+        calls = [self._call(r, now) for r in requests]
+        results = self._pipeline(calls, also)
+        if any(isinstance(r, NoScriptError) for r in results):
+            # The script cache is empty after a restart, failover or SCRIPT FLUSH.
+            self.redis.script_load(LEASE_LUA)
+            results = self._pipeline(calls, also)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        leases = []
+        for request, (keys, args), result in zip(requests, calls, results, strict=False):
+            status, number, shared = result
+            if status == "unsynced":
+                self.sync(request.pool_id, request.numbers)
+                status, number, shared = self._lease(keys=keys, args=args)
+            leases.append(Lease(status=status, number=number or None, shared=bool(int(shared))))
+        return leases
+
+    def _call(self, r: LeaseRequest, now: float) -> tuple[list[str], list]:
+        k = PoolKeys(r.pool_id)
+        day, hour = time.strftime("%Y-%m-%d %H", time.gmtime(now)).split()
+        keys = [
+            *(k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats),
+            *(k.visits(day), k.hours(day)),
+        ]
+        args = [
+            repr(now),
+            r.session,
+            int(r.lease_seconds),
+            r.policy,
+            r.version or numbers_version(r.numbers),
+            hour,
+            int(r.history_seconds),
+            r.visit_field,
+            r.allocation,
+        ]
+        return keys, args
+
+    def _pipeline(self, calls, also) -> list:
+        if isinstance(self.redis, RedisCluster):
+            # Cluster pipelines refuse EVALSHA: one call per pool (each to its own slot).
+            out: list = []
+            for keys, args in calls:
+                try:
+                    out.append(self._lease(keys=keys, args=args))
+                except redis.RedisError as exc:
+                    out.append(exc)
+            if also is not None:
+                pipe = self.redis.pipeline()
+                also(pipe)
+                out += pipe.execute(raise_on_error=False)
+            return out
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._lease.sha, len(keys), *keys, *args)
+        if also is not None:
+            also(pipe)
+        return pipe.execute(raise_on_error=False)
+
+    def records(self, pool_id: int, number: str) -> list[LeaseRecord]:
+        """Every lease of ``number`` still remembered: live ones and recent history."""
+        import json
+
+        k = PoolKeys(pool_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(k.leases, number)
+        pipe.hget(k.history, number)
+        live_raw, history_raw = pipe.execute()
+        out = [
+            LeaseRecord(session, float(start), float(end), bool(shared))
+            for session, (start, end, shared) in (json.loads(live_raw) if live_raw else {}).items()
+        ]
+        out += [
+            LeaseRecord(session, float(start), float(end), bool(shared))
+            for session, start, end, shared in (json.loads(history_raw) if history_raw else [])
+        ]
+        return out
+
+    def holder_count(self, pool_id: int) -> int:
+        """Numbers with a live (not yet reclaimed) lease."""
+        return int(self.redis.zcard(PoolKeys(pool_id).busy))
+
+    def stats(self, pool_id: int) -> dict[str, str]:
+        """The pool's running totals: leases, exhausted, shared."""
+        return self.redis.hgetall(PoolKeys(pool_id).stats)
+
+    def hours(self, pool_id: int, day: str) -> dict[str, int]:
+        """The pool's load by hour on ``day`` (YYYY-MM-DD), as counted by the lease script."""
+        return {k: int(v) for k, v in self.redis.hgetall(PoolKeys(pool_id).hours(day)).items()}

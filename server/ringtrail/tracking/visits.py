@@ -1,0 +1,170 @@
+"""Live visitor sessions in Redis: what a visit was, until a call makes it permanent.
+
+A session is one JSON document under one key with a TTL of lease + match window + slack,
+so a late call can still find it. When a call is attributed to it, jobs copy it to SQL
+(:class:`server.models.VisitSnapshot`). Keys are short because every byte is multiplied
+by the number of live visitors.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import redis
+
+MAX_PAGES = 50
+PATH_LIMIT = 300
+TITLE_LIMIT = 120
+
+PAGEVIEW_LUA = resources.files("ringtrail.storage").joinpath("lua", "pageview.lua").read_text()
+
+
+def new_session_id() -> str:
+    """A random 96-bit id (16 characters); knowing it is what owns the session's leases.
+
+    96 bits cannot be guessed, and every byte of the id is stored three times per live
+    visitor (the visit's key, the pool's holders and its leases).
+    """
+    return secrets.token_urlsafe(12)
+
+
+class VisitKeys:
+    """Every key of one visitor session.
+
+    - ``visit``  STRING  a JSON document (fields named in ``DOC_FIELDS``), then one line
+      per page, "SECONDS PATH" (the last 50)
+    """
+
+    def __init__(self, session_id: str):
+        self.session_id = session_id
+
+    @property
+    def visit(self) -> str:
+        return f"ringtrail:visit:{self.session_id}"
+
+
+@dataclass
+class Visit:
+    """A visitor session as stored in Redis."""
+
+    site_id: int
+    started: float
+    landing_url: str
+    title: str = ""
+    referrer: str = ""
+    source: str = "(direct)"
+    medium: str = "(none)"
+    campaign: str = ""
+    term: str = ""
+    content: str = ""
+    click_ids: dict[str, str] = field(default_factory=dict)
+    device: str = ""
+    browser: str = ""
+    os: str = ""
+    pages: list[list[Any]] = field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = {short: getattr(self, name) for short, name in DOC_FIELDS.items()}
+        doc["t"] = int(self.started)
+        return {k: v for k, v in doc.items() if v not in ("", {}, None)}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Visit:
+        visit = cls(site_id=int(doc["s"]), started=float(doc["t"]), landing_url="")
+        for short, name in DOC_FIELDS.items():
+            if short in doc and short not in ("s", "t"):
+                setattr(visit, name, doc[short])
+        return visit
+
+
+# Short names in the stored document: each byte is paid once per live visitor.
+DOC_FIELDS = {
+    "s": "site_id",
+    "t": "started",
+    "u": "landing_url",
+    "n": "title",
+    "r": "referrer",
+    "so": "source",
+    "me": "medium",
+    "ca": "campaign",
+    "k": "term",
+    "co": "content",
+    "c": "click_ids",
+    "d": "device",
+    "b": "browser",
+    "o": "os",
+}
+
+
+def clean_path(path: str) -> str:
+    """A path as stored: bounded, on one line, never empty."""
+    return path.replace("\n", "").replace("\r", "")[:PATH_LIMIT] or "/"
+
+
+def encode(visit: Visit) -> str:
+    """The stored form: the JSON document, then one "SECONDS PATH" line per page."""
+    doc = visit.to_doc()
+    lines = [f"{int(offset)} {clean_path(path)}" for offset, path in visit.pages]
+    return "\n".join([json.dumps(doc, separators=(",", ":")), *lines])
+
+
+def decode(raw: str) -> Visit:
+    """Read the stored form back (see :func:`encode`)."""
+    head, *lines = raw.split("\n")
+    visit = Visit.from_doc(json.loads(head))
+    visit.pages = [[int(offset), path] for offset, _, path in (ln.partition(" ") for ln in lines)]
+    return visit
+
+
+def page_entry(started: float, now: float, path: str) -> list[Any]:
+    """One page view as stored: seconds since the visit began, and the path.
+
+    Only the landing page keeps its title (in the visit): every byte here is multiplied by
+    the number of live visitors, and a path is what a marketer reads.
+    """
+    return [max(0, int(now - started)), path[:PATH_LIMIT]]
+
+
+class VisitStore:
+    """Reads and writes visitor sessions."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._pageview = client.register_script(PAGEVIEW_LUA)
+
+    def create(self, session_id: str, visit: Visit, ttl: int, pipe=None) -> None:
+        """Store a new session (optionally on a pipeline, to share its round trip)."""
+        target = pipe if pipe is not None else self.redis
+        target.set(VisitKeys(session_id).visit, encode(visit), ex=ttl)
+
+    def add_page(
+        self, session_id: str, site_id: int, path: str | None, ttl: int, now: float
+    ) -> Visit | None:
+        """Record a page view (none for a heartbeat, ``path=None``) and extend the session.
+
+        Returns None if the session is unknown, expired or another site's.
+        """
+        page = "" if path is None else clean_path(path)
+        raw = self._pageview(
+            keys=[VisitKeys(session_id).visit], args=[site_id, repr(now), page, MAX_PAGES, ttl]
+        )
+        return decode(raw) if raw else None
+
+    def get(self, session_id: str) -> Visit | None:
+        """The session, or None once it has expired."""
+        raw = self.redis.get(VisitKeys(session_id).visit)
+        return decode(raw) if raw else None
+
+    def delete(self, session_id: str) -> None:
+        """Forget a session now."""
+        self.redis.delete(VisitKeys(session_id).visit)
+
+
+def now() -> float:
+    """The wall clock, as the stores use it."""
+    return time.time()

@@ -1,0 +1,1 @@
+"""Every HTTP door: the snippet's API, carrier webhooks, the admin API and the dashboard."""

@@ -1,0 +1,238 @@
+"""Admin API: the call list, call detail, and calls ingested from other carriers and PBXs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+from flask import abort
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ringtrail.accounts import audit
+from ringtrail.accounts.auth import current_principal
+from ringtrail.accounts.tenancy import get_or_404, scoped
+from ringtrail.calls.records import apply_event
+from ringtrail.storage.clients import get_pools, get_visits
+from ringtrail.storage.models import Call, VisitSnapshot
+from ringtrail.storage.sql import get_db
+from ringtrail.tracking.directory import route_for
+from ringtrail.web.api import bp
+from ringtrail.web.dashboard import privacy as compliance
+from ringtrail.web.schemas import CallDetailOut, CallIn, CallPage, CallQuery, RecordingQuery
+
+MAX_AGE = 30 * 86400  # older calls cannot be attributed: lease history is gone
+MAX_AHEAD = 300  # clocks disagree a little; calls from the future do not happen
+
+
+def call_out(call: Call, *, detail: bool = False) -> dict[str, Any]:
+    """A call as the API shows it; with ``detail``, the visit and the pages viewed."""
+    visit: VisitSnapshot | None = call.visit
+    out = {
+        "id": call.id,
+        "provider": call.provider,
+        "call_id": call.call_sid,
+        "client_id": call.client_id,
+        "site_id": call.site_id,
+        "pool_id": call.pool_id,
+        "tracking_number": call.tracking_number,
+        "caller_number": call.caller_number,
+        "started_at": call.started_at,
+        "status": call.status,
+        "answered": call.answered,
+        "duration_seconds": call.duration_seconds,
+        "confidence": call.confidence,
+        "source": call.source,
+        "medium": call.medium,
+        "campaign": visit.campaign if visit else "",
+        "term": visit.term if visit else "",
+        "landing_url": visit.landing_url if visit else "",
+        "has_click_id": bool(visit and visit.click_ids),
+    }
+    if detail:
+        out["visit"] = _visit_out(visit) if visit else None
+    return out
+
+
+def _visit_out(visit: VisitSnapshot) -> dict[str, Any]:
+    pages = []
+    for entry in visit.pages or []:
+        # Entries are [seconds since the visit started, path, title].
+        if isinstance(entry, list | tuple) and len(entry) >= 2:
+            pages.append(
+                {
+                    "at": entry[0],
+                    "path": entry[1],
+                    "title": entry[2] if len(entry) > 2 else "",
+                }
+            )
+    return {
+        "session_id": visit.session_id,
+        "started_at": visit.started_at,
+        "landing_url": visit.landing_url,
+        "landing_title": visit.landing_title,
+        "referrer": visit.referrer,
+        "source": visit.source,
+        "medium": visit.medium,
+        "campaign": visit.campaign,
+        "term": visit.term,
+        "content": visit.content,
+        "click_ids": {str(k): str(v) for k, v in (visit.click_ids or {}).items()},
+        "device": visit.device,
+        "browser": visit.browser,
+        "os": visit.os,
+        "pages": pages,
+    }
+
+
+@bp.get("/calls")
+@bp.doc(tags=["calls"])
+@bp.arguments(CallQuery, location="query")
+@bp.response(200, CallPage)
+def list_calls(query: dict[str, Any]):
+    """Calls, newest first, filtered by client, date range, source, campaign, confidence."""
+    stmt = scoped(select(Call), Call).options(selectinload(Call.visit))
+    if "client_id" in query:
+        stmt = stmt.where(Call.client_id == query["client_id"])
+    if "since" in query:
+        stmt = stmt.where(Call.started_at >= query["since"])
+    if "until" in query:
+        stmt = stmt.where(Call.started_at < query["until"])
+    if "source" in query:
+        stmt = stmt.where(Call.source == query["source"])
+    if "confidence" in query:
+        stmt = stmt.where(Call.confidence == query["confidence"])
+    if "campaign" in query:
+        stmt = stmt.join(VisitSnapshot, Call.visit_id == VisitSnapshot.id).where(
+            VisitSnapshot.campaign == query["campaign"]
+        )
+    db = get_db()
+    total = db.scalar(select(func.count()).select_from(stmt.subquery()))
+    page, per_page = query["page"], query["per_page"]
+    calls = db.scalars(
+        stmt.order_by(Call.started_at.desc(), Call.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return {
+        "items": [call_out(c) for c in calls],
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }
+
+
+@bp.get("/calls/<int:call_id>")
+@bp.doc(tags=["calls"])
+@bp.response(200, CallDetailOut)
+def get_call(call_id: int):
+    """One call, with the visit that led to it and the pages viewed."""
+    return call_out(get_or_404(Call, call_id), detail=True)
+
+
+AUDIO_DOC = {
+    "200": {
+        "description": "The recording's audio, streamed from the carrier through Ringtrail",
+        "content": {
+            "audio/mpeg": {"schema": {"type": "string", "format": "binary"}},
+            "audio/wav": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "404": {
+        "description": "No such call, or the call has no recording",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    },
+    "502": {
+        "description": "The carrier could not serve the recording; try again",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    },
+}
+
+
+@bp.get("/calls/<int:call_id>/recording")
+@bp.doc(tags=["calls"], responses=AUDIO_DOC)
+@bp.arguments(RecordingQuery, location="query")
+def get_recording(query: dict[str, Any], call_id: int):
+    """The call's recording, streamed through Ringtrail; 404 when the call has none.
+
+    The carrier's media URL is never shown, and every access is written to the audit log.
+    """
+    return compliance.stream_recording(
+        current_principal(), get_or_404(Call, call_id), query["format"]
+    )
+
+
+@bp.post("/calls")
+@bp.doc(tags=["calls"])
+@bp.arguments(CallIn)
+@bp.response(201, CallDetailOut)
+@bp.alt_response(200, schema=CallDetailOut, description="The call was already recorded")
+def ingest_call(data: dict[str, Any]):
+    """Record a call from a carrier or PBX other than Twilio, attributed like any other.
+
+    Posting the same ``call_id`` again returns the recorded call unchanged (200).
+    """
+    p = current_principal()
+    db = get_db()
+    now = time.time()
+    received = data["started_at"].timestamp() if data["started_at"] else now
+    if received > now + MAX_AHEAD:
+        abort(422, description="started_at is in the future")
+    if received < now - MAX_AGE:
+        abort(422, description="started_at is more than 30 days ago")
+    existing = db.scalar(select(Call).where(Call.call_sid == data["call_id"]))
+    if existing is not None:
+        if db.scalar(scoped(select(Call.id).where(Call.id == existing.id), Call)) is None:
+            abort(409, description="this call_id is already used by another call")
+        return call_out(existing, detail=True), 200
+    route = route_for(data["to"])
+    if route is None or route.role not in ("pool", "source", "overflow"):
+        abort(404, description="no such tracking number")
+    if route.agency_id != p.agency_id or (p.client_id and route.client_id != p.client_id):
+        audit.record_now(
+            "denied",
+            "number",
+            None,
+            {"number": data["to"], "target_agency_id": route.agency_id, "path": "/api/v1/calls"},
+            principal=p,
+        )
+        abort(404, description="no such tracking number")
+    event = {
+        "provider": data["provider"],
+        "kind": "voice",
+        "call_sid": data["call_id"],
+        "received_at": received,
+        "params": {"To": data["to"], "From": data["caller"] or "", "CallStatus": "ringing"},
+        "route": {
+            "role": route.role,
+            "pool_id": route.pool_id,
+            "site_id": route.site_id,
+            "client_id": route.client_id,
+            "match_window": route.match_window,
+            "source": route.source,
+        },
+        "forward_to": route.forward_to,
+    }
+    status = {
+        "provider": data["provider"],
+        "kind": "status",
+        "call_sid": data["call_id"],
+        "received_at": received,
+        "params": {"CallStatus": data["status"]},
+    }
+    if data["duration_seconds"] is not None:
+        status["params"]["CallDuration"] = data["duration_seconds"]
+    try:
+        call = apply_event(db, event, get_pools(), get_visits())
+        apply_event(db, status, get_pools(), get_visits())
+        if data["answered"] is not None:
+            call.answered = data["answered"]
+        elif data["status"] in ("busy", "no-answer", "failed", "canceled"):
+            call.answered = False
+        db.commit()
+    except redis.RedisError:
+        db.rollback()
+        abort(503, description="lease history unavailable; retry shortly")
+    db.refresh(call)
+    return call_out(call, detail=True)

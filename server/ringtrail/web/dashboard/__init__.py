@@ -1,0 +1,1 @@
+"""The dashboard for people: settings, reports and privacy pages."""

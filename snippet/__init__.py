@@ -1,0 +1,1 @@
+"""The website snippet: shipped inside the wheel as ``ringtrail.snippet``."""
