@@ -13,12 +13,12 @@ import threading
 
 import pytest
 import redis as redis_lib
-from ringtrail import create_app
-from ringtrail.storage.models import Base
-from ringtrail.storage.sql import make_engine, upgrade
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from ringtrail import create_app
+from ringtrail.storage.models import Base
+from ringtrail.storage.sql import make_engine, upgrade
 from tests.helpers import DEFAULT_FORWARD, PUBLIC_URL
 
 PG_URL = os.environ.get("RINGTRAIL_TEST_DATABASE_URL")

@@ -6,10 +6,11 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from ringtrail.storage.models import Agency, Client, Pool, Site, TrackingNumber
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from twilio.request_validator import RequestValidator
+
+from ringtrail.storage.models import Agency, Client, Pool, Site, TrackingNumber
 
 PUBLIC_URL = "https://ringtrail.test"
 ORIGIN = "https://shop.example"

@@ -6,12 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ringtrail.accounts import configuration as admin
+from sqlalchemy import select
+
+from ringtrail.accounts import access
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.storage.models import ApiKey, AuditEntry, Call, TrackingNumber
 from ringtrail.tracking.directory import site_for_key
-from sqlalchemy import select
-
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site, tracking_numbers
 
 
@@ -20,7 +20,7 @@ def new_key(app, agency_id: int, client_id: int | None = None) -> str:
     with app.test_request_context():
         from ringtrail.storage.sql import get_db
 
-        _, raw = admin.create_key(
+        _, raw = access.create_key(
             get_db(), cli_principal(), {"name": "test", "client_id": client_id}, agency_id
         )
     return raw
@@ -86,7 +86,7 @@ def test_crud_of_a_whole_tree_is_audited_and_reaches_the_directory(app, api, ten
         assert config.pools[0].numbers == (number,)
 
     assert api("DELETE", f"/sites/{site['id']}").status_code == 409  # still has a pool
-    listed = api("GET", f"/numbers?pool_id={pool['id']}").get_json()
+    listed = api("GET", f"/numbers?pool_id={pool['id']}").get_json()["items"]
     number_id = listed[0]["id"]
     assert api("DELETE", f"/numbers/{number_id}").status_code == 204
     assert api("DELETE", f"/pools/{pool['id']}").status_code == 204

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from ringtrail.accounts import configuration as admin
-from ringtrail.accounts.auth import cli_principal
-from ringtrail.storage.models import AuditEntry, Pool, TrackingNumber, User
 from sqlalchemy import select
 
+from ringtrail.accounts import access
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import AuditEntry, Pool, TrackingNumber, User
 from tests.helpers import make_site
 
 PASSWORD = "correct horse battery"
@@ -19,7 +19,7 @@ def make_user(app, agency_id, role="agency_admin", client_id=None, email="admin@
     with app.test_request_context():
         from ringtrail.storage.sql import get_db
 
-        user = admin.create_user(
+        user = access.create_user(
             get_db(),
             cli_principal(),
             {"email": email, "role": role, "client_id": client_id, "password": PASSWORD},
@@ -187,7 +187,9 @@ def test_a_deactivated_users_session_ends_at_once(app, client, setup, db):
     with app.test_request_context():
         from ringtrail.storage.sql import get_db
 
-        admin.update_user(get_db(), cli_principal(), get_db().get(User, user_id), {"active": False})
+        access.update_user(
+            get_db(), cli_principal(), get_db().get(User, user_id), {"active": False}
+        )
     assert client.get("/dashboard/settings").status_code == 302
 
 

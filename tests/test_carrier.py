@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 
 import pytest
+
 from ringtrail.storage.models import Agency
 from ringtrail.telephony import carrier
-
 from tests.twilio_standin import AUDIO, call_sid, recording_sid
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from ringtrail.cli import main
 
-from tests.helpers import HUMAN_UA, run_jobs
+from ringtrail.cli import main
 
 
 def cli_env(app_config):
@@ -47,44 +46,6 @@ def test_migrate_command(app_config, redis_client):
     result = CliRunner().invoke(main, ["migrate"], env=cli_env(app_config))
     assert result.exit_code == 0
     assert "up to date" in result.output
-
-
-def test_demo_page_places_a_signed_call_that_is_attributed(app, live_server, db):
-    from ringtrail.demo import seed_demo
-
-    app.config["PUBLIC_URL"] = live_server
-    info = seed_demo(db, live_server)
-    page = app.test_client().get("/demo")
-    assert page.status_code == 200
-    assert f"/s/{info['site_key']}.js" in page.get_data(as_text=True)
-
-    import urllib.request
-
-    def post(path, body, content_type):
-        req = urllib.request.Request(
-            live_server + path,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": content_type, "User-Agent": HUMAN_UA, "Origin": live_server},
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    visit = post(
-        "/v1/sessions",
-        {"site": info["site_key"], "url": live_server + "/demo?utm_source=demo&utm_medium=test"},
-        "text/plain",
-    )
-    number = visit["numbers"][info["business_number"]]["e164"]
-    call = post("/demo/call", {"to": number}, "application/json")
-    assert call["webhook_status"] == 200
-    assert "<Dial" in call["twiml"]
-    assert run_jobs(app) == 3  # voice, dial and status events
-    with urllib.request.urlopen(f"{live_server}/demo/calls/{call['call_sid']}") as resp:
-        record = json.loads(resp.read())
-    assert record["found"] and record["confidence"] == "exact"
-    assert (record["source"], record["medium"]) == ("demo", "test")
-    assert record["answered"] is True and record["status"] == "completed"
 
 
 def test_serve_runs_gunicorn_with_the_settings(app_config, redis_client, tmp_path):
@@ -137,7 +98,8 @@ def test_worker_burst_applies_queued_events(app, app_config, db, client):
     assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
     result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))
     assert result.exit_code == 0, result.output
-    from ringtrail.storage.models import Call
     from sqlalchemy import select
+
+    from ringtrail.storage.models import Call
 
     assert db.scalar(select(Call.call_sid)) == params["CallSid"]

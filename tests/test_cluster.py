@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 from redis.cluster import RedisCluster
+from sqlalchemy import select
+
 from ringtrail import create_app
 from ringtrail.storage.models import Call
 from ringtrail.tracking.pool import PoolKeys, PoolStore
-from sqlalchemy import select
-
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,

@@ -6,6 +6,8 @@ import hashlib
 from types import SimpleNamespace
 
 import pytest
+
+from ringtrail import phones
 from ringtrail.telephony import consent
 from ringtrail.tracking.directory import Route, Snapshot
 
@@ -80,7 +82,7 @@ def test_notice_required(mode, client_state, caller_state, required):
     ],
 )
 def test_state_for_number(number, state):
-    assert consent.state_for_number(number) == state
+    assert phones.state_of(number) == state
 
 
 def test_notice_version_is_a_hash_of_the_exact_text():

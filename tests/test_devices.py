@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from ringtrail.tracking.devices import classify_agent
 
 CHROME = (

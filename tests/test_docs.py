@@ -6,22 +6,31 @@ import re
 from pathlib import Path
 
 import click
-from ringtrail import DEFAULTS
+
 from ringtrail.cli import main
+from ringtrail.settings import SETTINGS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-# Flask's own settings that create_app fills in; not Ringtrail's to document.
-FLASK_OWN = {"TESTING", "MAX_CONTENT_LENGTH"}
+
+
+def _settings_table() -> set[str]:
+    """The settings named in the first column of the README's configuration table."""
+    return set(re.findall(r"^\| `RINGTRAIL_([A-Z_]+)` \|", README, flags=re.M))
 
 
 def test_every_setting_is_in_the_configuration_table():
-    documented = set(re.findall(r"`RINGTRAIL_([A-Z_]+)`", README))
-    missing = {k for k in DEFAULTS if k not in FLASK_OWN} - documented
+    missing = {s.name for s in SETTINGS} - _settings_table()
     assert not missing, f"README lacks RINGTRAIL_{sorted(missing)}"
 
 
+def test_the_configuration_table_names_only_declared_settings():
+    declared = {s.name for s in SETTINGS}
+    extra = _settings_table() - declared
+    assert not extra, f"README documents undeclared settings: RINGTRAIL_{sorted(extra)}"
+
+
 def _ours(command: click.Command) -> bool:
-    """Defined by Ringtrail, not by Flask (run, shell, routes) or another package's plugin."""
+    """Defined by Ringtrail, not by another package's plugin."""
     if isinstance(command, click.Group):
         return any(_ours(sub) for sub in command.commands.values())
     return bool(command.callback) and command.callback.__module__.startswith("ringtrail.")
@@ -32,3 +41,11 @@ def test_every_command_is_documented():
     assert {"demo", "serve", "worker", "seed-demo", "bench", "simulate", "pool"} <= ours
     missing = sorted(name for name in ours if f"ringtrail {name}" not in README)
     assert not missing, f"README lacks commands: {missing}"
+
+
+def test_the_command_offers_only_ringtrails_own_subcommands():
+    """Flask's run, routes and shell, and its --app and --env-file, are not offered."""
+    assert set(main.commands) == {name for name, c in main.commands.items() if _ours(c)}
+    assert not {"run", "routes", "shell"} & set(main.commands)
+    options = {opt for param in main.params for opt in getattr(param, "opts", [])}
+    assert not {"--app", "--env-file", "-A", "-e"} & options

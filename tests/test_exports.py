@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from ringtrail.reports import exports
 from ringtrail.reports.queries import DayCount, Period, SourceReport, SourceRow
 from ringtrail.storage.models import Call, VisitSnapshot
+from ringtrail.web.responses import csv_response
 
 
 @pytest.mark.parametrize(
@@ -143,5 +145,5 @@ def test_report_exports_carry_every_column():
 
 def test_download_name_is_sanitised(app):
     with app.test_request_context():
-        response = exports.csv_response('a"b\r\n/c.csv', ["x"], [["1"]])
+        response = csv_response('a"b\r\n/c.csv', ["x"], [["1"]])
     assert response.headers["Content-Disposition"] == 'attachment; filename="a-b---c.csv"'

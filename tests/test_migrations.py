@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from ringtrail.storage.models import Base
 from sqlalchemy import create_engine, inspect
+
+from ringtrail.storage.models import Base
 
 
 @pytest.mark.postgres

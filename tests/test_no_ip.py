@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ringtrail.storage.models import Base
 from sqlalchemy import String, Text, select
 
+from ringtrail.storage.models import Base
 from tests.helpers import HUMAN_UA, ORIGIN, make_site
 
 IP = "203.0.113.77"

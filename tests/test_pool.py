@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 import redis as redis_lib
-from ringtrail.tracking.pool import PoolKeys, PoolStore
 
+from ringtrail.tracking.pool import PoolKeys, PoolStore
 from tests.helpers import tracking_numbers
 
 T0 = 1_800_000_000.0

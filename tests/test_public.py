@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ringtrail.tracking.pool import PoolKeys
 from ringtrail.tracking.visits import MAX_PAGES, VisitKeys, decode
-
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
 
 LANDING = (

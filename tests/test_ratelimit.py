@@ -6,8 +6,8 @@ import socket
 import threading
 
 import pytest
-from ringtrail.accounts import ratelimit
 
+from ringtrail.accounts import ratelimit
 from tests.helpers import make_site
 from tests.test_api import bearer, new_key
 

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
-from ringtrail.calls.intake import EventKeys, event_id
+from sqlalchemy import select
+
+from ringtrail.calls.events import event_id
+from ringtrail.calls.intake import get_stash
 from ringtrail.storage.clients import get_queue_redis
 from ringtrail.storage.models import Call, Client, Pool, TrackingNumber
 from ringtrail.storage.sql import get_db
-from ringtrail.telephony import consent
+from ringtrail.telephony.plan import open_now
+from ringtrail.terms import DEFAULT_NOTICE
 from ringtrail.tracking.directory import get_directory
-from ringtrail.web.telephony import open_now
-from sqlalchemy import select
-
 from tests.helpers import (
     BUSINESS,
     DEFAULT_FORWARD,
@@ -277,7 +278,7 @@ def test_proof_of_disclosure_travels_with_the_event_to_the_call(app, client, new
     assert [v[0] for v in verbs(response)] == ["Say", "Dial", "Number"]
     with app.app_context():
         stashed = json.loads(
-            get_queue_redis().get(EventKeys(event_id("twilio", sid, "voice")).event)
+            get_queue_redis().get(get_stash().key(event_id("twilio", sid, "voice")))
         )
     version = hashlib.sha256(NOTICE.encode()).hexdigest()[:16]
     assert stashed["notice_played"] is True and stashed["notice_version"] == version
@@ -332,7 +333,7 @@ def test_a_new_client_does_not_record_and_needs_all_party_consent(app, client):
         db.commit()
         assert (fresh.record_calls, fresh.transcribe, fresh.hipaa) == (False, False, False)
         assert fresh.consent_mode == "all_party"
-        assert fresh.recording_notice == consent.DEFAULT_NOTICE
+        assert fresh.recording_notice == DEFAULT_NOTICE
     response, _ = ring(client, setup)
     assert check_notice_first(response.get_data(), NOTICE) is False
 

@@ -4,9 +4,9 @@ every access is audited; the carrier's media URL never reaches a browser or the 
 from __future__ import annotations
 
 import pytest
-from ringtrail.storage.models import AuditEntry, Call
 from sqlalchemy import select
 
+from ringtrail.storage.models import AuditEntry, Call
 from tests.helpers import make_site
 from tests.test_api import bearer, new_key
 from tests.test_erasure import log_in, make_user

@@ -9,11 +9,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+
 from ringtrail.accounts.auth import hash_password
 from ringtrail.storage.models import AuditEntry, DailyVisits, PoolHour, User
 from ringtrail.web.dashboard.reports import safe_href
-from sqlalchemy import select
-
 from tests.helpers import make_site
 from tests.test_reports import add_call
 

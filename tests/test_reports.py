@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import Period
 from ringtrail.reports.sizing import erlang_b, recommend
 from ringtrail.storage.models import Call, DailyVisits, PoolHour, VisitSnapshot
-
 from tests.helpers import make_site
 
 pytestmark = pytest.mark.postgres

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
+
 from ringtrail.cli import main
 from ringtrail.privacy import retention
 from ringtrail.storage.models import Call, Client, Site, VisitSnapshot
-from sqlalchemy import select
-
 from tests.helpers import make_site, run_jobs
 from tests.twilio_standin import call_sid
 
@@ -201,7 +201,6 @@ def test_schedule_keeps_one_chain_per_slot(app):
 
 def test_the_worker_command_schedules_retention(app, app_config):
     from ringtrail.storage.clients import get_queue
-
     from tests.test_cli import cli_env
 
     result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))

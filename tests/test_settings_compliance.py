@@ -12,10 +12,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from ringtrail.storage.models import AuditEntry, Call, Client, Pool, TrackingNumber
-from ringtrail.tracking.directory import route_for
 from sqlalchemy import select
 
+from ringtrail.storage.models import AuditEntry, Call, Client, Pool, TrackingNumber
+from ringtrail.tracking.directory import route_for
 from tests.helpers import make_site
 from tests.test_api import bearer, new_key
 from tests.test_reportpages import log_in, make_user

@@ -6,6 +6,7 @@ import json
 import time
 
 from click.testing import CliRunner
+
 from ringtrail.cli import main
 from ringtrail.reports.simulation import Traffic, simulate
 from ringtrail.reports.sizing import recommend

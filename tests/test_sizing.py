@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ringtrail.reports.sizing import erlang_b, numbers_needed, recommend
 
 

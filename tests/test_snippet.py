@@ -6,9 +6,9 @@ import gzip
 import re
 
 import pytest
-from ringtrail.storage.models import Pool, Site, TrackingNumber
-from ringtrail.web import snippet
 
+from ringtrail.storage.models import Pool, Site, TrackingNumber
+from ringtrail.tracking import snippet
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
 
 BUDGET = 2000  # bytes after gzip -9, as served

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ringtrail.tracking.sources import classify
 
 SITE = ("shop.example",)

@@ -8,15 +8,16 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
 import pytest
-from ringtrail.storage.clients import get_queue
-from ringtrail.storage.models import Agency, Call, Client, TrackingNumber
-from ringtrail.storage.sql import get_db
-from ringtrail.tracking.directory import Snapshot
-from ringtrail.web.telephony import public_url, signature_valid
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 
+from ringtrail.storage.clients import get_queue
+from ringtrail.storage.models import Agency, Call, Client, TrackingNumber
+from ringtrail.storage.sql import get_db
+from ringtrail.telephony.webhooks import signature_valid
+from ringtrail.tracking.directory import Snapshot
+from ringtrail.web.telephony import public_url, read
 from tests.helpers import (
     BUSINESS,
     DEFAULT_FORWARD,
@@ -139,8 +140,8 @@ def test_url_rebuild_validates_the_published_vector(app, server):
     wrong = Snapshot(sites={}, routes={}, tokens={7: (None, ["54321"])}, loaded_at=1.0)
     with app.request_context(environ):
         assert public_url() == VECTOR_URL
-        assert signature_valid(tokens, None)
-        assert not signature_valid(wrong, None)
+        assert signature_valid(tokens, None, read())
+        assert not signature_valid(wrong, None, read())
 
 
 def test_a_valid_signature_is_accepted_and_queued(app, client, setup, written):

@@ -10,12 +10,12 @@ every API GET of one's own objects, the recording included, really answers 200.
 from __future__ import annotations
 
 import pytest
-from ringtrail.accounts import configuration as admin
-from ringtrail.accounts.auth import cli_principal
-from ringtrail.storage.models import AuditEntry, Call, TrackingNumber
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
+from ringtrail.accounts import access
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import AuditEntry, Call, TrackingNumber
 from tests.helpers import make_site
 from tests.twilio_standin import AUDIO
 
@@ -35,13 +35,13 @@ def _objects(
 
     with app.test_request_context():
         db = get_db()
-        user = admin.create_user(
+        user = access.create_user(
             db,
             cli_principal(),
             {"email": f"admin@{tag}.example", "role": "agency_admin", "password": PASSWORD},
             agency_id,
         )
-        key, raw = admin.create_key(db, cli_principal(), {"name": tag}, agency_id)
+        key, raw = access.create_key(db, cli_principal(), {"name": tag}, agency_id)
         call = Call(
             call_sid=f"CA-{tag}",
             client_id=client_id,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
+
 from ringtrail.reports.counters import flush, schedule_flush
 from ringtrail.storage.models import DailyVisits
 from ringtrail.tracking.pool import PoolKeys, PoolStore
-from sqlalchemy import select
-
 from tests.helpers import make_site, tracking_numbers
 
 NOW = 1_800_000_000.0

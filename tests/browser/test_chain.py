@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from ringtrail.storage.models import Call
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
+from ringtrail.storage.models import Call
 from tests.browser.conftest import WAIT, assert_no_page_errors, assert_swapped
 from tests.helpers import call_params, run_jobs, twilio_post
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ringtrail.accounts import configuration as admin
-from ringtrail.accounts.auth import cli_principal
-from ringtrail.storage.models import Pool
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from ringtrail.accounts import access
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.storage.models import Pool
 from tests.browser.conftest import WAIT
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,7 @@ def admin_user(live):
     with live.app.test_request_context():
         from ringtrail.storage.sql import get_db
 
-        admin.create_user(
+        access.create_user(
             get_db(),
             cli_principal(),
             {"email": "owner@agency.example", "role": "agency_admin", "password": PASSWORD},

@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from ringtrail.storage.models import Site
 
+from ringtrail.storage.models import Site
 from tests.browser.conftest import assert_no_page_errors, assert_swapped
 
 pytestmark = pytest.mark.browser

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ringtrail.storage.models import DailyVisits, PoolHour
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from ringtrail.storage.models import DailyVisits, PoolHour
 from tests.browser.conftest import WAIT
 from tests.test_reportpages import make_user
 from tests.test_reports import add_call

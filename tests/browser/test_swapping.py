@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from ringtrail.storage.models import Pool, TrackingNumber
 
+from ringtrail.storage.models import Pool, TrackingNumber
 from tests.browser.conftest import assert_no_page_errors, assert_swapped
 
 pytestmark = pytest.mark.browser

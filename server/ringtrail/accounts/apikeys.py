@@ -14,7 +14,6 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -35,18 +34,6 @@ def new_key() -> tuple[str, str, str]:
 def hash_key(raw: str) -> str:
     """The stored form of a key."""
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
-
-
-def bearer_token() -> str | None:
-    """The key in this request's ``Authorization: Bearer`` header, if any."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    token = token.strip()
-    if not token.startswith(PREFIX) or len(token) > 100:
-        return None
-    return token
 
 
 def authenticate(db: Session, raw: str) -> ApiKey | None:

@@ -8,15 +8,25 @@ because the request that provoked it ends in a 404 and writes nothing else.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
-from flask import current_app, has_request_context
 from sqlalchemy.orm import Session
 
-from ringtrail.accounts.auth import Principal, current_principal
+from ringtrail.accounts.auth import Principal
 from ringtrail.storage.models import AuditEntry
+from ringtrail.storage.sql import new_session
 
 log = logging.getLogger(__name__)
+
+# Where the attempt came from ("PATCH", "/api/v1/pools/5"), for "denied" entries: the web
+# layer says so once per request; a service never reads the request itself.
+origin: ContextVar[tuple[str, str]] = ContextVar("ringtrail_audit_origin", default=("", ""))
+
+
+def set_origin(method: str, path: str) -> None:
+    """Name the request that is acting (its method and path), for denied entries."""
+    origin.set((method, path[:300]))
 
 
 def _entry(
@@ -27,7 +37,6 @@ def _entry(
     details: dict[str, Any] | None,
     agency_id: int | None,
 ) -> AuditEntry:
-    principal = principal or (current_principal() if has_request_context() else None)
     return AuditEntry(
         agency_id=agency_id if agency_id is not None else (principal and principal.agency_id),
         actor_type=principal.kind if principal else "system",
@@ -68,7 +77,7 @@ def record_now(
     """Write an entry in a transaction of its own (denied attempts, failed logins)."""
     entry = _entry(principal, action, object_type, object_id, details, agency_id)
     try:
-        with current_app.extensions["ringtrail"]["sessionmaker"]() as db:
+        with new_session() as db:
             db.add(entry)
             db.commit()
     except Exception:  # the refusal still stands; losing its trace is the lesser harm

@@ -1,4 +1,5 @@
-"""Configuration changes, shared by the admin API, the settings pages and ``ringtrail``.
+"""Configuration changes, shared by the admin API, the settings pages and ``ringtrail``:
+clients, sites, pools and tracking numbers (users and keys are in ``access.py``).
 
 Every function takes validated data (see ``schemas.py``) and the acting
 :class:`~server.auth.Principal`; checks what that principal may do; writes the change
@@ -12,15 +13,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import abort
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from ringtrail.accounts import audit
-from ringtrail.accounts.apikeys import new_key
-from ringtrail.accounts.auth import Principal, hash_password
-from ringtrail.accounts.tenancy import get_or_404
-from ringtrail.errors import BadInput
+from ringtrail.accounts.auth import Principal
+from ringtrail.accounts.tenancy import conditions, get_or_404
+from ringtrail.errors import Conflict, Forbidden, Invalid, Unprocessable
 from ringtrail.storage.models import (
     Agency,
     ApiKey,
@@ -33,29 +32,21 @@ from ringtrail.storage.models import (
     TrackingNumber,
     User,
     VisitSnapshot,
-    utcnow,
 )
 from ringtrail.telephony import consent
 from ringtrail.tracking.directory import get_directory
 
 
-class Conflict(BadInput):
-    """The change clashes with what exists (a duplicate, or objects still attached)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, 409)
-
-
 def require_admin(p: Principal) -> None:
     """Only a whole-agency admin (or the command line) may go on."""
     if not p.is_agency_admin:
-        abort(403, description="this needs an agency admin")
+        raise Forbidden("this needs an agency admin")
 
 
 def require_editor(p: Principal) -> None:
     """Report-only users may not change configuration."""
     if not p.can_edit:
-        abort(403, description="this needs an agency admin or a client manager")
+        raise Forbidden("this needs an agency admin or a client manager")
 
 
 def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[Any]]:
@@ -69,12 +60,23 @@ def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[Any]]:
     return changed
 
 
-def _commit(db: Session) -> None:
+def commit_config(db: Session) -> None:
+    """Commit a configuration change and make this process's routing cache reread SQL."""
     db.commit()
     get_directory().invalidate()
 
 
-# -- agencies and clients ------------------------------------------------------------------
+def agency_of(p: Principal, agency_id: int | None) -> int:
+    """The agency a new object belongs to: the principal's own, or (from the command line,
+    which has none) the one named; 404 if it is not the principal's to use."""
+    agency_id = p.agency_id or agency_id
+    if agency_id is None:
+        raise Invalid("which agency? (--agency)")
+    get_or_404(Agency, agency_id, p)
+    return agency_id
+
+
+# -- clients ------------------------------------------------------------------
 
 # What the client-wide rules below read; a new client starts from the columns' defaults.
 _RULED = ("record_calls", "recording_notice", "voicemail", "transcribe", "hipaa")
@@ -127,23 +129,22 @@ def check_client(db: Session, client: Client | None, data: dict[str, Any]) -> No
         if overrides:
             on.append("a pool or number set to record")
         if on:
-            raise BadInput(f"{HIPAA_REFUSAL}; turn off {', '.join(on)} first", 422)
+            raise Unprocessable(f"{HIPAA_REFUSAL}; turn off {', '.join(on)} first")
     needs_notice = records or now["voicemail"]
     if (
         sent & {"record_calls", "recording_notice", "voicemail"}
         and needs_notice
         and not consent.notice_text(now["recording_notice"])
     ):
-        raise BadInput(
+        raise Unprocessable(
             "recording_notice: recording and voicemail play the notice first, so it "
-            "cannot be empty while either is on",
-            422,
+            "cannot be empty while either is on"
         )
     mode = now["consent_mode"] or consent.DEFAULT_MODE
     if sent & {"consent_mode", "us_state"} and (
         reason := consent.check_mode(now["us_state"], mode)
     ):
-        raise BadInput(f"consent_mode: {reason}", 422)
+        raise Unprocessable(f"consent_mode: {reason}")
 
 
 def check_override(client: Client, record: bool | None) -> None:
@@ -151,33 +152,9 @@ def check_override(client: Client, record: bool | None) -> None:
     if record is not True:
         return
     if client.hipaa:
-        raise BadInput(f"record_calls: {HIPAA_REFUSAL} for this client", 422)
+        raise Unprocessable(f"record_calls: {HIPAA_REFUSAL} for this client")
     if not consent.notice_text(client.recording_notice):
-        raise BadInput("record_calls: the client has no recording notice; set one first", 422)
-
-
-def create_agency(db: Session, p: Principal, data: dict[str, Any]) -> Agency:
-    """A new agency (command line only: agencies are the top of the tree)."""
-    if p.kind != "cli":
-        abort(403)
-    agency = Agency(name=data["name"])
-    db.add(agency)
-    db.flush()
-    audit.record(
-        db, "create", "agency", agency.id, {"name": agency.name}, principal=p, agency_id=agency.id
-    )
-    _commit(db)
-    return agency
-
-
-def _agency_of(p: Principal, agency_id: int | None) -> int:
-    """The agency a new object belongs to: the principal's own, or (from the command line,
-    which has none) the one named; 404 if it is not the principal's to use."""
-    agency_id = p.agency_id or agency_id
-    if agency_id is None:
-        raise BadInput("which agency? (--agency)")
-    get_or_404(Agency, agency_id, p)
-    return agency_id
+        raise Unprocessable("record_calls: the client has no recording notice; set one first")
 
 
 def create_client(
@@ -185,7 +162,7 @@ def create_client(
 ) -> Client:
     """A new client of the principal's agency."""
     require_admin(p)
-    agency_id = _agency_of(p, agency_id)
+    agency_id = agency_of(p, agency_id)
     check_client(db, None, data)
     client = Client(agency_id=agency_id, **data)
     db.add(client)
@@ -193,7 +170,7 @@ def create_client(
     audit.record(
         db, "create", "client", client.id, {"name": client.name}, principal=p, agency_id=agency_id
     )
-    _commit(db)
+    commit_config(db)
     return client
 
 
@@ -201,14 +178,14 @@ def update_client(db: Session, p: Principal, client: Client, data: dict[str, Any
     """Change a client's settings (admins; a client manager may not suspend itself)."""
     require_editor(p)
     if not p.is_agency_admin and "suspended" in data and data["suspended"] != client.suspended:
-        abort(403, description="only an agency admin may suspend a client")
+        raise Forbidden("only an agency admin may suspend a client")
     check_client(db, client, data)
     changed = _changes(client, data)
     if changed:
         audit.record(
             db, "update", "client", client.id, changed, principal=p, agency_id=client.agency_id
         )
-    _commit(db)
+    commit_config(db)
     return client
 
 
@@ -228,7 +205,7 @@ def delete_client(db: Session, p: Principal, client: Client) -> None:
         agency_id=client.agency_id,
     )
     db.delete(client)
-    _commit(db)
+    commit_config(db)
 
 
 # -- sites ------------------------------------------------------------------------------
@@ -250,7 +227,7 @@ def create_site(db: Session, p: Principal, data: dict[str, Any]) -> Site:
         principal=p,
         agency_id=client.agency_id,
     )
-    _commit(db)
+    commit_config(db)
     return site
 
 
@@ -262,7 +239,7 @@ def update_site(db: Session, p: Principal, site: Site, data: dict[str, Any]) -> 
         audit.record(
             db, "update", "site", site.id, changed, principal=p, agency_id=site.client.agency_id
         )
-    _commit(db)
+    commit_config(db)
     return site
 
 
@@ -287,7 +264,7 @@ def delete_site(db: Session, p: Principal, site: Site) -> None:
         agency_id=site.client.agency_id,
     )
     db.delete(site)
-    _commit(db)
+    commit_config(db)
 
 
 # -- pools ------------------------------------------------------------------------------
@@ -310,7 +287,7 @@ def create_pool(db: Session, p: Principal, data: dict[str, Any]) -> Pool:
         principal=p,
         agency_id=site.client.agency_id,
     )
-    _commit(db)
+    commit_config(db)
     return pool
 
 
@@ -329,7 +306,7 @@ def update_pool(db: Session, p: Principal, pool: Pool, data: dict[str, Any]) -> 
             principal=p,
             agency_id=pool.site.client.agency_id,
         )
-    _commit(db)
+    commit_config(db)
     return pool
 
 
@@ -354,7 +331,7 @@ def delete_pool(db: Session, p: Principal, pool: Pool) -> None:
         agency_id=pool.site.client.agency_id,
     )
     db.delete(pool)
-    _commit(db)
+    commit_config(db)
 
 
 def pool_number_count(db: Session, pool_id: int) -> int:
@@ -376,7 +353,7 @@ def _check_role(data: dict[str, Any], current: TrackingNumber | None = None) -> 
     role = data.get("role", current.role if current else "pool")
     source = data.get("source", current.source if current else None)
     if role == "source" and not source:
-        raise BadInput("a source number needs a source (for example google/organic, or *)")
+        raise Invalid("a source number needs a source (for example google/organic, or *)")
 
 
 def _where_is(db: Session, p: Principal, number: str) -> str | None:
@@ -391,8 +368,6 @@ def _where_is(db: Session, p: Principal, number: str) -> str | None:
 
 
 def _pool_conditions(p: Principal) -> list[Any]:
-    from ringtrail.accounts.tenancy import conditions
-
     return conditions(Pool, p)
 
 
@@ -416,7 +391,7 @@ def add_number(db: Session, p: Principal, data: dict[str, Any]) -> TrackingNumbe
         principal=p,
         agency_id=pool.site.client.agency_id,
     )
-    _commit(db)
+    commit_config(db)
     return number
 
 
@@ -439,7 +414,7 @@ def update_number(
             principal=p,
             agency_id=number.pool.site.client.agency_id,
         )
-    _commit(db)
+    commit_config(db)
     return number
 
 
@@ -456,127 +431,4 @@ def delete_number(db: Session, p: Principal, number: TrackingNumber) -> None:
         agency_id=number.pool.site.client.agency_id,
     )
     db.delete(number)
-    _commit(db)
-
-
-# -- users ------------------------------------------------------------------------------
-
-
-def create_user(
-    db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
-) -> User:
-    """A new dashboard user of the principal's agency."""
-    require_admin(p)
-    agency_id = _agency_of(p, agency_id)
-    role, client_id = data["role"], data.get("client_id")
-    if role == "agency_admin" and client_id is not None:
-        raise BadInput("an agency admin belongs to no single client; leave client_id out")
-    if role != "agency_admin":
-        if client_id is None:
-            raise BadInput(f"a {role.replace('_', ' ')} belongs to one client: client_id")
-        client = get_or_404(Client, client_id, p)
-        if client.agency_id != agency_id:
-            abort(404, description="no such client")
-    email = data["email"].strip().lower()
-    if db.scalar(select(exists().where(func.lower(User.email) == email))):
-        raise Conflict("a user with this email exists")
-    user = User(
-        agency_id=agency_id,
-        client_id=client_id,
-        email=email,
-        name=data.get("name", ""),
-        role=role,
-        password_hash=hash_password(data["password"]),
-    )
-    db.add(user)
-    db.flush()
-    audit.record(
-        db,
-        "create",
-        "user",
-        user.id,
-        {"email": email, "role": role, "client_id": client_id},
-        principal=p,
-        agency_id=agency_id,
-    )
-    _commit(db)
-    return user
-
-
-def update_user(db: Session, p: Principal, user: User, data: dict[str, Any]) -> User:
-    """Rename, reset the password of, or (de)activate a user; old sessions end."""
-    require_admin(p)
-    details: dict[str, Any] = {}
-    if "name" in data and data["name"] != user.name:
-        details["name"] = [user.name, data["name"]]
-        user.name = data["name"]
-    if "password" in data:
-        user.password_hash = hash_password(data["password"])
-        user.session_version += 1
-        details["password"] = "changed"  # noqa: S105 (a note, not a secret)
-    if "active" in data and data["active"] != user.active:
-        if p.kind == "user" and p.id == user.id and not data["active"]:
-            raise BadInput("you cannot deactivate yourself")
-        details["active"] = [user.active, data["active"]]
-        user.active = data["active"]
-        user.session_version += 1
-    if details:
-        audit.record(db, "update", "user", user.id, details, principal=p, agency_id=user.agency_id)
-    _commit(db)
-    return user
-
-
-# -- API keys ---------------------------------------------------------------------------
-
-
-def create_key(
-    db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
-) -> tuple[ApiKey, str]:
-    """A new API key; returns it with the key itself, which is never shown again."""
-    require_admin(p)
-    agency_id = _agency_of(p, agency_id)
-    client_id = data.get("client_id")
-    if client_id is not None:
-        client = get_or_404(Client, client_id, p)
-        if client.agency_id != agency_id:
-            abort(404, description="no such client")
-    raw, prefix, digest = new_key()
-    key = ApiKey(
-        agency_id=agency_id,
-        client_id=client_id,
-        name=data["name"],
-        prefix=prefix,
-        key_hash=digest,
-        created_by=p.label[:254],
-    )
-    db.add(key)
-    db.flush()
-    audit.record(
-        db,
-        "create",
-        "api_key",
-        key.id,
-        {"name": key.name, "prefix": prefix, "client_id": client_id},
-        principal=p,
-        agency_id=agency_id,
-    )
-    _commit(db)
-    return key, raw
-
-
-def revoke_key(db: Session, p: Principal, key: ApiKey) -> ApiKey:
-    """Revoke a key; the next request made with it is refused."""
-    require_admin(p)
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        audit.record(
-            db,
-            "revoke",
-            "api_key",
-            key.id,
-            {"prefix": key.prefix},
-            principal=p,
-            agency_id=key.agency_id,
-        )
-    _commit(db)
-    return key
+    commit_config(db)

@@ -19,29 +19,22 @@ from sqlalchemy.orm import Session
 
 from ringtrail.accounts import audit
 from ringtrail.accounts.auth import Principal
-from ringtrail.accounts.configuration import _commit, require_editor
+from ringtrail.accounts.configuration import commit_config, require_editor
 from ringtrail.accounts.tenancy import conditions
-from ringtrail.errors import BadInput
-from ringtrail.storage.models import NUMBER_ROLES, Pool, TrackingNumber
-from ringtrail.web.schemas import CONTROL, e164
+from ringtrail.errors import Invalid, RowError, Unprocessable
+from ringtrail.phones import parse as e164
+from ringtrail.storage.models import Pool, TrackingNumber
+from ringtrail.terms import CONTROL, NUMBER_ROLES
 
 MAX_ROWS = 10_000
 COLUMNS = ("number", "role", "source")
 
 
-@dataclass
-class RowError:
-    row: int
-    value: str
-    error: str
-
-
-class ImportRejected(BadInput):
+class ImportRejected(Unprocessable):
     """Some rows are bad; nothing was imported."""
 
     def __init__(self, rows: list[RowError]):
-        super().__init__(f"{len(rows)} row(s) rejected; nothing was imported", 422)
-        self.rows = rows
+        super().__init__(f"{len(rows)} row(s) rejected; nothing was imported", rows)
 
 
 @dataclass
@@ -54,7 +47,7 @@ class ImportResult:
 def parse(text: str) -> list[tuple[int, dict[str, str]]]:
     """(row number, {number, role, source}) for each non-empty CSV row."""
     if "\x00" in text:
-        raise BadInput("the CSV contains NUL bytes")
+        raise Invalid("the CSV contains NUL bytes")
     reader = csv.reader(io.StringIO(text))
     rows: list[tuple[int, dict[str, str]]] = []
     header: tuple[str, ...] = COLUMNS
@@ -67,15 +60,15 @@ def parse(text: str) -> list[tuple[int, dict[str, str]]]:
                 header = tuple("number" if i == 0 else c.lower() for i, c in enumerate(cells))
                 unknown = set(header) - set(COLUMNS)
                 if unknown:
-                    raise BadInput(f"unknown CSV column(s): {', '.join(sorted(unknown))}")
+                    raise Invalid(f"unknown CSV column(s): {', '.join(sorted(unknown))}")
                 continue
             if len(rows) >= MAX_ROWS:
-                raise BadInput(f"at most {MAX_ROWS} rows per import")
+                raise Invalid(f"at most {MAX_ROWS} rows per import")
             rows.append((index, dict(zip(header, cells, strict=False))))
     except csv.Error as exc:
-        raise BadInput(f"not a CSV file: {exc}") from exc
+        raise Invalid(f"not a CSV file: {exc}") from exc
     if not rows:
-        raise BadInput("the CSV has no numbers")
+        raise Invalid("the CSV has no numbers")
     return rows
 
 
@@ -151,7 +144,7 @@ def import_numbers(
         principal=p,
         agency_id=pool.site.client.agency_id,
     )
-    _commit(db)
+    commit_config(db)
     return result
 
 

@@ -16,15 +16,16 @@ import time
 from dataclasses import dataclass
 
 import redis
-from flask import current_app
 
-from ringtrail.storage.clients import make_redis
+from ringtrail.context import setting
+from ringtrail.hashing import LOGIN, keyed_hash
+from ringtrail.storage.clients import get_ratelimit_redis
 
 log = logging.getLogger(__name__)
 
 
 class RateLimitKeys:
-    """Keys of one identity's counters (an API key id, or a login email's hash).
+    """Keys of one identity's counters (an API key id, or a login e-mail's keyed hash).
 
     - ``window(seconds, start)``  STRING  integer count of requests in the window that
       begins at ``start`` (epoch seconds) and lasts ``seconds``; expires when it ends
@@ -48,16 +49,6 @@ class Decision:
     counted: bool = True  # False when the store was unreachable and nothing was counted
 
 
-def _client() -> redis.Redis:
-    state = current_app.extensions["ringtrail"]
-    if "ratelimit_redis" not in state:
-        url = (
-            current_app.config.get("RATE_LIMIT_REDIS_URL") or current_app.config["QUEUE_REDIS_URL"]
-        )
-        state["ratelimit_redis"] = make_redis(url, float(current_app.config["REDIS_TIMEOUT"]))
-    return state["ratelimit_redis"]
-
-
 def hit(identity: str, limits: list[tuple[int, int]], now: float | None = None) -> Decision:
     """Count one request against each (window seconds, max requests) limit."""
     limits = [(seconds, count) for seconds, count in limits if count > 0]
@@ -67,7 +58,7 @@ def hit(identity: str, limits: list[tuple[int, int]], now: float | None = None) 
     keys = RateLimitKeys(identity)
     starts = [int(now // seconds * seconds) for seconds, _ in limits]
     try:
-        pipe = _client().pipeline(transaction=False)
+        pipe = get_ratelimit_redis().pipeline(transaction=False)
         for (seconds, _), start in zip(limits, starts, strict=True):
             key = keys.window(seconds, start)
             pipe.incr(key)
@@ -91,5 +82,16 @@ def hit(identity: str, limits: list[tuple[int, int]], now: float | None = None) 
 
 def api_limits() -> list[tuple[int, int]]:
     """The per-key limits from the configuration."""
-    cfg = current_app.config
-    return [(3600, int(cfg["API_RATE_LIMIT_HOUR"])), (86400, int(cfg["API_RATE_LIMIT_DAY"]))]
+    return [
+        (3600, int(setting("API_RATE_LIMIT_HOUR"))),
+        (86400, int(setting("API_RATE_LIMIT_DAY"))),
+    ]
+
+
+LOGIN_LIMITS = [(900, 10)]  # failed logins per email per 15 minutes
+
+
+def login_identity(email: str) -> str:
+    """The counter's name for one login e-mail: a keyed hash, so Redis never holds the
+    e-mail itself."""
+    return f"login:{keyed_hash(LOGIN, email.strip().lower())}"

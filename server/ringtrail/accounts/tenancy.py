@@ -2,7 +2,8 @@
 
 - :func:`scoped` narrows a ``select()`` of a model to what the principal may see.
 - :func:`get_or_404` fetches one object by id for the principal; another tenant's object
-  is a 404 (the same answer as a missing one) and the attempt is audited as "denied".
+  raises NotFound (the same answer as a missing one) and the attempt is audited as
+  "denied".
 
 The ownership chain is agency → client → site → pool → tracking number; calls, visit
 snapshots and pool hours hang off it. A principal with ``client_id`` sees that client
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import abort, has_request_context, request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ringtrail.accounts import audit
-from ringtrail.accounts.auth import Principal, current_principal
+from ringtrail.accounts.auth import Principal
+from ringtrail.errors import NotFound, Unauthenticated
 from ringtrail.storage.models import (
     Agency,
     ApiKey,
@@ -55,13 +56,12 @@ OBJECT_TYPES: dict[type, str] = {
 
 
 def _principal(principal: Principal | None) -> Principal:
-    principal = principal or current_principal()
     if principal is None:
-        abort(401)
+        raise Unauthenticated()
     return principal
 
 
-def client_ids(principal: Principal | None = None) -> Select:
+def client_ids(principal: Principal | None) -> Select:
     """A subquery of the ids of the clients the principal may see."""
     p = _principal(principal)
     query = select(Client.id)
@@ -80,7 +80,7 @@ def _pool_ids(p: Principal) -> Select:
     return select(Pool.id).where(Pool.site_id.in_(_site_ids(p)))
 
 
-def conditions(model: type, principal: Principal | None = None) -> list[Any]:
+def conditions(model: type, principal: Principal | None) -> list[Any]:
     """The WHERE conditions that restrict ``model`` to the principal's tenant."""
     p = _principal(principal)
     if p.agency_id is None and p.client_id is None:
@@ -115,7 +115,7 @@ def conditions(model: type, principal: Principal | None = None) -> list[Any]:
     raise TypeError(f"no tenant rule for {model.__name__}")
 
 
-def scoped(stmt: Select, model: type, principal: Principal | None = None) -> Select:
+def scoped(stmt: Select, model: type, principal: Principal | None) -> Select:
     """``stmt`` (a select involving ``model``) restricted to the principal's tenant."""
     return stmt.where(*conditions(model, principal))
 
@@ -146,16 +146,17 @@ def tenant_of(db: Session, obj: Any) -> tuple[int | None, int | None]:
     return db.get(Client, client_id).agency_id, client_id
 
 
-def get_or_404(model: type[T], object_id: Any, principal: Principal | None = None) -> T:
-    """The principal's ``model`` with this id, or 404 (audited as "denied" if it exists)."""
+def get_or_404(model: type[T], object_id: Any, principal: Principal | None) -> T:
+    """The principal's ``model`` with this id, or NotFound (audited as "denied" if it
+    exists)."""
     p = _principal(principal)
     try:
         object_id = int(object_id)
     except (TypeError, ValueError):
-        abort(404, description="not found")
+        raise NotFound() from None
     what = OBJECT_TYPES.get(model, model.__name__.lower()).replace("_", " ")
     if not 0 < object_id <= MAX_ID:
-        abort(404, description=f"no such {what}")
+        raise NotFound(f"no such {what}")
     db = get_db()
     found = db.scalar(scoped(select(model).where(model.id == object_id), model, p))
     if found is not None:
@@ -163,27 +164,20 @@ def get_or_404(model: type[T], object_id: Any, principal: Principal | None = Non
     other = db.get(model, object_id)
     if other is not None:
         target_agency, target_client = tenant_of(db, other)
+        method, path = audit.origin.get()
         audit.record_now(
             "denied",
             OBJECT_TYPES.get(model, model.__name__.lower()),
             object_id,
             {
-                "method": _method(),
-                "path": _path(),
+                "method": method,
+                "path": path,
                 "target_agency_id": target_agency,
                 "target_client_id": target_client,
             },
             principal=p,
         )
-    abort(404, description=f"no such {what}")
-
-
-def _method() -> str:
-    return request.method if has_request_context() else ""
-
-
-def _path() -> str:
-    return request.path[:300] if has_request_context() else ""
+    raise NotFound(f"no such {what}")
 
 
 # URL variables that name an object; a request naming another tenant's object is refused
@@ -199,8 +193,8 @@ VIEW_ARGS: dict[str, type] = {
 }
 
 
-def guard_view_args(view_args: dict[str, Any] | None, principal: Principal | None = None) -> None:
-    """404 (audited) unless every object named in the URL belongs to the principal."""
+def guard_view_args(view_args: dict[str, Any] | None, principal: Principal | None) -> None:
+    """NotFound (audited) unless every object named in the URL belongs to the principal."""
     for name, value in (view_args or {}).items():
         model = VIEW_ARGS.get(name)
         if model is not None:

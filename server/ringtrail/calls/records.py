@@ -7,7 +7,6 @@ voice event, or a webhook delivered twice, still leaves exactly one correct reco
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ringtrail.calls.attribution import Attribution, attribute
+from ringtrail.calls.events import CallEvent
 from ringtrail.storage.models import Call, Client, VisitSnapshot
+from ringtrail.terms import ROUTE_KINDS
 from ringtrail.tracking.pool import PoolStore
 from ringtrail.tracking.visits import Visit, VisitStore
 
@@ -31,20 +32,11 @@ STATUS_RANK = {
     "failed": 4,
     "canceled": 4,
 }
-KINDS = ("voice", "status", "dial", "recording", "transcription")
-ROUTE_KINDS = ("normal", "overflow", "after_hours", "voicemail", "unknown")
 UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _when(event: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(float(event["received_at"]), UTC)
+def _when(event: CallEvent) -> datetime:
+    return datetime.fromtimestamp(event.received_at, UTC)
 
 
 def call_for(db: Session, provider: str, call_sid: str) -> Call:
@@ -114,36 +106,31 @@ def advance_status(db: Session, call: Call, status: str, *, same_rank: bool = Tr
     )
 
 
-def apply_event(db: Session, event: dict[str, Any], pools: PoolStore, visits: VisitStore) -> Call:
+def apply_event(db: Session, event: CallEvent, pools: PoolStore, visits: VisitStore) -> Call:
     """Apply one call event to its call record (the caller commits)."""
-    kind = event["kind"]
-    if kind not in KINDS:
-        # Before call_for: a bad event must not leave an empty call behind.
-        raise ValueError(f"unknown event kind {kind!r}")
-    call = call_for(db, event.get("provider", "twilio"), event["call_sid"])
-    params = event.get("params", {})
-    if kind == "voice":
+    call = call_for(db, event.provider, event.call_sid)
+    if event.kind == "voice":
         _apply_voice(db, call, event, pools, visits)
-    elif kind == "status":
-        advance_status(db, call, params.get("CallStatus", ""))
-        if (duration := _int(params.get("CallDuration"))) is not None:
-            call.duration_seconds = duration
-    elif kind == "dial":
-        call.dial_status = (params.get("DialCallStatus") or "")[:20] or call.dial_status
-        call.talk_seconds = _int(params.get("DialCallDuration"))
+    elif event.kind == "status":
+        advance_status(db, call, event.status)
+        if event.duration_seconds is not None:
+            call.duration_seconds = event.duration_seconds
+    elif event.kind == "dial":
+        call.dial_status = event.dial_status[:20] or call.dial_status
+        call.talk_seconds = event.talk_seconds
         call.answered = call.dial_status in ("completed", "answered")
-        if event.get("route_kind") == "voicemail":
+        if event.route_kind == "voicemail":
             call.route_kind = "voicemail"
         apply_disclosure(call, event)
-    elif kind == "recording" and params.get("RecordingStatus", "completed") == "completed":
+    elif event.kind == "recording" and event.recording_status in ("", "completed"):
         if _client_allows(db, call, "record"):
-            call.recording_sid = (params.get("RecordingSid") or "")[:64] or None
-            call.recording_url = params.get("RecordingUrl")
-            call.recording_seconds = _int(params.get("RecordingDuration"))
-    elif kind == "transcription":
-        done = params.get("TranscriptionStatus", "completed") == "completed"
+            call.recording_sid = event.recording_sid[:64] or None
+            call.recording_url = event.recording_url or None
+            call.recording_seconds = event.recording_seconds
+    elif event.kind == "transcription":
+        done = event.transcription_status in ("", "completed")
         if done and _client_allows(db, call, "transcribe"):
-            call.transcription = params.get("TranscriptionText") or None
+            call.transcription = event.transcription_text or None
     return call
 
 
@@ -160,18 +147,18 @@ def _client_allows(db: Session, call: Call, what: str) -> bool:
     return client is not None and bool(client.transcribe) and not client.hipaa
 
 
-def apply_disclosure(call: Call, event: dict[str, Any]) -> None:
+def apply_disclosure(call: Call, event: CallEvent) -> None:
     """Record that the notice played: the first time it did, with its text's version.
 
     Idempotent and order-free: an event without a notice never unsets one.
     """
-    if not event.get("notice_played"):
+    if not event.notice_played:
         return
-    at = event.get("notice_at")
-    when = datetime.fromtimestamp(float(at), UTC) if at is not None else _when(event)
+    at = event.notice_at
+    when = datetime.fromtimestamp(at, UTC) if at is not None else _when(event)
     if not call.notice_played or call.notice_at is None or when < call.notice_at:
         call.notice_at = when
-        call.notice_version = (event.get("notice_version") or "")[:16] or None
+        call.notice_version = (event.notice_version or "")[:16] or None
     call.notice_played = True
 
 
@@ -190,37 +177,35 @@ def fixed_number_source(role: str, pattern: str | None) -> tuple[str, str]:
 
 
 def _apply_voice(
-    db: Session, call: Call, event: dict[str, Any], pools: PoolStore, visits: VisitStore
+    db: Session, call: Call, event: CallEvent, pools: PoolStore, visits: VisitStore
 ) -> None:
-    params = event.get("params", {})
-    route = event.get("route") or {}
+    route = event.route
     call.started_at = call.started_at or _when(event)
-    call.tracking_number = params.get("To", "")[:20]
-    # HIPAA events carry no From at all; the check here is a second lock.
-    raw = None if event.get("hipaa") else params.get("From")
-    call.caller_number = raw[:64] if raw else None
-    call.caller_hash = event.get("caller_hash") or call.caller_hash
-    call.caller_state = (event.get("caller_state") or "")[:2] or None
-    call.client_id = route.get("client_id")
-    call.site_id = route.get("site_id")
-    call.pool_id = route.get("pool_id")
-    call.forwarded_to = (event.get("forward_to") or "")[:20]
-    call.degraded = bool(event.get("degraded"))
-    kind = event.get("route_kind")
+    call.tracking_number = event.to[:20]
+    # HIPAA events carry no number at all; the check here is a second lock.
+    call.caller_number = None if event.hipaa or not event.caller else event.caller[:64]
+    call.caller_hash = event.caller_hash or call.caller_hash
+    call.caller_state = (event.caller_state or "")[:2] or None
+    call.client_id = route.client_id if route else None
+    call.site_id = route.site_id if route else None
+    call.pool_id = route.pool_id if route else None
+    call.forwarded_to = event.forward_to[:20]
+    call.degraded = event.degraded
+    kind = event.route_kind
     if call.route_kind != "voicemail" and kind in ROUTE_KINDS:  # voicemail, once set, stays
         call.route_kind = kind
     apply_disclosure(call, event)
-    if event.get("hipaa") and route.get("client_id") is not None:
-        hipaa = db.get(Client, route["client_id"])
+    if event.hipaa and route is not None and route.client_id is not None:
+        hipaa = db.get(Client, route.client_id)
         if hipaa is not None and hipaa.hipaa:  # nothing recorded may stay, whatever arrived
             call.recording_sid = call.recording_url = call.transcription = None
             call.recording_seconds = None
-    advance_status(db, call, params.get("CallStatus", ""), same_rank=False)
+    advance_status(db, call, event.status, same_rank=False)
 
-    role = route.get("role")
+    role = route.role if route else None
     if role in ("source", "overflow"):
         call.confidence = "source"
-        call.source, call.medium = fixed_number_source(role, route.get("source"))
+        call.source, call.medium = fixed_number_source(role, route.source)
         return
     if role != "pool" or call.pool_id is None:
         call.confidence = "none"
@@ -229,7 +214,7 @@ def _apply_voice(
     found: Attribution = attribute(
         pools.records(call.pool_id, call.tracking_number),
         call.started_at.timestamp(),
-        float(route.get("match_window", 3600)),
+        float(route.match_window),
     )
     call.confidence = found.confidence
     call.session_id = found.session

@@ -122,6 +122,29 @@ class Spool:
                 removed += 1
         return removed
 
+    def remove_stray(self, holds: Callable[[bytes], bool]) -> int:
+        """Delete files set aside as unreadable, or claimed by a replayer that died, whose
+        bytes ``holds`` something (erasure); returns how many went."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for name in names:
+            if not (name.endswith(".bad") or ".claimed." in name):
+                continue
+            path = os.path.join(self.directory, name)
+            try:
+                with open(path, "rb") as fh:
+                    blob = fh.read()
+            except OSError:
+                continue
+            if holds(blob):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    removed += 1
+        return removed
+
 
 def _rename_quietly(src: str, dst: str) -> None:
     """Rename unless another replayer got there first."""

@@ -1,27 +1,26 @@
 """Management subcommands of ``ringtrail``: agencies, clients, sites, pools, numbers, keys, users.
 
-They validate with the API's schemas and change things through ``admin.py``, so a
+They validate with the API's schemas and change things through ``configuration.py``, so a
 script gets exactly what the API and the dashboard would do, audit entries included
 (as actor "cli"). Every command takes ``--json``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 import click
-from flask.cli import AppGroup, with_appcontext
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
-from ringtrail.accounts import configuration as admin
+from ringtrail.accounts import access, configuration
 from ringtrail.accounts.auth import cli_principal
+from ringtrail.accounts.numbers_import import ImportRejected, describe_errors, import_numbers
 from ringtrail.accounts.tenancy import get_or_404
-from ringtrail.errors import BadInput
+from ringtrail.cli.app import AppGroup, Refused, with_app
+from ringtrail.privacy import erasure
 from ringtrail.storage.models import Agency, ApiKey, Client, Pool, Site, TrackingNumber, User
 from ringtrail.storage.sql import get_db
 from ringtrail.web.schemas import (
@@ -45,26 +44,6 @@ from ringtrail.web.schemas import (
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-def _friendly(func: Callable) -> Callable:
-    """Turn validation and refusals into a one-line error and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return func(*args, **kwargs)
-        except ValidationError as exc:
-            reasons = [
-                f"{k}: {'; '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
-            ]
-            raise click.ClickException("; ".join(reasons)) from None
-        except BadInput as exc:
-            raise click.ClickException(str(exc)) from None
-        except HTTPException as exc:
-            raise click.ClickException(exc.description or exc.name) from None
-
-    return wrapper
-
-
 def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
     return schema.load({k: v for k, v in data.items() if v is not None})
 
@@ -81,7 +60,7 @@ def _emit(schema: Schema, objects: Any, as_json: bool, many: bool = False) -> No
 def _pool_rows(pools: list[Pool]) -> list[dict[str, Any]]:
     db = get_db()
     out = PoolOut(exclude=("numbers",))
-    return [{**out.dump(p), "numbers": admin.pool_number_count(db, p.id)} for p in pools]
+    return [{**out.dump(p), "numbers": configuration.pool_number_count(db, p.id)} for p in pools]
 
 
 # -- agency -----------------------------------------------------------------------------
@@ -92,10 +71,9 @@ agency = AppGroup("agency", help="Agencies: the top of the tree.")
 @agency.command("create")
 @click.option("--name", required=True)
 @json_option
-@_friendly
 def agency_create(name: str, as_json: bool) -> None:
     """Create an agency."""
-    created = admin.create_agency(get_db(), cli_principal(), _load(AgencyIn(), {"name": name}))
+    created = access.create_agency(get_db(), cli_principal(), _load(AgencyIn(), {"name": name}))
     _emit(AgencyOut(), created, as_json)
 
 
@@ -118,7 +96,6 @@ client = AppGroup("client", help="Clients of an agency.")
 @click.option("--timezone", default=None)
 @click.option("--record-calls/--no-record-calls", default=None)
 @json_option
-@_friendly
 def client_create(agency_id, name, business_number, timezone, record_calls, as_json) -> None:
     """Create a client."""
     data = _load(
@@ -130,7 +107,11 @@ def client_create(agency_id, name, business_number, timezone, record_calls, as_j
             "record_calls": record_calls,
         },
     )
-    _emit(ClientOut(), admin.create_client(get_db(), cli_principal(), data, agency_id), as_json)
+    _emit(
+        ClientOut(),
+        configuration.create_client(get_db(), cli_principal(), data, agency_id),
+        as_json,
+    )
 
 
 @client.command("list")
@@ -155,7 +136,6 @@ site = AppGroup("site", help="Sites of a client.")
 @click.option("--origin", "origins", multiple=True, help="Allowed origin; repeat for more.")
 @click.option("--consent", type=click.Choice(["auto", "required"]), default=None)
 @json_option
-@_friendly
 def site_create(client_id, name, origins, consent, as_json) -> None:
     """Create a site; prints its public key."""
     data = _load(
@@ -167,7 +147,7 @@ def site_create(client_id, name, origins, consent, as_json) -> None:
             "consent_mode": consent,
         },
     )
-    _emit(SiteOut(), admin.create_site(get_db(), cli_principal(), data), as_json)
+    _emit(SiteOut(), configuration.create_site(get_db(), cli_principal(), data), as_json)
 
 
 @site.command("list")
@@ -209,11 +189,10 @@ def _pool_options(func: Callable) -> Callable:
 @click.option("--site", "site_id", type=int, required=True)
 @_pool_options
 @json_option
-@_friendly
 def pool_create(site_id, as_json, **settings) -> None:
     """Create an empty pool."""
     data = _load(PoolIn(), {"site_id": site_id, **settings})
-    created = admin.create_pool(get_db(), cli_principal(), data)
+    created = configuration.create_pool(get_db(), cli_principal(), data)
     rows = _pool_rows([created])
     click.echo(
         json.dumps(rows[0]) if as_json else "  ".join(f"{k}={v}" for k, v in rows[0].items())
@@ -224,11 +203,10 @@ def pool_create(site_id, as_json, **settings) -> None:
 @click.argument("pool_id", type=int)
 @_pool_options
 @json_option
-@_friendly
 def pool_set(pool_id, as_json, **settings) -> None:
     """Change a pool's settings (lease time, match window, policy...)."""
     data = _load(PoolPatch(), settings)
-    changed = admin.update_pool(
+    changed = configuration.update_pool(
         get_db(), cli_principal(), get_or_404(Pool, pool_id, cli_principal()), data
     )
     rows = _pool_rows([changed])
@@ -264,11 +242,10 @@ number = AppGroup("number", help="Tracking numbers of a pool.")
 @click.option("--role", type=click.Choice(["pool", "overflow", "source"]), default=None)
 @click.option("--source", default=None)
 @json_option
-@_friendly
 def number_add(pool_id, value, role, source, as_json) -> None:
     """Add one number (any format; stored as E.164)."""
     data = _load(NumberIn(), {"pool_id": pool_id, "number": value, "role": role, "source": source})
-    _emit(NumberOut(), admin.add_number(get_db(), cli_principal(), data), as_json)
+    _emit(NumberOut(), configuration.add_number(get_db(), cli_principal(), data), as_json)
 
 
 @number.command("import")
@@ -276,11 +253,8 @@ def number_add(pool_id, value, role, source, as_json) -> None:
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--region", default="US", show_default=True)
 @json_option
-@_friendly
 def number_import(pool_id, csv_file, region, as_json) -> None:
     """Import numbers from a CSV file: every row, or none."""
-    from ringtrail.accounts.numbers_import import ImportRejected, describe_errors, import_numbers
-
     target = get_or_404(Pool, pool_id, cli_principal())
     try:
         result = import_numbers(get_db(), cli_principal(), target, csv_file.read(), region)
@@ -290,7 +264,7 @@ def number_import(pool_id, csv_file, region, as_json) -> None:
         else:
             for row in exc.rows:
                 click.echo(f"row {row.row}: {row.error}", err=True)
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc.reason) from None
     out = {"imported": result.imported, "unchanged": result.unchanged, "numbers": result.numbers}
     click.echo(
         json.dumps(out) if as_json else f"imported {result.imported}, unchanged {result.unchanged}"
@@ -318,11 +292,10 @@ key = AppGroup("key", help="API keys (shown once, stored as a hash).")
 @click.option("--name", required=True)
 @click.option("--client", "client_id", type=int, default=None, help="Scope to one client.")
 @json_option
-@_friendly
 def key_create(agency_id, name, client_id, as_json) -> None:
     """Create an API key and print it, this once."""
     data = _load(KeyIn(), {"name": name, "client_id": client_id})
-    created, raw = admin.create_key(get_db(), cli_principal(), data, agency_id)
+    created, raw = access.create_key(get_db(), cli_principal(), data, agency_id)
     out = {**KeyOut().dump(created), "key": raw}
     if as_json:
         click.echo(json.dumps(out))
@@ -345,11 +318,10 @@ def key_list(agency_id, as_json) -> None:
 @key.command("revoke")
 @click.argument("key_id", type=int)
 @json_option
-@_friendly
 def key_revoke(key_id, as_json) -> None:
     """Revoke a key, with immediate effect."""
     p = cli_principal()
-    _emit(KeyOut(), admin.revoke_key(get_db(), p, get_or_404(ApiKey, key_id, p)), as_json)
+    _emit(KeyOut(), access.revoke_key(get_db(), p, get_or_404(ApiKey, key_id, p)), as_json)
 
 
 # -- user -------------------------------------------------------------------------------
@@ -374,14 +346,13 @@ user = AppGroup("user", help="Dashboard users.")
     help="Prompted for when not given (or set RINGTRAIL_NEW_USER_PASSWORD).",
 )
 @json_option
-@_friendly
 def user_create(agency_id, email, role, client_id, name, password, as_json) -> None:
     """Create a dashboard user."""
     data = _load(
         UserIn(),
         {"email": email, "role": role, "client_id": client_id, "name": name, "password": password},
     )
-    _emit(UserOut(), admin.create_user(get_db(), cli_principal(), data, agency_id), as_json)
+    _emit(UserOut(), access.create_user(get_db(), cli_principal(), data, agency_id), as_json)
 
 
 @user.command("list")
@@ -402,21 +373,21 @@ def user_list(agency_id, as_json) -> None:
 @click.option("--caller", default=None, help="The caller's number, any format.")
 @click.option("--session", "session_id", default=None, help="A visitor session id.")
 @json_option
-@_friendly
-@with_appcontext
+@with_app
 def erase(caller, session_id, as_json) -> None:
     """Erase a caller or a visitor session in every agency; prints one receipt per agency.
 
     Exits with status 1 if the carrier could not delete everything (run it again).
     """
-    from ringtrail.privacy.erasure import caller_subject, session_subject
-    from ringtrail.privacy.erasure import erase as run_erasure
-    from ringtrail.web.api.privacy import receipt_out
 
     if (caller is None) == (session_id is None):
         raise click.UsageError("give exactly one of --caller or --session")
-    subject = caller_subject(caller) if caller is not None else session_subject(session_id)
-    receipts = [receipt_out(r) for r in run_erasure(get_db(), cli_principal(), subject)]
+    subject = (
+        erasure.caller_subject(caller)
+        if caller is not None
+        else erasure.session_subject(session_id)
+    )
+    receipts = [erasure.summary(r) for r in erasure.erase(get_db(), cli_principal(), subject)]
     if as_json:
         click.echo(json.dumps(receipts, default=str))
     for r in receipts if not as_json else []:
@@ -424,10 +395,7 @@ def erase(caller, session_id, as_json) -> None:
         state = "complete" if r["complete"] else "INCOMPLETE"
         click.echo(f"receipt {r['id']} agency={r['agency_id']} {state} {counts or 'nothing found'}")
     if not all(r["complete"] for r in receipts):
-        raise click.ClickException("the carrier could not delete everything; run it again")
+        raise Refused("the carrier could not delete everything; run it again", exit_code=4)
 
 
-def register(group: click.Group) -> None:
-    """Add the management commands to the ``ringtrail`` group."""
-    for command in (agency, client, site, pool, number, key, user, erase):
-        group.add_command(command)
+COMMANDS = (agency, client, site, pool, number, key, user, erase)

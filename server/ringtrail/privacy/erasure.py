@@ -26,47 +26,43 @@ transaction. The command line, which acts for every agency, writes one per agenc
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import json
 import logging
-import os
 import re
 import secrets
 import zlib
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import phonenumbers
-from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.results import Result
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ringtrail import phones
 from ringtrail.accounts import audit
 from ringtrail.accounts.auth import Principal
-from ringtrail.calls.intake import EventKeys, get_spool
-from ringtrail.errors import BadInput
-from ringtrail.privacy.hashing import caller_hash
+from ringtrail.calls.events import CallEvent
+from ringtrail.calls.intake import get_spool, get_stash
+from ringtrail.context import setting
+from ringtrail.errors import Invalid
+from ringtrail.hashing import caller_hash
 from ringtrail.privacy.retention import delete_calls, delete_snapshots
-from ringtrail.storage.clients import get_pools, get_queue, get_queue_redis, get_visits
+from ringtrail.storage.clients import get_queue
+from ringtrail.storage.jobs import all_job_ids, registries
 from ringtrail.storage.models import Agency, Call, Client, ErasureReceipt, Pool, Site, VisitSnapshot
 from ringtrail.telephony import carrier
-from ringtrail.tracking.pool import PoolKeys
+from ringtrail.tracking.pool import get_pools
+from ringtrail.tracking.visits import get_visits
 
 log = logging.getLogger(__name__)
 
 KINDS = ("caller", "session")
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-\u2010-\u2015\u2212/]{4,40}$")
-DEFAULT_REGION = "US"
-ERASE_SESSION_LUA = (
-    resources.files("ringtrail.storage").joinpath("lua", "erase_session.lua").read_text()
-)
 COUNT_KEYS = (
     "calls",
     "calls_detached",
@@ -97,12 +93,11 @@ class Subject:
         """Whether a stored caller id is this caller's number."""
         if not isinstance(value, str) or not value:
             return False
-        return value.strip() in self.forms or _e164(value) == self.canonical
+        return value.strip() in self.forms or phones.possible(value) == self.canonical
 
-    def matches_event(self, event: dict[str, Any]) -> bool:
+    def matches_event(self, event: CallEvent) -> bool:
         """Whether a call event is this caller's (by number, or by hash in HIPAA mode)."""
-        params = event.get("params") or {}
-        return self.matches_number(params.get("From")) or event.get("caller_hash") in self.hashes
+        return self.matches_number(event.caller) or event.caller_hash in self.hashes
 
     def needles(self) -> list[bytes]:
         """Byte strings whose presence in a blob means it holds the subject."""
@@ -112,50 +107,31 @@ class Subject:
         return sorted(f.encode() for f in forms)
 
 
-@lru_cache(maxsize=4096)
-def _e164(raw: str, region: str = DEFAULT_REGION) -> str | None:
-    try:
-        parsed = phonenumbers.parse(raw.strip(), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def caller_subject(raw: str, region: str = DEFAULT_REGION) -> Subject:
-    """A caller to erase, from a number in any common format; BadInput if it is none."""
+def caller_subject(raw: str, region: str = phones.DEFAULT_REGION) -> Subject:
+    """A caller to erase, from a number in any common format; Invalid if it is none."""
     if not isinstance(raw, str) or not PHONE_CHARS.match(raw.strip()):
-        raise BadInput("caller must be a phone number, e.g. +14155550143")
+        raise Invalid("caller must be a phone number, e.g. +14155550143")
     raw = raw.strip()
     digits = re.sub(r"\D", "", raw)
     if not 6 <= len(digits) <= 15:
-        raise BadInput("caller must be a phone number of 6 to 15 digits")
-    canonical = _e164(raw, region) or f"+{digits}"
-    forms = {raw, canonical, canonical.lstrip("+"), digits}
-    with contextlib.suppress(phonenumbers.NumberParseException):
-        parsed = phonenumbers.parse(canonical, None)
-        forms.add(str(parsed.national_number))
-        for fmt in (
-            phonenumbers.PhoneNumberFormat.NATIONAL,
-            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-        ):
-            forms.add(phonenumbers.format_number(parsed, fmt))
+        raise Invalid("caller must be a phone number of 6 to 15 digits")
+    canonical = phones.possible(raw, region) or f"+{digits}"
+    forms = {raw, digits} | phones.written_forms(canonical)
     hashes = {h for h in (caller_hash(canonical), caller_hash(raw)) if h}
     return Subject("caller", canonical, frozenset(f for f in forms if f), frozenset(hashes))
 
 
 def session_subject(raw: str) -> Subject:
-    """A visitor session to erase; BadInput if the id is malformed."""
+    """A visitor session to erase; Invalid if the id is malformed."""
     if not isinstance(raw, str) or not SESSION_ID.match(raw.strip()):
-        raise BadInput("session must be a visitor session id (8 to 40 letters, digits, - or _)")
+        raise Invalid("session must be a visitor session id (8 to 40 letters, digits, - or _)")
     return Subject("session", raw.strip(), frozenset({raw.strip()}))
 
 
 def subject_hash(subject: Subject) -> str:
     """A keyed hash of the subject for the receipt: proves what was erased to whoever can
     recompute it, and cannot be reversed by trying every phone number without the key."""
-    key = str(current_app.config["SECRET_KEY"]).encode()
+    key = str(setting("SECRET_KEY")).encode()
     message = f"ringtrail-erasure\n{subject.kind}\n{subject.canonical}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
@@ -241,6 +217,20 @@ def _erase(db: Session, principal: Principal, scope: Scope, subject: Subject) ->
     return receipt
 
 
+def summary(receipt: ErasureReceipt) -> dict[str, Any]:
+    """A receipt as the API, the dashboard and the command line show it."""
+    return {
+        "id": receipt.id,
+        "agency_id": receipt.agency_id,
+        "kind": receipt.kind,
+        "subject_hash": receipt.subject_hash,
+        "requested_by": receipt.requested_by,
+        "counts": dict(receipt.counts or {}),
+        "complete": complete(receipt),
+        "created_at": receipt.created_at,
+    }
+
+
 def complete(receipt: ErasureReceipt) -> bool:
     """Whether nothing was left behind (the carrier did everything asked of it)."""
     counts = receipt.counts or {}
@@ -312,83 +302,42 @@ def _detach_calls(db: Session, scope: Scope, session_id: str) -> int:
 # -- Redis ------------------------------------------------------------------------------
 
 
-def _scan_events() -> Iterable[tuple[str, dict[str, Any] | None, str]]:
-    """Every stashed call event: (key, parsed event or None, raw text)."""
-    queue_redis = get_queue_redis()
-    prefix = EventKeys("").event
-    batch: list[str] = []
-    for key in queue_redis.scan_iter(match=f"{prefix}*", count=1000):
-        batch.append(key)
-        if len(batch) >= 500:
-            yield from _read_events(queue_redis, batch)
-            batch = []
-    if batch:
-        yield from _read_events(queue_redis, batch)
+def _in_scope(scope: Scope, event: CallEvent) -> bool:
+    return event.route is not None and event.route.client_id in scope.client_ids
 
 
-def _read_events(queue_redis, keys: list[str]):
-    for key, raw in zip(keys, queue_redis.mget(keys), strict=True):
-        if raw is None:
-            continue
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            event = None
-        yield key, event if isinstance(event, dict) else None, raw
-
-
-def _in_scope(scope: Scope, event: dict[str, Any]) -> bool:
-    route = event.get("route") or {}
-    return route.get("client_id") in scope.client_ids
-
-
-def _voice_event_matches(scope: Scope, subject: Subject, event: dict[str, Any]) -> bool:
+def _voice_event_matches(scope: Scope, subject: Subject, event: CallEvent) -> bool:
     return _in_scope(scope, event) and subject.matches_event(event)
 
 
 def _voice_events_of(scope: Scope, subject: Subject) -> set[str]:
     """Call ids of stashed events from this caller to the scope's numbers."""
     return {
-        str(event.get("call_sid"))
-        for _key, event, _raw in _scan_events()
+        event.call_sid
+        for _eid, event in get_stash().scan()
         if event is not None and _voice_event_matches(scope, subject, event)
     }
 
 
 def _sweep_queue(subject: Subject, call_sids: set[str], counts: Counter) -> None:
     """Delete stashed events of the calls, and every RQ job carrying them or the subject."""
-    queue_redis = get_queue_redis()
-    needles = subject.needles()
+    stash = get_stash()
     erased_ids: set[str] = set()
-    for key, event, _raw in _scan_events():
-        if event is not None and event.get("call_sid") in call_sids:
-            queue_redis.delete(key)
-            erased_ids.add(key.removeprefix(EventKeys("").event))
+    for event_id, event in stash.scan():
+        if event is not None and event.call_sid in call_sids:
+            stash.delete(event_id)
+            erased_ids.add(event_id)
             counts["queued_events"] += 1
-    counts["jobs"] += _delete_jobs(erased_ids, needles)
+    counts["jobs"] += _delete_jobs(erased_ids, subject.needles())
 
 
 def _delete_jobs(event_ids: set[str], needles: list[bytes]) -> int:
     """Delete RQ jobs named after the erased events, or whose stored data mentions the
     subject (a failed job's traceback may quote a row), from the queue and every registry."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
     queue = get_queue()
-    registries = [
-        queue.started_job_registry,
-        queue.failed_job_registry,
-        queue.deferred_job_registry,
-        queue.scheduled_job_registry,
-        queue.finished_job_registry,
-        queue.canceled_job_registry,
-    ]
-    job_ids = set(queue.get_job_ids())
-    for registry in registries:
-        job_ids.update(registry.get_job_ids(cleanup=False))
     deleted = 0
     conn = queue.connection
-    for job_id in sorted(job_ids):
+    for job_id in sorted(all_job_ids(queue)):
         blob = _job_blob(conn, job_id)
         if job_id not in event_ids and not any(n in blob for n in needles):
             continue
@@ -397,7 +346,7 @@ def _delete_jobs(event_ids: set[str], needles: list[bytes]) -> int:
             job.delete(remove_from_queue=True)
         except NoSuchJobError:
             queue.remove(job_id)
-            for registry in registries:
+            for registry in registries(queue):
                 registry.remove(job_id)
             conn.delete(Job.key_for(job_id))
         deleted += 1
@@ -407,9 +356,6 @@ def _delete_jobs(event_ids: set[str], needles: list[bytes]) -> int:
 def _job_blob(conn, job_id: str) -> bytes:
     """Everything RQ stores for a job, readable: its hash (data and traceback are zlib
     compressed) and its results stream (which repeats the traceback)."""
-    from rq.job import Job
-    from rq.results import Result
-
     parts = []
     for value in conn.hgetall(Job.key_for(job_id)).values():
         try:
@@ -446,16 +392,19 @@ def _erase_session(db: Session, scope: Scope, session_id: str, counts: Counter) 
     if visit is not None and visit.site_id in scope.site_ids:
         pools = list(db.scalars(select(Pool.id).where(Pool.site_id == visit.site_id)))
     store = get_pools()
-    script = store.redis.register_script(ERASE_SESSION_LUA)
     stand_in = f"erased-{secrets.token_hex(4)}"
     for pool_id in pools:
-        k = PoolKeys(pool_id)
-        counts["lease_history"] += int(
-            script(keys=[k.leases, k.holders, k.history], args=[session_id, stand_in])
-        )
+        counts["lease_history"] += store.erase_session(pool_id, session_id, stand_in)
 
 
 # -- the spool --------------------------------------------------------------------------
+
+
+def _spooled(data: dict[str, Any]) -> CallEvent | None:
+    try:
+        return CallEvent.from_dict(data)
+    except (ValueError, TypeError):
+        return None
 
 
 def _sweep_spool(
@@ -465,14 +414,17 @@ def _sweep_spool(
     then every event of those calls."""
     found: set[str] = set()
 
-    def voice_of_caller(event: dict[str, Any]) -> bool:
-        if subject.kind == "caller" and _voice_event_matches(scope, subject, event):
-            found.add(str(event.get("call_sid")))
+    def voice_of_caller(data: dict[str, Any]) -> bool:
+        event = _spooled(data)
+        if event is None or subject.kind != "caller":
+            return False
+        if _voice_event_matches(scope, subject, event):
+            found.add(event.call_sid)
             return True
         return False
 
-    def of_erased_calls(event: dict[str, Any]) -> bool:
-        return event.get("call_sid") in call_sids
+    def of_erased_calls(data: dict[str, Any]) -> bool:
+        return data.get("call_sid") in call_sids
 
     spool = get_spool()
     counts["spool"] += spool.remove(voice_of_caller if first_pass else of_erased_calls)
@@ -481,22 +433,5 @@ def _sweep_spool(
 
 def _sweep_spool_leftovers(subject: Subject, counts: Counter) -> None:
     """Files set aside as unreadable, or claimed by a replayer that died, may hold it too."""
-    directory = current_app.config["SPOOL_DIR"]
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return
     needles = subject.needles()
-    for name in names:
-        if not (name.endswith(".bad") or ".claimed." in name):
-            continue
-        path = os.path.join(directory, name)
-        try:
-            with open(path, "rb") as fh:
-                blob = fh.read()
-        except OSError:
-            continue
-        if any(n in blob for n in needles):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-                counts["spool"] += 1
+    counts["spool"] += get_spool().remove_stray(lambda blob: any(n in blob for n in needles))

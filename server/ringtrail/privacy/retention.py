@@ -26,28 +26,31 @@ when the visit started. Time is passed in, so tests run the job at any date.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from ringtrail.accounts import audit
+from ringtrail.accounts.auth import Principal
+from ringtrail.storage.clients import get_queue
+from ringtrail.storage.jobs import schedule_every
 from ringtrail.storage.models import Agency, Call, Client, Site, VisitSnapshot
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import carrier
+from ringtrail.terms import RETENTION_DEFAULT_DAYS
 
 log = logging.getLogger(__name__)
 
 RUN_EVERY = 3600  # seconds
 BATCH = 500  # rows per transaction
 MAX_CARRIER_CALLS = 2000  # per run; the next run carries on
-DEFAULT_DAYS = {"call": 761, "snapshot": 761, "recording": 90}
 
 
 def _days(value: int | None, kind: str) -> int:
     """A client's limit in days; a missing or non-positive value means the default."""
-    return value if isinstance(value, int) and value > 0 else DEFAULT_DAYS[kind]
+    return value if isinstance(value, int) and value > 0 else RETENTION_DEFAULT_DAYS[kind]
 
 
 def _as_datetime(now: datetime | float | None) -> datetime:
@@ -249,21 +252,15 @@ def delete_calls(db: Session, ids: list[int]) -> tuple[int, int]:
 
 
 def schedule(now: float | None = None) -> str:
-    """Queue the next run for the next hour slot; every worker asking names the same job,
-    so a fleet of workers keeps one chain."""
-    from ringtrail.storage.clients import get_queue
-
-    now = time.time() if now is None else now
-    slot = int(now // RUN_EVERY) + 1
-    job_id = f"enforce-retention-{slot}"
-    get_queue().enqueue_at(
-        datetime.fromtimestamp(slot * RUN_EVERY, UTC),
+    """Queue the next run for the next hour slot (one chain however many workers ask)."""
+    return schedule_every(
+        get_queue(),
         enforce_and_reschedule,
-        job_id=job_id,
-        job_timeout=RUN_EVERY,
+        RUN_EVERY,
+        "enforce-retention",
+        now=now,
         description="enforce retention",
     )
-    return job_id
 
 
 def enforce_and_reschedule() -> dict[str, int]:
@@ -274,15 +271,13 @@ def enforce_and_reschedule() -> dict[str, int]:
         schedule()
 
 
-def set_limits(db: Session, principal, client: Client, data: dict[str, int]) -> Client:
+def set_limits(db: Session, principal: Principal, client: Client, data: dict[str, int]) -> Client:
     """Change a client's retention limits (days), audited; the caller checked the tenant."""
     columns = {
         "call_days": "retention_call_days",
         "snapshot_days": "retention_snapshot_days",
         "recording_days": "retention_recording_days",
     }
-    from ringtrail.accounts import audit
-
     changes = {}
     for name, column in columns.items():
         if name in data and data[name] != getattr(client, column):

@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from ringtrail.storage.clients import get_redis
+from ringtrail.storage.clients import get_queue
+from ringtrail.storage.jobs import schedule_every
 from ringtrail.storage.models import DailyVisits, Pool, PoolHour
 from ringtrail.storage.sql import get_db
-from ringtrail.tracking.pool import PoolKeys
+from ringtrail.tracking.pool import get_pools
 
 FLUSH_EVERY = 300  # seconds
 
@@ -25,20 +26,17 @@ def flush(now: float | None = None, days: int = 2) -> int:
     """Copy today's and yesterday's counters of every pool to SQL; returns rows touched."""
     now = time.time() if now is None else now
     db = get_db()
-    redis = get_redis()
+    pools = get_pools()
     day0 = datetime.fromtimestamp(now, UTC).date()
     touched = 0
     try:
         for pool_id, site_id in db.execute(select(Pool.id, Pool.site_id)).all():
             for back in range(days):
                 day = day0 - timedelta(days=back)
-                counts = redis.hgetall(PoolKeys(pool_id).visits(day.isoformat()))
-                for field, value in counts.items():
-                    source, _, medium = field.partition("|")
-                    touched += _upsert(db, site_id, day, source[:100], medium[:100], int(value))
-                touched += _copy_hours(
-                    db, pool_id, day, redis.hgetall(PoolKeys(pool_id).hours(day.isoformat()))
-                )
+                counts = pools.visit_counts(pool_id, day.isoformat())
+                for (source, medium), visits in counts.items():
+                    touched += _upsert(db, site_id, day, source[:100], medium[:100], visits)
+                touched += _copy_hours(db, pool_id, day, pools.hours(pool_id, day.isoformat()))
         db.commit()
     finally:
         db.close()
@@ -64,17 +62,10 @@ def _upsert(db, site_id: int, day: date, source: str, medium: str, visits: int) 
 
 
 def schedule_flush(now: float | None = None) -> str:
-    """Queue the next flush for the next time slot; every worker asking for the same slot
-    names the same job, so a fleet of workers keeps one chain."""
-    from ringtrail.storage.clients import get_queue
-
-    now = time.time() if now is None else now
-    slot = int(now // FLUSH_EVERY) + 1
-    job_id = f"flush-visit-counts-{slot}"
-    get_queue().enqueue_at(
-        datetime.fromtimestamp(slot * FLUSH_EVERY, UTC), flush_and_reschedule, job_id=job_id
+    """Queue the next flush for the next time slot (one chain however many workers ask)."""
+    return schedule_every(
+        get_queue(), flush_and_reschedule, FLUSH_EVERY, "flush-visit-counts", now=now
     )
-    return job_id
 
 
 HOUR_FIELDS = {
@@ -86,7 +77,7 @@ HOUR_FIELDS = {
 }
 
 
-def _copy_hours(db, pool_id: int, day: date, counts: dict[str, str]) -> int:
+def _copy_hours(db, pool_id: int, day: date, counts: dict[str, int]) -> int:
     by_hour: dict[int, dict[str, int]] = {}
     for field, value in counts.items():
         name, _, hour = field.partition(":")

@@ -47,8 +47,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from flask import Response
-
 from ringtrail.reports.queries import DIMENSIONS, DayCount, PoolHealth, SourceReport
 
 BOM = "\ufeff"
@@ -91,16 +89,6 @@ def write_rows(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
 def to_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """The whole CSV as one string."""
     return "".join(write_rows(header, rows))
-
-
-def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
-    """A streamed CSV download."""
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in filename)
-    response = Response(write_rows(header, rows), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _rate(value: float | None) -> float | str:

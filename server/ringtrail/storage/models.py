@@ -1,7 +1,7 @@
 """The SQL schema: the source of truth for configuration and call records.
 
 agency → client → site → pool → tracking numbers; visit snapshots; calls; daily visits.
-Schema changes ship as Alembic migrations in ``server/migrations``.
+Schema changes ship as Alembic migrations in ``ringtrail/storage/migrations``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-EXHAUSTION_POLICIES = ("reuse_oldest", "overflow", "original")
-NUMBER_ROLES = ("pool", "overflow", "source")
-CONFIDENCES = ("exact", "late", "ambiguous", "source", "none")
+from ringtrail import terms
 
 
 def utcnow() -> datetime:
@@ -78,25 +76,27 @@ class Client(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     us_state: Mapped[str | None] = mapped_column(String(2))
     record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
-    recording_notice: Mapped[str] = mapped_column(
-        Text, default="This call may be recorded for quality and training purposes."
-    )
+    recording_notice: Mapped[str] = mapped_column(Text, default=terms.DEFAULT_NOTICE)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     # Consent: "all_party" (default: the notice always plays) or "one_party" (allowed only
     # outside all-party states; the notice still plays to callers from all-party states).
-    consent_mode: Mapped[str] = mapped_column(String(16), default="all_party")
+    consent_mode: Mapped[str] = mapped_column(String(16), default=terms.DEFAULT_CONSENT_MODE)
     transcribe: Mapped[bool] = mapped_column(Boolean, default=False)
     whisper: Mapped[bool] = mapped_column(Boolean, default=False)
     # {"mon": [["09:00", "17:00"]], ...} in the client's timezone; None = always open.
     business_hours: Mapped[dict | None] = mapped_column(JSON)
     after_hours_number: Mapped[str | None] = mapped_column(String(20))
     voicemail: Mapped[bool] = mapped_column(Boolean, default=False)
-    voicemail_prompt: Mapped[str] = mapped_column(
-        Text, default="Sorry, nobody can take your call. Please leave a message after the tone."
+    voicemail_prompt: Mapped[str] = mapped_column(Text, default=terms.DEFAULT_VOICEMAIL_PROMPT)
+    retention_call_days: Mapped[int] = mapped_column(
+        Integer, default=terms.RETENTION_DEFAULT_DAYS["call"]
     )
-    retention_call_days: Mapped[int] = mapped_column(Integer, default=761)  # 25 months
-    retention_snapshot_days: Mapped[int] = mapped_column(Integer, default=761)
-    retention_recording_days: Mapped[int] = mapped_column(Integer, default=90)
+    retention_snapshot_days: Mapped[int] = mapped_column(
+        Integer, default=terms.RETENTION_DEFAULT_DAYS["snapshot"]
+    )
+    retention_recording_days: Mapped[int] = mapped_column(
+        Integer, default=terms.RETENTION_DEFAULT_DAYS["recording"]
+    )
     hipaa: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -130,9 +130,13 @@ class Pool(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     # The business number on the page that this pool's numbers replace.
     business_number: Mapped[str] = mapped_column(String(20))
-    lease_seconds: Mapped[int] = mapped_column(Integer, default=1800)
-    match_window_seconds: Mapped[int] = mapped_column(Integer, default=3600)
-    exhaustion_policy: Mapped[str] = mapped_column(String(16), default="reuse_oldest")
+    lease_seconds: Mapped[int] = mapped_column(Integer, default=terms.DEFAULT_LEASE_SECONDS)
+    match_window_seconds: Mapped[int] = mapped_column(
+        Integer, default=terms.DEFAULT_MATCH_WINDOW_SECONDS
+    )
+    exhaustion_policy: Mapped[str] = mapped_column(
+        String(16), default=terms.DEFAULT_EXHAUSTION_POLICY
+    )
     record_calls: Mapped[bool | None] = mapped_column(Boolean)  # None: the client's setting
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -263,9 +267,6 @@ class PoolHour(Base):
     peak_leases: Mapped[int] = mapped_column(Integer, default=0)
     held_seconds: Mapped[int] = mapped_column(Integer, default=0)
     ended_leases: Mapped[int] = mapped_column(Integer, default=0)
-
-
-ROLES = ("agency_admin", "client_manager", "report_only")
 
 
 class User(Base):

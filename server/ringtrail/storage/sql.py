@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from ringtrail.context import state
+from ringtrail.storage.models import CONFIG_MODELS, ConfigVersion
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -54,8 +57,6 @@ def _bump_config_version(session: Session, _context, _instances) -> None:
     """Count every change to configuration, in the same transaction as the change."""
     from sqlalchemy import update
 
-    from ringtrail.storage.models import CONFIG_MODELS, ConfigVersion
-
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, CONFIG_MODELS) for obj in changed):
         session.execute(update(ConfigVersion).values(version=ConfigVersion.version + 1))
@@ -63,14 +64,20 @@ def _bump_config_version(session: Session, _context, _instances) -> None:
 
 def get_engine() -> Engine:
     """The app's SQLAlchemy engine."""
-    return current_app.extensions["ringtrail"]["engine"]
+    return state()["engine"]
 
 
 def get_db() -> Session:
     """The SQLAlchemy session for this app context, opened on first use."""
     if "db" not in g:
-        g.db = current_app.extensions["ringtrail"]["sessionmaker"]()
+        g.db = new_session()
     return g.db
+
+
+def new_session() -> Session:
+    """A session of its own, outside the app context's (a write that must stand alone,
+    a background thread); the caller closes it."""
+    return state()["sessionmaker"]()
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -22,11 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from flask import current_app
-
+from ringtrail.context import setting
+from ringtrail.errors import Unavailable
 from ringtrail.storage.models import Agency
 
-DEFAULT_API_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
 TIMEOUT = 15.0  # seconds; Twilio's own webhook read timeout
 CHUNK = 64 * 1024
@@ -35,7 +34,7 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav"}
 
 
-class CarrierError(Exception):
+class CarrierError(Unavailable):
     """The carrier refused or could not be reached; ``status`` is its HTTP status or 0."""
 
     def __init__(self, reason: str, status: int = 0):
@@ -70,7 +69,7 @@ class Media:
 
 def api_url() -> str:
     """The carrier API's base URL (``RINGTRAIL_TWILIO_API_URL``): http(s) only."""
-    url = str(current_app.config.get("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
+    url = str(setting("TWILIO_API_URL")).rstrip("/")
     if urlsplit(url).scheme not in ("http", "https"):
         raise CarrierError("RINGTRAIL_TWILIO_API_URL must be an http(s) URL")
     return url

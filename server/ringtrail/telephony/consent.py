@@ -8,7 +8,7 @@ Hawaii, Delaware, Michigan, Oregon and Vermont appear on some all-party lists an
 others. The lists disagree, so Ringtrail treats them as all-party: the cost of a notice
 that was not needed is a few seconds; the cost of a recording without consent is a crime.
 
-A caller's state comes from ``phonenumbers``' geocoder: the area of the number, not where
+A caller's state comes from ``phones.state_of``: the area of the number, not where
 the caller is. It is approximate, and it is used only to play a notice *more* often,
 never less than the client's own state requires.
 """
@@ -16,78 +16,70 @@ never less than the client's own state requires.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
-import phonenumbers
-from phonenumbers import geocoder
+from ringtrail.phones import US_STATES
+from ringtrail.terms import CONSENT_MODES, DEFAULT_CONSENT_MODE
 
-CONSENT_MODES = ("all_party", "one_party")
-DEFAULT_MODE = "all_party"
-DEFAULT_NOTICE = "This call may be recorded for quality and training purposes."
-
-# code: (name, all-party consent?). "disputed" states are all-party here (see above).
+# Whether recording a call in each state needs every party's consent. "disputed" states
+# are all-party here (see above).
 ALL, ONE, DISPUTED = "all", "one", "disputed"
-STATES: dict[str, tuple[str, str]] = {
-    "AL": ("Alabama", ONE),
-    "AK": ("Alaska", ONE),
-    "AZ": ("Arizona", ONE),
-    "AR": ("Arkansas", ONE),
-    "CA": ("California", ALL),
-    "CO": ("Colorado", ONE),
-    "CT": ("Connecticut", ALL),
-    "DE": ("Delaware", DISPUTED),
-    "DC": ("District of Columbia", ONE),
-    "FL": ("Florida", ALL),
-    "GA": ("Georgia", ONE),
-    "HI": ("Hawaii", DISPUTED),
-    "ID": ("Idaho", ONE),
-    "IL": ("Illinois", ALL),
-    "IN": ("Indiana", ONE),
-    "IA": ("Iowa", ONE),
-    "KS": ("Kansas", ONE),
-    "KY": ("Kentucky", ONE),
-    "LA": ("Louisiana", ONE),
-    "ME": ("Maine", ONE),
-    "MD": ("Maryland", ALL),
-    "MA": ("Massachusetts", ALL),
-    "MI": ("Michigan", DISPUTED),
-    "MN": ("Minnesota", ONE),
-    "MS": ("Mississippi", ONE),
-    "MO": ("Missouri", ONE),
-    "MT": ("Montana", ALL),
-    "NE": ("Nebraska", ONE),
-    "NV": ("Nevada", ALL),
-    "NH": ("New Hampshire", ALL),
-    "NJ": ("New Jersey", ONE),
-    "NM": ("New Mexico", ONE),
-    "NY": ("New York", ONE),
-    "NC": ("North Carolina", ONE),
-    "ND": ("North Dakota", ONE),
-    "OH": ("Ohio", ONE),
-    "OK": ("Oklahoma", ONE),
-    "OR": ("Oregon", DISPUTED),
-    "PA": ("Pennsylvania", ALL),
-    "RI": ("Rhode Island", ONE),
-    "SC": ("South Carolina", ONE),
-    "SD": ("South Dakota", ONE),
-    "TN": ("Tennessee", ONE),
-    "TX": ("Texas", ONE),
-    "UT": ("Utah", ONE),
-    "VT": ("Vermont", DISPUTED),
-    "VA": ("Virginia", ONE),
-    "WA": ("Washington", ALL),
-    "WV": ("West Virginia", ONE),
-    "WI": ("Wisconsin", ONE),
-    "WY": ("Wyoming", ONE),
+RULES: dict[str, str] = {
+    "AL": ONE,
+    "AK": ONE,
+    "AZ": ONE,
+    "AR": ONE,
+    "CA": ALL,
+    "CO": ONE,
+    "CT": ALL,
+    "DE": DISPUTED,
+    "DC": ONE,
+    "FL": ALL,
+    "GA": ONE,
+    "HI": DISPUTED,
+    "ID": ONE,
+    "IL": ALL,
+    "IN": ONE,
+    "IA": ONE,
+    "KS": ONE,
+    "KY": ONE,
+    "LA": ONE,
+    "ME": ONE,
+    "MD": ALL,
+    "MA": ALL,
+    "MI": DISPUTED,
+    "MN": ONE,
+    "MS": ONE,
+    "MO": ONE,
+    "MT": ALL,
+    "NE": ONE,
+    "NV": ALL,
+    "NH": ALL,
+    "NJ": ONE,
+    "NM": ONE,
+    "NY": ONE,
+    "NC": ONE,
+    "ND": ONE,
+    "OH": ONE,
+    "OK": ONE,
+    "OR": DISPUTED,
+    "PA": ALL,
+    "RI": ONE,
+    "SC": ONE,
+    "SD": ONE,
+    "TN": ONE,
+    "TX": ONE,
+    "UT": ONE,
+    "VT": DISPUTED,
+    "VA": ONE,
+    "WA": ALL,
+    "WV": ONE,
+    "WI": ONE,
+    "WY": ONE,
 }
-ALL_PARTY_STATES = frozenset(code for code, (_, rule) in STATES.items() if rule != ONE)
-
-# What the geocoder writes, beyond the plain state names: "Washington State" (not the
-# city), "Washington D.C.", and "City, ST".
-_NAMES = {name.lower(): code for code, (name, _) in STATES.items()}
-_NAMES |= {"washington state": "WA", "washington d.c.": "DC", "washington, d.c.": "DC"}
-_CITY_STATE = re.compile(r",\s*([A-Z]{2})$")
+# code: (name, rule), for forms and explanations.
+STATES: dict[str, tuple[str, str]] = {code: (US_STATES[code], rule) for code, rule in RULES.items()}
+ALL_PARTY_STATES = frozenset(code for code, rule in RULES.items() if rule != ONE)
 
 
 def is_all_party(state: str | None) -> bool:
@@ -113,8 +105,8 @@ def check_mode(client_state: str | None, mode: str) -> str | None:
 
 def effective_mode(client_state: str | None, mode: str | None) -> str:
     """The mode actually applied: one_party only while it is still allowed."""
-    mode = mode or DEFAULT_MODE
-    return mode if check_mode(client_state, mode) is None else DEFAULT_MODE
+    mode = mode or DEFAULT_CONSENT_MODE
+    return mode if check_mode(client_state, mode) is None else DEFAULT_CONSENT_MODE
 
 
 def notice_required(mode: str | None, client_state: str | None, caller_state: str | None) -> bool:
@@ -129,27 +121,6 @@ def notice_required(mode: str | None, client_state: str | None, caller_state: st
     return caller_state not in STATES or is_all_party(caller_state)
 
 
-def state_for_number(raw: str | None) -> str | None:
-    """The US state (or DC) a number's area belongs to; None when there is none.
-
-    Approximate: it names the area the number was issued in, not where the caller is.
-    """
-    if not raw:
-        return None
-    try:
-        number = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if phonenumbers.region_code_for_number(number) != "US":
-        return None
-    text = (geocoder.description_for_number(number, "en") or "").strip()
-    if not text:
-        return None  # toll-free and non-geographic numbers
-    if (match := _CITY_STATE.search(text)) and match.group(1) in STATES:
-        return match.group(1)
-    return _NAMES.get(text.lower())
-
-
 def notice_version(text: str) -> str:
     """A short fingerprint of the exact notice text: which wording a caller heard."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -158,7 +129,7 @@ def notice_version(text: str) -> str:
 def explain(client: Any) -> str:
     """For the dashboard: which consent rule applies to this client, and why."""
     state = (getattr(client, "us_state", None) or "").upper()
-    mode = getattr(client, "consent_mode", None) or DEFAULT_MODE
+    mode = getattr(client, "consent_mode", None) or DEFAULT_CONSENT_MODE
     hipaa = bool(getattr(client, "hipaa", False))
     caveat = (
         " A caller's state is guessed from the area of their number. It is approximate: a "

@@ -14,13 +14,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ringtrail.context import instance_path, setting, state
 from ringtrail.storage.models import Agency, Client, ConfigVersion, Site, TrackingNumber
 from ringtrail.tracking.pool import numbers_version
 
@@ -234,8 +235,8 @@ class Directory:
     routing table. ``ttl == 0`` means "always read SQL first" (tests, debugging).
     """
 
-    def __init__(self, app, ttl: float, disk_path: str):
-        self.app = app
+    def __init__(self, sessions: Callable[[], Session], ttl: float, disk_path: str):
+        self.sessions = sessions  # opens a database session of the directory's own
         self.ttl = ttl
         self.disk_path = disk_path
         self._snapshot: Snapshot | None = None
@@ -279,7 +280,7 @@ class Directory:
         self._next_try = time.monotonic() + self.ttl
         try:
             # A session of its own: the request's session is not ours to close.
-            with self.app.extensions["ringtrail"]["sessionmaker"]() as db:
+            with self.sessions() as db:
                 known = self._snapshot
                 unchanged = (
                     not full
@@ -324,14 +325,14 @@ class Directory:
 
 def get_directory() -> Directory:
     """The app's configuration cache."""
-    state = current_app.extensions["ringtrail"]
-    if "directory" not in state:
-        state["directory"] = Directory(
-            current_app._get_current_object(),
-            ttl=float(current_app.config["CACHE_SECONDS"]),
-            disk_path=os.path.join(current_app.instance_path, "directory.json"),
+    shared = state()
+    if "directory" not in shared:
+        shared["directory"] = Directory(
+            shared["sessionmaker"],
+            ttl=float(setting("CACHE_SECONDS")),
+            disk_path=os.path.join(instance_path(), "directory.json"),
         )
-    return state["directory"]
+    return shared["directory"]
 
 
 def site_for_key(key: str) -> SiteConfig | None:

@@ -16,24 +16,23 @@ simulator inject time and no sweeper job is needed.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-POLICIES = ("reuse_oldest", "overflow", "original")
+from ringtrail.context import state
+from ringtrail.storage import lua
+from ringtrail.storage.clients import get_redis
 
-
-def _script(name: str) -> str:
-    return resources.files("ringtrail.storage").joinpath("lua", name).read_text()
-
-
-LEASE_LUA = _script("lease.lua")
-SYNC_LUA = _script("sync.lua")
+LEASE_LUA = lua("lease.lua")
+SYNC_LUA = lua("sync.lua")
+ERASE_SESSION_LUA = lua("erase_session.lua")
+VISIT_COUNTS_TTL = 3 * 86400  # the hourly flush copies them to SQL long before
 
 
 def numbers_version(numbers: Sequence[str]) -> str:
@@ -137,6 +136,7 @@ class PoolStore:
         self.redis = client
         self._lease = client.register_script(LEASE_LUA)
         self._sync = client.register_script(SYNC_LUA)
+        self._erase_session = client.register_script(ERASE_SESSION_LUA)
 
     def sync(self, pool_id: int, numbers: Sequence[str]) -> int:
         """Make the pool's leasable numbers match ``numbers``; returns how many were added."""
@@ -246,8 +246,6 @@ class PoolStore:
 
     def records(self, pool_id: int, number: str) -> list[LeaseRecord]:
         """Every lease of ``number`` still remembered: live ones and recent history."""
-        import json
-
         k = PoolKeys(pool_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hget(k.leases, number)
@@ -274,3 +272,33 @@ class PoolStore:
     def hours(self, pool_id: int, day: str) -> dict[str, int]:
         """The pool's load by hour on ``day`` (YYYY-MM-DD), as counted by the lease script."""
         return {k: int(v) for k, v in self.redis.hgetall(PoolKeys(pool_id).hours(day)).items()}
+
+    def count_visit(self, pool_id: int, day: str, source: str, medium: str) -> None:
+        """Count one visit that took no lease (an aggregate, with no visitor id)."""
+        key = PoolKeys(pool_id).visits(day)
+        if self.redis.hincrby(key, f"{source}|{medium}", 1) == 1:
+            self.redis.expire(key, VISIT_COUNTS_TTL)
+
+    def visit_counts(self, pool_id: int, day: str) -> dict[tuple[str, str], int]:
+        """Visits on ``day`` (YYYY-MM-DD) by (source, medium), leased or not."""
+        out = {}
+        for field, value in self.redis.hgetall(PoolKeys(pool_id).visits(day)).items():
+            source, _, medium = field.partition("|")
+            out[(source, medium)] = int(value)
+        return out
+
+    def erase_session(self, pool_id: int, session: str, stand_in: str) -> int:
+        """Replace ``session`` in the pool's leases and history by ``stand_in`` (erasure);
+        returns how many references went. The timeline stays, so other visitors' calls
+        are attributed as before and a late call to the number still finds it rested."""
+        k = PoolKeys(pool_id)
+        keys = [k.leases, k.holders, k.history]
+        return int(self._erase_session(keys=keys, args=[session, stand_in]))
+
+
+def get_pools() -> PoolStore:
+    """The app's pool store, on the lease Redis."""
+    shared = state()
+    if "pools" not in shared:
+        shared["pools"] = PoolStore(get_redis())
+    return shared["pools"]

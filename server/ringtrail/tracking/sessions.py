@@ -1,36 +1,59 @@
-"""Which number each business number on a page shows, for one visit.
+"""Visitor sessions: how a visit begins, how a page view renews it, and which number each
+business number on the page shows.
 
-A visitor with a lease gets a pool number per business number; when a pool is exhausted
-its policy decides (a shared number, the overflow number, or the business number). A
-visitor who must not be tracked as a person (bot, Global Privacy Control, no consent)
-gets the site's fixed source-level numbers, which still attribute calls to a source.
+The one way a visit begins, for the snippet and for AMP pages alike, is
+:func:`start_visit`: it classifies the source and the device, and, if the visitor may be
+tracked as a person, leases one number per pool and writes the visit in the same round
+trip to Redis. A visitor who must not be tracked (a bot, Global Privacy Control,
+Do-Not-Track where the site honours it, no consent where the site needs it) gets the
+site's fixed source-level numbers, which still attribute calls to a source.
+
+When a pool is exhausted its policy decides: a shared number, the overflow number, or
+the business number.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 from collections.abc import Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
-import phonenumbers
+import redis
 from redis.client import Pipeline
 
+from ringtrail.context import setting
+from ringtrail.errors import NotFound, Unavailable
+from ringtrail.phones import national
+from ringtrail.tracking.devices import classify_agent
 from ringtrail.tracking.directory import PoolConfig, SiteConfig
-from ringtrail.tracking.pool import LeaseRequest, PoolStore
+from ringtrail.tracking.pool import LeaseRequest, PoolStore, get_pools
+from ringtrail.tracking.sources import classify
+from ringtrail.tracking.visits import Visit, get_visits, new_session_id, page_entry
+
+log = logging.getLogger(__name__)
+
+URL_LIMIT = 2048
+TITLE_LIMIT = 200
+DEGRADED_TTL = 60  # seconds the snippet keeps an answer given while Redis is away
 
 
-@lru_cache(maxsize=4096)
-def display(e164: str) -> str:
-    """A number in its national format, e.g. (555) 123-4567."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+@dataclass(frozen=True)
+class Visitor:
+    """What the browser says about the person: their user agent and privacy signals."""
+
+    user_agent: str | None = None
+    gpc: bool = False  # Global Privacy Control (Sec-GPC: 1, or the snippet saw it)
+    dnt: bool = False  # Do-Not-Track
+    consent: bool = False  # the page told the snippet the visitor consented
 
 
 def entry(e164: str) -> dict[str, str]:
     """The answer's shape for one replacement number."""
-    return {"e164": e164, "display": display(e164)}
+    return {"e164": e164, "display": national(e164)}
 
 
 def source_number(pool: PoolConfig, source: str, medium: str) -> str | None:
@@ -92,3 +115,141 @@ def session_ttl(site: SiteConfig, slack: int) -> int:
     """How long a visitor session lives in Redis: long enough for a late call."""
     longest = max((p.lease_seconds + p.match_window for p in site.pools), default=3600)
     return int(longest + slack)
+
+
+def may_track(site: SiteConfig, visitor: Visitor, bot: bool) -> bool:
+    """Whether this visitor may be tracked as a person (get a visitor-level lease)."""
+    if bot or visitor.gpc:
+        return False
+    if site.honor_dnt and visitor.dnt:
+        return False
+    return not (site.consent_mode == "required" and not visitor.consent)
+
+
+def path_of(url: str) -> str:
+    """A page's path, without query or fragment, which may hold personal data."""
+    return urlsplit(url).path or "/"
+
+
+def origin_of(url: str) -> str:
+    """Where a referrer came from, scheme and host only: reports group by its domain, and
+    its path and query (a search, a private page) are nobody's business."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"[:200] if parts.scheme and parts.netloc else ""
+
+
+def without_query(url: str) -> str:
+    """A URL's scheme, host and path: its query may hold personal data (a search, an
+    e-mail address), and the marketing parameters in it are already parsed out."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"[:URL_LIMIT]
+
+
+def start_visit(
+    site: SiteConfig,
+    visitor: Visitor,
+    *,
+    url: str,
+    referrer: str,
+    title: str,
+    lease: bool = True,
+) -> dict[str, Any]:
+    """Classify a new visit, lease its numbers if it may be tracked, and say what to show.
+
+    Returns ``{"session", "numbers", "ttl"}``; a visitor who gets no lease (a bot, GPC, no
+    consent, ``lease=False``, Redis away) gets ``session: None`` and source-level numbers.
+    """
+    device = classify_agent(
+        visitor.user_agent,
+        max_chars=int(setting("UA_MAX_CHARS")),
+        headless_is_bot=bool(setting("HEADLESS_IS_BOT")),
+    )
+    src = classify(url, referrer, site.hosts)
+    ttl = session_ttl(site, int(setting("SESSION_TTL_SLACK")))
+    now = time.time()
+    untracked = {"session": None, "numbers": source_numbers(site, src.source, src.medium)}
+
+    if not lease or not may_track(site, visitor, device.bot):
+        if not device.bot:
+            _count_untracked(site, src.source, src.medium, now)
+        return untracked | {"ttl": ttl}
+
+    session = new_session_id()
+    visit = Visit(
+        site_id=site.id,
+        started=now,
+        landing_url=without_query(url),
+        title=title[:120],
+        referrer=origin_of(referrer),
+        source=src.source,
+        medium=src.medium,
+        campaign=src.campaign,
+        term=src.term,
+        content=src.content,
+        click_ids=src.click_ids,
+        device=device.kind,
+        browser=device.browser,
+        os=device.os,
+        pages=[page_entry(now, now, path_of(url))],
+    )
+    try:
+        visits = get_visits()
+        numbers = lease_numbers(
+            get_pools(),
+            site,
+            session,
+            source=src.source,
+            medium=src.medium,
+            count_visit=True,
+            now=now,
+            also=lambda pipe: visits.create(session, visit, ttl, pipe=pipe),
+        )
+    except redis.RedisError:
+        log.warning("sessions: redis unavailable, answering source-level numbers")
+        return untracked | {"ttl": DEGRADED_TTL}
+    return {"session": session, "numbers": numbers, "ttl": ttl}
+
+
+def add_pageview(site: SiteConfig, session: str, url: str | None) -> dict[str, Any]:
+    """Record a page view (``url=None``: a heartbeat) and renew the visit's leases.
+
+    NotFound for a session that expired or is another site's; Unavailable when Redis is.
+    """
+    ttl = session_ttl(site, int(setting("SESSION_TTL_SLACK")))
+    now = time.time()
+    try:
+        visit = get_visits().add_page(
+            session, site.id, None if url is None else path_of(url), ttl, now
+        )
+        if visit is None:
+            raise NotFound("unknown session")
+        numbers = lease_numbers(
+            get_pools(),
+            site,
+            session,
+            source=visit.source,
+            medium=visit.medium,
+            count_visit=False,
+            now=now,
+        )
+    except redis.RedisError:
+        log.warning("sessions: redis unavailable during a page view")
+        raise Unavailable("temporarily unavailable") from None
+    return {"session": session, "numbers": numbers, "ttl": ttl}
+
+
+def _count_untracked(site: SiteConfig, source: str, medium: str, now: float) -> None:
+    """Count a visit that took no lease; an aggregate, with no visitor id."""
+    if not site.pools:
+        return
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    with contextlib.suppress(redis.RedisError):  # a lost count beats a failed page
+        get_pools().count_visit(site.pools[0].id, day, source, medium)

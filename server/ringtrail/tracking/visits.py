@@ -2,7 +2,7 @@
 
 A session is one JSON document under one key with a TTL of lease + match window + slack,
 so a late call can still find it. When a call is attributed to it, jobs copy it to SQL
-(:class:`server.models.VisitSnapshot`). Keys are short because every byte is multiplied
+(:class:`ringtrail.storage.models.VisitSnapshot`). Keys are short because every byte is multiplied
 by the number of live visitors.
 """
 
@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import redis
+
+from ringtrail.context import state
+from ringtrail.storage import lua
+from ringtrail.storage.clients import get_redis
 
 MAX_PAGES = 50
 PATH_LIMIT = 300
 TITLE_LIMIT = 120
 
-PAGEVIEW_LUA = resources.files("ringtrail.storage").joinpath("lua", "pageview.lua").read_text()
+PAGEVIEW_LUA = lua("pageview.lua")
 
 
 def new_session_id() -> str:
@@ -165,6 +167,9 @@ class VisitStore:
         self.redis.delete(VisitKeys(session_id).visit)
 
 
-def now() -> float:
-    """The wall clock, as the stores use it."""
-    return time.time()
+def get_visits() -> VisitStore:
+    """The app's visit store, on the lease Redis."""
+    shared = state()
+    if "visits" not in shared:
+        shared["visits"] = VisitStore(get_redis())
+    return shared["visits"]

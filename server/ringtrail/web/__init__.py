@@ -1,1 +1,41 @@
-"""Every HTTP door: the snippet's API, carrier webhooks, the admin API and the dashboard."""
+"""Every HTTP door, split by audience, each a thin layer over one service:
+
+- ``public`` and ``snippet``: the snippet's API and the snippet itself (cross-origin);
+- ``telephony``: the carrier's webhooks (signed);
+- ``api``: the admin API for agencies' scripts (API keys);
+- ``dashboard``: pages for people (logins).
+
+Nothing below this package reads the request or answers HTTP: services raise
+:mod:`ringtrail.errors`, and :mod:`~ringtrail.web.errors` turns them into answers.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from ringtrail.accounts import audit
+
+
+def init_app(app: Flask) -> None:
+    """Register every blueprint, the error answers, the security headers and logins."""
+    from ringtrail.web import api, dashboard, errors, headers, login, public, snippet, telephony
+
+    login.init_app(app)
+    errors.init_app(app)
+    headers.init_app(app)
+    login.exempt_from_csrf(public.bp, snippet.bp, telephony.bp, api.bp)
+    app.before_request(_name_the_request)
+    for bp in (public.bp, snippet.bp, telephony.bp):
+        app.register_blueprint(bp)
+    api.init_app(app)
+    for bp in dashboard.BLUEPRINTS:
+        app.register_blueprint(bp)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+
+def _name_the_request() -> None:
+    # Audit entries of denied attempts say which request made them.
+    audit.set_origin(request.method, request.path)

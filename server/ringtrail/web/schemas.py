@@ -13,30 +13,24 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import phonenumbers
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from ringtrail.storage.models import CONFIDENCES, EXHAUSTION_POLICIES, NUMBER_ROLES, ROLES
-from ringtrail.telephony.consent import CONSENT_MODES, STATES
+from ringtrail import phones
+from ringtrail.phones import US_STATES
+from ringtrail.phones import parse as e164
+from ringtrail.terms import (
+    CONFIDENCES,
+    CONSENT_MODES,
+    CONTROL,
+    DAYS,
+    EXHAUSTION_POLICIES,
+    NUMBER_ROLES,
+    RETENTION_MAX_DAYS,
+    ROLES,
+)
 
 MAX_ID = 2**31 - 1
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-DEFAULT_REGION = "US"
-
-
-def e164(raw: str, region: str = DEFAULT_REGION) -> str:
-    """The number in E.164, or ValueError with a readable reason."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError("a phone number is required")
-    if len(raw) > 40:
-        raise ValueError("phone number is too long")
-    try:
-        parsed = phonenumbers.parse(raw.strip(), region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"not a phone number: {raw!r}") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"not a valid phone number: {raw!r}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+MAX_PER_PAGE = 200
 
 
 class Text(fields.String):
@@ -96,7 +90,6 @@ def _timezone(value: str) -> None:
 
 _ZONES = available_timezones() | {"UTC"}
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MAX_RANGES = 6
 
@@ -184,7 +177,7 @@ class UsState(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs).strip().upper()
-        if value not in STATES:
+        if value not in US_STATES:
             raise ValidationError("a two-letter US state code, or DC")
         return value
 
@@ -373,7 +366,7 @@ class NumberOut(Schema):
 
 class ImportQuery(In):
     region = fields.String(
-        load_default=DEFAULT_REGION,
+        load_default=phones.DEFAULT_REGION,
         validate=validate.Regexp(r"^[A-Z]{2}$", error="a two-letter region code"),
         metadata={"description": "Region for numbers written without a country code"},
     )
@@ -458,8 +451,23 @@ class AuditOut(Schema):
 
 
 class PageQuery(In):
+    """Every list is paginated the same way: ``page`` (from 1) and ``per_page``."""
+
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+
+
+def page_of(item: type[Schema]) -> type[Schema]:
+    """The one shape of every list answer: ``{items, page, per_page, total}``."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item)),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+            "total": fields.Integer(metadata={"description": "Items in every page together"}),
+        },
+        name=f"{item.__name__.removesuffix('Out')}Page",
+    )
 
 
 class NumberQuery(PageQuery):
@@ -563,16 +571,60 @@ class CallDetailOut(CallOut):
     visit = fields.Nested(VisitOut, allow_none=True)
 
 
-class CallPage(Schema):
-    items = fields.List(fields.Nested(CallOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
-
-
 class ErrorOut(Schema):
     error = fields.String(required=True)
     rows = fields.List(fields.Nested(ImportRowError))
 
     class Meta:
         unknown = EXCLUDE
+
+
+# -- privacy ----------------------------------------------------------------------------
+
+
+class ErasureIn(In):
+    caller = fields.String(
+        validate=validate.Length(max=40),
+        metadata={"description": "The caller's number, any format", "example": "+12125550143"},
+    )
+    session = fields.String(
+        validate=validate.Length(max=40),
+        metadata={"description": "A visitor session id, as the snippet's API returned it"},
+    )
+
+    @validates_schema
+    def _one_subject(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("caller" in data) == ("session" in data):
+            raise ValidationError("give exactly one of caller or session")
+
+
+class ErasureOut(Schema):
+    id = fields.Integer()
+    agency_id = fields.Integer()
+    kind = fields.String(metadata={"description": "caller or session"})
+    subject_hash = fields.String(
+        metadata={"description": "A keyed hash of the subject; the number itself is not kept"}
+    )
+    requested_by = fields.String()
+    counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "What went, per store (see docs/privacy.md)"},
+    )
+    complete = fields.Boolean(
+        metadata={"description": "False if the carrier could not delete everything: run again"}
+    )
+    created_at = fields.DateTime()
+
+
+class RetentionIn(In):
+    call_days = fields.Integer(strict=True, validate=validate.Range(1, RETENTION_MAX_DAYS))
+    snapshot_days = fields.Integer(strict=True, validate=validate.Range(1, RETENTION_MAX_DAYS))
+    recording_days = fields.Integer(strict=True, validate=validate.Range(1, RETENTION_MAX_DAYS))
+
+
+class RetentionOut(Schema):
+    client_id = fields.Integer()
+    call_days = fields.Integer()
+    snapshot_days = fields.Integer()
+    recording_days = fields.Integer()

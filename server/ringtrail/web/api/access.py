@@ -7,13 +7,14 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from ringtrail.accounts import configuration as admin
+from ringtrail.accounts import access
 from ringtrail.accounts.audit import describe
-from ringtrail.accounts.auth import current_principal
-from ringtrail.accounts.tenancy import get_or_404, scoped
+from ringtrail.accounts.configuration import require_admin
+from ringtrail.accounts.tenancy import scoped
 from ringtrail.storage.models import ApiKey, AuditEntry, User
 from ringtrail.storage.sql import get_db
-from ringtrail.web.api import bp
+from ringtrail.web.api.blueprint import bp, paginate, principal
+from ringtrail.web.login import owned
 from ringtrail.web.schemas import (
     AuditOut,
     KeyIn,
@@ -23,6 +24,7 @@ from ringtrail.web.schemas import (
     UserIn,
     UserOut,
     UserPatch,
+    page_of,
 )
 
 
@@ -40,16 +42,17 @@ class MeOut(Schema):
 @bp.response(200, MeOut)
 def me():
     """The key making this request: its scope and role."""
-    return current_principal()
+    return principal()
 
 
 @bp.get("/users")
 @bp.doc(tags=["access"])
-@bp.response(200, UserOut(many=True))
-def list_users():
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, page_of(UserOut))
+def list_users(query: dict[str, Any]):
     """The agency's dashboard users."""
-    admin.require_admin(current_principal())
-    return get_db().scalars(scoped(select(User).order_by(User.id), User)).all()
+    require_admin(principal())
+    return paginate(scoped(select(User).order_by(User.id), User, principal()), query)
 
 
 @bp.post("/users")
@@ -58,7 +61,7 @@ def list_users():
 @bp.response(201, UserOut)
 def create_user(data: dict[str, Any]):
     """Create a dashboard user; client managers and report-only users need a client_id."""
-    return admin.create_user(get_db(), current_principal(), data)
+    return access.create_user(get_db(), principal(), data)
 
 
 @bp.get("/users/<int:user_id>")
@@ -66,8 +69,8 @@ def create_user(data: dict[str, Any]):
 @bp.response(200, UserOut)
 def get_user(user_id: int):
     """One user."""
-    admin.require_admin(current_principal())
-    return get_or_404(User, user_id)
+    require_admin(principal())
+    return owned(User, user_id)
 
 
 @bp.patch("/users/<int:user_id>")
@@ -76,16 +79,17 @@ def get_user(user_id: int):
 @bp.response(200, UserOut)
 def update_user(data: dict[str, Any], user_id: int):
     """Rename a user, reset their password or deactivate them (their sessions end)."""
-    return admin.update_user(get_db(), current_principal(), get_or_404(User, user_id), data)
+    return access.update_user(get_db(), principal(), owned(User, user_id), data)
 
 
 @bp.get("/keys")
 @bp.doc(tags=["access"])
-@bp.response(200, KeyOut(many=True))
-def list_keys():
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, page_of(KeyOut))
+def list_keys(query: dict[str, Any]):
     """The agency's API keys (prefixes only; keys are never shown again)."""
-    admin.require_admin(current_principal())
-    return get_db().scalars(scoped(select(ApiKey).order_by(ApiKey.id), ApiKey)).all()
+    require_admin(principal())
+    return paginate(scoped(select(ApiKey).order_by(ApiKey.id), ApiKey, principal()), query)
 
 
 @bp.post("/keys")
@@ -94,7 +98,7 @@ def list_keys():
 @bp.response(201, NewKeyOut)
 def create_key(data: dict[str, Any]):
     """Create a key for the agency or one client. The answer holds the key, once."""
-    key, raw = admin.create_key(get_db(), current_principal(), data)
+    key, raw = access.create_key(get_db(), principal(), data)
     return {**{name: getattr(key, name) for name in KeyOut().fields}, "key": raw}
 
 
@@ -103,8 +107,8 @@ def create_key(data: dict[str, Any]):
 @bp.response(200, KeyOut)
 def get_key(key_id: int):
     """One key (without the key itself)."""
-    admin.require_admin(current_principal())
-    return get_or_404(ApiKey, key_id)
+    require_admin(principal())
+    return owned(ApiKey, key_id)
 
 
 @bp.delete("/keys/<int:key_id>")
@@ -112,21 +116,15 @@ def get_key(key_id: int):
 @bp.response(200, KeyOut)
 def revoke_key(key_id: int):
     """Revoke a key; it is refused from the next request on."""
-    return admin.revoke_key(get_db(), current_principal(), get_or_404(ApiKey, key_id))
+    return access.revoke_key(get_db(), principal(), owned(ApiKey, key_id))
 
 
 @bp.get("/audit")
 @bp.doc(tags=["access"])
 @bp.arguments(PageQuery, location="query")
-@bp.response(200, AuditOut(many=True))
+@bp.response(200, page_of(AuditOut))
 def list_audit(query: dict[str, Any]):
     """The audit log, newest first: changes, key and user management, denied attempts."""
-    admin.require_admin(current_principal())
-    page, per_page = query["page"], query["per_page"]
-    entries = get_db().scalars(
-        scoped(select(AuditEntry), AuditEntry)
-        .order_by(AuditEntry.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return [describe(e) for e in entries]
+    require_admin(principal())
+    stmt = scoped(select(AuditEntry), AuditEntry, principal()).order_by(AuditEntry.id.desc())
+    return paginate(stmt, query, describe)

@@ -6,21 +6,31 @@ import time
 from typing import Any
 
 import redis
-from flask import abort
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ringtrail.accounts import audit
-from ringtrail.accounts.auth import current_principal
-from ringtrail.accounts.tenancy import get_or_404, scoped
+from ringtrail.accounts.tenancy import scoped
+from ringtrail.calls.events import CallEvent, RouteFacts
 from ringtrail.calls.records import apply_event
-from ringtrail.storage.clients import get_pools, get_visits
+from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
+from ringtrail.privacy.recordings import open_recording
 from ringtrail.storage.models import Call, VisitSnapshot
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.directory import route_for
-from ringtrail.web.api import bp
-from ringtrail.web.dashboard import privacy as compliance
-from ringtrail.web.schemas import CallDetailOut, CallIn, CallPage, CallQuery, RecordingQuery
+from ringtrail.tracking.pool import get_pools
+from ringtrail.tracking.visits import get_visits
+from ringtrail.web.api.blueprint import bp, paginate, principal
+from ringtrail.web.login import owned
+from ringtrail.web.responses import recording_response
+from ringtrail.web.schemas import (
+    CallDetailOut,
+    CallIn,
+    CallOut,
+    CallQuery,
+    RecordingQuery,
+    page_of,
+)
 
 MAX_AGE = 30 * 86400  # older calls cannot be attributed: lease history is gone
 MAX_AHEAD = 300  # clocks disagree a little; calls from the future do not happen
@@ -89,10 +99,10 @@ def _visit_out(visit: VisitSnapshot) -> dict[str, Any]:
 @bp.get("/calls")
 @bp.doc(tags=["calls"])
 @bp.arguments(CallQuery, location="query")
-@bp.response(200, CallPage)
+@bp.response(200, page_of(CallOut))
 def list_calls(query: dict[str, Any]):
     """Calls, newest first, filtered by client, date range, source, campaign, confidence."""
-    stmt = scoped(select(Call), Call).options(selectinload(Call.visit))
+    stmt = scoped(select(Call), Call, principal()).options(selectinload(Call.visit))
     if "client_id" in query:
         stmt = stmt.where(Call.client_id == query["client_id"])
     if "since" in query:
@@ -107,20 +117,7 @@ def list_calls(query: dict[str, Any]):
         stmt = stmt.join(VisitSnapshot, Call.visit_id == VisitSnapshot.id).where(
             VisitSnapshot.campaign == query["campaign"]
         )
-    db = get_db()
-    total = db.scalar(select(func.count()).select_from(stmt.subquery()))
-    page, per_page = query["page"], query["per_page"]
-    calls = db.scalars(
-        stmt.order_by(Call.started_at.desc(), Call.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return {
-        "items": [call_out(c) for c in calls],
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-    }
+    return paginate(stmt.order_by(Call.started_at.desc(), Call.id.desc()), query, call_out)
 
 
 @bp.get("/calls/<int:call_id>")
@@ -128,7 +125,7 @@ def list_calls(query: dict[str, Any]):
 @bp.response(200, CallDetailOut)
 def get_call(call_id: int):
     """One call, with the visit that led to it and the pages viewed."""
-    return call_out(get_or_404(Call, call_id), detail=True)
+    return call_out(owned(Call, call_id), detail=True)
 
 
 AUDIO_DOC = {
@@ -158,9 +155,9 @@ def get_recording(query: dict[str, Any], call_id: int):
 
     The carrier's media URL is never shown, and every access is written to the audit log.
     """
-    return compliance.stream_recording(
-        current_principal(), get_or_404(Call, call_id), query["format"]
-    )
+    call = owned(Call, call_id)
+    media = open_recording(get_db(), principal(), call, query["format"])
+    return recording_response(media, call.id, query["format"])
 
 
 @bp.post("/calls")
@@ -173,22 +170,22 @@ def ingest_call(data: dict[str, Any]):
 
     Posting the same ``call_id`` again returns the recorded call unchanged (200).
     """
-    p = current_principal()
+    p = principal()
     db = get_db()
     now = time.time()
     received = data["started_at"].timestamp() if data["started_at"] else now
     if received > now + MAX_AHEAD:
-        abort(422, description="started_at is in the future")
+        raise Unprocessable("started_at is in the future")
     if received < now - MAX_AGE:
-        abort(422, description="started_at is more than 30 days ago")
+        raise Unprocessable("started_at is more than 30 days ago")
     existing = db.scalar(select(Call).where(Call.call_sid == data["call_id"]))
     if existing is not None:
-        if db.scalar(scoped(select(Call.id).where(Call.id == existing.id), Call)) is None:
-            abort(409, description="this call_id is already used by another call")
+        if db.scalar(scoped(select(Call.id).where(Call.id == existing.id), Call, p)) is None:
+            raise Conflict("this call_id is already used by another call")
         return call_out(existing, detail=True), 200
     route = route_for(data["to"])
     if route is None or route.role not in ("pool", "source", "overflow"):
-        abort(404, description="no such tracking number")
+        raise NotFound("no such tracking number")
     if route.agency_id != p.agency_id or (p.client_id and route.client_id != p.client_id):
         audit.record_now(
             "denied",
@@ -197,32 +194,33 @@ def ingest_call(data: dict[str, Any]):
             {"number": data["to"], "target_agency_id": route.agency_id, "path": "/api/v1/calls"},
             principal=p,
         )
-        abort(404, description="no such tracking number")
-    event = {
-        "provider": data["provider"],
-        "kind": "voice",
-        "call_sid": data["call_id"],
-        "received_at": received,
-        "params": {"To": data["to"], "From": data["caller"] or "", "CallStatus": "ringing"},
-        "route": {
-            "role": route.role,
-            "pool_id": route.pool_id,
-            "site_id": route.site_id,
-            "client_id": route.client_id,
-            "match_window": route.match_window,
-            "source": route.source,
-        },
-        "forward_to": route.forward_to,
-    }
-    status = {
-        "provider": data["provider"],
-        "kind": "status",
-        "call_sid": data["call_id"],
-        "received_at": received,
-        "params": {"CallStatus": data["status"]},
-    }
-    if data["duration_seconds"] is not None:
-        status["params"]["CallDuration"] = data["duration_seconds"]
+        raise NotFound("no such tracking number")
+    facts = RouteFacts(
+        role=route.role,
+        pool_id=route.pool_id,
+        site_id=route.site_id,
+        client_id=route.client_id,
+        match_window=route.match_window,
+        source=route.source,
+    )
+    event = CallEvent.voice(
+        provider=data["provider"],
+        call_sid=data["call_id"],
+        received_at=received,
+        to=data["to"],
+        caller=data["caller"] or "",
+        route=facts,
+        hipaa=route.hipaa,
+        forward_to=route.forward_to,
+    )
+    status = CallEvent.update(
+        "status",
+        provider=data["provider"],
+        call_sid=data["call_id"],
+        received_at=received,
+        status=data["status"],
+        duration_seconds=data["duration_seconds"],
+    )
     try:
         call = apply_event(db, event, get_pools(), get_visits())
         apply_event(db, status, get_pools(), get_visits())
@@ -233,6 +231,6 @@ def ingest_call(data: dict[str, Any]):
         db.commit()
     except redis.RedisError:
         db.rollback()
-        abort(503, description="lease history unavailable; retry shortly")
+        raise Unavailable("lease history unavailable; retry shortly") from None
     db.refresh(call)
     return call_out(call, detail=True)

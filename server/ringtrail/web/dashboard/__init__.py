@@ -1,1 +1,10 @@
-"""The dashboard for people: settings, reports and privacy pages."""
+"""The dashboard for people: login, settings, access, reports and privacy pages."""
+
+from __future__ import annotations
+
+from ringtrail.web.dashboard import access, login, privacy, reports, settings  # noqa: F401
+from ringtrail.web.dashboard.blueprints import dashboard
+from ringtrail.web.dashboard.blueprints import privacy as compliance
+from ringtrail.web.dashboard.blueprints import reports as reportpages
+
+BLUEPRINTS = (dashboard, reportpages, compliance)

@@ -1,11 +1,11 @@
 """Dashboard pages that show reports: overview, client view, call log, pool health, embed.
 
-Every view asks :mod:`server.tenancy` what the logged-in person may see and passes only
-those client ids to :mod:`server.reports`; a client, call or pool of another tenant is a
-404 through ``tenancy.get_or_404`` (which audits the attempt). Charts are inline SVG
-drawn here, so the pages need no JavaScript; ``static/reports.js`` only adds "copy" to
-the embed page. Stored URLs, referrers and UTM values are strangers' text: templates
-autoescape them, and only http(s) URLs ever become links (:func:`safe_href`).
+Every view asks :mod:`ringtrail.accounts.tenancy` what the logged-in person may see and
+passes only those client ids to :mod:`ringtrail.reports.queries`; a client, call or pool
+of another tenant is a 404 through ``tenancy.get_or_404`` (which audits the attempt).
+Charts are inline SVG drawn here, so the pages need no JavaScript; ``static/reports.js``
+only adds "copy" to the embed page. Stored URLs, referrers and UTM values are strangers'
+text: templates autoescape them, and only http(s) URLs ever become links (:func:`safe_href`).
 """
 
 from __future__ import annotations
@@ -16,22 +16,24 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import redis
-from flask import Blueprint, current_app, render_template, request
+from flask import current_app, render_template, request
 from sqlalchemy import select
 
+from ringtrail import phones
 from ringtrail.accounts import tenancy
-from ringtrail.accounts.auth import current_principal, login_required
+from ringtrail.errors import Invalid
 from ringtrail.reports import exports
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import DIMENSIONS, Period
-from ringtrail.storage.models import CONFIDENCES, Call, Client, Pool, Site
+from ringtrail.storage.models import Call, Client, Pool, Site
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import consent
-from ringtrail.web.dashboard.privacy import ALLOWED as LISTENERS
-
-bp = Blueprint("reportpages", __name__, url_prefix="/dashboard")
+from ringtrail.terms import CONFIDENCES, EDITORS
+from ringtrail.tracking.pool import get_pools
+from ringtrail.web.dashboard.blueprints import reports as bp
+from ringtrail.web.login import current_principal, login_required, owned
+from ringtrail.web.responses import csv_response
 
 RANGES = (7, 30, 90)
 DEFAULT_DAYS = 30
@@ -44,15 +46,6 @@ ROUTE_KINDS = {
     "voicemail": "Voicemail",
     "unknown": "Unknown-number fallback",
 }
-
-
-class BadQuery(ValueError):
-    """A report parameter that cannot be used; shown to the person as a 400."""
-
-
-@bp.errorhandler(BadQuery)
-def bad_query(exc: BadQuery):
-    return render_template("reports_error.html", message=str(exc)), 400
 
 
 # ---------------------------------------------------------------------------- filters
@@ -105,15 +98,7 @@ def duration(seconds: float | None) -> str:
 @bp.app_template_filter("phone")
 def phone(number: str | None) -> str:
     """An E.164 number in international format for reading; anything else as it is."""
-    if not number:
-        return "–"
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number
-    if not phonenumbers.is_possible_number(parsed):
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phones.international(number)
 
 
 @bp.app_template_filter("ratio")
@@ -150,7 +135,9 @@ def scope(client: Client | None = None) -> Scope:
     if client is not None:
         return Scope([client])
     db = get_db()
-    clients = db.scalars(tenancy.scoped(select(Client), Client).order_by(Client.name, Client.id))
+    clients = db.scalars(
+        tenancy.scoped(select(Client), Client, current_principal()).order_by(Client.name, Client.id)
+    )
     return Scope(list(clients))
 
 
@@ -159,7 +146,7 @@ def chosen_client() -> Client | None:
     raw = request.args.get("client", "")
     if not raw:
         return None
-    return tenancy.get_or_404(Client, raw)
+    return owned(Client, raw)
 
 
 def period_from_args(tz: ZoneInfo) -> Period:
@@ -170,17 +157,17 @@ def period_from_args(tz: ZoneInfo) -> Period:
             start = date.fromisoformat(raw_from) if raw_from else None
             end = date.fromisoformat(raw_to) if raw_to else None
         except ValueError:
-            raise BadQuery("Dates must look like 2024-05-31.") from None
+            raise Invalid("Dates must look like 2024-05-31.") from None
         today = Period.last_days(1, tz).end
         end = end or today
         start = start or end - timedelta(days=DEFAULT_DAYS - 1)
         try:
             return Period(start, end, tz)
         except ValueError as exc:
-            raise BadQuery(f"That date range does not work: {exc}.") from None
+            raise Invalid(f"That date range does not work: {exc}.") from None
     days = request.args.get("days", str(DEFAULT_DAYS))
     if not days.isdigit() or not 1 <= int(days) <= reports.MAX_PERIOD_DAYS:
-        raise BadQuery(f"days must be a whole number from 1 to {reports.MAX_PERIOD_DAYS}.")
+        raise Invalid(f"days must be a whole number from 1 to {reports.MAX_PERIOD_DAYS}.")
     return Period.last_days(int(days), tz)
 
 
@@ -188,14 +175,14 @@ def choice(name: str, allowed, default: str) -> str:
     """A query parameter that must be one of ``allowed``."""
     value = request.args.get(name, default)
     if value not in allowed:
-        raise BadQuery(f"{name} must be one of: {', '.join(allowed)}.")
+        raise Invalid(f"{name} must be one of: {', '.join(allowed)}.")
     return value
 
 
 def page_number() -> int:
     raw = request.args.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise BadQuery("page must be a whole number from 1.")
+        raise Invalid("page must be a whole number from 1.")
     return int(raw)
 
 
@@ -204,9 +191,9 @@ def overflow_target() -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise BadQuery("The overflow target must be a number such as 0.01.") from None
+        raise Invalid("The overflow target must be a number such as 0.01.") from None
     if not 0.001 <= value <= 0.5:
-        raise BadQuery("The overflow target must be between 0.1 % and 50 %.")
+        raise Invalid("The overflow target must be between 0.1 % and 50 %.")
     return value
 
 
@@ -329,7 +316,7 @@ def overview():
 @login_required()
 def client_view(client_id: int):
     """One client: summary, charts of calls by source and per day, the source report."""
-    client = tenancy.get_or_404(Client, client_id)
+    client = owned(Client, client_id)
     period = period_from_args(reports.zone(client.timezone))
     dimension = choice("dimension", DIMENSIONS, "source")
     touch = choice("touch", reports.TOUCHES, "last")
@@ -363,24 +350,24 @@ def client_view(client_id: int):
 @login_required()
 def client_report_csv(client_id: int):
     """The source report as CSV."""
-    client = tenancy.get_or_404(Client, client_id)
+    client = owned(Client, client_id)
     period = period_from_args(reports.zone(client.timezone))
     dimension = choice("dimension", DIMENSIONS, "source")
     touch = choice("touch", reports.TOUCHES, "last")
     report = reports.source_report(get_db(), [client.id], period, dimension, touch)
     header, rows = exports.source_report_rows(report)
     name = f"ringtrail-{client.id}-{dimension}-{touch}-{period.start}-{period.end}.csv"
-    return exports.csv_response(name, header, rows)
+    return csv_response(name, header, rows)
 
 
 @bp.get("/clients/<int:client_id>/daily.csv")
 @login_required()
 def client_daily_csv(client_id: int):
     """Calls per day as CSV."""
-    client = tenancy.get_or_404(Client, client_id)
+    client = owned(Client, client_id)
     period = period_from_args(reports.zone(client.timezone))
     header, rows = exports.series_rows(reports.calls_per_day(get_db(), [client.id], period))
-    return exports.csv_response(
+    return csv_response(
         f"ringtrail-{client.id}-daily-{period.start}-{period.end}.csv", header, rows
     )
 
@@ -392,7 +379,7 @@ def _call_filters():
     source = request.args.get("source", "").strip()[:100] or None
     confidence = request.args.get("confidence", "") or None
     if confidence is not None and confidence not in CONFIDENCES:
-        raise BadQuery(f"confidence must be one of: {', '.join(CONFIDENCES)}.")
+        raise Invalid(f"confidence must be one of: {', '.join(CONFIDENCES)}.")
     return client, in_view, period, source, confidence
 
 
@@ -452,14 +439,14 @@ def calls_csv():
             page += 1
 
     name = f"ringtrail-calls-{period.start}-{period.end}.csv"
-    return exports.csv_response(name, exports.CALL_HEADER, rows())
+    return csv_response(name, exports.CALL_HEADER, rows())
 
 
 @bp.get("/calls/<int:call_id>")
 @login_required()
 def call_detail(call_id: int):
     """One call: who, when, how it went, and the visit with the pages viewed before it."""
-    call = tenancy.get_or_404(Call, call_id)
+    call = owned(Call, call_id)
     db = get_db()
     client = db.get(Client, call.client_id) if call.client_id else None
     tz = reports.zone(client.timezone if client else None)
@@ -481,7 +468,7 @@ def call_detail(call_id: int):
         tz=tz,
         has_recording=has_recording,
         # Report-only users see that a recording exists, never a player (nor its URL).
-        can_listen=has_recording and current_principal().role in LISTENERS,
+        can_listen=has_recording and current_principal().role in EDITORS,
         route_kind=ROUTE_KINDS.get(call.route_kind, call.route_kind),
         caller_state=f"{state[0]} ({call.caller_state})" if state else None,
     )
@@ -489,8 +476,6 @@ def call_detail(call_id: int):
 
 def live_leases(pool_ids: list[int]) -> dict[int, int] | None:
     """Numbers leased right now per pool, from Redis; None if Redis does not answer."""
-    from ringtrail.storage.clients import get_pools
-
     out = {}
     try:
         store = get_pools()
@@ -538,7 +523,7 @@ def pools_csv():
         get_db(), in_view.ids, period, overflow_target(), timezones=in_view.timezones
     )
     header, rows = exports.pool_rows(health)
-    return exports.csv_response(f"ringtrail-pools-{period.start}-{period.end}.csv", header, rows)
+    return csv_response(f"ringtrail-pools-{period.start}-{period.end}.csv", header, rows)
 
 
 @bp.get("/embed")
@@ -548,11 +533,15 @@ def embed():
     db = get_db()
     sites = db.execute(
         tenancy.scoped(
-            select(Site, Client.name).join(Client, Client.id == Site.client_id), Site
+            select(Site, Client.name).join(Client, Client.id == Site.client_id),
+            Site,
+            current_principal(),
         ).order_by(Client.name, Site.name, Site.id)
     ).all()
     pools_by_site: dict[int, list[Pool]] = {}
-    for pool in db.scalars(tenancy.scoped(select(Pool), Pool).order_by(Pool.id)):
+    for pool in db.scalars(
+        tenancy.scoped(select(Pool), Pool, current_principal()).order_by(Pool.id)
+    ):
         pools_by_site.setdefault(pool.site_id, []).append(pool)
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     return render_template(

@@ -1,0 +1,309 @@
+"""Carrier webhooks (Twilio and compatible): answer calls, then record them through jobs.
+
+The door (``ringtrail.web.telephony``) reads each request into a :class:`Webhook`; the
+functions here decide the answer. The voice webhook answers from the in-process routing
+table and never waits on SQL or a slow Redis: the call event is queued (or spooled) and
+TwiML goes back at once. Any fault ends in TwiML that forwards the caller; only a bad
+signature is refused (403), and the number's Fallback URL forwards even then.
+
+The recording rules are in :mod:`ringtrail.telephony.plan`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from ringtrail import phones
+from ringtrail.calls.events import CallEvent, RouteFacts, event_id, number
+from ringtrail.calls.intake import submit
+from ringtrail.context import setting
+from ringtrail.telephony import twiml
+from ringtrail.telephony.plan import (
+    Plan,
+    disclosure,
+    plan_call,
+    routing_fresh,
+    voicemail_plan,
+    whisper_text,
+)
+from ringtrail.tracking.directory import Route, Snapshot, get_directory
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "twilio"
+# A <Dial> that ended like this goes to voicemail, when the client takes voicemail.
+UNANSWERED = ("no-answer", "busy", "failed")
+# Carrier call ids: Twilio's CA…, SignalWire's UUIDs, Telnyx's v3:…; printable, no spaces.
+CALL_SID = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One carrier request, as the door read it."""
+
+    url: str  # the URL the carrier signed: the public base plus the raw path and query
+    form: Mapping[str, str]
+    signature: str = ""
+    args: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def call_sid(self) -> str | None:
+        """The CallSid if it looks like a carrier's call id."""
+        sid = self.form.get("CallSid", "")
+        return sid if CALL_SID.fullmatch(sid) else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the door sends back."""
+
+    status: int
+    body: str
+    mimetype: str = "text/xml"
+
+    @classmethod
+    def of(cls, response: VoiceResponse) -> Answer:
+        return cls(200, str(response))
+
+    @classmethod
+    def text(cls, status: int, body: str) -> Answer:
+        return cls(status, body, "text/plain")
+
+
+FORBIDDEN = Answer.text(403, "invalid signature\n")
+NO_CONTENT = Answer(204, "", "text/plain")
+
+
+def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhook) -> bool:
+    """Check X-Twilio-Signature against the agency tokens that could have signed it."""
+    if snapshot is None or not hook.signature:
+        return False
+    account = hook.form.get("AccountSid", "")
+    if route is not None:
+        candidates = [snapshot.tokens.get(route.agency_id, (None, []))]
+    else:
+        by_account = [t for t in snapshot.tokens.values() if t[0] and t[0] == account]
+        candidates = by_account or list(snapshot.tokens.values())
+    for sid, tokens in candidates:
+        if sid and account and sid != account:
+            continue  # a tampered AccountSid cannot borrow another agency's token
+        for token in tokens:
+            if RequestValidator(token).validate(hook.url, hook.form, hook.signature):
+                return True
+    return False
+
+
+def _default_number() -> str | None:
+    return setting("DEFAULT_FORWARD_NUMBER") or None
+
+
+def _facts(route: Route) -> RouteFacts:
+    return RouteFacts(
+        role=route.role,
+        pool_id=route.pool_id,
+        site_id=route.site_id,
+        client_id=route.client_id,
+        match_window=route.match_window,
+        source=route.source,
+    )
+
+
+def voice_event(hook: Webhook, route: Route | None) -> CallEvent:
+    """The call's first event. In HIPAA mode (and for numbers of no known client) the
+    caller's number goes no further than this request: only its keyed hash does."""
+    form = hook.form
+    return CallEvent.voice(
+        provider=PROVIDER,
+        call_sid=form.get("CallSid", ""),
+        received_at=time.time(),
+        to=form.get("To", ""),
+        caller=form.get("From", ""),
+        route=_facts(route) if route is not None else None,
+        hipaa=route is None or route.hipaa,
+        status=form.get("CallStatus", ""),
+        forward_to=route.forward_to if route is not None else "",
+    )
+
+
+def update_event(kind: str, hook: Webhook) -> CallEvent:
+    """A later event of the call, from Twilio's parameter names."""
+    form = hook.form
+    if kind == "status":
+        values = {"status": form.get("CallStatus", ""), "duration_seconds": "CallDuration"}
+    elif kind == "dial":
+        values = {"dial_status": form.get("DialCallStatus", ""), "talk_seconds": "DialCallDuration"}
+    elif kind == "recording":
+        values = {
+            "recording_sid": form.get("RecordingSid", ""),
+            "recording_url": form.get("RecordingUrl", ""),
+            "recording_status": form.get("RecordingStatus", ""),
+            "recording_seconds": "RecordingDuration",
+        }
+    else:
+        values = {
+            "transcription_text": form.get("TranscriptionText", ""),
+            "transcription_status": form.get("TranscriptionStatus", ""),
+        }
+    for name in ("duration_seconds", "talk_seconds", "recording_seconds"):
+        if name in values:
+            values[name] = number(form.get(values[name]))
+    return CallEvent.update(
+        kind, provider=PROVIDER, call_sid=form.get("CallSid", ""), received_at=time.time(), **values
+    )
+
+
+def forward_default(route: Route | None, caller: str | None) -> Answer:
+    """The degraded answer: forward (to the business, or the default number), record
+    nothing."""
+    target = route.forward_to if route is not None and not route.suspended else _default_number()
+    return Answer.of(twiml.forward(target, caller))
+
+
+def voice(hook: Webhook) -> Answer:
+    """A call is ringing on a tracking number: forward it, queue its record."""
+    caller = None
+    route = None
+    try:
+        directory = get_directory()
+        snapshot = directory.get()
+        to = hook.form.get("To", "")
+        route = snapshot.routes.get(to) if snapshot else None
+        if snapshot is not None and snapshot.tokens and not signature_valid(snapshot, route, hook):
+            return FORBIDDEN
+        caller = phones.normalise(hook.form.get("From", ""))
+        if snapshot is None or hook.call_sid is None:
+            return forward_default(route, caller)
+        if route is None or route.suspended:
+            # No client, or one that is suspended: no recording setting and no notice to
+            # stand on, so the call is forwarded unrecorded (recording is opt-in).
+            log.info(
+                "voice: %s number, forwarding to the default",
+                "unknown" if not route else "suspended",
+            )
+            return Answer.of(twiml.forward(_default_number(), caller))
+        fresh = routing_fresh(directory, snapshot)
+        event = voice_event(hook, route)
+        plan = plan_call(route, event.caller_state, event.received_at, fresh)
+        plain = plan.degraded(route)
+        event = dataclasses.replace(
+            event,
+            route_kind=plan.kind,
+            forward_to=plan.target or "",
+            degraded=not fresh,
+            **disclosure(plan, time.time()),
+        )
+        # Recording only when the record of the call is safely queued: a degraded call
+        # is forwarded plainly, and its spooled record says so.
+        spooled = dataclasses.replace(
+            event,
+            degraded=True,
+            route_kind=plain.kind,
+            forward_to=plain.target or "",
+            **disclosure(None, 0),
+        )
+        queued = submit(event_id(PROVIDER, event.call_sid, "voice"), event, if_spooled=spooled)
+        return Answer.of(twiml.of_plan(plan if queued else plain, caller, to, route))
+    except Exception:
+        log.exception("voice: unexpected error; forwarding without recording")
+        return forward_default(route, caller)
+
+
+def fallback(hook: Webhook) -> Answer:
+    """The number's Fallback URL: forward only, whatever is wrong with the primary."""
+    route = None
+    caller = None
+    try:
+        snapshot = get_directory().get()
+        route = snapshot.routes.get(hook.form.get("To", "")) if snapshot else None
+        caller = phones.normalise(hook.form.get("From", ""))
+        if hook.call_sid and route and signature_valid(snapshot, route, hook):
+            event = dataclasses.replace(voice_event(hook, route), degraded=True)
+            submit(event_id(PROVIDER, event.call_sid, "voice"), event)
+    except Exception:
+        log.exception("fallback: error while noting the call; forwarding anyway")
+    return forward_default(route, caller)
+
+
+def _verified(hook: Webhook) -> tuple[Answer | None, Snapshot | None, Route | None]:
+    """A callback's snapshot and route, or the 403/400 answer it gets."""
+    snapshot = get_directory().get()
+    route = snapshot.routes.get(hook.form.get("To", "")) if snapshot else None
+    if not signature_valid(snapshot, route, hook):
+        return FORBIDDEN, snapshot, route
+    sid = hook.form.get("CallSid", "")
+    if not sid:
+        return Answer.text(400, "CallSid is required\n"), None, None
+    if not CALL_SID.fullmatch(sid):
+        return Answer.text(400, "CallSid is malformed\n"), None, None
+    return None, snapshot, route
+
+
+def callback(hook: Webhook, kind: str) -> Answer:
+    """A status, recording or transcription callback: queue the event, answer 204.
+
+    The event id includes what makes the callback new (the status, the recording or the
+    transcription), so each is applied once however often it is delivered.
+    """
+    error, _, _ = _verified(hook)
+    if error is not None:
+        return error
+    extra = {"status": "CallStatus", "recording": "RecordingSid"}.get(kind, "TranscriptionSid")
+    event = update_event(kind, hook)
+    submit(event_id(PROVIDER, event.call_sid, kind, hook.form.get(extra, "")), event)
+    return NO_CONTENT
+
+
+def dial(hook: Webhook) -> Answer:
+    """The <Dial> action: whether the business answered; voicemail if it did not."""
+    error, snapshot, route = _verified(hook)
+    if error is not None:
+        return error
+    event = update_event("dial", hook)
+    plan: Plan | None = None
+    wants_voicemail = (
+        route is not None
+        and not route.suspended
+        and route.voicemail
+        and event.dial_status in UNANSWERED
+    )
+    if wants_voicemail:
+        try:
+            plan = voicemail_plan(route, routing_fresh(get_directory(), snapshot))
+        except Exception:
+            log.exception("dial: could not plan voicemail; hanging up")
+    spooled = event
+    if plan is not None:
+        event = dataclasses.replace(event, route_kind="voicemail", **disclosure(plan, time.time()))
+    queued = submit(event_id(PROVIDER, event.call_sid, "dial"), event, if_spooled=spooled)
+    if plan is not None and queued:
+        return Answer.of(twiml.voicemail(plan.notice, route.voicemail_prompt, plan.transcribe))
+    if wants_voicemail:
+        return Answer.of(twiml.nobody())
+    return Answer.of(VoiceResponse())
+
+
+def voicemail_done(hook: Webhook) -> Answer:
+    """The voicemail <Record> action: the message is in; thank the caller and hang up."""
+    error, _, _ = _verified(hook)
+    return error if error is not None else Answer.of(twiml.goodbye())
+
+
+def whisper(hook: Webhook) -> Answer:
+    """The <Number url> of a whispered call: said to the person answering, never recorded.
+
+    Only calls that are not recorded get a whisper, so no recording can contain it.
+    """
+    snapshot = get_directory().get()
+    route = snapshot.routes.get(hook.args.get("n", "")) if snapshot else None
+    if not signature_valid(snapshot, route, hook):
+        return FORBIDDEN
+    wanted = route is not None and route.whisper and not route.suspended
+    return Answer.of(twiml.say(whisper_text(route) if wanted else ""))

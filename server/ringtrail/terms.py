@@ -1,0 +1,52 @@
+"""The words Ringtrail's records are made of, each defined once.
+
+Roles, pool policies, number roles, attribution confidences, call routes, consent modes,
+day names and the defaults a new client starts from. Models, schemas, services and pages
+all read them from here, so a new value is added in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Who a person (or an API key) is to Ringtrail.
+ROLES = ("agency_admin", "client_manager", "report_only")
+EDITORS = ("agency_admin", "client_manager")  # may change configuration; hear recordings
+
+# What a pool does when every number is leased.
+EXHAUSTION_POLICIES = ("reuse_oldest", "overflow", "original")
+DEFAULT_EXHAUSTION_POLICY = "reuse_oldest"
+
+# What a tracking number is for: leased to visits, shown on exhaustion, or fixed per source.
+NUMBER_ROLES = ("pool", "overflow", "source")
+
+# How sure the attribution of a call is.
+CONFIDENCES = ("exact", "late", "ambiguous", "source", "none")
+
+# How a call was answered (Call.route_kind).
+ROUTE_KINDS = ("normal", "overflow", "after_hours", "voicemail", "unknown")
+
+# The kinds of call event a carrier sends over the life of one call.
+EVENT_KINDS = ("voice", "status", "dial", "recording", "transcription")
+
+# Recording consent.
+CONSENT_MODES = ("all_party", "one_party")
+DEFAULT_CONSENT_MODE = "all_party"
+DEFAULT_NOTICE = "This call may be recorded for quality and training purposes."
+DEFAULT_VOICEMAIL_PROMPT = (
+    "Sorry, nobody can take your call. Please leave a message after the tone."
+)
+
+# Business hours are kept per day, Monday first (datetime.weekday() order).
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# How long a client's records are kept, in days, unless the client says otherwise.
+RETENTION_DEFAULT_DAYS = {"call": 761, "snapshot": 761, "recording": 90}  # 25 months
+RETENTION_MAX_DAYS = 3650
+
+# Pool defaults.
+DEFAULT_LEASE_SECONDS = 1800
+DEFAULT_MATCH_WINDOW_SECONDS = 3600
+
+# Control characters: no stored text may hold them (tabs and newlines aside).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -1,0 +1,116 @@
+"""The snippet as served: ``snippet/ringtrail.js`` minified, with one site's settings baked in.
+
+``GET /s/<site_key>.js`` serves contract v1 of the snippet. A breaking change to that
+contract (the global, the ``data-*`` options, the public API it calls) freezes a copy
+under a new versioned path instead of changing this one in place. The file ships inside
+the package as ``ringtrail.snippet``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+from functools import lru_cache
+from importlib import resources
+from urllib.parse import urlsplit
+
+from ringtrail.errors import NotFound
+from ringtrail.tracking.directory import SiteConfig
+from ringtrail.tracking.sessions import Visitor, start_visit
+
+log = logging.getLogger(__name__)
+
+SNIPPET = resources.files("ringtrail.snippet") / "ringtrail.js"
+CONFIG = re.compile(r"/\*CONFIG\*/.*?/\*END\*/", re.DOTALL)
+SENTINEL = "RINGTRAIL_CONFIG"
+UNKNOWN_KEY_JS = "/* ringtrail: unknown site key; the page keeps its own numbers. */\n"
+
+
+@lru_cache(maxsize=4)
+def _template(mtime_ns: int) -> str:
+    """The snippet as served: minified, with a sentinel string where the settings go."""
+    source = CONFIG.sub(f'"{SENTINEL}"', SNIPPET.read_text(encoding="utf-8"), count=1)
+    try:
+        from calmjs.parse import es5
+        from calmjs.parse.unparsers.es5 import minify_print
+    except ImportError:  # still correct, only larger: the size test says so
+        log.warning("snippet: calmjs.parse is not installed; serving the snippet unminified")
+        return source
+    minified = minify_print(es5(source), obfuscate=True, shadow_funcname=True, drop_semi=True)
+    return minified + "\n"
+
+
+def template() -> str:
+    """The minified snippet, minified again when the file changes."""
+    with resources.as_file(SNIPPET) as path:
+        return _template(path.stat().st_mtime_ns)
+
+
+def js_json(value: object) -> str:
+    """JSON that is safe inside JavaScript and inside an inline <script> element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def site_settings(site: SiteConfig, api: str) -> dict[str, object]:
+    """What the snippet needs to know about a site; baked in, so no request is needed."""
+    return {
+        "k": site.key,
+        "n": list(dict.fromkeys(p.business_number for p in site.pools)),
+        "a": api.rstrip("/"),
+    }
+
+
+@lru_cache(maxsize=1024)
+def _render(template_text: str, settings: str) -> tuple[str, str]:
+    body = re.sub(f"([\"']){SENTINEL}\\1", lambda _: settings, template_text, count=1)
+    return body, hashlib.sha256(body.encode()).hexdigest()[:20]
+
+
+def render(site: SiteConfig, api: str) -> tuple[str, str]:
+    """The snippet for one site, and its ETag."""
+    return _render(template(), js_json(site_settings(site, api)))
+
+
+# AMP: amp-call-tracking fetches {phoneNumber, formattedPhoneNumber} by CORS GET.
+
+
+def amp_page_url(site: SiteConfig, url: str, source_origin: str | None) -> str:
+    """The AMP page's URL: ``url`` if it is on one of the site's hosts, else its origin."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts and parts.scheme in ("http", "https") and parts.hostname in site.hosts:
+        return url[:2048]
+    return (source_origin or (site.allowed_origins or ("https://unknown.invalid",))[0]) + "/"
+
+
+def amp_number(
+    site: SiteConfig,
+    business_number: str | None,
+    visitor: Visitor,
+    *,
+    url: str,
+    referrer: str,
+    lease: bool,
+) -> str:
+    """The number one AMP page view shows for one pool of the site (default the first):
+    a leased or source-level number, else the business number. NotFound without pools."""
+    pool = next((p for p in site.pools if p.business_number == business_number), None)
+    pool = pool or (site.pools[0] if site.pools else None)
+    if pool is None:
+        raise NotFound("site has no pools")
+    answer = start_visit(
+        dataclasses.replace(site, pools=(pool,)),
+        visitor,
+        url=url,
+        referrer=referrer[:2048],
+        title="",
+        lease=lease,
+    )
+    shown = answer["numbers"].get(pool.business_number)
+    return shown["e164"] if shown else pool.business_number

@@ -1,0 +1,110 @@
+"""Errors as answers, in one place: each :class:`~ringtrail.errors.RingtrailError` has one
+HTTP status, and bad input is a 4xx with a readable reason, never a 500.
+
+The public API, the admin API and the carrier's routes answer ``{"error": reason}``
+(a CSV import adds ``rows``, one reason per bad row); pages for people show the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ringtrail import errors
+from ringtrail.telephony.carrier import CarrierError
+
+log = logging.getLogger(__name__)
+
+# Most specific first: a subclass is looked up before its parents.
+STATUS: dict[type[errors.RingtrailError], int] = {
+    errors.TooLarge: 413,
+    errors.Unprocessable: 422,
+    errors.Invalid: 400,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.RateLimited: 429,
+    CarrierError: 502,  # the carrier failed us: a bad gateway, not our outage
+    errors.Unavailable: 503,
+    errors.RingtrailError: 400,
+}
+MACHINE_PATHS = ("/v1/", "/api/")
+
+
+def status_of(exc: errors.RingtrailError) -> int:
+    """The HTTP status of a refusal."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def for_machines() -> bool:
+    """Whether this request came to an API (JSON errors) rather than to a page."""
+    return request.path.startswith(MACHINE_PATHS)
+
+
+def answer(reason: str, status: int, *, extra: dict[str, Any] | None = None, headers=None):
+    """An error answer: JSON for APIs, the error page for people."""
+    if for_machines():
+        response = jsonify({"error": reason} | (extra or {}))
+    else:
+        response = Response(render_template("error.html", message=reason, status=status))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def readable(messages: Any, prefix: str = "") -> list[str]:
+    """Flatten marshmallow's nested messages into 'field: reason' lines."""
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            name = key if key not in ("json", "query", "form", "files", "_schema") else ""
+            out += readable(value, f"{prefix}.{name}" if prefix and name else prefix or name)
+        return out
+    if isinstance(messages, list | tuple):
+        out = []
+        for item in messages:
+            out += readable(item, prefix)
+        return out
+    return [f"{prefix}: {messages}" if prefix else str(messages)]
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(errors.RingtrailError)
+    def refused(exc: errors.RingtrailError):
+        extra: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if isinstance(exc, errors.Unprocessable) and exc.rows:
+            extra["rows"] = [{"row": r.row, "value": r.value, "error": r.error} for r in exc.rows]
+        if isinstance(exc, errors.RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, errors.Unauthenticated) and request.path.startswith("/api/"):
+            headers["WWW-Authenticate"] = "Bearer"
+        return answer(exc.reason, status_of(exc), extra=extra, headers=headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if isinstance(exc, InternalServerError):
+            log.exception("internal error on %s", request.path)
+        if not for_machines():
+            return exc
+        data = getattr(exc, "data", None) or {}
+        if "messages" in data:  # webargs (flask-smorest) could not parse the input
+            reason = "; ".join(readable(data["messages"])) or "invalid input"
+        elif exc.code == 413:
+            reason = errors.TooLarge.default_reason
+        else:
+            reason = exc.description or exc.name
+        return answer(reason, exc.code or 500, headers=dict(data.get("headers") or {}))
+
+    @app.errorhandler(RecursionError)
+    def too_deep(_exc: RecursionError):
+        return answer("JSON nested too deeply", 400)
