@@ -1,16 +1,32 @@
-"""Small helpers shared by the tests: fixtures' factories and a Twilio stand-in."""
+"""Helpers shared by the tests: factories, signed carrier requests, API keys, logins, and
+stores that can be made to fail."""
 
 from __future__ import annotations
 
 import secrets
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from twilio.request_validator import RequestValidator
 
-from ringtrail.storage.models import Agency, Client, Pool, Site, TrackingNumber
+from ringtrail.accounts import access
+from ringtrail.accounts.auth import cli_principal, hash_password
+from ringtrail.storage.models import (
+    Agency,
+    Call,
+    Client,
+    Pool,
+    Site,
+    TrackingNumber,
+    User,
+    VisitSnapshot,
+)
+from ringtrail.storage.sql import make_engine
 
 PUBLIC_URL = "https://ringtrail.test"
 ORIGIN = "https://shop.example"
@@ -164,3 +180,128 @@ def run_jobs(app) -> int:
         worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
         worker.work(burst=True)
         return before
+
+
+def new_key(app, agency_id: int, client_id: int | None = None) -> str:
+    """A fresh API key for the agency (or one of its clients)."""
+    with app.test_request_context():
+        from ringtrail.storage.sql import get_db
+
+        _, raw = access.create_key(
+            get_db(), cli_principal(), {"name": "test", "client_id": client_id}, agency_id
+        )
+    return raw
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def cli_env(app_config):
+    return {
+        "RINGTRAIL_REDIS_URL": app_config["REDIS_URL"],
+        "RINGTRAIL_DATABASE_URL": app_config["DATABASE_URL"],
+        "RINGTRAIL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "RINGTRAIL_PUBLIC_URL": "http://127.0.0.1:5000",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dead_database_url(app) -> str:
+    """A database of the same kind that is not there."""
+    if app.config["DATABASE_URL"].startswith("postgresql"):
+        return f"postgresql://postgres@127.0.0.1:{free_port()}/ringtrail"
+    return f"sqlite:///{app.instance_path}/no-such-folder/ringtrail.sqlite3"
+
+
+@contextmanager
+def database_down(app):
+    """Point the app's engine at a database that is not there, then back."""
+    state = app.extensions["ringtrail"]
+    engine, maker = state["engine"], state["sessionmaker"]
+    dead = make_engine(dead_database_url(app), 1.0)
+    engine.dispose()
+    state["engine"] = dead
+    maker.configure(bind=dead)
+    try:
+        yield
+    finally:
+        maker.configure(bind=engine)
+        state["engine"] = engine
+        dead.dispose()
+
+
+def make_user(db, setup, role: str = "agency_admin", client=None) -> User:
+    """A dashboard user of the setup's agency (of one client, given as a Client or its id,
+    for the client roles)."""
+    user = User(
+        agency_id=setup.agency.id,
+        client_id=getattr(client, "id", client),
+        email=f"{secrets.token_hex(4)}@example.com",
+        password_hash=hash_password("correct horse battery"),
+        role=role,
+    )
+    db.add(user)
+    db.commit()
+    return user
+
+
+def log_in(client, user: User) -> None:
+    with client.session_transaction() as session:
+        session["uid"] = user.id
+        session["ver"] = user.session_version
+
+
+def add_call(
+    db,
+    setup,
+    started: datetime,
+    *,
+    caller: str | None = "+12125550143",
+    source: str = "google",
+    medium: str = "cpc",
+    answered: bool | None = True,
+    talk: int | None = 60,
+    confidence: str = "exact",
+    visit: dict | None = None,
+    pool=True,
+    caller_hash: str | None = None,
+) -> Call:
+    """One call (and its visit snapshot when ``visit`` is given), committed."""
+    snap = None
+    if visit is not None:
+        snap = VisitSnapshot(
+            session_id=secrets.token_hex(8),
+            site_id=setup.site.id,
+            started_at=started - timedelta(minutes=5),
+            source=source,
+            medium=medium,
+            **visit,
+        )
+        db.add(snap)
+        db.flush()
+    call = Call(
+        call_sid="CA" + secrets.token_hex(16),
+        client_id=setup.client.id,
+        site_id=setup.site.id,
+        pool_id=setup.pool.id if pool else None,
+        tracking_number=setup.numbers[0],
+        caller_number=caller,
+        caller_hash=caller_hash,
+        started_at=started,
+        status="completed",
+        answered=answered,
+        talk_seconds=talk,
+        confidence=confidence,
+        source=source,
+        medium=medium,
+        visit_id=snap.id if snap else None,
+    )
+    db.add(call)
+    db.commit()
+    return call

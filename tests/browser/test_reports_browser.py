@@ -19,8 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ringtrail.storage.models import DailyVisits, PoolHour
 from tests.browser.conftest import WAIT
-from tests.test_reportpages import make_user
-from tests.test_reports import add_call
+from tests.helpers import add_call, make_user
 
 pytestmark = pytest.mark.browser
 

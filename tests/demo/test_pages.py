@@ -11,8 +11,7 @@ from click.testing import CliRunner
 from ringtrail import create_app
 from ringtrail.cli import main
 from ringtrail.demo import create_demo_app
-from tests.helpers import HUMAN_UA, run_jobs
-from tests.test_cli import cli_env
+from tests.helpers import HUMAN_UA, cli_env, run_jobs
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import redis
 
 from ringtrail.calls.attribution import attribute
 from ringtrail.reports.sizing import erlang_b
-from ringtrail.tracking.pool import LeaseRequest, PoolKeys, PoolStore
+from ringtrail.tracking.pool import LeaseRequest, PoolStore
 
 DAY = 86_400.0
 OUTCOMES = ("correct", "wrong", "ambiguous", "none")
@@ -206,10 +206,9 @@ def simulate(
         if within:
             result.in_window[outcome] += 1
 
-    k = PoolKeys(pool_id)
-    days = {_day(t) for t in range(0, int((traffic.days + 2) * DAY), int(DAY))}
-    day_keys = [key for d in days for key in (k.visits(d), k.hours(d))]
-    client.delete(k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, *day_keys)
+    store.forget(
+        pool_id, sorted({_day(t) for t in range(0, int((traffic.days + 2) * DAY), int(DAY))})
+    )
     return result
 
 

@@ -295,6 +295,15 @@ class PoolStore:
         keys = [k.leases, k.holders, k.history]
         return int(self._erase_session(keys=keys, args=[session, stand_in]))
 
+    def forget(self, pool_id: int, days: Sequence[str] = ()) -> None:
+        """Delete the pool's lease state and its counters of ``days`` (the simulator
+        clears a pool between runs)."""
+        k = PoolKeys(pool_id)
+        day_keys = [key for day in days for key in (k.visits(day), k.hours(day))]
+        self.redis.delete(
+            k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, *day_keys
+        )
+
 
 def get_pools() -> PoolStore:
     """The app's pool store, on the lease Redis."""

@@ -201,7 +201,7 @@ def test_schedule_keeps_one_chain_per_slot(app):
 
 def test_the_worker_command_schedules_retention(app, app_config):
     from ringtrail.storage.clients import get_queue
-    from tests.test_cli import cli_env
+    from tests.helpers import cli_env
 
     result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))
     assert result.exit_code == 0, result.output

@@ -26,19 +26,21 @@ from ringtrail.storage.models import (
     Call,
     Client,
     ErasureReceipt,
-    User,
     VisitSnapshot,
 )
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
     ORIGIN,
+    bearer,
     call_params,
+    log_in,
     make_site,
+    make_user,
+    new_key,
     run_jobs,
     twilio_post,
 )
-from tests.test_api import bearer, new_key
 
 CALLER = "+12125550143"
 OTHER = "+13105550199"
@@ -390,7 +392,7 @@ def test_a_hipaa_client_is_erased_by_the_hash_of_the_number(app, client, db, set
 def test_the_command_line_erases_in_every_agency_with_a_receipt_each(
     app, app_config, client, db, setup, stand_in
 ):
-    from tests.test_cli import cli_env
+    from tests.helpers import cli_env
 
     other = make_site(db, number_start=40)
     stand_in.accounts[other.account_sid] = other.token
@@ -413,27 +415,6 @@ def test_the_command_line_erases_in_every_agency_with_a_receipt_each(
 
 
 # -- the dashboard ------------------------------------------------------------------------
-
-
-def make_user(db, setup, role: str, client_id: int | None = None) -> User:
-    from ringtrail.accounts.auth import hash_password
-
-    user = User(
-        agency_id=setup.agency.id,
-        client_id=client_id,
-        email=f"{secrets.token_hex(4)}@example.com",
-        password_hash=hash_password("correct horse battery"),
-        role=role,
-    )
-    db.add(user)
-    db.commit()
-    return user
-
-
-def log_in(client, user: User) -> None:
-    with client.session_transaction() as session:
-        session["uid"] = user.id
-        session["ver"] = user.session_version
 
 
 def csrf(client, path: str = "/dashboard/privacy") -> str:

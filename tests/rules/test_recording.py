@@ -34,11 +34,12 @@ from tests.helpers import (
     DEFAULT_FORWARD,
     PUBLIC_URL,
     call_params,
+    database_down,
+    free_port,
     make_site,
     run_jobs,
     twilio_post,
 )
-from tests.test_failures import database_down, free_port
 
 VOICE = "/telephony/twilio/voice"
 DIAL = "/telephony/twilio/dial"

@@ -19,8 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.helpers import make_site
-from tests.test_api import bearer, new_key
+from tests.helpers import bearer, make_site, new_key
 
 
 @pytest.fixture

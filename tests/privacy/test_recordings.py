@@ -7,9 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from ringtrail.storage.models import AuditEntry, Call
-from tests.helpers import make_site
-from tests.test_api import bearer, new_key
-from tests.test_erasure import log_in, make_user
+from tests.helpers import bearer, log_in, make_site, make_user, new_key
 from tests.twilio_standin import AUDIO, call_sid
 
 

@@ -8,26 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from ringtrail.accounts import access
-from ringtrail.accounts.auth import cli_principal
 from ringtrail.storage.models import ApiKey, AuditEntry, Call, TrackingNumber
 from ringtrail.tracking.directory import site_for_key
-from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site, tracking_numbers
-
-
-def new_key(app, agency_id: int, client_id: int | None = None) -> str:
-    """A fresh API key for the agency (or one of its clients)."""
-    with app.test_request_context():
-        from ringtrail.storage.sql import get_db
-
-        _, raw = access.create_key(
-            get_db(), cli_principal(), {"name": "test", "client_id": client_id}, agency_id
-        )
-    return raw
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, bearer, make_site, new_key, tracking_numbers
 
 
 @pytest.fixture

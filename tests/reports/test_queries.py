@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,8 +10,8 @@ import pytest
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import Period
 from ringtrail.reports.sizing import erlang_b, recommend
-from ringtrail.storage.models import Call, DailyVisits, PoolHour, VisitSnapshot
-from tests.helpers import make_site
+from ringtrail.storage.models import DailyVisits, PoolHour
+from tests.helpers import add_call, make_site
 
 pytestmark = pytest.mark.postgres
 
@@ -22,56 +21,6 @@ LA = ZoneInfo("America/Los_Angeles")
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-def add_call(
-    db,
-    setup,
-    started: datetime,
-    *,
-    caller: str | None = "+12125550143",
-    source: str = "google",
-    medium: str = "cpc",
-    answered: bool | None = True,
-    talk: int | None = 60,
-    confidence: str = "exact",
-    visit: dict | None = None,
-    pool=True,
-    caller_hash: str | None = None,
-) -> Call:
-    """One call (and its visit snapshot when ``visit`` is given), committed."""
-    snap = None
-    if visit is not None:
-        snap = VisitSnapshot(
-            session_id=secrets.token_hex(8),
-            site_id=setup.site.id,
-            started_at=started - timedelta(minutes=5),
-            source=source,
-            medium=medium,
-            **visit,
-        )
-        db.add(snap)
-        db.flush()
-    call = Call(
-        call_sid="CA" + secrets.token_hex(16),
-        client_id=setup.client.id,
-        site_id=setup.site.id,
-        pool_id=setup.pool.id if pool else None,
-        tracking_number=setup.numbers[0],
-        caller_number=caller,
-        caller_hash=caller_hash,
-        started_at=started,
-        status="completed",
-        answered=answered,
-        talk_seconds=talk,
-        confidence=confidence,
-        source=source,
-        medium=medium,
-        visit_id=snap.id if snap else None,
-    )
-    db.add(call)
-    db.commit()
-    return call
 
 
 def test_period_bounds_follow_the_local_day_across_a_dst_change():

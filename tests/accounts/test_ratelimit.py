@@ -8,8 +8,7 @@ import threading
 import pytest
 
 from ringtrail.accounts import ratelimit
-from tests.helpers import make_site
-from tests.test_api import bearer, new_key
+from tests.helpers import bearer, make_site, new_key
 
 
 @pytest.fixture

@@ -5,40 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from ringtrail.accounts.auth import hash_password
-from ringtrail.storage.models import AuditEntry, DailyVisits, PoolHour, User
+from ringtrail.storage.models import AuditEntry, DailyVisits, PoolHour
 from ringtrail.web.dashboard.reports import safe_href
-from tests.helpers import make_site
-from tests.test_reports import add_call
+from tests.helpers import add_call, log_in, make_site, make_user
 
 XSS_URL = "https://shop.example/<script>window.__pwned=1</script>?utm_campaign=<script>x</script>"
 JS_URL = "javascript:window.__pwned=1//"
-
-
-def make_user(db, setup, role: str = "agency_admin", client=None) -> User:
-    """A dashboard user of the setup's agency (of one client for the client roles)."""
-    user = User(
-        agency_id=setup.agency.id,
-        client_id=client.id if client is not None else None,
-        email=f"{secrets.token_hex(4)}@example.com",
-        password_hash=hash_password("correct horse battery"),
-        role=role,
-    )
-    db.add(user)
-    db.commit()
-    return user
-
-
-def log_in(client, user: User) -> None:
-    with client.session_transaction() as session:
-        session["uid"] = user.id
-        session["ver"] = user.session_version
 
 
 @pytest.fixture

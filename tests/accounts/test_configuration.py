@@ -16,9 +16,7 @@ from sqlalchemy import select
 
 from ringtrail.storage.models import AuditEntry, Call, Client, Pool, TrackingNumber
 from ringtrail.tracking.directory import route_for
-from tests.helpers import make_site
-from tests.test_api import bearer, new_key
-from tests.test_reportpages import log_in, make_user
+from tests.helpers import bearer, log_in, make_site, make_user, new_key
 from tests.twilio_standin import AUDIO, call_sid
 
 HOURS = {"mon": [["09:00", "12:00"], ["13:00", "17:00"]], "sat": [["10:00", "24:00"]]}

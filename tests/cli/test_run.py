@@ -7,15 +7,7 @@ import json
 from click.testing import CliRunner
 
 from ringtrail.cli import main
-
-
-def cli_env(app_config):
-    return {
-        "RINGTRAIL_REDIS_URL": app_config["REDIS_URL"],
-        "RINGTRAIL_DATABASE_URL": app_config["DATABASE_URL"],
-        "RINGTRAIL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
-        "RINGTRAIL_PUBLIC_URL": "http://127.0.0.1:5000",
-    }
+from tests.helpers import cli_env
 
 
 def test_seed_demo_is_idempotent_and_prints_json(app_config, redis_client):
