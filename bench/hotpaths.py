@@ -108,7 +108,6 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
     from ringtrail import create_app
     from ringtrail.storage.clients import start_embedded_redis
     from ringtrail.storage.sql import get_db, upgrade
-
     from tests.helpers import make_site, tracking_numbers
 
     keep: dict = {}

@@ -107,6 +107,7 @@ def memory_per_session(client, sessions: int = 5_000, pages: int = 10) -> dict:
 
 def main() -> dict:
     import redis
+
     from ringtrail.storage.clients import start_embedded_redis
 
     keep: dict = {}

@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ringtrail import create_app
 from ringtrail.storage.sql import get_db, make_engine, upgrade  # noqa: E402
-
 from tests.helpers import make_site  # noqa: E402
 
 NODES = 5000

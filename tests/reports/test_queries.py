@@ -243,6 +243,17 @@ def test_the_hash_wins_over_the_number_and_anonymous_callers_are_never_unique(db
     assert (total.calls, total.unique_callers, total.first_time_callers) == (6, 2, 2)
 
 
+@pytest.mark.parametrize("withheld", ["+7378742833", "+2562533", "+8656696", "+86282452253"])
+def test_every_withheld_id_twilio_sends_is_a_call_never_a_caller(db, withheld):
+    """Two calls from Twilio's stand-in for a withheld number were once one first-time
+    caller: every stand-in the phones module knows names nobody."""
+    setup = make_site(db)
+    add_call(db, setup, utc(2024, 5, 7, 15), caller=withheld)
+    add_call(db, setup, utc(2024, 5, 8, 15), caller=withheld)
+    total = reports.source_report(db, [setup.client.id], MAY).total
+    assert (total.calls, total.unique_callers, total.first_time_callers) == (2, 0, 0)
+
+
 def test_timezone_decides_which_day_a_call_belongs_to(db, two_clients):
     a, _ = two_clients
     late_may_ny = Period(date(2024, 5, 31), date(2024, 5, 31), NY)

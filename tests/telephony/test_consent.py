@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from ringtrail import phones
 from ringtrail.telephony import consent
 from ringtrail.tracking.directory import Route, Snapshot
 
@@ -59,30 +58,6 @@ def test_check_mode(state, mode, refused):
 )
 def test_notice_required(mode, client_state, caller_state, required):
     assert consent.notice_required(mode, client_state, caller_state) is required
-
-
-@pytest.mark.parametrize(
-    ("number", "state"),
-    [
-        ("+12065550100", "WA"),  # "Washington State"
-        ("+12025550100", "DC"),  # "Washington D.C."
-        ("+14155550100", "CA"),  # "San Francisco, CA"
-        ("+13055550100", "FL"),  # "Florida"
-        ("+12125550143", "NY"),  # "New York, NY"
-        ("+18085550100", "HI"),
-        ("+18005550100", None),  # toll-free: ""
-        ("+442079460000", None),  # foreign: "London"
-        ("+14165550100", None),  # Canada: "Ontario"
-        ("+266696687", None),  # Twilio's anonymous
-        ("anonymous", None),
-        ("sip:alice@example.com", None),
-        ("client:alice", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_state_for_number(number, state):
-    assert phones.state_of(number) == state
 
 
 def test_notice_version_is_a_hash_of_the_exact_text():

@@ -440,3 +440,32 @@ def test_users_api_creates_users_with_hashed_passwords(api, tenant, db):
     assert dup.status_code == 409
     res = api("PATCH", f"/users/{user['id']}", {"active": False})
     assert res.status_code == 200 and res.get_json()["active"] is False
+
+
+LISTS = ["/clients", "/sites", "/pools", "/numbers", "/calls", "/users", "/keys", "/audit"]
+
+
+@pytest.mark.parametrize("path", [*LISTS, "/erasures"])
+def test_every_list_answers_one_page_the_same_way(api, path):
+    """{items, page, per_page, total} everywhere, and no count in a header instead."""
+    first = api("GET", f"{path}?per_page=1")
+    assert first.status_code == 200, first.get_json()
+    body = first.get_json()
+    assert set(body) == {"items", "page", "per_page", "total"}
+    assert (body["page"], body["per_page"]) == (1, 1)
+    assert len(body["items"]) == min(1, body["total"])
+    assert "X-Total-Count" not in first.headers
+    beyond = api("GET", f"{path}?page=1000").get_json()
+    assert beyond["items"] == [] and beyond["total"] == body["total"]
+    assert api("GET", f"{path}?per_page=201").status_code == 422
+
+
+def test_pages_of_a_list_add_up_to_its_total(api, tenant):
+    for _ in range(4):
+        assert api("POST", "/keys", {"name": "k"}).status_code == 201
+    total = api("GET", "/keys").get_json()["total"]
+    assert total == 5  # the tenant's own key and four more
+    seen = []
+    for page in (1, 2, 3):
+        seen += [k["id"] for k in api("GET", f"/keys?per_page=2&page={page}").get_json()["items"]]
+    assert len(seen) == len(set(seen)) == total

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from flask import has_app_context
+from flask.cli import ScriptInfo
 from marshmallow import ValidationError
 
 from ringtrail import errors
@@ -63,10 +64,16 @@ class Group(click.Group):
 
 @contextlib.contextmanager
 def app_context() -> Iterator[None]:
-    """The app's context: the one already pushed (a command run from Python, as Flask's
-    own commands do), else a new app built from RINGTRAIL_*."""
+    """The app's context: the one already pushed, or the app a caller handed click (Flask's
+    ``app.test_cli_runner()`` does), else a new app built from RINGTRAIL_*."""
     if has_app_context():
         yield
+        return
+    ctx = click.get_current_context(silent=True)
+    script = ctx.find_object(ScriptInfo) if ctx is not None else None
+    if script is not None and script.create_app is not None:
+        with script.load_app().app_context():
+            yield
         return
     from ringtrail import create_app
 

@@ -1,0 +1,157 @@
+"""Jobs: periodic scheduling, and an upgrade that loses no call queued by an older release.
+
+Releases before the ``ringtrail`` package queued their jobs under ``server.*`` paths and
+stashed (or spooled) events with Twilio's parameter names under ``params``. After
+``ringtrail migrate`` the same worker applies them all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+from click.testing import CliRunner
+from rq.job import Job
+from sqlalchemy import select
+
+from ringtrail.calls.events import CallEvent, event_id
+from ringtrail.calls.intake import JOB, get_spool, get_stash, replay
+from ringtrail.cli import main
+from ringtrail.storage.clients import get_queue, get_queue_redis
+from ringtrail.storage.jobs import MOVED, move_job_paths, schedule_every
+from ringtrail.storage.models import Call
+from ringtrail.tracking.pool import get_pools
+from tests.helpers import cli_env, make_site, run_jobs
+
+CALLER = "+12125550143"
+
+
+def _older_release_event(setup, number: str, sid: str, received_at: float) -> dict:
+    """A voice event as releases before 0.2 stashed and spooled it."""
+    return {
+        "provider": "twilio",
+        "kind": "voice",
+        "call_sid": sid,
+        "received_at": received_at,
+        "params": {
+            "CallSid": sid,
+            "AccountSid": setup.account_sid,
+            "From": CALLER,
+            "To": number,
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        },
+        "caller_hash": None,
+        "caller_state": "NY",
+        "hipaa": False,
+        "route": {
+            "role": "pool",
+            "pool_id": setup.pool.id,
+            "site_id": setup.site.id,
+            "client_id": setup.client.id,
+            "match_window": 3600,
+            "source": None,
+        },
+        "forward_to": setup.client.business_number,
+        "route_kind": "normal",
+        "degraded": False,
+        "notice_played": False,
+        "notice_version": None,
+        "notice_at": None,
+    }
+
+
+def test_an_older_shape_is_read_field_by_field():
+    legacy = {
+        "provider": "twilio",
+        "kind": "recording",
+        "call_sid": "CA1",
+        "received_at": 5.0,
+        "params": {
+            "CallSid": "CA1",
+            "RecordingSid": "RE" + "a" * 32,
+            "RecordingUrl": "https://api.twilio.com/x",
+            "RecordingDuration": "17",
+            "RecordingStatus": "completed",
+        },
+    }
+    event = CallEvent.from_dict(legacy)
+    assert (event.kind, event.recording_sid, event.recording_seconds) == (
+        "recording",
+        "RE" + "a" * 32,
+        17,
+    )
+    assert CallEvent.from_dict(event.to_dict()) == event
+
+
+def test_migrate_moves_jobs_queued_by_an_older_release_and_they_apply(
+    app, app_config, db, redis_client
+):
+    setup = make_site(db, numbers=1, lease_seconds=600)
+    number = setup.numbers[0]
+    now = time.time()
+    with app.app_context():
+        lease = get_pools().lease(
+            setup.pool.id, "visitor-old", numbers=setup.numbers, lease_seconds=600, now=now
+        )
+    assert lease.number == number
+    queued_sid, spooled_sid = "CA" + "1" * 32, "CA" + "2" * 32
+    queued_id = event_id("twilio", queued_sid, "voice")
+    with app.app_context():
+        queue = get_queue()
+        # What the older release left in Redis: a stashed event and its job, and the
+        # traffic flush scheduled for later.
+        get_queue_redis().set(
+            get_stash().key(queued_id),
+            json.dumps(_older_release_event(setup, number, queued_sid, now + 1)),
+        )
+        queue.enqueue("server.jobs.apply_event", queued_id, job_id=queued_id)
+        queue.enqueue_at(
+            datetime.now(UTC) + timedelta(hours=1),
+            "server.traffic.flush_and_reschedule",
+            job_id="flush-visit-counts-old",
+        )
+        # And a call it spooled to disk while Redis was away.
+        get_spool().put(
+            event_id("twilio", spooled_sid, "voice"),
+            _older_release_event(setup, number, spooled_sid, now + 2),
+        )
+
+    result = CliRunner().invoke(main, ["migrate"], env=cli_env(app_config))
+    assert result.exit_code == 0, result.output
+    assert "2 queued job(s) moved" in result.output
+
+    with app.app_context():
+        queue = get_queue()
+        job = Job.fetch(queued_id, connection=queue.connection, serializer=queue.serializer)
+        assert job.func_name == JOB and job.args == [queued_id]
+        scheduled = Job.fetch(
+            "flush-visit-counts-old", connection=queue.connection, serializer=queue.serializer
+        )
+        assert scheduled.func_name == MOVED["server.traffic.flush_and_reschedule"]
+        assert move_job_paths(queue) == 0  # idempotent
+        assert replay() == 1
+    assert run_jobs(app) == 2
+
+    db.expire_all()
+    calls = {c.call_sid: c for c in db.scalars(select(Call))}
+    assert set(calls) == {queued_sid, spooled_sid}
+    for call in calls.values():
+        assert call.confidence == "exact" and call.session_id == "visitor-old"
+        assert call.caller_number == CALLER and call.client_id == setup.client.id
+
+
+def tick() -> None:
+    """A periodic job's stand-in: queued by the test below, never run."""
+
+
+def test_periodic_jobs_keep_one_chain_per_slot(app):
+    with app.app_context():
+        queue = get_queue()
+        first = schedule_every(queue, tick, 300, "tick", now=1000.0)
+        again = schedule_every(queue, tick, 300, "tick", now=1100.0)  # same slot
+        later = schedule_every(queue, tick, 300, "tick", now=1300.0)
+        assert first == again == "tick-4"
+        assert later == "tick-5"
+        assert sorted(queue.scheduled_job_registry.get_job_ids()) == ["tick-4", "tick-5"]
