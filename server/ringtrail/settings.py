@@ -40,6 +40,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_CLUSTER", False, "REDIS_URL names a node of a Redis Cluster"),
     Setting("DEFAULT_FORWARD_NUMBER", None, "E.164 number for calls to unknown numbers"),
     Setting("SECRET_KEY", None, "Flask secret; default random, kept in the instance folder"),
+    Setting("ENCRYPTION_KEYS", None, "Fernet keys for secrets at rest, newest first"),
     Setting("INSTANCE_PATH", None, "instance folder; default ./instance"),
     Setting("SPOOL_DIR", None, "call events that could not be queued; default instance/spool"),
     Setting("TWILIO_API_URL", "https://api.twilio.com", "Twilio's REST API"),

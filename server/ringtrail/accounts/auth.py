@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ringtrail.storage.models import User
+from ringtrail.terms import EDITORS
 
 _hasher = PasswordHasher()
 # Verifying against this keeps an unknown email as slow as a wrong password.
@@ -44,7 +45,7 @@ class Principal:
     @property
     def can_edit(self) -> bool:
         """May change configuration (sites, pools, numbers)."""
-        return self.role in ("agency_admin", "client_manager")
+        return self.role in EDITORS
 
     @property
     def is_agency_admin(self) -> bool:

@@ -23,6 +23,7 @@ from ringtrail.cli.app import AppGroup, Refused, with_app
 from ringtrail.privacy import erasure
 from ringtrail.storage.models import Agency, ApiKey, Client, Pool, Site, TrackingNumber, User
 from ringtrail.storage.sql import get_db
+from ringtrail.terms import EXHAUSTION_POLICIES, NUMBER_ROLES, ROLES
 from ringtrail.web.schemas import (
     AgencyIn,
     AgencyOut,
@@ -176,7 +177,7 @@ def _pool_options(func: Callable) -> Callable:
             click.option(
                 "--policy",
                 "exhaustion_policy",
-                type=click.Choice(["reuse_oldest", "overflow", "original"]),
+                type=click.Choice(EXHAUSTION_POLICIES),
                 default=None,
             ),
         ]
@@ -239,7 +240,7 @@ number = AppGroup("number", help="Tracking numbers of a pool.")
 @number.command("add")
 @click.option("--pool", "pool_id", type=int, required=True)
 @click.argument("value")
-@click.option("--role", type=click.Choice(["pool", "overflow", "source"]), default=None)
+@click.option("--role", type=click.Choice(NUMBER_ROLES), default=None)
 @click.option("--source", default=None)
 @json_option
 def number_add(pool_id, value, role, source, as_json) -> None:
@@ -332,9 +333,7 @@ user = AppGroup("user", help="Dashboard users.")
 @user.command("create")
 @click.option("--agency", "agency_id", type=int, required=True)
 @click.option("--email", required=True)
-@click.option(
-    "--role", type=click.Choice(["agency_admin", "client_manager", "report_only"]), required=True
-)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--client", "client_id", type=int, default=None)
 @click.option("--name", default=None)
 @click.option(

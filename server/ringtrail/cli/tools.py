@@ -9,12 +9,11 @@ import sys
 import tempfile
 
 import click
-import redis
 
 from ringtrail.reports.simulation import OUTCOMES, Traffic, svg_plot
 from ringtrail.reports.simulation import simulate as run
 from ringtrail.reports.sizing import recommend
-from ringtrail.storage.clients import start_embedded_redis
+from ringtrail.storage.clients import make_redis, start_embedded_redis
 
 
 @click.command()
@@ -46,7 +45,7 @@ def simulate(
 
     keep: dict = {}
     url = redis_url or start_embedded_redis(tempfile.mkdtemp(prefix="ringtrail-sim-"), keep)
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = make_redis(url, None, retries=True)
     traffic = Traffic(peak_arrivals_per_hour=peak, days=days)
     results, erlang = [], []
     for lease in [int(x) for x in leases.split(",")]:

@@ -48,6 +48,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ringtrail.reports.queries import DIMENSIONS, DayCount, PoolHealth, SourceReport
+from ringtrail.terms import CONFIDENCES
 
 BOM = "\ufeff"
 TRIGGERS = ("=", "+", "-", "@")
@@ -184,7 +185,7 @@ def pool_rows(pools: Sequence[PoolHealth]) -> tuple[list[str], list[list[Any]]]:
                 p.new_leases,
                 p.exhausted,
                 p.calls,
-                *(p.confidence.get(c, 0) for c in ("exact", "late", "ambiguous", "source", "none")),
+                *(p.confidence.get(c, 0) for c in CONFIDENCES),
                 _rate(p.calls_per_number_hour),
                 p.peak_hour,
                 p.peak_arrivals,

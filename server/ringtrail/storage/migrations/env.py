@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed in by ``server.db.upgrade``."""
+"""Alembic environment: runs on the connection handed in by ``ringtrail.storage.sql.upgrade``."""
 
 from alembic import context
 

@@ -39,7 +39,7 @@ RANGES = (7, 30, 90)
 DEFAULT_DAYS = 30
 OVERFLOW_TARGETS = (0.005, 0.01, 0.02, 0.05)
 PER_PAGE = 50
-ROUTE_KINDS = {
+ROUTE_LABELS = {
     "normal": "Normal",
     "overflow": "Overflow number (the pool was exhausted)",
     "after_hours": "After hours",
@@ -469,7 +469,7 @@ def call_detail(call_id: int):
         has_recording=has_recording,
         # Report-only users see that a recording exists, never a player (nor its URL).
         can_listen=has_recording and current_principal().role in EDITORS,
-        route_kind=ROUTE_KINDS.get(call.route_kind, call.route_kind),
+        route_kind=ROUTE_LABELS.get(call.route_kind, call.route_kind),
         caller_state=f"{state[0]} ({call.caller_state})" if state else None,
     )
 
