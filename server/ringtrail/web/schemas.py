@@ -183,7 +183,7 @@ class UsState(fields.String):
 
 
 class ClientIn(In):
-    """A client. Rules across fields (the notice, consent mode, HIPAA) are in accounts/configuration.py."""
+    """A client. Rules across fields (notice, consent mode, HIPAA): accounts/configuration."""
 
     name = Text(max_length=200, required=True)
     business_number = Phone(required=True, metadata={"example": "+14155550100"})
