@@ -435,7 +435,11 @@ def test_users_api_creates_users_with_hashed_passwords(api, tenant, db):
     dup = api(
         "POST",
         "/users",
-        {"email": "manager@client.example", "role": "agency_admin", "password": "correct horse battery"},
+        {
+            "email": "manager@client.example",
+            "role": "agency_admin",
+            "password": "correct horse battery",
+        },
     )
     assert dup.status_code == 409
     res = api("PATCH", f"/users/{user['id']}", {"active": False})

@@ -93,9 +93,7 @@ def test_a_copied_cookie_can_create_a_key_until_the_owner_logs_out(app, client, 
     assert in_db(app, lambda db: db.scalar(select(func.count()).select_from(LoginSession))) == 0
 
 
-def test_a_password_change_ends_every_login_but_gives_this_browser_a_new_one(
-    app, client, stolen
-):
+def test_a_password_change_ends_every_login_but_gives_this_browser_a_new_one(app, client, stolen):
     thief, token = stolen
     res = client.post(
         "/dashboard/account/password",
