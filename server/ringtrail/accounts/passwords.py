@@ -5,9 +5,9 @@
   least 64 be allowed). Spaces and every Unicode character are allowed.
 - No composition rules (no "one digit, one symbol") and no forced rotation.
 - Refused: passwords on a list of common and breached passwords, those that are such a
-  password with digits or symbols around it (``password123456789``), anything that is
-  one part repeated (``passwordpassword``), a run of keys in order (``123456789012345``), and the words
-  of this context: the service's name and the person's e-mail.
+  password with digits or symbols around it (``password123456789``), one part repeated
+  (``passwordpassword``), a run of keys in order (``123456789012345``), and the words of
+  this context: the service's name and the person's e-mail.
 - Unicode passwords are normalised to NFKC before they are checked and hashed, so the
   same password typed on another keyboard (composed or decomposed accents, full-width
   digits) is the same password.
