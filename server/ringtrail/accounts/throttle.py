@@ -9,10 +9,14 @@ its last failure, and each count sets a delay before that identity may try again
   free tries (typos), then 1 s, 2 s, 4 s … up to :data:`MAX_DELAY`.
 - **client** (this client, whatever the e-mail): spraying. Ten free failures, then the
   same doubling, for every e-mail it tries.
-- **account** (this e-mail, from every client): guessing from many places at once. Ten
-  free failures, then the same doubling, but *not* for a browser that has already
-  logged in to this account (it carries a signed "known device" cookie, set at each
-  login, from the web layer): the owner is never held up by someone else's failures.
+- **account** (this e-mail, from many clients): guessing from many places at once. It
+  counts *distinct clients* that failed, not failures, so one attacker, however busy,
+  never moves it. From the fifth client on, the same doubling applies to every client
+  but one that has already logged in to this account (it carries a signed "known
+  device" cookie, set at each login by the web layer). So an attacker's failures
+  never hold up the owner: not from one client, and not from many as long as the owner
+  uses a browser they logged in with before; a new browser during an attack from many
+  places waits its turn (never more than :data:`MAX_DELAY`), it is never locked out.
 
 A client is its fingerprint: a keyed hash (``hashing.LOGIN_CLIENT``) of its IP address
 and user agent. An e-mail is its keyed hash (``hashing.LOGIN``). Redis holds only those
@@ -41,14 +45,15 @@ log = logging.getLogger(__name__)
 WINDOW = 900  # seconds a count lives after its last failure
 MAX_DELAY = 900  # the longest wait between two tries
 BASE_DELAY = 1.0
-FREE = {"pair": 3, "client": 10, "account": 10}  # failures before any delay
+FREE = {"pair": 3, "client": 10, "account": 5}  # failures (account: clients) before delay
 
 
 class ThrottleKeys:
     """Keys of the login throttle, one per counted identity.
 
-    - ``failures(kind, digest)``  HASH  ``n``: failures in the window; ``last``: epoch
-      seconds of the latest. Expires :data:`WINDOW` seconds after the latest failure.
+    - ``failures(kind, digest)``  HASH  for "pair" and "client": ``n``, failures in the
+      window; for "account": ``c:<client fingerprint>``, failures from each client; both:
+      ``last``, epoch seconds of the latest. Expires :data:`WINDOW` seconds after it.
     """
 
     @staticmethod
@@ -91,22 +96,27 @@ def _identities(email: str, client: str, known_device: bool) -> dict[str, str]:
     return ids
 
 
-def check(email: str, client: str, *, known_device: bool = False, now: float | None = None):
+def check(
+    email: str, client: str, *, known_device: bool = False, now: float | None = None
+) -> Verdict:
     """May this client try this e-mail now? (Counts nothing.)"""
     now = time.time() if now is None else now
     ids = _identities(email, client, known_device)
     try:
         pipe = get_ratelimit_redis().pipeline(transaction=False)
         for kind, digest in ids.items():
-            pipe.hmget(ThrottleKeys.failures(kind, digest), "n", "last")
-        rows = pipe.execute()
+            key = ThrottleKeys.failures(kind, digest)
+            pipe.hlen(key) if kind == "account" else pipe.hget(key, "n")
+            pipe.hget(key, "last")
+        replies = pipe.execute()
     except (redis.RedisError, OSError):
         log.warning("login throttle: store unavailable; letting the attempt through")
         return Verdict(True, counted=False)
     wait = 0.0
-    for kind, (count, last) in zip(ids, rows, strict=True):
-        if count is not None and last is not None:
-            wait = max(wait, float(last) + delay(kind, int(count)) - now)
+    for kind, count, last in zip(ids, replies[::2], replies[1::2], strict=True):
+        if count and last is not None:
+            count = int(count) - 1 if kind == "account" else int(count)  # less "last"
+            wait = max(wait, float(last) + delay(kind, count) - now)
     return Verdict(False, max(1, math.ceil(wait))) if wait > 0 else Verdict(True)
 
 
@@ -117,7 +127,7 @@ def failed(email: str, client: str, *, now: float | None = None) -> None:
         pipe = get_ratelimit_redis().pipeline(transaction=True)
         for kind, digest in _identities(email, client, known_device=False).items():
             key = ThrottleKeys.failures(kind, digest)
-            pipe.hincrby(key, "n", 1)
+            pipe.hincrby(key, f"c:{client}" if kind == "account" else "n", 1)
             pipe.hset(key, "last", repr(now))
             pipe.expire(key, WINDOW)
         pipe.execute()
