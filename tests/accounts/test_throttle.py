@@ -16,6 +16,7 @@ PASSWORD = "correct horse battery"
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66", "HTTP_USER_AGENT": "curl/8.5.0"}
 OWNER = {"REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "Mozilla/5.0 (Owner's laptop)"}
 T0 = 1_800_000_000.0
+WRONG = "wrong password!"
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def owner(app):
         return access.create_user(db, cli_principal(), payload, setup.agency.id).id
 
 
-def attempt(app, environ, email=EMAIL, password="wrong password!", client=None):
+def attempt(app, environ, email=EMAIL, password=WRONG, client=None):
     """One login through the form, from the client that ``environ`` describes."""
     client = client or app.test_client()
     client.environ_base.update(environ)
