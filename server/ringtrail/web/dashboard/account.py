@@ -29,9 +29,7 @@ def _page(**shown):
         two_factor=twofactor.enabled(user),
         required=bool(agency and agency.require_two_factor),
         must_enrol=twofactor.must_enrol(db, user),
-        enrolment=None,
-        recovery_codes=None,
-        **shown,
+        **({"enrolment": None, "recovery_codes": None} | shown),
     )
 
 
