@@ -29,7 +29,9 @@ def _each(db: Session, change: Callable[[str], str | None]) -> int:
     count = 0
     for model, column in SEALED:
         field = getattr(model, column)
-        for row in db.scalars(select(model).where(field.is_not(None))):
+        # populate_existing: what SQL holds now, not what this session read before.
+        query = select(model).where(field.is_not(None)).execution_options(populate_existing=True)
+        for row in db.scalars(query):
             stored = getattr(row, column)
             changed = change(stored)
             if changed is not None and changed != stored:
