@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from ringtrail.accounts import access
 from ringtrail.accounts.auth import cli_principal, hash_password
+from ringtrail.crypto import seal, unseal
 from ringtrail.storage.models import (
     Agency,
     Call,
@@ -81,7 +82,7 @@ def make_site(
         agency = Agency(
             name="Agency " + secrets.token_hex(3),
             twilio_account_sid="AC" + secrets.token_hex(16),
-            twilio_auth_token=token,
+            twilio_auth_token=seal(token),
         )
         db.add(agency)
     client = Client(
@@ -120,7 +121,7 @@ def make_site(
         site=site,
         pool=pool,
         numbers=nums,
-        token=agency.twilio_auth_token,
+        token=unseal(agency.twilio_auth_token),
         account_sid=agency.twilio_account_sid,
         site_key=site.public_key,
     )
@@ -251,10 +252,18 @@ def make_user(db, setup, role: str = "agency_admin", client=None) -> User:
     return user
 
 
-def log_in(client, user: User) -> None:
+def log_in(client, user: User) -> str:
+    """Log the test client in as ``user`` (a login row on the server, its token in the
+    cookie), without the form; returns the token."""
+    from ringtrail.accounts import logins
+    from ringtrail.storage.sql import new_session
+
+    with client.application.app_context(), new_session() as db:
+        token = logins.start(db, db.get(User, user.id))
+        db.commit()
     with client.session_transaction() as session:
-        session["uid"] = user.id
-        session["ver"] = user.session_version
+        session["sid"] = token
+    return token
 
 
 def add_call(

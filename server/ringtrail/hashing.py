@@ -1,5 +1,5 @@
-"""Keyed hashes: telling callers (and login e-mails, and erasure subjects) apart without
-keeping what they are.
+"""Keyed hashes: telling callers (and login e-mails and clients, erasure subjects, recovery
+codes) apart without keeping what they are.
 
 A plain SHA-256 of a phone number is no protection: there are only about 10^10 North
 American numbers, and hashing them all takes minutes. Every hash here is an HMAC keyed
@@ -19,6 +19,8 @@ from ringtrail.context import setting
 
 CALLER = b"ringtrail caller hash v1"
 LOGIN = b"ringtrail login limiter v1"
+LOGIN_CLIENT = b"ringtrail login client fingerprint v1"
+RECOVERY_CODE = b"ringtrail two-factor recovery code v1"
 
 
 def _key(purpose: bytes, secret: str | bytes | None) -> bytes:

@@ -108,3 +108,44 @@ def test_create_an_api_key_shown_once(live, admin_user):
     driver.get(f"{live.url}/dashboard/access")
     assert key not in driver.page_source
     assert "Reporting script" in driver.page_source
+
+
+def test_enrol_two_factor_and_log_in_with_a_code(live, admin_user):
+    """Set up two-factor from the Account page, then log in again with a code."""
+    import time
+
+    import pyotp
+
+    driver = live.driver
+    driver.get(f"{live.url}/login")
+    log_in(live)
+    WebDriverWait(driver, WAIT).until(ec.url_to_be(f"{live.url}/dashboard"))
+    driver.find_element(By.CSS_SELECTOR, ".who-name").click()
+    WebDriverWait(driver, WAIT).until(ec.url_to_be(f"{live.url}/dashboard/account"))
+    driver.find_element(By.ID, "enrol").click()
+    key = (
+        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "totp-key"))).text
+    )
+    assert driver.find_element(By.ID, "totp-uri").text.startswith("otpauth://totp/Ringtrail:")
+    shot(driver, "two-factor-key")
+    totp = pyotp.TOTP(key.replace(" ", ""))
+    # The previous step's code: the current one stays unused for the login below.
+    driver.find_element(By.NAME, "code").send_keys(totp.at(time.time() - 30))
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/confirm'] button").click()
+    codes = (
+        WebDriverWait(driver, WAIT)
+        .until(ec.presence_of_element_located((By.ID, "recovery-codes")))
+        .text.split()
+    )
+    assert len(codes) == 10
+    shot(driver, "two-factor-recovery-codes")
+
+    driver.find_element(By.CSS_SELECTOR, ".who button").click()  # log out
+    WebDriverWait(driver, WAIT).until(ec.url_contains("/login"))
+    log_in(live)
+    WebDriverWait(driver, WAIT).until(ec.url_contains("/login/code"))
+    shot(driver, "two-factor-login")
+    driver.find_element(By.NAME, "code").send_keys(totp.now())
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, WAIT).until(ec.url_to_be(f"{live.url}/dashboard"))
+    assert "Log out" in driver.find_element(By.CSS_SELECTOR, ".who").text

@@ -95,7 +95,7 @@ def test_a_tree_built_from_the_command_line(app, db, tmp_path):
         "--role",
         "agency_admin",
         "--password",
-        "long enough pw",
+        "long enough password",
     )
     assert user["email"] == "boss@acme.example"
     assert [u["email"] for u in out(app, "user", "list")] == ["boss@acme.example"]

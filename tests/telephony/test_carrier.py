@@ -6,6 +6,7 @@ import secrets
 
 import pytest
 
+from ringtrail.crypto import seal, unseal
 from ringtrail.storage.models import Agency
 from ringtrail.telephony import carrier
 from tests.twilio_standin import AUDIO, call_sid, recording_sid
@@ -14,10 +15,11 @@ from tests.twilio_standin import AUDIO, call_sid, recording_sid
 @pytest.fixture
 def agency(db, stand_in):
     a = Agency(name="A", twilio_account_sid="AC" + secrets.token_hex(16))
-    a.twilio_auth_token = secrets.token_hex(16)
+    token = secrets.token_hex(16)
+    a.twilio_auth_token = seal(token)  # stored sealed; the carrier gets it in clear
     db.add(a)
     db.commit()
-    stand_in.accounts[a.twilio_account_sid] = a.twilio_auth_token
+    stand_in.accounts[a.twilio_account_sid] = token
     return a
 
 
@@ -47,7 +49,7 @@ def test_wrong_credentials_and_outages_raise_carrier_error(db, stand_in, agency)
     with pytest.raises(carrier.CarrierError) as refused:
         carrier.delete_recording(agency, sid)
     assert refused.value.status == 401
-    stand_in.accounts[agency.twilio_account_sid] = agency.twilio_auth_token
+    stand_in.accounts[agency.twilio_account_sid] = unseal(agency.twilio_auth_token)
     stand_in.fail_with = 503
     with pytest.raises(carrier.CarrierError) as down:
         carrier.fetch_recording(agency, sid)

@@ -426,7 +426,7 @@ def test_users_api_creates_users_with_hashed_passwords(api, tenant, db):
             "email": "Manager@Client.example",
             "role": "client_manager",
             "client_id": tenant.client.id,
-            "password": "correct horse",
+            "password": "correct horse battery",
         },
     )
     assert res.status_code == 201, res.get_json()
@@ -435,7 +435,11 @@ def test_users_api_creates_users_with_hashed_passwords(api, tenant, db):
     dup = api(
         "POST",
         "/users",
-        {"email": "manager@client.example", "role": "agency_admin", "password": "correct horse"},
+        {
+            "email": "manager@client.example",
+            "role": "agency_admin",
+            "password": "correct horse battery",
+        },
     )
     assert dup.status_code == 409
     res = api("PATCH", f"/users/{user['id']}", {"active": False})

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from ringtrail.accounts import audit
+from ringtrail.accounts import audit, logins, passwords, twofactor
 from ringtrail.accounts.apikeys import new_key
-from ringtrail.accounts.auth import Principal, hash_password
+from ringtrail.accounts.auth import Principal, hash_password, verify_password
 from ringtrail.accounts.configuration import agency_of, commit_config, require_admin
 from ringtrail.accounts.tenancy import get_or_404
 from ringtrail.errors import Conflict, Forbidden, Invalid, NotFound
@@ -56,6 +56,7 @@ def create_user(
         if client.agency_id != agency_id:
             raise NotFound("no such client")
     email = data["email"].strip().lower()
+    password = passwords.check(data["password"], email=email)  # no second factor yet
     if db.scalar(select(exists().where(func.lower(User.email) == email))):
         raise Conflict("a user with this email exists")
     user = User(
@@ -64,7 +65,7 @@ def create_user(
         email=email,
         name=data.get("name", ""),
         role=role,
-        password_hash=hash_password(data["password"]),
+        password_hash=hash_password(password),
     )
     db.add(user)
     db.flush()
@@ -82,8 +83,11 @@ def create_user(
 
 
 def update_user(db: Session, p: Principal, user: User, data: dict[str, Any]) -> User:
-    """Rename, reset the password of, or (de)activate a user; old sessions end."""
+    """Rename, reset the password of, or (de)activate a user; their logins end."""
     require_admin(p)
+    if "password" in data:
+        second = twofactor.enabled(user)
+        data = {**data, "password": passwords.check(data["password"], second_factor=second)}
     details: dict[str, Any] = {}
     if "name" in data and data["name"] != user.name:
         details["name"] = [user.name, data["name"]]
@@ -98,10 +102,59 @@ def update_user(db: Session, p: Principal, user: User, data: dict[str, Any]) -> 
         details["active"] = [user.active, data["active"]]
         user.active = data["active"]
         user.session_version += 1
+    if "password" in details or "active" in details:
+        logins.end_all(db, user.id)
     if details:
         audit.record(db, "update", "user", user.id, details, principal=p, agency_id=user.agency_id)
     commit_config(db)
     return user
+
+
+def change_password(db: Session, p: Principal, user: User, current: str, new: str) -> User:
+    """A person changes their own password; every login of theirs ends (the caller starts
+    a fresh one for the browser that asked)."""
+    if p.kind != "user" or p.id != user.id:
+        raise Forbidden("only the person themselves changes their password here")
+    if not verify_password(user, current):
+        raise Invalid("your current password is not right")
+    new = passwords.check(new, second_factor=twofactor.enabled(user), email=user.email)
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    logins.end_all(db, user.id)
+    audit.record(
+        db,
+        "update",
+        "user",
+        user.id,
+        {"password": "changed"},
+        principal=p,
+        agency_id=user.agency_id,
+    )
+    db.commit()
+    return user
+
+
+def require_two_factor(
+    db: Session, p: Principal, required: bool, agency_id: int | None = None
+) -> Agency:
+    """Make two-factor authentication required (or not) for every user of the agency."""
+    require_admin(p)
+    agency = db.get(Agency, agency_of(p, agency_id))
+    if agency is None:
+        raise NotFound("no such agency")
+    if agency.require_two_factor != required:
+        audit.record(
+            db,
+            "update",
+            "agency",
+            agency.id,
+            {"require_two_factor": [agency.require_two_factor, required]},
+            principal=p,
+            agency_id=agency.id,
+        )
+        agency.require_two_factor = required
+    commit_config(db)
+    return agency
 
 
 # -- API keys ---------------------------------------------------------------------------

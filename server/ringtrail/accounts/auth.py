@@ -5,7 +5,8 @@ the command line. Services take it as an argument; the web layer finds it for ea
 request (``ringtrail.web.login``). Tenant scoping lives in
 :mod:`ringtrail.accounts.tenancy`.
 
-Passwords are hashed with Argon2id (``argon2-cffi``).
+Passwords are normalised (NFKC) and hashed with Argon2id (``argon2-cffi``); what makes
+one acceptable is in :mod:`ringtrail.accounts.passwords`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ringtrail.accounts.passwords import normalise
 from ringtrail.storage.models import User
 from ringtrail.terms import EDITORS
 
 _hasher = PasswordHasher()
 # Verifying against this keeps an unknown email as slow as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
-
-MIN_PASSWORD = 10
 
 
 @dataclass(frozen=True)
@@ -67,27 +67,28 @@ def user_principal(user: User) -> Principal:
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash of the password."""
-    return _hasher.hash(password)
+    """An Argon2id hash of the (NFKC-normalised) password."""
+    return _hasher.hash(normalise(password))
 
 
-def check_password_strength(password: str) -> str | None:
-    """A reason the password is not acceptable, or None."""
-    if len(password) < MIN_PASSWORD:
-        return f"password must be at least {MIN_PASSWORD} characters"
-    if len(password) > 1000:
-        return "password is too long"
-    return None
+def _matches(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def verify_password(user: User | None, password: str) -> bool:
     """True if ``password`` is the user's; spends the same time when there is no user."""
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    normalised = normalise(password)
+    stored = user.password_hash if user else _DUMMY_HASH
+    matched = _matches(stored, normalised)
+    legacy = False
+    if not matched and normalised != password:
+        # A password set before normalisation was hashed as typed: accept it, rehash it.
+        matched = legacy = _matches(stored, password)
+    if not matched or user is None or not user.active:
         return False
-    if user is None or not user.active:
-        return False
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if legacy or _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(normalised)
     return True

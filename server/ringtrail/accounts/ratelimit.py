@@ -1,4 +1,4 @@
-"""Fixed-window request counters in Redis: per API key, and per login email.
+"""Fixed-window request counters in Redis, per API key (logins: ``accounts/throttle.py``).
 
 The limits are documented (1,000 requests an hour and 10,000 a day per key by default,
 like CallRail; ``RINGTRAIL_API_RATE_LIMIT_HOUR`` and ``_DAY`` change them). Going over
@@ -18,14 +18,13 @@ from dataclasses import dataclass
 import redis
 
 from ringtrail.context import setting
-from ringtrail.hashing import LOGIN, keyed_hash
 from ringtrail.storage.clients import get_ratelimit_redis
 
 log = logging.getLogger(__name__)
 
 
 class RateLimitKeys:
-    """Keys of one identity's counters (an API key id, or a login e-mail's keyed hash).
+    """Keys of one identity's counters (an API key id).
 
     - ``window(seconds, start)``  STRING  integer count of requests in the window that
       begins at ``start`` (epoch seconds) and lasts ``seconds``; expires when it ends
@@ -86,12 +85,3 @@ def api_limits() -> list[tuple[int, int]]:
         (3600, int(setting("API_RATE_LIMIT_HOUR"))),
         (86400, int(setting("API_RATE_LIMIT_DAY"))),
     ]
-
-
-LOGIN_LIMITS = [(900, 10)]  # failed logins per email per 15 minutes
-
-
-def login_identity(email: str) -> str:
-    """The counter's name for one login e-mail: a keyed hash, so Redis never holds the
-    e-mail itself."""
-    return f"login:{keyed_hash(LOGIN, email.strip().lower())}"

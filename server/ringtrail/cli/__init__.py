@@ -1,7 +1,7 @@
 """The ``ringtrail`` command: Ringtrail's own subcommands, and nothing else (Flask's ``run``,
 ``shell`` and ``routes`` are not offered).
 
-- ``run.py``: demo, serve, worker, seed-demo, migrate, replay-spool;
+- ``run.py``: demo, serve, worker, seed-demo, migrate, replay-spool, secrets rotate;
 - ``manage.py``: agencies, clients, sites, pools, numbers, keys, users, erasure;
 - ``tools.py``: the attribution simulator and the benchmarks;
 - ``app.py``: the app context and how refusals become messages and exit codes.
@@ -27,6 +27,7 @@ for _command in (
     run.seed_demo_command,
     run.migrate,
     run.replay_spool,
+    run.secrets_group,
     tools.simulate,
     tools.bench,
     *manage.COMMANDS,

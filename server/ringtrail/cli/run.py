@@ -11,7 +11,7 @@ import sys
 import click
 
 from ringtrail import instance_folder, settings
-from ringtrail.cli.app import with_app
+from ringtrail.cli.app import AppGroup, Refused, with_app
 from ringtrail.storage.clients import start_embedded_redis
 
 DEMO_APP = "ringtrail.demo:create_demo_app()"
@@ -52,18 +52,22 @@ def _migrate(seed: bool = False) -> dict | None:
 
 
 def upgrade_everything() -> str:
-    """Apply the Alembic migrations, then point queued jobs at moved job paths (an
-    upgrade loses no call). Returns what was done, for people."""
+    """Apply the Alembic migrations, seal secrets stored in clear by an older release,
+    then point queued jobs at moved job paths (an upgrade loses no call). Returns what
+    was done, for people."""
+    from ringtrail.accounts.sealing import seal_clear
     from ringtrail.storage.clients import get_queue
     from ringtrail.storage.jobs import move_job_paths
-    from ringtrail.storage.sql import upgrade
+    from ringtrail.storage.sql import get_db, upgrade
 
     upgrade()
+    sealed = seal_clear(get_db())  # tokens an older release stored in clear
+    done = "database is up to date" + (f"; {sealed} secret(s) sealed" if sealed else "")
     try:
         moved = move_job_paths(get_queue())
     except Exception as exc:  # the schema is done; the jobs wait for the next run
-        return f"database is up to date; queued jobs not checked ({exc}): run it again"
-    return "database is up to date" + (f"; {moved} queued job(s) moved" if moved else "")
+        return f"{done}; queued jobs not checked ({exc}): run it again"
+    return done + (f"; {moved} queued job(s) moved" if moved else "")
 
 
 def _gunicorn(app: str, bind: str, workers: int, threads: int) -> list[str]:
@@ -188,9 +192,29 @@ def seed_demo_command(as_json: bool) -> None:
 @click.command("migrate")
 @with_app
 def migrate() -> None:
-    """Bring the database schema up to date (Alembic), and move queued jobs whose job
-    path changed between releases."""
+    """Bring the database schema up to date (Alembic), seal carrier tokens stored in
+    clear, and move queued jobs whose job path changed between releases."""
     click.echo(upgrade_everything())
+
+
+secrets_group = AppGroup("secrets", help="Secrets stored sealed: carrier tokens, 2FA seeds.")
+
+
+@secrets_group.command("rotate")
+def secrets_rotate() -> None:
+    """Seal every stored secret again with the newest key of RINGTRAIL_ENCRYPTION_KEYS."""
+    from ringtrail.accounts.sealing import rotate
+    from ringtrail.crypto import SecretUnreadable
+    from ringtrail.storage.sql import get_db
+
+    try:
+        count = rotate(get_db())
+    except SecretUnreadable:
+        raise Refused(
+            "a stored secret opens with none of RINGTRAIL_ENCRYPTION_KEYS: keep the old key "
+            "listed after the new one until the rotation is done"
+        ) from None
+    click.echo(f"{count} secret(s) sealed with the newest key")
 
 
 @click.command("replay-spool")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ringtrail.accounts.auth import hash_password
 from ringtrail.context import instance_path
+from ringtrail.crypto import seal, unseal
 from ringtrail.storage.models import Agency, Client, Pool, Site, TrackingNumber, User
 
 DEMO_AGENCY = "Demo Agency"
@@ -39,7 +40,7 @@ def seed_demo(db: Session, public_url: str) -> dict[str, Any]:
         agency = Agency(
             name=DEMO_AGENCY,
             twilio_account_sid="AC" + secrets.token_hex(16),
-            twilio_auth_token=secrets.token_hex(16),
+            twilio_auth_token=seal(secrets.token_hex(16)),
         )
         client = Client(
             agency=agency,
@@ -70,7 +71,7 @@ def seed_demo(db: Session, public_url: str) -> dict[str, Any]:
     return {
         "site_key": site.public_key,
         "account_sid": agency.twilio_account_sid,
-        "auth_token": agency.twilio_auth_token,
+        "auth_token": unseal(agency.twilio_auth_token),
         "business_number": pool.business_number,
         "tracking_numbers": [n.number for n in pool.numbers if n.role == "pool"],
         "source_numbers": [n.number for n in pool.numbers if n.role == "source"],

@@ -58,9 +58,12 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Twilio account this agency's numbers live in; requests from others are refused.
     twilio_account_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    twilio_auth_token: Mapped[str | None] = mapped_column(String(128))
+    # Sealed with ringtrail.crypto (read them with ``crypto.unseal``), never in clear.
+    twilio_auth_token: Mapped[str | None] = mapped_column(String(512))
     # Still accepted while a token rotation is under way.
-    twilio_previous_auth_token: Mapped[str | None] = mapped_column(String(128))
+    twilio_previous_auth_token: Mapped[str | None] = mapped_column(String(512))
+    # Every user of the agency must enrol a second factor before doing anything else.
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clients: Mapped[list[Client]] = relationship(back_populates="agency")
@@ -286,10 +289,46 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Bumped on password change or deactivation: older login cookies stop working.
+    # Bumped on password change or deactivation (their login sessions are deleted too).
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # TOTP seed, sealed with ringtrail.crypto; in use once ``two_factor_enabled_at`` is set
+    # (before that it waits for the first code that proves the enrolment).
+    two_factor_secret: Mapped[str | None] = mapped_column(String(512))
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last TOTP time step accepted: a code of that step or an earlier one is a replay.
+    two_factor_last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class LoginSession(Base):
+    """One dashboard login, held on the server: the cookie carries only a random token,
+    whose SHA-256 is stored here. Deleting the row ends the login, wherever the cookie is.
+
+    ``pending_second_factor`` marks a login whose password was right and that waits for a
+    TOTP or recovery code; it grants nothing else.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pending_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """A one-time two-factor recovery code: only its keyed hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):

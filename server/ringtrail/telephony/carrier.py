@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from ringtrail.context import setting
+from ringtrail.crypto import unseal
 from ringtrail.errors import Unavailable
 from ringtrail.storage.models import Agency
 
@@ -86,7 +87,7 @@ def recording_sid(sid_or_url: str | None) -> str | None:
 def _account(agency: Agency) -> tuple[str, str]:
     if not agency.twilio_account_sid or not agency.twilio_auth_token:
         raise NoCredentials(f"agency {agency.id} has no Twilio account configured")
-    return agency.twilio_account_sid, agency.twilio_auth_token
+    return agency.twilio_account_sid, unseal(agency.twilio_auth_token)
 
 
 def _resource(agency: Agency, kind: str, sid: str, ext: str) -> tuple[str, str]:

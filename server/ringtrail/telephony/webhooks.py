@@ -25,6 +25,7 @@ from ringtrail import phones
 from ringtrail.calls.events import CallEvent, RouteFacts, event_id, number
 from ringtrail.calls.intake import submit
 from ringtrail.context import setting
+from ringtrail.crypto import SecretUnreadable, unseal
 from ringtrail.telephony import twiml
 from ringtrail.telephony.plan import (
     Plan,
@@ -95,7 +96,12 @@ def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
     for sid, tokens in candidates:
         if sid and account and sid != account:
             continue  # a tampered AccountSid cannot borrow another agency's token
-        for token in tokens:
+        for sealed in tokens:
+            try:
+                token = unseal(sealed)
+            except SecretUnreadable:  # a key dropped too early: log it, refuse the call
+                log.error("agency %s: auth token opens with no configured key", sid)
+                continue
             if RequestValidator(token).validate(hook.url, hook.form, hook.signature):
                 return True
     return False

@@ -95,7 +95,8 @@ class Route:
 class Snapshot:
     sites: dict[str, SiteConfig]
     routes: dict[str, Route]
-    # agency id -> (account sid, [current token, previous token])
+    # agency id -> (account sid, [current token, previous token]), sealed as SQL holds
+    # them (crypto.unseal at the moment of use), so directory.json holds no clear token.
     tokens: dict[int, tuple[str | None, list[str]]]
     loaded_at: float
     version: int = -1  # ConfigVersion.version when loaded; -1: unknown (a copy from disk)

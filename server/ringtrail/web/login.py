@@ -1,10 +1,15 @@
 """Dashboard logins: the session cookie, CSRF on forms, and who acts in this request.
 
+The signed cookie holds a random token that names a login row on the server
+(:mod:`ringtrail.accounts.logins`); the login is live only while that row is, so logout,
+a password change and deactivation end it wherever the cookie has gone.
+
 - :func:`current_principal` returns the :class:`~ringtrail.accounts.auth.Principal`
   acting in this request (an API key, else the logged-in user), or ``None``.
 - :func:`login_required` guards dashboard views: ``@login_required()`` for any role,
   ``@login_required("agency_admin")`` for some roles only. Anonymous visitors are sent
-  to ``/login``; a logged-in user whose role is not allowed gets 403.
+  to ``/login``; a logged-in user whose role is not allowed gets 403; a user whose agency
+  requires two-factor authentication and who has not enrolled is sent to enrol first.
 
 Every form POST carries a CSRF token (Flask-WTF's ``CSRFProtect``; templates call
 ``{{ csrf_token() }}``); the public, telephony and API blueprints are exempt because they
@@ -21,10 +26,11 @@ from urllib.parse import urlsplit
 from flask import Flask, has_request_context, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
+from ringtrail.accounts import logins, twofactor
 from ringtrail.accounts.auth import Principal, user_principal
 from ringtrail.accounts.tenancy import get_or_404
 from ringtrail.errors import Forbidden
-from ringtrail.storage.models import User, utcnow
+from ringtrail.storage.models import LoginSession, User, utcnow
 from ringtrail.storage.sql import get_db
 from ringtrail.terms import ROLES
 
@@ -56,36 +62,47 @@ def exempt_from_csrf(*blueprints) -> None:
         csrf.exempt(bp)
 
 
-def login_user(user: User) -> None:
-    """Start a fresh dashboard session for the user (the caller commits)."""
+def login_user(user: User, *, pending: bool = False) -> None:
+    """Start a fresh login for the user, or a pending one that still owes a second factor
+    (the caller commits)."""
     session.clear()  # nothing from before the login survives it
     session.permanent = True
-    session["uid"] = user.id
-    session["ver"] = user.session_version
-    user.last_login_at = utcnow()
+    session["sid"] = logins.start(get_db(), user, pending=pending)
+    if not pending:
+        user.last_login_at = utcnow()
     request.environ.pop(_CACHE, None)
 
 
 def logout_user() -> None:
-    """End the dashboard session."""
+    """End this browser's login on the server, and forget the cookie (commits)."""
+    db = get_db()
+    logins.end(db, session.get("sid"))
+    db.commit()
     session.clear()
     request.environ.pop(_CACHE, None)
 
 
+def current_login() -> LoginSession | None:
+    """This browser's live login row (pending or not), or None."""
+    return logins.find(get_db(), session.get("sid"))
+
+
 def _session_principal() -> Principal | None:
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+    row = current_login()
+    if row is None or row.pending_second_factor:
         return None
-    user = get_db().get(User, uid)
-    if user is None or not user.active or user.session_version != session.get("ver"):
-        session.clear()
+    db = get_db()
+    user = db.get(User, row.user_id)
+    if user is None or not user.active:
         return None
+    request.environ[_ENROL] = twofactor.must_enrol(db, user)
     return user_principal(user)
 
 
 # Cached on the request, not on ``g``: an app context (and its ``g``) can outlive a
 # request, and one request's principal must never act in the next.
 _CACHE = "ringtrail.principal"
+_ENROL = "ringtrail.must_enrol"
 
 
 def current_principal() -> Principal | None:
@@ -102,8 +119,11 @@ def set_principal(principal: Principal | None) -> None:
     request.environ[_CACHE] = principal
 
 
-def login_required(*roles: str) -> Callable[[F], F]:
-    """Dashboard view decorator: a logged-in user, with one of ``roles`` if any are given."""
+def login_required(*roles: str, enrolling: bool = False) -> Callable[[F], F]:
+    """Dashboard view decorator: a logged-in user, with one of ``roles`` if any are given.
+
+    ``enrolling`` marks the views a user who must enrol a second factor may still see.
+    """
     for role in roles:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -115,6 +135,8 @@ def login_required(*roles: str) -> Callable[[F], F]:
             if principal is None or principal.kind != "user":
                 target = request.full_path if request.query_string else request.path
                 return redirect(url_for("dashboard.login", next=target))
+            if request.environ.get(_ENROL) and not enrolling:
+                return redirect(url_for("dashboard.account"))
             if roles and principal.role not in roles:
                 raise Forbidden("your role does not allow this page")
             return view(*args, **kwargs)

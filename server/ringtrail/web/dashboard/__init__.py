@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ringtrail.web.dashboard import access, login, privacy, reports, settings  # noqa: F401
+from ringtrail.web.dashboard import (  # noqa: F401
+    access,
+    account,
+    login,
+    privacy,
+    reports,
+    settings,
+)
 from ringtrail.web.dashboard.blueprints import dashboard
 from ringtrail.web.dashboard.blueprints import privacy as compliance
 from ringtrail.web.dashboard.blueprints import reports as reportpages

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ringtrail.accounts import access as people
 from ringtrail.accounts.audit import describe
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.errors import Conflict, Invalid
-from ringtrail.storage.models import ApiKey, AuditEntry, Client, User
+from ringtrail.storage.models import Agency, ApiKey, AuditEntry, Client, User
 from ringtrail.storage.sql import get_db
 from ringtrail.terms import ROLES
 from ringtrail.web.dashboard.blueprints import dashboard as bp
@@ -42,6 +42,7 @@ def _access_page(new_key: str | None = None) -> str:
         entries=[describe(e) for e in db.scalars(entries)],
         roles=ROLES,
         new_key=new_key,
+        agency=db.get(Agency, p.agency_id),
     )
 
 
@@ -100,4 +101,17 @@ def revoke_key(key_id: int):
     """Revoke a key with immediate effect."""
     key = people.revoke_key(get_db(), current_principal(), owned(ApiKey, key_id))
     flash(f"Key {key.prefix}… revoked.", "success")
+    return redirect(url_for("dashboard.access"))
+
+
+@bp.post("/dashboard/access/two-factor")
+@login_required("agency_admin")
+def require_two_factor():
+    """Require two-factor authentication of everyone in the agency (or stop requiring it)."""
+    required = request.form.get("required") == "on"
+    people.require_two_factor(get_db(), current_principal(), required)
+    if required:
+        flash("Two-factor is now required: users without it enrol at their next step.", "success")
+    else:
+        flash("Two-factor is no longer required.", "success")
     return redirect(url_for("dashboard.access"))
