@@ -617,3 +617,35 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
 
     (call,) = db.scalars(select(Call)).all()
     assert (call.confidence, call.session_id) == ("exact", "visitor-1")
+
+
+def test_events_stashed_before_agencies_find_their_call(app, client, new_site):
+    """An event queued by a release before 0.3 names no agency: a voice event takes its
+    route's client's agency; a later event the one call with its id, or none if two
+    agencies have it (never a guess)."""
+    setup = new_site(numbers=1)
+    other = new_site(numbers=1, number_start=50)
+    sid = ring(client, setup, setup.numbers[0])
+    run_jobs(app)
+    old = {"provider": "twilio", "kind": "status", "call_sid": sid, "received_at": time.time()}
+    with app.app_context():
+        db = get_db()
+        call = apply_to_sql(
+            db,
+            CallEvent.from_dict(old | {"params": {"CallStatus": "completed"}}),
+            get_pools(),
+            get_visits(),
+        )
+        db.commit()
+        assert (call.agency_id, call.status) == (setup.agency.id, "completed")
+    # Another agency's own call with the same id: an old event can no longer tell them apart.
+    assert ring(client, other, other.numbers[0], sid=sid) == sid
+    run_jobs(app)
+    with app.app_context():
+        db = get_db()
+        late = CallEvent.from_dict(old | {"params": {"CallDuration": "9"}})
+        assert apply_to_sql(db, late, get_pools(), get_visits()) is None
+        db.rollback()
+    assert sorted((c.agency_id, c.duration_seconds) for c in calls(app)) == sorted(
+        [(setup.agency.id, None), (other.agency.id, None)]
+    )
