@@ -348,10 +348,21 @@ def test_hipaa_is_shown_and_only_an_agency_admin_may_end_it(client, db, tenant):
     page = client.get(path).get_data(as_text=True)
     assert 'id="hipaa-badge"' in page and "HIPAA mode is on: calls are never recorded" in page
     assert re.search(r'<input type="checkbox" name="hipaa"[^>]*disabled', page)
-    # The manager's form has no hipaa box to send: HIPAA mode stays on.
-    assert client.post(path, data=form(record_calls=None)).status_code == 302
+    # The manager's form sends no recording, consent or HIPAA field (they are disabled):
+    # it saves the rest, and HIPAA mode stays on.
+    mine = form(recording_notice=None, consent_mode=None, name="Renamed")
+    assert client.post(path, data=mine).status_code == 302
     db.expire_all()
     assert db.get(Client, tenant.client.id).hipaa is True
+    assert db.get(Client, tenant.client.id).name == "Renamed"
+    # A forged form that adds hipaa (on or off) is refused whole, with the reason.
+    for forged in ({"hipaa": "false"}, {"hipaa": "on"}, {"hipaa": ""}):
+        res = client.post(path, data=mine | forged | {"name": "Forged"})
+        assert res.status_code == 403, forged
+        assert "only an agency admin may change hipaa" in res.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Client, tenant.client.id).hipaa is True
+    assert db.get(Client, tenant.client.id).name == "Renamed"
     log_in(client, make_user(db, tenant))
     assert client.post(path, data=form()).status_code == 302
     db.expire_all()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ringtrail.calls.events import CallEvent, RouteFacts
+from ringtrail.calls.events import CallEvent, RouteFacts, event_id
 from ringtrail.hashing import caller_hash
 
-ROUTE = RouteFacts(role="pool", pool_id=1, site_id=2, client_id=3, match_window=900)
+ROUTE = RouteFacts(role="pool", pool_id=1, site_id=2, client_id=3, match_window=900, agency_id=4)
 
 
 def voice(app, *, hipaa: bool, caller: str = "+13125550187") -> CallEvent:
@@ -20,6 +20,7 @@ def voice(app, *, hipaa: bool, caller: str = "+13125550187") -> CallEvent:
             caller=caller,
             route=ROUTE,
             hipaa=hipaa,
+            agency_id=4,
         )
 
 
@@ -47,6 +48,7 @@ def test_carrier_text_is_cleaned_and_bounded():
         provider="twilio",
         call_sid="CA1",
         received_at=1.0,
+        agency_id=4,
         transcription_text="hello\x00" + "x" * 30_000,
     )
     assert "\x00" not in event.transcription_text
@@ -57,13 +59,33 @@ def test_kinds_are_checked_when_the_event_is_made():
     with pytest.raises(ValueError, match="unknown event kind"):
         CallEvent(kind="bogus", call_sid="CA1", received_at=1.0)
     with pytest.raises(ValueError, match="CallEvent.voice"):
-        CallEvent.update("voice", provider="twilio", call_sid="CA1", received_at=1.0)
+        CallEvent.update("voice", provider="twilio", call_sid="CA1", received_at=1.0, agency_id=4)
 
 
 def test_events_survive_their_trip_through_redis_and_the_spool(app):
     event = voice(app, hipaa=False)
     assert CallEvent.from_dict(event.to_dict()) == event
     status = CallEvent.update(
-        "status", provider="telnyx", call_sid="v3:abc", received_at=2.0, status="completed"
+        "status",
+        provider="telnyx",
+        call_sid="v3:abc",
+        received_at=2.0,
+        agency_id=4,
+        status="completed",
     )
     assert CallEvent.from_dict(status.to_dict()) == status
+    assert (event.agency_id, event.route.agency_id, status.agency_id) == (4, 4, 4)
+
+
+def test_the_same_call_id_of_two_agencies_makes_two_events():
+    assert event_id("twilio", "CA1", "status", "completed", 1) != event_id(
+        "twilio", "CA1", "status", "completed", 2
+    )
+    assert event_id("twilio", "CA1", "voice", "", 1) == event_id("twilio", "CA1", "voice", "", 1)
+
+
+def test_an_event_stashed_before_agencies_reads_back_without_one():
+    old = {"provider": "twilio", "kind": "status", "call_sid": "CA1", "received_at": 1.0}
+    old["route"] = {"role": "pool", "pool_id": 1, "site_id": 2, "client_id": 3}
+    event = CallEvent.from_dict(old)
+    assert event.agency_id is None and event.route.agency_id is None

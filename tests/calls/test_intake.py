@@ -413,7 +413,7 @@ def test_a_job_run_again_after_it_applied_duplicates_nothing(app, client, new_si
     setup = new_site(numbers=1)
     answer = start_visit(client, setup, "https://shop.example/")
     sid = ring(client, setup, leased(answer))
-    eid = event_id("twilio", sid, "voice")
+    eid = event_id("twilio", sid, "voice", "", setup.agency.id)
     with app.app_context():
         stash = get_queue_redis().get(get_stash().key(eid))
     assert json.loads(stash)["call_sid"] == sid
@@ -441,7 +441,7 @@ def test_job_payloads_hold_only_the_event_id(app, client, new_site):
     setup = new_site(numbers=1)
     sid = ring(client, setup, setup.numbers[0])
     assert callback(client, setup, STATUS, sid, setup.numbers[0], CallStatus="completed")
-    eid = event_id("twilio", sid, "voice")
+    eid = event_id("twilio", sid, "voice", "", setup.agency.id)
     with app.app_context():
         queue = get_queue()
         job_ids = queue.job_ids
@@ -475,7 +475,7 @@ def test_an_unknown_event_kind_fails_its_job_loudly(app):
 @pytest.mark.postgres
 def test_concurrent_events_of_a_new_call_make_one_record(app, new_site):
     """Workers racing to create the same call: exactly one row, every event applied."""
-    new_site(numbers=1)
+    setup = new_site(numbers=1)
     sid = "CA" + "3" * 32
     kinds = [
         ("status", {"CallStatus": "completed", "CallDuration": "12"}),
@@ -494,6 +494,7 @@ def test_concurrent_events_of_a_new_call_make_one_record(app, new_site):
             "provider": "twilio",
             "kind": kind,
             "call_sid": sid,
+            "agency_id": setup.agency.id,
             "received_at": time.time(),
             "params": {"CallSid": sid, **params},
         }
@@ -528,20 +529,25 @@ def test_a_stale_read_cannot_move_the_status_back(app, new_site):
     """Worker A read the call, worker B committed "completed", then A applies "in-progress"."""
     from ringtrail.calls.records import call_for
 
-    new_site(numbers=1)
+    agency = new_site(numbers=1).agency.id
     sid = "CA" + "4" * 32
 
     def event(status: str) -> CallEvent:
         return CallEvent.update(
-            "status", provider="twilio", call_sid=sid, received_at=time.time(), status=status
+            "status",
+            provider="twilio",
+            call_sid=sid,
+            received_at=time.time(),
+            agency_id=agency,
+            status=status,
         )
 
     with app.app_context():
-        call_for(get_db(), "twilio", sid)
+        call_for(get_db(), agency, "twilio", sid)
         get_db().commit()
     with app.app_context():
         worker_a = get_db()
-        seen = call_for(worker_a, "twilio", sid)  # A has read the call, still "ringing"
+        seen = call_for(worker_a, agency, "twilio", sid)  # A has read the call, still "ringing"
         assert seen.status == "ringing"
         with app.app_context():
             worker_b = get_db()
@@ -571,7 +577,7 @@ def test_a_job_that_fails_midway_leaves_no_partial_call(app_config, redis_url, r
             setup = make_site(get_db(), numbers=1)
         sid = ring(app.test_client(), setup, setup.numbers[0])
         assert run_jobs(app) == 1
-        eid = event_id("twilio", sid, "voice")
+        eid = event_id("twilio", sid, "voice", "", setup.agency.id)
         with app.app_context():
             job = Job.fetch(eid, connection=get_queue().connection, serializer=JSONSerializer)
             assert job.get_status() == "scheduled"  # to be retried
@@ -598,7 +604,7 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
     run_jobs(app)
     # The lease ends and the match window passes; then the same webhook comes again.
     store.lease(setup.pool.id, "visitor-2", numbers=setup.numbers, lease_seconds=1, now=now + 100)
-    key = EventStash.PREFIX + event_id("twilio", params["CallSid"], "voice")
+    key = EventStash.PREFIX + event_id("twilio", params["CallSid"], "voice", "", setup.agency.id)
     assert twilio_post(client, "/telephony/twilio/voice", params, setup.token).status_code == 200
     import json
 
@@ -611,3 +617,35 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
 
     (call,) = db.scalars(select(Call)).all()
     assert (call.confidence, call.session_id) == ("exact", "visitor-1")
+
+
+def test_events_stashed_before_agencies_find_their_call(app, client, new_site):
+    """An event queued by a release before 0.3 names no agency: a voice event takes its
+    route's client's agency; a later event the one call with its id, or none if two
+    agencies have it (never a guess)."""
+    setup = new_site(numbers=1)
+    other = new_site(numbers=1, number_start=50)
+    sid = ring(client, setup, setup.numbers[0])
+    run_jobs(app)
+    old = {"provider": "twilio", "kind": "status", "call_sid": sid, "received_at": time.time()}
+    with app.app_context():
+        db = get_db()
+        call = apply_to_sql(
+            db,
+            CallEvent.from_dict(old | {"params": {"CallStatus": "completed"}}),
+            get_pools(),
+            get_visits(),
+        )
+        db.commit()
+        assert (call.agency_id, call.status) == (setup.agency.id, "completed")
+    # Another agency's own call with the same id: an old event can no longer tell them apart.
+    assert ring(client, other, other.numbers[0], sid=sid) == sid
+    run_jobs(app)
+    with app.app_context():
+        db = get_db()
+        late = CallEvent.from_dict(old | {"params": {"CallDuration": "9"}})
+        assert apply_to_sql(db, late, get_pools(), get_visits()) is None
+        db.rollback()
+    assert sorted((c.agency_id, c.duration_seconds) for c in calls(app)) == sorted(
+        [(setup.agency.id, None), (other.agency.id, None)]
+    )

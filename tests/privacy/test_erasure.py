@@ -334,6 +334,29 @@ def test_an_agency_erases_only_in_its_own_tenant(app, client, db, setup, stand_i
     assert listing["items"] == [] and listing["total"] == 0
 
 
+def test_erasure_leaves_another_agencys_events_with_the_same_call_id(
+    app, client, db, setup, stand_in
+):
+    """Call ids are unique per agency only: erasing our caller's call must not take the
+    queued events of another agency's call that bears the same id."""
+    other = make_site(db, number_start=40)
+    sid = call(client, setup, setup.numbers[0], CALLER)
+    run_jobs(app)
+    params = call_params(other, other.numbers[0], sid=sid, caller=OTHER)
+    assert twilio_post(client, "/telephony/twilio/voice", params, other.token).status_code == 200
+    body = {"AccountSid": other.account_sid, "CallSid": sid, "CallStatus": "completed"}
+    assert twilio_post(client, "/telephony/twilio/status", body, other.token).status_code == 204
+    key = new_key(app, setup.agency.id)
+    res = client.post("/api/v1/erasures", json={"caller": CALLER}, headers=bearer(key))
+    assert res.status_code == 201
+    counts = res.get_json()["counts"]
+    assert (counts["calls"], counts["queued_events"], counts["jobs"]) == (1, 0, 0)
+    assert run_jobs(app) == 2  # the other agency's two events were left to run
+    db.expire_all()
+    [theirs] = db.scalars(select(Call)).all()
+    assert (theirs.agency_id, theirs.call_sid, theirs.status) == (other.agency.id, sid, "completed")
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from ringtrail.storage.models import AuditEntry, Call
-from tests.helpers import bearer, log_in, make_site, make_user, new_key
+from tests.helpers import bearer, log_in, make_site, make_user, new_key, run_jobs
 from tests.twilio_standin import AUDIO, call_sid
 
 
@@ -79,8 +79,11 @@ def test_another_tenants_recording_is_404_and_the_attempt_audited(client, db, re
     log_in(client, make_user(db, other, "agency_admin"))
     assert client.get(f"/dashboard/calls/{recorded.extra['call']}/recording").status_code == 404
     assert stand_in.requests == [] and listens(db) == []
+    run_jobs(client.application)  # the attempt is audited off the request path
     denied = db.scalar(select(AuditEntry).where(AuditEntry.action == "denied"))
-    assert denied.object_id == recorded.extra["call"]
+    assert denied.object_id == recorded.extra["call"] and denied.agency_id == other.agency.id
+    probed = db.scalar(select(AuditEntry).where(AuditEntry.action == "probed"))
+    assert probed.agency_id == recorded.agency.id and probed.actor == "another agency"
 
 
 def test_no_recording_is_404_and_a_carrier_outage_is_502(client, db, recorded, stand_in):

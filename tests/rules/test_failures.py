@@ -223,9 +223,9 @@ def test_redis_down_the_call_connects_and_its_events_are_spooled_then_replayed(
         setup.token,
     )
     assert status.status_code == 204
-    voice_file = event_id("twilio", sid, "voice") + ".json"
+    voice_file = event_id("twilio", sid, "voice", "", setup.agency.id) + ".json"
     assert spooled(app) == sorted(
-        [voice_file, event_id("twilio", sid, "status", "completed") + ".json"]
+        [voice_file, event_id("twilio", sid, "status", "completed", setup.agency.id) + ".json"]
     )
     with open(os.path.join(app.config["SPOOL_DIR"], voice_file)) as fh:
         event = json.load(fh)
@@ -294,7 +294,7 @@ def test_enqueue_failing_spools_and_the_replayed_call_keeps_its_attribution(
         admin.config_set("maxmemory", 1)  # noeviction: every write is refused (OOM)
     response, sid = timed_call(client, setup, number)
     assert_forwarded_unrecorded(response)
-    assert spooled(app) == [event_id("twilio", sid, "voice") + ".json"]
+    assert spooled(app) == [event_id("twilio", sid, "voice", "", setup.agency.id) + ".json"]
 
     if fault == "queue-stopped":
         own_redis.start()
@@ -338,7 +338,7 @@ def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(ap
         assert_forwarded_unrecorded(response)
         assert spooled(app) == []  # the queue took it
         assert run_jobs(app) == 1  # ... and the job fails: no database
-        eid = event_id("twilio", sid, "voice")
+        eid = event_id("twilio", sid, "voice", "", setup.agency.id)
         with app.app_context():
             queue = get_queue()
             job = Job.fetch(eid, connection=queue.connection, serializer=JSONSerializer)
@@ -430,7 +430,7 @@ def test_a_redis_that_never_answers_costs_the_call_under_the_deadline(make_app, 
     setup = new_site(app, numbers=1, record=True)
     response, sid = timed_call(app.test_client(), setup, setup.numbers[0])
     assert_forwarded_unrecorded(response)
-    assert spooled(app) == [event_id("twilio", sid, "voice") + ".json"]
+    assert spooled(app) == [event_id("twilio", sid, "voice", "", setup.agency.id) + ".json"]
 
 
 @contextmanager

@@ -31,9 +31,11 @@ from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
     ORIGIN,
+    bearer,
     call_params,
     free_port,
     make_site,
+    new_key,
     run_jobs,
     twilio_post,
 )
@@ -273,3 +275,68 @@ def test_hipaa_never_records_or_transcribes_whatever_the_settings(app, client):
     with app.app_context():
         [call] = get_db().scalars(select(Call)).all()
     assert (call.notice_played, call.caller_number) == (False, None)
+
+
+@pytest.mark.postgres
+def test_hipaa_the_ingest_api_keeps_no_raw_number_either(app, client, redis_url, queue_db_url):
+    setup = new_site(app, hipaa=True)
+    key = new_key(app, setup.agency.id)
+    body = {"provider": "pbx", "call_id": "pbx-1", "to": setup.numbers[0], "from": WRITTEN_AS[1]}
+    res = client.post("/api/v1/calls", json=body, headers=bearer(key))
+    assert res.status_code == 201 and res.get_json()["caller_number"] is None
+    again = client.post("/api/v1/calls", json=body, headers=bearer(key))
+    assert again.status_code == 200 and again.get_json()["caller_number"] is None
+    assert everywhere(app, redis_url, queue_db_url) == {
+        "sql": [],
+        "lease redis": [],
+        "queue redis": [],
+        "spool": [],
+    }
+    with app.app_context():
+        [call] = get_db().scalars(select(Call)).all()
+        assert call.caller_number is None and call.caller_state == "IL"
+        assert call.caller_hash == privacy.caller_hash(CALLER)
+    # The same call into a client outside HIPAA mode keeps the number: the search works.
+    plain = new_site(app, hipaa=False)
+    other = body | {"to": plain.numbers[0]}
+    key = new_key(app, plain.agency.id)
+    assert client.post("/api/v1/calls", json=other, headers=bearer(key)).status_code == 201
+    assert sql_hits(app) == ["calls.caller_number"]
+
+
+@pytest.mark.postgres
+def test_hipaa_another_agency_cannot_plant_a_recording_on_the_call(
+    app, client, redis_url, queue_db_url
+):
+    setup = new_site(app, hipaa=True, transcribe=True)
+    a_call_with_everything(app, client, setup, CALLER)
+    run_jobs(app)
+    with app.app_context():
+        [sid] = get_db().scalars(select(Call.call_sid)).all()
+    # Agency A, signing as itself, sends a recording, a transcript, a status and a voice
+    # webhook (from another caller, to its own number) that reuse the HIPAA call's id.
+    other = new_site(app, hipaa=False)
+    base = {"AccountSid": other.account_sid, "CallSid": sid}
+    for path, extra in {
+        "recording": {"RecordingSid": "RE" + "7" * 32, "RecordingUrl": "https://evil.example/r"},
+        "transcription": {"TranscriptionSid": "TR9", "TranscriptionText": "planted"},
+        "status": {"CallStatus": "canceled"},
+    }.items():
+        res = twilio_post(client, f"/telephony/twilio/{path}", base | extra, other.token)
+        assert res.status_code == 204, path
+    params = call_params(other, other.numbers[0], sid=sid, caller="+14155550143")
+    assert twilio_post(client, VOICE, params, other.token).status_code == 200
+    assert run_jobs(app) == 4
+    with app.app_context():
+        rows = {c.agency_id: c for c in get_db().scalars(select(Call)).all()}
+        assert set(rows) == {setup.agency.id, other.agency.id}
+        hipaa = rows[setup.agency.id]
+        assert (hipaa.recording_sid, hipaa.recording_url, hipaa.transcription) == (None,) * 3
+        assert (hipaa.status, hipaa.client_id) == ("completed", setup.client.id)
+        assert rows[other.agency.id].recording_url == "https://evil.example/r"  # A's own
+    assert everywhere(app, redis_url, queue_db_url) == {
+        "sql": [],
+        "lease redis": [],
+        "queue redis": [],
+        "spool": [],
+    }

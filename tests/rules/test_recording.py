@@ -279,7 +279,9 @@ def test_proof_of_disclosure_travels_with_the_event_to_the_call(app, client, new
     assert [v[0] for v in verbs(response)] == ["Say", "Dial", "Number"]
     with app.app_context():
         stashed = json.loads(
-            get_queue_redis().get(get_stash().key(event_id("twilio", sid, "voice")))
+            get_queue_redis().get(
+                get_stash().key(event_id("twilio", sid, "voice", "", setup.agency.id))
+            )
         )
     version = hashlib.sha256(NOTICE.encode()).hexdigest()[:16]
     assert stashed["notice_played"] is True and stashed["notice_version"] == version

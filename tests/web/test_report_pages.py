@@ -8,11 +8,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ringtrail.storage.models import AuditEntry, DailyVisits, PoolHour
 from ringtrail.web.dashboard.reports import safe_href
-from tests.helpers import add_call, log_in, make_site, make_user
+from tests.helpers import add_call, log_in, make_site, make_user, run_jobs
 
 XSS_URL = "https://shop.example/<script>window.__pwned=1</script>?utm_campaign=<script>x</script>"
 JS_URL = "javascript:window.__pwned=1//"
@@ -120,11 +120,17 @@ def test_other_tenants_objects_are_404_and_audited(client, db, world):
         f"/dashboard/pools.csv?client={b.client.id}",
     ]:
         assert client.get(path).status_code == 404, path
+    assert run_jobs(client.application) == 8  # audited off the request path
     denied = db.scalars(select(AuditEntry).where(AuditEntry.action == "denied")).all()
-    assert len(denied) == 8
+    assert len(denied) == 8 and {e.agency_id for e in denied} == {a.agency.id}
     assert {e.object_type for e in denied} == {"client", "call"}
-    # A missing id is the same 404, with nothing to audit.
+    probed = db.scalars(select(AuditEntry).where(AuditEntry.action == "probed")).all()
+    assert len(probed) == 8 and {e.agency_id for e in probed} == {b.agency.id}
+    # A missing id is the same 404, and the prober's log says the same: only the owner's
+    # log, which the prober cannot read, tells the two apart.
     assert client.get("/dashboard/clients/999999").status_code == 404
+    assert run_jobs(client.application) == 1
+    assert db.scalar(select(func.count()).select_from(AuditEntry)) == 8 + 1 + 8
 
 
 def test_a_client_user_sees_only_their_client(client, db, world):

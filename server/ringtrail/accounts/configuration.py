@@ -49,6 +49,44 @@ def require_editor(p: Principal) -> None:
         raise Forbidden("this needs an agency admin or a client manager")
 
 
+# Fields only an agency admin may change, by kind of object. They decide whether a caller
+# is recorded, and after what notice, or (hipaa) whether the caller's number is kept:
+# what the agency answers for under consent and HIPAA law, not a client's day-to-day
+# settings. ``voicemail`` is a recording of the caller; ``suspended`` stops a client.
+# Not in the list: ``us_state`` (``check_client`` refuses a state where the consent mode
+# an admin chose is not allowed), ``whisper`` (only ever on unrecorded calls), hours,
+# the after-hours number and the voicemail prompt (said after the notice).
+ADMIN_ONLY: dict[str, tuple[str, ...]] = {
+    "client": (
+        "hipaa",
+        "consent_mode",
+        "record_calls",
+        "recording_notice",
+        "transcribe",
+        "voicemail",
+        "suspended",
+    ),
+    "pool": ("record_calls",),
+    "number": ("record_calls",),
+}
+
+
+def admin_only(p: Principal, kind: str) -> tuple[str, ...]:
+    """The fields of ``kind`` ("client", "pool", "number") this principal may not change."""
+    return () if p.is_agency_admin else ADMIN_ONLY[kind]
+
+
+def check_fields(p: Principal, kind: str, data: dict[str, Any], current: Any = None) -> None:
+    """Refuse (403, with the reason) a change to a field only an agency admin may make.
+
+    A field sent with the value it already has (or, for a new object, its default of
+    null: inherit) changes nothing and passes, so a client's script may send back what
+    it read."""
+    for name in admin_only(p, kind):
+        if name in data and data[name] != (getattr(current, name) if current is not None else None):
+            raise Forbidden(f"only an agency admin may change {name}")
+
+
 def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[Any]]:
     """Apply ``data`` to ``obj``; returns {field: [old, new]} for what really changed."""
     changed = {}
@@ -175,10 +213,10 @@ def create_client(
 
 
 def update_client(db: Session, p: Principal, client: Client, data: dict[str, Any]) -> Client:
-    """Change a client's settings (admins; a client manager may not suspend itself)."""
+    """Change a client's settings (recording, consent, HIPAA mode and suspension: agency
+    admins only; see ``ADMIN_ONLY``)."""
     require_editor(p)
-    if not p.is_agency_admin and "suspended" in data and data["suspended"] != client.suspended:
-        raise Forbidden("only an agency admin may suspend a client")
+    check_fields(p, "client", data, client)
     check_client(db, client, data)
     changed = _changes(client, data)
     if changed:
@@ -274,6 +312,7 @@ def create_pool(db: Session, p: Principal, data: dict[str, Any]) -> Pool:
     """A new, empty pool on one of the principal's sites."""
     require_editor(p)
     site = get_or_404(Site, data["site_id"], p)
+    check_fields(p, "pool", data)
     check_override(site.client, data.get("record_calls"))
     pool = Pool(**data)
     db.add(pool)
@@ -294,6 +333,7 @@ def create_pool(db: Session, p: Principal, data: dict[str, Any]) -> Pool:
 def update_pool(db: Session, p: Principal, pool: Pool, data: dict[str, Any]) -> Pool:
     """Change a pool's settings (lease time, match window, exhaustion policy...)."""
     require_editor(p)
+    check_fields(p, "pool", data, pool)
     check_override(pool.site.client, data.get("record_calls"))
     changed = _changes(pool, data)
     if changed:
@@ -376,6 +416,7 @@ def add_number(db: Session, p: Principal, data: dict[str, Any]) -> TrackingNumbe
     require_editor(p)
     pool = get_or_404(Pool, data["pool_id"], p)
     _check_role(data)
+    check_fields(p, "number", data)
     check_override(pool.site.client, data.get("record_calls"))
     if reason := _where_is(db, p, data["number"]):
         raise Conflict(reason)
@@ -401,6 +442,7 @@ def update_number(
     """Change a number's role, source, recording override or whether it is active."""
     require_editor(p)
     _check_role(data, number)
+    check_fields(p, "number", data, number)
     check_override(number.pool.site.client, data.get("record_calls"))
     changed = _changes(number, data)
     if changed:

@@ -2,8 +2,8 @@
 
 - :func:`scoped` narrows a ``select()`` of a model to what the principal may see.
 - :func:`get_or_404` fetches one object by id for the principal; another tenant's object
-  raises NotFound (the same answer as a missing one) and the attempt is audited as
-  "denied".
+  raises NotFound, the same answer as a missing one in status, message and time: both
+  are audited the same way, off the request path (:mod:`ringtrail.accounts.probes`).
 
 The ownership chain is agency → client → site → pool → tracking number; calls, visit
 snapshots and pool hours hang off it. A principal with ``client_id`` sees that client
@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
-from ringtrail.accounts import audit
+from ringtrail.accounts import probes
 from ringtrail.accounts.auth import Principal
+from ringtrail.accounts.probes import OBJECT_TYPES
 from ringtrail.errors import NotFound, Unauthenticated
 from ringtrail.storage.models import (
     Agency,
@@ -38,21 +38,6 @@ from ringtrail.storage.sql import get_db
 
 T = TypeVar("T")
 MAX_ID = 2**31 - 1  # larger ids exist nowhere and would overflow some databases
-
-OBJECT_TYPES: dict[type, str] = {
-    Agency: "agency",
-    Client: "client",
-    Site: "site",
-    Pool: "pool",
-    TrackingNumber: "number",
-    Call: "call",
-    VisitSnapshot: "visit",
-    User: "user",
-    ApiKey: "api_key",
-    AuditEntry: "audit_entry",
-    PoolHour: "pool_hour",
-    DailyVisits: "daily_visits",
-}
 
 
 def _principal(principal: Principal | None) -> Principal:
@@ -120,35 +105,9 @@ def scoped(stmt: Select, model: type, principal: Principal | None) -> Select:
     return stmt.where(*conditions(model, principal))
 
 
-def tenant_of(db: Session, obj: Any) -> tuple[int | None, int | None]:
-    """The (agency id, client id) an object belongs to."""
-    if isinstance(obj, Agency):
-        return obj.id, None
-    if isinstance(obj, Client):
-        return obj.agency_id, obj.id
-    if isinstance(obj, User | ApiKey):
-        return obj.agency_id, obj.client_id
-    if isinstance(obj, AuditEntry):
-        return obj.agency_id, None
-    client_id = None
-    if isinstance(obj, Call | Site):
-        client_id = obj.client_id
-    elif isinstance(obj, Pool):
-        client_id = obj.site.client_id
-    elif isinstance(obj, TrackingNumber):
-        client_id = obj.pool.site.client_id
-    elif isinstance(obj, VisitSnapshot | DailyVisits):
-        client_id = db.get(Site, obj.site_id).client_id
-    elif isinstance(obj, PoolHour):
-        client_id = db.get(Pool, obj.pool_id).site.client_id
-    if client_id is None:
-        return None, None
-    return db.get(Client, client_id).agency_id, client_id
-
-
 def get_or_404(model: type[T], object_id: Any, principal: Principal | None) -> T:
-    """The principal's ``model`` with this id, or NotFound (audited as "denied" if it
-    exists)."""
+    """The principal's ``model`` with this id, or NotFound; a miss is audited later, and
+    costs the same whether the object is missing or another tenant's."""
     p = _principal(principal)
     try:
         object_id = int(object_id)
@@ -161,22 +120,7 @@ def get_or_404(model: type[T], object_id: Any, principal: Principal | None) -> T
     found = db.scalar(scoped(select(model).where(model.id == object_id), model, p))
     if found is not None:
         return found
-    other = db.get(model, object_id)
-    if other is not None:
-        target_agency, target_client = tenant_of(db, other)
-        method, path = audit.origin.get()
-        audit.record_now(
-            "denied",
-            OBJECT_TYPES.get(model, model.__name__.lower()),
-            object_id,
-            {
-                "method": method,
-                "path": path,
-                "target_agency_id": target_agency,
-                "target_client_id": target_client,
-            },
-            principal=p,
-        )
+    probes.note(p, OBJECT_TYPES.get(model, model.__name__.lower()), object_id)
     raise NotFound(f"no such {what}")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from ringtrail import phones
 from ringtrail.hashing import caller_hash
 from ringtrail.terms import EVENT_KINDS
+from ringtrail.tracking.directory import Route
 
 TEXT_LIMIT = 500  # ids, statuses, numbers, URLs
 TRANSCRIPT_LIMIT = 20_000
@@ -42,10 +43,16 @@ def number(value: Any) -> int | None:
         return None
 
 
-def event_id(provider: str, call_sid: str, kind: str, extra: str = "") -> str:
-    """A job-id-safe name for one event of one call: a webhook delivered twice makes one
-    event (and one job)."""
-    digest = hashlib.sha256(f"{provider}\n{call_sid}\n{kind}\n{extra}".encode()).hexdigest()
+def event_id(
+    provider: str, call_sid: str, kind: str, extra: str = "", agency_id: int | None = None
+) -> str:
+    """A job-id-safe name for one event of one agency's call: a webhook delivered twice
+    makes one event (and one job); the same call id from another agency makes another, so
+    no agency can overwrite another's queued event."""
+    name = f"{provider}\n{call_sid}\n{kind}\n{extra}"
+    if agency_id is not None:
+        name += f"\n{agency_id}"
+    digest = hashlib.sha256(name.encode()).hexdigest()
     return f"{kind}-{digest[:32]}"
 
 
@@ -59,6 +66,20 @@ class RouteFacts:
     client_id: int | None
     match_window: int = 3600
     source: str | None = None  # a source number's source pattern
+    agency_id: int | None = None  # None only in events stashed before 0.3
+
+
+def facts_of(route: Route) -> RouteFacts:
+    """The facts a call's record keeps of its tracking number's route."""
+    return RouteFacts(
+        role=route.role,
+        pool_id=route.pool_id,
+        site_id=route.site_id,
+        client_id=route.client_id,
+        match_window=route.match_window,
+        source=route.source,
+        agency_id=route.agency_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,9 @@ class CallEvent:
     call_sid: str
     received_at: float
     provider: str = "twilio"
+    # The agency whose carrier account sent the event (verified by its signature): the
+    # call is (agency_id, call_sid). None only in events stashed before 0.3.
+    agency_id: int | None = None
     # voice
     to: str = ""
     caller: str | None = None  # the caller id as sent; None in HIPAA mode
@@ -113,6 +137,7 @@ class CallEvent:
         caller: str | None,
         route: RouteFacts | None,
         hipaa: bool,
+        agency_id: int | None,
         status: str = "ringing",
         forward_to: str = "",
     ) -> CallEvent:
@@ -124,6 +149,7 @@ class CallEvent:
             provider=clean(provider, 20),
             call_sid=clean(call_sid, 64),
             received_at=float(received_at),
+            agency_id=agency_id,
             to=clean(to, 20),
             caller=None if hipaa else raw,
             caller_hash=caller_hash(raw),
@@ -135,7 +161,16 @@ class CallEvent:
         )
 
     @classmethod
-    def update(cls, kind: str, *, provider: str, call_sid: str, received_at: float, **values):
+    def update(
+        cls,
+        kind: str,
+        *,
+        provider: str,
+        call_sid: str,
+        received_at: float,
+        agency_id: int | None,
+        **values,
+    ):
         """A later event of a call: status, dial, recording or transcription."""
         if kind == "voice":
             raise ValueError("a voice event is made with CallEvent.voice")
@@ -149,6 +184,7 @@ class CallEvent:
             provider=clean(provider, 20),
             call_sid=clean(call_sid, 64),
             received_at=float(received_at),
+            agency_id=agency_id,
             **(values | texts),
         )
 
@@ -199,5 +235,6 @@ def _from_params(data: dict[str, Any]) -> dict[str, Any]:
         out["route"] |= {
             "match_window": int(route.get("match_window") or 3600),
             "source": route.get("source"),
+            "agency_id": route.get("agency_id"),
         }
     return out

@@ -177,4 +177,7 @@ def apply_event(event_id: str) -> str:
     finally:
         db.close()  # the worker's app context outlives the job; start each one fresh
     stash.delete(event_id)
+    if call is None:
+        log.warning("intake: event %s names no agency; dropped", event_id)
+        return "dropped: no agency"
     return f"call {call.id}: {event.kind}"

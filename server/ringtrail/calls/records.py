@@ -39,9 +39,14 @@ def _when(event: CallEvent) -> datetime:
     return datetime.fromtimestamp(event.received_at, UTC)
 
 
-def call_for(db: Session, provider: str, call_sid: str) -> Call:
-    """The call with this id, created if new; safe when two workers race to create it."""
-    call = db.scalar(select(Call).where(Call.call_sid == call_sid))
+def _find(db: Session, agency_id: int, call_sid: str) -> Call | None:
+    return db.scalar(select(Call).where(Call.agency_id == agency_id, Call.call_sid == call_sid))
+
+
+def call_for(db: Session, agency_id: int, provider: str, call_sid: str) -> Call:
+    """The agency's call with this id, created if new; safe when two workers race to
+    create it. Another agency's call with the same id is never found, nor touched."""
+    call = _find(db, agency_id, call_sid)
     if call is not None:
         return call
     dialect = db.get_bind().dialect.name
@@ -51,17 +56,30 @@ def call_for(db: Session, provider: str, call_sid: str) -> Call:
         # empty call behind. The new row is part of the job's transaction.
         db.execute(
             UPSERTS[dialect](Call)
-            .values(provider=provider, call_sid=call_sid)
-            .on_conflict_do_nothing(index_elements=[Call.call_sid])
+            .values(agency_id=agency_id, provider=provider, call_sid=call_sid)
+            .on_conflict_do_nothing(index_elements=[Call.agency_id, Call.call_sid])
         )
-        return db.scalars(select(Call).where(Call.call_sid == call_sid)).one()
+        return _find(db, agency_id, call_sid)
     try:
         with db.begin_nested():
-            call = Call(provider=provider, call_sid=call_sid)
+            call = Call(agency_id=agency_id, provider=provider, call_sid=call_sid)
             db.add(call)
     except IntegrityError:
-        call = db.scalar(select(Call).where(Call.call_sid == call_sid))
+        call = _find(db, agency_id, call_sid)
     return call
+
+
+def _agency_of(db: Session, event: CallEvent) -> int | None:
+    """The agency of an event; for one stashed before 0.3 (no agency in it), its route's
+    client's agency, or else the agency of the one call that bears its id (call ids were
+    unique across agencies then, and the event was checked when it came in)."""
+    if event.agency_id is not None:
+        return event.agency_id
+    route = event.route
+    if route is not None and route.client_id is not None:
+        return db.scalar(select(Client.agency_id).where(Client.id == route.client_id))
+    owners = db.scalars(select(Call.agency_id).where(Call.call_sid == event.call_sid)).all()
+    return owners[0] if len(owners) == 1 else None
 
 
 def snapshot_visit(db: Session, session_id: str, visit: Visit) -> VisitSnapshot:
@@ -106,9 +124,13 @@ def advance_status(db: Session, call: Call, status: str, *, same_rank: bool = Tr
     )
 
 
-def apply_event(db: Session, event: CallEvent, pools: PoolStore, visits: VisitStore) -> Call:
-    """Apply one call event to its call record (the caller commits)."""
-    call = call_for(db, event.provider, event.call_sid)
+def apply_event(db: Session, event: CallEvent, pools: PoolStore, visits: VisitStore) -> Call | None:
+    """Apply one call event to its agency's call record (the caller commits); None for
+    an event of an older release whose agency cannot be told (it is dropped)."""
+    agency_id = _agency_of(db, event)
+    if agency_id is None:
+        return None
+    call = call_for(db, agency_id, event.provider, event.call_sid)
     if event.kind == "voice":
         _apply_voice(db, call, event, pools, visits)
     elif event.kind == "status":
@@ -180,6 +202,8 @@ def _apply_voice(
     db: Session, call: Call, event: CallEvent, pools: PoolStore, visits: VisitStore
 ) -> None:
     route = event.route
+    if route is not None and route.agency_id not in (None, call.agency_id):
+        route = None  # a second lock: a call never joins another agency's client
     call.started_at = call.started_at or _when(event)
     call.tracking_number = event.to[:20]
     # HIPAA events carry no number at all; the check here is a second lock.

@@ -86,7 +86,8 @@ def place_call():
 def call_status(sid: str):
     """The call record, once the worker has written it."""
     _demo()
-    call = get_db().scalar(select(Call).where(Call.call_sid == sid))
+    demo_agency = select(Agency.id).where(Agency.name == DEMO_AGENCY).scalar_subquery()
+    call = get_db().scalar(select(Call).where(Call.agency_id == demo_agency, Call.call_sid == sid))
     if call is None:
         return jsonify(found=False, checked_at=time.time())
     visit = call.visit

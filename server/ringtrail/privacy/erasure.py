@@ -180,7 +180,7 @@ def _erase(db: Session, principal: Principal, scope: Scope, subject: Subject) ->
     if subject.kind == "caller":
         call_sids |= _sweep_spool(scope, subject, call_sids, counts, first_pass=True)
         call_sids |= _voice_events_of(scope, subject)
-    _sweep_queue(subject, call_sids, counts)
+    _sweep_queue(scope, subject, call_sids, counts)
     _sweep_spool(scope, subject, call_sids, counts, first_pass=False)
     _sweep_spool_leftovers(subject, counts)
 
@@ -306,6 +306,13 @@ def _in_scope(scope: Scope, event: CallEvent) -> bool:
     return event.route is not None and event.route.client_id in scope.client_ids
 
 
+def _of_agency(scope: Scope, agency_id: int | None) -> bool:
+    """Whether an event is the scope's agency's: call ids are unique per agency only, so
+    another agency's event with the same call id is not ours to erase (an event stashed
+    before 0.3 names no agency, and its call id was unique then)."""
+    return agency_id is None or agency_id == scope.agency.id
+
+
 def _voice_event_matches(scope: Scope, subject: Subject, event: CallEvent) -> bool:
     return _in_scope(scope, event) and subject.matches_event(event)
 
@@ -319,12 +326,12 @@ def _voice_events_of(scope: Scope, subject: Subject) -> set[str]:
     }
 
 
-def _sweep_queue(subject: Subject, call_sids: set[str], counts: Counter) -> None:
+def _sweep_queue(scope: Scope, subject: Subject, call_sids: set[str], counts: Counter) -> None:
     """Delete stashed events of the calls, and every RQ job carrying them or the subject."""
     stash = get_stash()
     erased_ids: set[str] = set()
     for event_id, event in stash.scan():
-        if event is not None and event.call_sid in call_sids:
+        if event is not None and event.call_sid in call_sids and _of_agency(scope, event.agency_id):
             stash.delete(event_id)
             erased_ids.add(event_id)
             counts["queued_events"] += 1
@@ -424,7 +431,7 @@ def _sweep_spool(
         return False
 
     def of_erased_calls(data: dict[str, Any]) -> bool:
-        return data.get("call_sid") in call_sids
+        return data.get("call_sid") in call_sids and _of_agency(scope, data.get("agency_id"))
 
     spool = get_spool()
     counts["spool"] += spool.remove(voice_of_caller if first_pass else of_erased_calls)

@@ -197,13 +197,20 @@ class VisitSnapshot(Base):
 
 
 class Call(Base):
-    """One phone call, keyed by the carrier's call id; every job upserts it."""
+    """One phone call of one agency, keyed by (agency, carrier's call id); every job
+    upserts it. A call id names a call only within the agency's carrier account, so
+    another agency sending the same id makes a call of its own, never touches this one."""
 
     __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "call_sid", name="uq_calls_agency_id_call_sid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL only for calls recorded before 0007b whose client was unknown.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     provider: Mapped[str] = mapped_column(String(20), default="twilio")
-    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), index=True)

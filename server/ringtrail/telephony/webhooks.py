@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from ringtrail import phones
-from ringtrail.calls.events import CallEvent, RouteFacts, event_id, number
+from ringtrail.calls.events import CallEvent, event_id, facts_of, number
 from ringtrail.calls.intake import submit
 from ringtrail.context import setting
 from ringtrail.crypto import SecretUnreadable, unseal
@@ -83,43 +83,39 @@ FORBIDDEN = Answer.text(403, "invalid signature\n")
 NO_CONTENT = Answer(204, "", "text/plain")
 
 
-def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhook) -> bool:
-    """Check X-Twilio-Signature against the agency tokens that could have signed it."""
+def verified_agency(snapshot: Snapshot | None, route: Route | None, hook: Webhook) -> int | None:
+    """The agency that sent this request, or None if none can have.
+
+    The request names its agency: the number it is about (``To``, when it is a tracking
+    number), else its ``AccountSid``. It must carry that agency's AccountSid and be
+    signed with that agency's token (or its previous one, during a rotation). No other
+    agency's token is ever tried, so an agency's token vouches for its own calls only.
+    """
     if snapshot is None or not hook.signature:
-        return False
+        return None
     account = hook.form.get("AccountSid", "")
-    if route is not None:
-        candidates = [snapshot.tokens.get(route.agency_id, (None, []))]
-    else:
-        by_account = [t for t in snapshot.tokens.values() if t[0] and t[0] == account]
-        candidates = by_account or list(snapshot.tokens.values())
-    for sid, tokens in candidates:
-        if sid and account and sid != account:
-            continue  # a tampered AccountSid cannot borrow another agency's token
-        for sealed in tokens:
-            try:
-                token = unseal(sealed)
-            except SecretUnreadable:  # a key dropped too early: log it, refuse the call
-                log.error("agency %s: auth token opens with no configured key", sid)
-                continue
-            if RequestValidator(token).validate(hook.url, hook.form, hook.signature):
-                return True
-    return False
+    agency = route.agency_id if route is not None else snapshot.accounts.get(account)
+    sid, tokens = snapshot.tokens.get(agency, (None, []))
+    if not account or sid != account:
+        return None  # no account, or a tampered one: it cannot borrow another's token
+    for sealed in tokens:
+        try:
+            token = unseal(sealed)
+        except SecretUnreadable:  # a key dropped too early: log it, refuse the call
+            log.error("agency %s: auth token opens with no configured key", agency)
+            continue
+        if RequestValidator(token).validate(hook.url, hook.form, hook.signature):
+            return agency
+    return None
+
+
+def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhook) -> bool:
+    """Whether the request is signed by the agency it names (see :func:`verified_agency`)."""
+    return verified_agency(snapshot, route, hook) is not None
 
 
 def _default_number() -> str | None:
     return setting("DEFAULT_FORWARD_NUMBER") or None
-
-
-def _facts(route: Route) -> RouteFacts:
-    return RouteFacts(
-        role=route.role,
-        pool_id=route.pool_id,
-        site_id=route.site_id,
-        client_id=route.client_id,
-        match_window=route.match_window,
-        source=route.source,
-    )
 
 
 def voice_event(hook: Webhook, route: Route | None) -> CallEvent:
@@ -132,15 +128,16 @@ def voice_event(hook: Webhook, route: Route | None) -> CallEvent:
         received_at=time.time(),
         to=form.get("To", ""),
         caller=form.get("From", ""),
-        route=_facts(route) if route is not None else None,
+        route=facts_of(route) if route is not None else None,
         hipaa=route is None or route.hipaa,
+        agency_id=route.agency_id if route is not None else None,
         status=form.get("CallStatus", ""),
         forward_to=route.forward_to if route is not None else "",
     )
 
 
-def update_event(kind: str, hook: Webhook) -> CallEvent:
-    """A later event of the call, from Twilio's parameter names."""
+def update_event(kind: str, hook: Webhook, agency_id: int) -> CallEvent:
+    """A later event of the agency's call, from Twilio's parameter names."""
     form = hook.form
     if kind == "status":
         values = {"status": form.get("CallStatus", ""), "duration_seconds": "CallDuration"}
@@ -162,7 +159,12 @@ def update_event(kind: str, hook: Webhook) -> CallEvent:
         if name in values:
             values[name] = number(form.get(values[name]))
     return CallEvent.update(
-        kind, provider=PROVIDER, call_sid=form.get("CallSid", ""), received_at=time.time(), **values
+        kind,
+        provider=PROVIDER,
+        call_sid=form.get("CallSid", ""),
+        received_at=time.time(),
+        agency_id=agency_id,
+        **values,
     )
 
 
@@ -215,7 +217,7 @@ def voice(hook: Webhook) -> Answer:
             forward_to=plain.target or "",
             **disclosure(None, 0),
         )
-        queued = submit(event_id(PROVIDER, event.call_sid, "voice"), event, if_spooled=spooled)
+        queued = submit(_event_id(event, "voice"), event, if_spooled=spooled)
         return Answer.of(twiml.of_plan(plan if queued else plain, caller, to, route))
     except Exception:
         log.exception("voice: unexpected error; forwarding without recording")
@@ -232,47 +234,54 @@ def fallback(hook: Webhook) -> Answer:
         caller = phones.normalise(hook.form.get("From", ""))
         if hook.call_sid and route and signature_valid(snapshot, route, hook):
             event = dataclasses.replace(voice_event(hook, route), degraded=True)
-            submit(event_id(PROVIDER, event.call_sid, "voice"), event)
+            submit(_event_id(event, "voice"), event)
     except Exception:
         log.exception("fallback: error while noting the call; forwarding anyway")
     return forward_default(route, caller)
 
 
-def _verified(hook: Webhook) -> tuple[Answer | None, Snapshot | None, Route | None]:
-    """A callback's snapshot and route, or the 403/400 answer it gets."""
+def _event_id(event: CallEvent, kind: str, extra: str = "") -> str:
+    return event_id(PROVIDER, event.call_sid, kind, extra, event.agency_id)
+
+
+def _verified(hook: Webhook) -> tuple[Answer | None, Snapshot | None, Route | None, int]:
+    """A callback's snapshot, route and agency, or the 403/400 answer it gets."""
     snapshot = get_directory().get()
     route = snapshot.routes.get(hook.form.get("To", "")) if snapshot else None
-    if not signature_valid(snapshot, route, hook):
-        return FORBIDDEN, snapshot, route
+    agency = verified_agency(snapshot, route, hook)
+    if agency is None:
+        return FORBIDDEN, snapshot, route, 0
     sid = hook.form.get("CallSid", "")
     if not sid:
-        return Answer.text(400, "CallSid is required\n"), None, None
+        return Answer.text(400, "CallSid is required\n"), None, None, 0
     if not CALL_SID.fullmatch(sid):
-        return Answer.text(400, "CallSid is malformed\n"), None, None
-    return None, snapshot, route
+        return Answer.text(400, "CallSid is malformed\n"), None, None, 0
+    return None, snapshot, route, agency
 
 
 def callback(hook: Webhook, kind: str) -> Answer:
     """A status, recording or transcription callback: queue the event, answer 204.
 
-    The event id includes what makes the callback new (the status, the recording or the
-    transcription), so each is applied once however often it is delivered.
+    The event belongs to the agency that signed it, so it can only reach that agency's
+    call with this CallSid. The event id includes what makes the callback new (the
+    status, the recording or the transcription), so each is applied once however often
+    it is delivered.
     """
-    error, _, _ = _verified(hook)
+    error, _, _, agency = _verified(hook)
     if error is not None:
         return error
     extra = {"status": "CallStatus", "recording": "RecordingSid"}.get(kind, "TranscriptionSid")
-    event = update_event(kind, hook)
-    submit(event_id(PROVIDER, event.call_sid, kind, hook.form.get(extra, "")), event)
+    event = update_event(kind, hook, agency)
+    submit(_event_id(event, kind, hook.form.get(extra, "")), event)
     return NO_CONTENT
 
 
 def dial(hook: Webhook) -> Answer:
     """The <Dial> action: whether the business answered; voicemail if it did not."""
-    error, snapshot, route = _verified(hook)
+    error, snapshot, route, agency = _verified(hook)
     if error is not None:
         return error
-    event = update_event("dial", hook)
+    event = update_event("dial", hook, agency)
     plan: Plan | None = None
     wants_voicemail = (
         route is not None
@@ -288,7 +297,7 @@ def dial(hook: Webhook) -> Answer:
     spooled = event
     if plan is not None:
         event = dataclasses.replace(event, route_kind="voicemail", **disclosure(plan, time.time()))
-    queued = submit(event_id(PROVIDER, event.call_sid, "dial"), event, if_spooled=spooled)
+    queued = submit(_event_id(event, "dial"), event, if_spooled=spooled)
     if plan is not None and queued:
         return Answer.of(twiml.voicemail(plan.notice, route.voicemail_prompt, plan.transcribe))
     if wants_voicemail:
@@ -298,7 +307,7 @@ def dial(hook: Webhook) -> Answer:
 
 def voicemail_done(hook: Webhook) -> Answer:
     """The voicemail <Record> action: the message is in; thank the caller and hang up."""
-    error, _, _ = _verified(hook)
+    error, _, _, _ = _verified(hook)
     return error if error is not None else Answer.of(twiml.goodbye())
 
 

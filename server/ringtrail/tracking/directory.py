@@ -100,6 +100,11 @@ class Snapshot:
     tokens: dict[int, tuple[str | None, list[str]]]
     loaded_at: float
     version: int = -1  # ConfigVersion.version when loaded; -1: unknown (a copy from disk)
+    # account sid -> agency id, made from ``tokens`` (account sids are unique in SQL)
+    accounts: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.accounts = {sid: agency for agency, (sid, _) in self.tokens.items() if sid}
 
     def to_json(self) -> str:
         return json.dumps(

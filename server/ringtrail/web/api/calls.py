@@ -9,9 +9,9 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ringtrail.accounts import audit
+from ringtrail.accounts import probes
 from ringtrail.accounts.tenancy import scoped
-from ringtrail.calls.events import CallEvent, RouteFacts
+from ringtrail.calls.events import CallEvent, facts_of
 from ringtrail.calls.records import apply_event
 from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
 from ringtrail.privacy.recordings import open_recording
@@ -178,39 +178,33 @@ def ingest_call(data: dict[str, Any]):
         raise Unprocessable("started_at is in the future")
     if received < now - MAX_AGE:
         raise Unprocessable("started_at is more than 30 days ago")
-    existing = db.scalar(select(Call).where(Call.call_sid == data["call_id"]))
+    route = route_for(data["to"])
+    ours = (
+        route is not None
+        and route.agency_id == p.agency_id
+        and (p.client_id is None or route.client_id == p.client_id)
+    )
+    if not ours:
+        # Missing or another tenant's: the same answer, the same work (audited later).
+        probes.note(p, "number", data["to"])
+        raise NotFound("no such tracking number")
+    # Call ids are the agency's own: another agency's call with this id is not looked at.
+    existing = db.scalar(
+        select(Call).where(Call.agency_id == route.agency_id, Call.call_sid == data["call_id"])
+    )
     if existing is not None:
         if db.scalar(scoped(select(Call.id).where(Call.id == existing.id), Call, p)) is None:
-            raise Conflict("this call_id is already used by another call")
+            raise Conflict("this call_id is already used by another client of your agency")
         return call_out(existing, detail=True), 200
-    route = route_for(data["to"])
-    if route is None or route.role not in ("pool", "source", "overflow"):
-        raise NotFound("no such tracking number")
-    if route.agency_id != p.agency_id or (p.client_id and route.client_id != p.client_id):
-        audit.record_now(
-            "denied",
-            "number",
-            None,
-            {"number": data["to"], "target_agency_id": route.agency_id, "path": "/api/v1/calls"},
-            principal=p,
-        )
-        raise NotFound("no such tracking number")
-    facts = RouteFacts(
-        role=route.role,
-        pool_id=route.pool_id,
-        site_id=route.site_id,
-        client_id=route.client_id,
-        match_window=route.match_window,
-        source=route.source,
-    )
     event = CallEvent.voice(
         provider=data["provider"],
         call_sid=data["call_id"],
         received_at=received,
         to=data["to"],
         caller=data["caller"] or "",
-        route=facts,
+        route=facts_of(route),
         hipaa=route.hipaa,
+        agency_id=route.agency_id,
         forward_to=route.forward_to,
     )
     status = CallEvent.update(
@@ -218,6 +212,7 @@ def ingest_call(data: dict[str, Any]):
         provider=data["provider"],
         call_sid=data["call_id"],
         received_at=received,
+        agency_id=route.agency_id,
         status=data["status"],
         duration_seconds=data["duration_seconds"],
     )

@@ -94,16 +94,19 @@ def create_client():
 CLIENT_BOXES = ("record_calls", "transcribe", "whisper", "voicemail", "hipaa", "suspended")
 CLIENT_TEXT = ("name", "business_number", "timezone", "us_state", "recording_notice")
 CLIENT_TEXT += ("consent_mode", "after_hours_number", "voicemail_prompt")
+# Fields of the client form read by ``hours_from_form`` rather than by the schema.
+HOURS_FIELDS = ("always_open", *(f"hours_{day}" for day in DAYS))
 
 
-def _client_boxes(client: Client) -> tuple[str, ...]:
-    """The checkboxes this person may change: suspending, and ending HIPAA mode, are for
-    agency admins (a client manager may turn HIPAA mode on, the safer direction)."""
-    p = current_principal()
-    boxes = [b for b in CLIENT_BOXES if b != "suspended" or p.is_agency_admin]
-    if client.hipaa and not p.is_agency_admin:
-        boxes.remove("hipaa")
-    return tuple(boxes)
+def _locked(kind: str) -> tuple[str, ...]:
+    """The fields of ``kind`` this person may see but not change (agency admins' only)."""
+    return configuration.admin_only(current_principal(), kind)
+
+
+def _client_boxes() -> tuple[str, ...]:
+    """The checkboxes this person may change: recording, consent, HIPAA mode and
+    suspension are for agency admins (``configuration.ADMIN_ONLY``)."""
+    return tuple(b for b in CLIENT_BOXES if b not in _locked("client"))
 
 
 def hours_text(ranges: list | None) -> str:
@@ -146,10 +149,9 @@ def _client_values(client: Client) -> dict[str, Any]:
         )
     for name in CLIENT_BOXES:
         values[name] = (name in form) if form is not None else bool(getattr(client, name))
-    if form is not None and "hipaa" not in _client_boxes(client):
-        values["hipaa"] = client.hipaa
-    if form is not None and "suspended" not in _client_boxes(client):
-        values["suspended"] = client.suspended
+    for name in _locked("client"):  # never sent by this person's form: what is stored
+        stored = getattr(client, name)
+        values[name] = stored if name in CLIENT_BOXES or stored is not None else ""
     stored_hours = client.business_hours or {}
     for day in DAYS:
         stored = hours_text(stored_hours.get(day))
@@ -165,7 +167,8 @@ def _client_page(client: Client, status: int = 200):
         "settings_client.html",
         client=client,
         v=_client_values(client),
-        boxes=_client_boxes(client),
+        boxes=_client_boxes(),
+        locked=_locked("client"),
         states=consent.STATES,
         all_party=consent.ALL_PARTY_STATES,
         modes=CONSENT_MODES,
@@ -184,9 +187,8 @@ def edit_client(client_id: int):
         return _client_page(client)
     schema = ClientPatch()
     try:
-        data = schema.load(
-            {**form_data(schema, _client_boxes(client)), "business_hours": hours_from_form()}
-        )
+        sent = form_data(schema, _client_boxes(), extra=HOURS_FIELDS, locked=_locked("client"))
+        data = schema.load({**sent, "business_hours": hours_from_form()})
     except ValidationError as exc:
         flash_invalid(exc)
         return _client_page(client, 422)
@@ -228,7 +230,7 @@ def edit_site(site_id: int):
 @login_required(*EDITORS)
 def create_pool():
     """Create a pool on one of the user's sites."""
-    data = load_form(PoolIn())
+    data = load_form(PoolIn(), locked=_locked("pool"))
     if data is not None:
         pool = configuration.create_pool(get_db(), current_principal(), data)
         flash("Pool created. Add its numbers below.", "success")
@@ -242,7 +244,7 @@ def edit_pool(pool_id: int):
     """A pool's settings and numbers."""
     pool = owned(Pool, pool_id)
     if request.method == "POST":
-        data = load_form(PoolPatch())
+        data = load_form(PoolPatch(), locked=_locked("pool"))
         if data is not None:
             try:
                 configuration.update_pool(get_db(), current_principal(), pool, data)
@@ -252,7 +254,11 @@ def edit_pool(pool_id: int):
                 flash("Pool saved.", "success")
         return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
     return render_template(
-        "settings_pool.html", pool=pool, policies=EXHAUSTION_POLICIES, import_errors=None
+        "settings_pool.html",
+        pool=pool,
+        policies=EXHAUSTION_POLICIES,
+        import_errors=None,
+        locked=_locked("pool"),
     )
 
 
@@ -263,7 +269,7 @@ def add_number(pool_id: int):
     pool = owned(Pool, pool_id)
     form = NumberIn()
     try:
-        data = form.load({**form_data(form), "pool_id": pool.id})
+        data = form.load({**form_data(form, locked=_locked("number")), "pool_id": pool.id})
     except ValidationError as exc:
         for name, reasons in exc.normalized_messages().items():
             flash(f"{name}: {'; '.join(map(str, reasons))}", "error")
@@ -293,6 +299,7 @@ def import_pool_numbers(pool_id: int):
             policies=EXHAUSTION_POLICIES,
             import_errors=exc.rows,
             csv=text,
+            locked=_locked("pool"),
         ), 422
     except REFUSED as exc:
         flash(str(exc), "error")
@@ -306,7 +313,7 @@ def import_pool_numbers(pool_id: int):
 def update_number(number_id: int):
     """Change one number's recording override (inherit, on or off)."""
     number = owned(TrackingNumber, number_id)
-    data = load_form(NumberPatch())
+    data = load_form(NumberPatch(), locked=_locked("number"))
     if data is not None:
         try:
             configuration.update_number(get_db(), current_principal(), number, data)
