@@ -62,7 +62,7 @@ def test_0007b_gives_each_call_its_clients_agency(database_url, db_backend):
             how(cfg, revision)
 
     try:
-        migrate(command.downgrade, "0006")
+        migrate(command.downgrade, "0007a")  # the schema just before 0007b
         with engine.begin() as conn:
             now = "2026-01-01 00:00:00+00"
             for agency in (1, 2):
