@@ -112,7 +112,8 @@ def _bad_cases():
         ("POST", "/clients", {"name": "A", "business_number": "+1 415 555"}, 422, "phone"),
         ("POST", "/clients", {"name": "A", "business_number": "call me"}, 422, "phone"),
         ("POST", "/clients", {"name": long_name, "business_number": BUSINESS}, 422, "name"),
-        ("POST", "/clients", {"name": "A\x00", "business_number": BUSINESS}, 422, "control"),
+        ("POST", "/clients", {"name": "A\x00", "business_number": BUSINESS}, 400, "NUL byte"),
+        ("POST", "/clients", {"name": "A\x01", "business_number": BUSINESS}, 422, "control"),
         (
             "POST",
             "/clients",

@@ -11,7 +11,10 @@ The recording rules are in :mod:`ringtrail.telephony.plan`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
 import logging
 import re
 import time
@@ -50,9 +53,12 @@ class Webhook:
     """One carrier request, as the door read it."""
 
     url: str  # the URL the carrier signed: the public base plus the raw path and query
-    form: Mapping[str, str]
+    form: Mapping[str, str]  # as text: what the services read
     signature: str = ""
     args: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The form exactly as signed, bytes that are not UTF-8 kept as surrogate escapes;
+    # None when it is the same as ``form``.
+    signed: Mapping[str, str] | None = None
 
     @property
     def call_sid(self) -> str | None:
@@ -78,6 +84,23 @@ class Answer:
         return cls(status, body, "text/plain")
 
 
+class Validator(RequestValidator):
+    """Twilio's validator over the bytes as sent: a value that is not valid UTF-8 was
+    signed as its bytes, which the door keeps as surrogate escapes."""
+
+    def compute_signature(self, uri, params, algorithm=None):
+        """The signature of ``uri`` and ``params`` (HMAC-SHA1, Twilio's algorithm)."""
+        if algorithm not in (None, "HMAC_SHA1"):
+            return super().compute_signature(uri, params, algorithm)
+        text = uri + "".join(
+            name + value
+            for name in sorted(set(params))
+            for value in sorted(set(self.get_values(params, name)))
+        )
+        digest = hmac.new(self.token, text.encode("utf-8", "surrogateescape"), hashlib.sha1)
+        return base64.b64encode(digest.digest()).decode("ascii")
+
+
 FORBIDDEN = Answer.text(403, "invalid signature\n")
 NO_CONTENT = Answer(204, "", "text/plain")
 
@@ -87,6 +110,7 @@ def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
     if snapshot is None or not hook.signature:
         return False
     account = hook.form.get("AccountSid", "")
+    params = hook.form if hook.signed is None else hook.signed
     if route is not None:
         candidates = [snapshot.tokens.get(route.agency_id, (None, []))]
     else:
@@ -96,7 +120,7 @@ def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
         if sid and account and sid != account:
             continue  # a tampered AccountSid cannot borrow another agency's token
         for token in tokens:
-            if RequestValidator(token).validate(hook.url, hook.form, hook.signature):
+            if Validator(token).validate(hook.url, params, hook.signature):
                 return True
     return False
 

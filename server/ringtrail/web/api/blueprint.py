@@ -17,8 +17,10 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api as SmorestApi
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import Select, func, select
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from ringtrail.accounts import ratelimit
 from ringtrail.accounts.apikeys import PREFIX, authenticate, key_principal
@@ -26,8 +28,25 @@ from ringtrail.accounts.auth import Principal
 from ringtrail.accounts.tenancy import guard_view_args
 from ringtrail.errors import RateLimited, Unauthenticated
 from ringtrail.storage.sql import get_db
+from ringtrail.web.decoding import loads
 from ringtrail.web.login import current_principal, set_principal
 from ringtrail.web.schemas import ErrorOut
+
+
+class Parser(FlaskParser):
+    """webargs' parser, reading JSON bodies through :func:`ringtrail.web.decoding.loads`."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing
+        return loads(req.get_data(cache=True))
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint with Ringtrail's strict JSON decoding."""
+
+    ARGUMENTS_PARSER = Parser()
+
 
 bp = Blueprint(
     "api",

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from ringtrail.accounts import configuration as config
 from ringtrail.accounts.numbers_import import import_numbers
 from ringtrail.accounts.tenancy import scoped
-from ringtrail.errors import Invalid
 from ringtrail.storage.models import Client, Pool, Site, TrackingNumber
 from ringtrail.storage.sql import get_db
 from ringtrail.web.api.blueprint import bp, paginate, principal
+from ringtrail.web.decoding import decode
 from ringtrail.web.login import owned
 from ringtrail.web.schemas import (
     ClientIn,
@@ -206,10 +206,7 @@ def delete_pool(pool_id: int):
 def import_pool_numbers(query: dict[str, Any], pool_id: int):
     """Import numbers from CSV: all rows are added, or none (422 lists each bad row)."""
     pool = owned(Pool, pool_id)
-    try:
-        text = request.get_data(cache=False).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid("the CSV must be UTF-8") from exc
+    text = decode(request.get_data(cache=False), "the CSV", encoding="utf-8-sig")
     result = import_numbers(get_db(), principal(), pool, text, query["region"])
     return {"imported": result.imported, "unchanged": result.unchanged, "numbers": result.numbers}
 
