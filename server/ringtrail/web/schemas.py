@@ -74,7 +74,8 @@ class Origin(fields.String):
             raise ValidationError("not an origin") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("an origin is http(s)://host[:port]")
-        if parts.path or parts.query or parts.fragment or parts.username:
+        # "@" rather than .username: "https://:secret@host" has an empty username.
+        if parts.path or parts.query or parts.fragment or "@" in parts.netloc:
             raise ValidationError("an origin has no path, query or user")
         return value.lower()
 
