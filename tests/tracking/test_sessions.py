@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ringtrail.storage.models import Site
-from ringtrail.tracking.sessions import origin_of, path_of, without_query
+from ringtrail.tracking.sessions import host_of, origin_of, path_of, without_query
 from ringtrail.tracking.visits import decode
 from tests.helpers import HUMAN_UA, ORIGIN, bearer, log_in, make_site, make_user, new_key
 
@@ -45,7 +45,7 @@ def test_credentials_never_survive_in_a_stored_url(url, origin, stripped):
     assert "secret" not in path_of(url)
 
 
-def _x_host_and_port_only():
+def test_host_of_keeps_host_and_port_only():
     assert host_of("user:pw@shop.example:8080") == "shop.example:8080"
     assert host_of("shop.example") == "shop.example"
 
