@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask, Response, g, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -69,6 +71,19 @@ Every list answers `{"items": [...], "page", "per_page", "total"}` and takes `pa
 """
 
 
+class SchemaPlugin(MarshmallowPlugin):
+    """apispec's marshmallow plugin, adding what a schema's ``OPENAPI`` declares (rules
+    across fields, which marshmallow's fields cannot describe)."""
+
+    def schema_helper(self, name, _, schema=None, **kwargs):
+        """The schema's OpenAPI document, with its ``OPENAPI`` additions."""
+        document = super().schema_helper(name, _, schema=schema, **kwargs)
+        if document is not None:
+            for cls in reversed(resolve_schema_cls(schema).__mro__):
+                document.update(cls.__dict__.get("OPENAPI", {}))
+        return document
+
+
 class Api(SmorestApi):
     """flask-smorest's Api, answering errors in Ringtrail's own ``{"error": ...}`` shape."""
 
@@ -90,6 +105,7 @@ def init_app(app: Flask) -> None:
     api = Api(
         app,
         spec_kwargs={
+            "marshmallow_plugin": SchemaPlugin(),
             "info": {"description": SPEC_DESCRIPTION},
             "security": [{"bearerAuth": []}],
             "servers": [{"url": app.config["PUBLIC_URL"].rstrip("/")}],
