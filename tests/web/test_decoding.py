@@ -181,11 +181,18 @@ def test_snippet_query_strings(client, site):
 
 
 @pytest.fixture
-def api(app, client, site):
+def api(app, client, db, site):
     key = new_key(app, site.agency.id)
 
+    from ringtrail.storage.models import TrackingNumber
+
+    user = make_user(db, site)
+    number = db.scalar(select(TrackingNumber.id).where(TrackingNumber.number == site.numbers[0]))
+    ids = {"client": site.client.id, "site": site.site.id, "pool": site.pool.id}
+    ids |= {"number": number, "user": user.id}
+
     def call(method, path, **kw):
-        path = path.format(client=site.client.id, site=site.site.id, pool=site.pool.id)
+        path = path.format(**ids)
         return client.open("/api/v1" + path, method=method, headers=bearer(key), **kw)
 
     return call
@@ -206,6 +213,8 @@ ADMIN_BODIES = [
         "name",
         {"email": "a@b.example", "role": "agency_admin", "password": "p" * 12},
     ),
+    ("PATCH", "/numbers/{number}", "source", {}),
+    ("PATCH", "/users/{user}", "name", {}),
     ("POST", "/keys", "name", {}),
     ("POST", "/erasures", "caller", {}),
     ("POST", "/erasures", "session", {}),
@@ -235,6 +244,37 @@ def test_admin_api_json_bodies(api, site, db, method, path, field, others, liter
 def _counts(db) -> tuple[int, ...]:
     db.expire_all()
     return tuple(db.scalar(select(func.count()).select_from(m)) for m in (Client, Site, Call, User))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/clients",
+        "/sites",
+        "/pools",
+        "/numbers",
+        "/calls",
+        "/users",
+        "/keys",
+        "/audit",
+        "/erasures",
+        "/me",
+        "/clients/{client}/retention",
+        "/calls/1/recording",
+    ],
+)
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        (f"page={escaped(SURROGATE_UTF8)}", "query parameter 'page' is not valid UTF-8"),
+        ("format=mp3%00", "query parameter 'format' contains a NUL byte"),
+        (f"x={escaped(OVERLONG)}", "query parameter 'x' is not valid UTF-8"),
+    ],
+)
+def test_every_admin_api_route_refuses_a_bad_query_string(api, path, query, reason):
+    res = api("GET", f"{path}?{query}")
+    assert res.status_code == 400
+    assert res.get_json() == {"error": reason}
 
 
 def test_admin_api_paths(app, site, client):
@@ -336,6 +376,28 @@ def test_dashboard_settings_form(client, db, site, person, value, reason):
     assert res.status_code == 400
     assert str(escape(reason)) in res.get_data(as_text=True)
     assert _counts(db)[0] == 1  # no client was added
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/dashboard/settings/sites", "name"),
+        ("/dashboard/settings/pools/{pool}/import", "csv"),
+        ("/dashboard/settings/pools/{pool}", "name"),
+        ("/dashboard/privacy/erasures", "value"),
+        ("/dashboard/access/users", "email"),
+        ("/dashboard/access/keys", "name"),
+    ],
+)
+def test_every_dashboard_form_refuses_bad_text(client, db, site, person, path, field):
+    token = csrf_token(client, "/dashboard/settings")
+    body = f"csrf_token={token}&{field}=ok{escaped(SURROGATE_UTF8)}"
+    res = client.post(
+        path.format(pool=site.pool.id), data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert res.status_code == 400
+    assert str(escape(f"form field '{field}' is not valid UTF-8")) in res.get_data(as_text=True)
+    assert _counts(db) == (1, 1, 0, 1)  # make_site's client and site, and the person
 
 
 @pytest.mark.parametrize(
