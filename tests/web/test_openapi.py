@@ -145,6 +145,7 @@ def test_schemathesis_finds_no_server_error_and_no_conformance_failure(app, live
             str(tmp_path),
         ],
         env=env,
+        cwd=tmp_path,  # schemathesis keeps a cache of crashes in .schemathesis/ there
         capture_output=True,
         text=True,
         timeout=300,
