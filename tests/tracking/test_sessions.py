@@ -111,7 +111,7 @@ def test_a_site_origin_with_credentials_is_refused_by_the_api_and_the_dashboard(
         headers=bearer(new_key(app, setup.agency.id)),
     )
     assert res.status_code == 422
-    assert "an origin has no path, query or user" in res.get_json()["error"]
+    assert "an origin is http(s)://host[:port]: no user, path or query" in res.get_json()["error"]
 
     log_in(client, make_user(db, setup))
     page = client.get("/dashboard/settings").get_data(as_text=True)
