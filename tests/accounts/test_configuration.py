@@ -115,7 +115,9 @@ def _bad_client_cases():
         ({"consent_mode": "none"}, "one of"),
         ({"recording_notice": "x" * 501}, "recording_notice"),
         ({"voicemail_prompt": ""}, "voicemail_prompt"),
-        ({"hipaa": "maybe"}, "boolean"),
+        ({"hipaa": "maybe"}, "true or false"),
+        ({"hipaa": 1}, "true or false"),
+        ({"hipaa": "true"}, "true or false"),
         # California needs every party's consent: the reason comes from consent.py.
         ({"consent_mode": "one_party"}, "California requires all-party consent"),
         ({"us_state": None, "consent_mode": "one_party"}, "not set"),
@@ -194,10 +196,11 @@ def test_pool_and_number_overrides_are_tri_state_and_refused_under_hipaa(api, te
         [True, False],
         [False, None],
     ]
-    # The client turns HIPAA mode on: an override may no longer record.
+    # The client turns HIPAA mode on: an override may no longer record (a conflict with
+    # the client's settings, not a flaw of the request).
     assert api("PATCH", f"/clients/{tenant.client.id}", {"hipaa": True}).status_code == 200
     res = api("PATCH", path, {"record_calls": True})
-    assert res.status_code == 422 and "HIPAA mode is on" in res.get_json()["error"]
+    assert res.status_code == 409 and "HIPAA mode is on" in res.get_json()["error"]
     assert api("PATCH", path, {"record_calls": False}).status_code == 200
     db.expire_all()
     assert db.get(model, object_id).record_calls is False

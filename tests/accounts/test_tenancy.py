@@ -67,6 +67,7 @@ def _objects(
             "pool_id": pool_id,
             "number_id": number,
             "call_id": call.id,
+            "call": call.id,  # the admin API names it {call}
             "user_id": user.id,
             "key_id": key.id,
         }

@@ -112,7 +112,8 @@ def _bad_cases():
         ("POST", "/clients", {"name": "A", "business_number": "+1 415 555"}, 422, "phone"),
         ("POST", "/clients", {"name": "A", "business_number": "call me"}, 422, "phone"),
         ("POST", "/clients", {"name": long_name, "business_number": BUSINESS}, 422, "name"),
-        ("POST", "/clients", {"name": "A\x00", "business_number": BUSINESS}, 422, "control"),
+        ("POST", "/clients", {"name": "A\x00", "business_number": BUSINESS}, 400, "NUL byte"),
+        ("POST", "/clients", {"name": "A\x01", "business_number": BUSINESS}, 422, "control"),
         (
             "POST",
             "/clients",
@@ -205,6 +206,28 @@ def _bad_cases():
         ("GET", "/calls?per_page=100000", None, 422, "per_page"),
         ("GET", "/calls?since=yesterday", None, 422, "since"),
         ("GET", "/pools/99999999999999999999", None, 404, "no such pool"),
+        # Strict types: what the document calls a boolean or an integer, and nothing else.
+        ("PATCH", "/pools/POOL", {"record_calls": 0}, 422, "true or false"),
+        ("PATCH", "/pools/POOL", {"record_calls": "true"}, 422, "true or false"),
+        ("PATCH", "/pools/POOL", {"lease_seconds": True}, 422, "lease_seconds"),
+        ("PATCH", "/pools/POOL", {"lease_seconds": 60.0}, 422, "lease_seconds"),
+        ("GET", "/calls?per_page=%2B5", None, 422, "per_page"),
+        ("GET", "/calls?page=1_0", None, 422, "page"),
+        # Text as the document declares it: lengths of the value as sent, not blank.
+        ("POST", "/keys", {"name": "   "}, 422, "must not be blank"),
+        ("PATCH", "/pools/POOL", {"name": " " * 200 + "x"}, 422, "name"),
+        # A patch that changes nothing is a mistake.
+        ("PATCH", "/pools/POOL", {}, 422, "send at least one field to change"),
+        ("PATCH", "/clients/CLIENT", {}, 422, "send at least one field to change"),
+        # A source number needs a source: refused when the request says so.
+        (
+            "POST",
+            "/numbers",
+            {"pool_id": "POOL", "number": "+16285550999", "role": "source", "source": None},
+            400,
+            "needs a source",
+        ),
+        ("GET", "/pools/0", None, 404, "not found"),
     ]
 
 
@@ -222,6 +245,7 @@ def test_bad_input_gets_a_4xx_with_a_readable_reason(
     }
     strings = {"TRACKING": tenant.numbers[0], "OTHER_TRACKING": other.numbers[0]}
     path = path.replace("POOL", str(tenant.pool.id)) if "/pools/POOL" in path else path
+    path = path.replace("CLIENT", str(tenant.client.id))
     if body is not None:
         body = {
             k: names.get(v, strings.get(v, v)) if isinstance(v, str) else v for k, v in body.items()
@@ -230,6 +254,31 @@ def test_bad_input_gets_a_4xx_with_a_readable_reason(
     assert res.status_code == status, res.get_json()
     error = res.get_json()["error"]
     assert reason.lower() in error.lower(), error
+
+
+def test_a_405_names_the_allowed_methods(api):
+    res = api("TRACE", "/clients")
+    assert res.status_code == 405 and "error" in res.get_json()
+    assert set(res.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    res = api("PUT", f"/pools/{1}")
+    assert res.status_code == 405
+    assert {"GET", "PATCH", "DELETE"} <= set(res.headers["Allow"].replace(" ", "").split(","))
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
+def test_a_patch_without_a_body_is_refused(api, tenant, content_type):
+    kw = {"content_type": content_type} if content_type else {}
+    res = api("PATCH", f"/pools/{tenant.pool.id}", **kw)
+    assert res.status_code == 422
+    assert res.get_json() == {"error": "send at least one field to change"}
+
+
+def test_a_source_number_without_its_stored_source_is_a_conflict(api, tenant, db):
+    number = db.scalar(select(TrackingNumber).where(TrackingNumber.number == tenant.numbers[0]))
+    res = api("PATCH", f"/numbers/{number.id}", {"role": "source"})
+    assert res.status_code == 409 and "needs a source" in res.get_json()["error"]
+    res = api("PATCH", f"/numbers/{number.id}", {"role": "source", "source": "google"})
+    assert res.status_code == 200 and res.get_json()["source"] == "google"
 
 
 def test_malformed_json_and_oversized_bodies_are_4xx(api, client, tenant):

@@ -186,13 +186,14 @@ def check_client(db: Session, client: Client | None, data: dict[str, Any]) -> No
 
 
 def check_override(client: Client, record: bool | None) -> None:
-    """A pool or number may be set to record only where its client may record at all."""
+    """A pool or number may be set to record only where its client may record at all: a
+    Conflict with the client's settings, not a flaw of the request."""
     if record is not True:
         return
     if client.hipaa:
-        raise Unprocessable(f"record_calls: {HIPAA_REFUSAL} for this client")
+        raise Conflict(f"record_calls: {HIPAA_REFUSAL} for this client")
     if not consent.notice_text(client.recording_notice):
-        raise Unprocessable("record_calls: the client has no recording notice; set one first")
+        raise Conflict("record_calls: the client has no recording notice; set one first")
 
 
 def create_client(
@@ -390,10 +391,14 @@ def pool_number_count(db: Session, pool_id: int) -> int:
 
 
 def _check_role(data: dict[str, Any], current: TrackingNumber | None = None) -> None:
+    """A source number needs a source: Invalid if the input says otherwise, a Conflict if
+    the number's stored role or source does."""
     role = data.get("role", current.role if current else "pool")
     source = data.get("source", current.source if current else None)
     if role == "source" and not source:
-        raise Invalid("a source number needs a source (for example google/organic, or *)")
+        reason = "a source number needs a source (for example google/organic, or *)"
+        stored = current is not None and not ({"role", "source"} <= set(data))
+        raise Conflict(reason) if stored else Invalid(reason)
 
 
 def _where_is(db: Session, p: Principal, number: str) -> str | None:

@@ -132,6 +132,7 @@ VIEW_ARGS: dict[str, type] = {
     "pool_id": Pool,
     "number_id": TrackingNumber,
     "call_id": Call,
+    "call": Call,  # the admin API's /calls/{call}: its calls have a call_id of their own
     "user_id": User,
     "key_id": ApiKey,
 }

@@ -11,7 +11,10 @@ The recording rules are in :mod:`ringtrail.telephony.plan`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
 import logging
 import re
 import time
@@ -51,9 +54,12 @@ class Webhook:
     """One carrier request, as the door read it."""
 
     url: str  # the URL the carrier signed: the public base plus the raw path and query
-    form: Mapping[str, str]
+    form: Mapping[str, str]  # as text: what the services read
     signature: str = ""
     args: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The form exactly as signed, bytes that are not UTF-8 kept as surrogate escapes;
+    # None when it is the same as ``form``.
+    signed: Mapping[str, str] | None = None
 
     @property
     def call_sid(self) -> str | None:
@@ -79,6 +85,23 @@ class Answer:
         return cls(status, body, "text/plain")
 
 
+class Validator(RequestValidator):
+    """Twilio's validator over the bytes as sent: a value that is not valid UTF-8 was
+    signed as its bytes, which the door keeps as surrogate escapes."""
+
+    def compute_signature(self, uri, params, algorithm=None):
+        """The signature of ``uri`` and ``params`` (HMAC-SHA1, Twilio's algorithm)."""
+        if algorithm not in (None, "HMAC_SHA1"):
+            return super().compute_signature(uri, params, algorithm)
+        text = uri + "".join(
+            name + value
+            for name in sorted(set(params))
+            for value in sorted(set(self.get_values(params, name)))
+        )
+        digest = hmac.new(self.token, text.encode("utf-8", "surrogateescape"), hashlib.sha1)
+        return base64.b64encode(digest.digest()).decode("ascii")
+
+
 FORBIDDEN = Answer.text(403, "invalid signature\n")
 NO_CONTENT = Answer(204, "", "text/plain")
 
@@ -98,13 +121,14 @@ def verified_agency(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
     sid, tokens = snapshot.tokens.get(agency, (None, []))
     if not account or sid != account:
         return None  # no account, or a tampered one: it cannot borrow another's token
+    params = hook.form if hook.signed is None else hook.signed
     for sealed in tokens:
         try:
             token = unseal(sealed)
         except SecretUnreadable:  # a key dropped too early: log it, refuse the call
             log.error("agency %s: auth token opens with no configured key", agency)
             continue
-        if RequestValidator(token).validate(hook.url, hook.form, hook.signature):
+        if Validator(token).validate(hook.url, params, hook.signature):
             return agency
     return None
 

@@ -131,6 +131,12 @@ def path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def host_of(netloc: str) -> str:
+    """A URL's host and port, without the ``user:password@`` a URL may carry: credentials
+    are never stored."""
+    return netloc.rpartition("@")[2]
+
+
 def origin_of(url: str) -> str:
     """Where a referrer came from, scheme and host only: reports group by its domain, and
     its path and query (a search, a private page) are nobody's business."""
@@ -138,7 +144,8 @@ def origin_of(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return ""
-    return f"{parts.scheme}://{parts.netloc}"[:200] if parts.scheme and parts.netloc else ""
+    host = host_of(parts.netloc)
+    return f"{parts.scheme}://{host}"[:200] if parts.scheme and host else ""
 
 
 def without_query(url: str) -> str:
@@ -148,9 +155,10 @@ def without_query(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return ""
-    if not parts.scheme or not parts.netloc:
+    host = host_of(parts.netloc)
+    if not parts.scheme or not host:
         return ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"[:URL_LIMIT]
+    return f"{parts.scheme}://{host}{parts.path or '/'}"[:URL_LIMIT]
 
 
 def start_visit(

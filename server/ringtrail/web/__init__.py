@@ -18,8 +18,19 @@ from ringtrail.accounts import audit
 
 def init_app(app: Flask) -> None:
     """Register every blueprint, the error answers, the security headers and logins."""
-    from ringtrail.web import api, dashboard, errors, headers, login, public, snippet, telephony
+    from ringtrail.web import (
+        api,
+        dashboard,
+        decoding,
+        errors,
+        headers,
+        login,
+        public,
+        snippet,
+        telephony,
+    )
 
+    decoding.init_app(app)  # first: nothing may read text before it is checked
     login.init_app(app)
     errors.init_app(app)
     headers.init_app(app)

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from ringtrail import errors
 from ringtrail.telephony.carrier import CarrierError
@@ -103,7 +103,10 @@ def init_app(app: Flask) -> None:
             reason = errors.TooLarge.default_reason
         else:
             reason = exc.description or exc.name
-        return answer(reason, exc.code or 500, headers=dict(data.get("headers") or {}))
+        headers = dict(data.get("headers") or {})
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on a 405
+        return answer(reason, exc.code or 500, headers=headers)
 
     @app.errorhandler(RecursionError)
     def too_deep(_exc: RecursionError):

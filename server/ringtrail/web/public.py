@@ -8,7 +8,6 @@ without a CORS preflight. CORS is granted only to the site's allowed origins, an
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from ringtrail.tracking.sessions import (
     add_pageview,
     start_visit,
 )
+from ringtrail.web.decoding import loads
 
 bp = Blueprint("public", __name__)
 
@@ -51,23 +51,14 @@ def read_body() -> dict[str, Any]:
     raw = request.get_data(cache=False)
     if len(raw) > limit:
         raise TooLarge()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Invalid("body is not valid UTF-8") from None
-    try:
-        body = json.loads(text)
-    except RecursionError:
-        raise Invalid("body is nested too deeply") from None
-    except ValueError:
-        raise Invalid("body is not valid JSON") from None
+    body = loads(raw)
     if not isinstance(body, dict):
         raise Invalid("body must be a JSON object")
     return body
 
 
 def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str:
-    """A string field, checked for type, length and NUL bytes."""
+    """A string field, checked for type and length (:func:`loads` checked its text)."""
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -77,8 +68,6 @@ def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = 
         raise Invalid(f"{name} must be a string")
     if len(value) > limit:
         raise Invalid(f"{name} is longer than {limit} characters")
-    if "\x00" in value:
-        raise Invalid(f"{name} contains a NUL byte")
     return value
 
 

@@ -8,12 +8,21 @@ document is generated from these same schemas.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from ringtrail import phones
 from ringtrail.phones import US_STATES
@@ -21,7 +30,6 @@ from ringtrail.phones import parse as e164
 from ringtrail.terms import (
     CONFIDENCES,
     CONSENT_MODES,
-    CONTROL,
     DAYS,
     EXHAUSTION_POLICIES,
     NUMBER_ROLES,
@@ -33,24 +41,91 @@ MAX_ID = 2**31 - 1
 MAX_PER_PAGE = 200
 
 
+# Characters no text field takes: control characters (tab, CR and LF aside). Written as
+# regular-expression escapes, so the OpenAPI document declares them. (Lone surrogates
+# are not text at all: ringtrail.web.decoding refuses them before any schema runs.)
+UNWANTED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+ANY_TEXT = rf"^[^{UNWANTED}]*$"
+NOT_BLANK = rf"^[^{UNWANTED}]*[^\s{UNWANTED}][^{UNWANTED}]*$"
+_REFUSED = re.compile(rf"[{UNWANTED}\ud800-\udfff]")
+
+
+class Plain(validate.Regexp):
+    """Text without control characters; unless ``blank``, with more than white space."""
+
+    def __init__(self, *, blank: bool = True):
+        super().__init__(ANY_TEXT if blank else NOT_BLANK, error="must not be blank")
+
+    def __call__(self, value: str) -> str:
+        if not isinstance(value, str) or _REFUSED.search(value):
+            raise ValidationError("must not contain control characters")
+        return super().__call__(value)
+
+
 class Text(fields.String):
-    """A string without control characters, stripped; empty only if allowed."""
+    """A string without control characters, not blank unless allowed, stored stripped.
+
+    Its lengths and pattern are checked on the value as sent, so they are exactly what
+    the OpenAPI document declares.
+    """
 
     def __init__(self, *, max_length: int, allow_empty: bool = False, **kwargs: Any):
         extra = kwargs.pop("validate", None)
-        validators = [validate.Length(min=0 if allow_empty else 1, max=max_length)]
+        validators = [
+            validate.Length(min=0 if allow_empty else 1, max=max_length),
+            Plain(blank=allow_empty),
+        ]
         kwargs["validate"] = validators + ([extra] if extra else [])
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if CONTROL.search(value):
-            raise ValidationError("must not contain control characters")
+        self._validate(value)
         return value.strip()
 
 
+class Flag(fields.Boolean):
+    """true or false, and nothing else (no 0, 1, "yes" or "true")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+class Int(fields.Integer):
+    """A JSON integer, and nothing else (no 1.0, "1" or true)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class QueryInt(fields.Integer):
+    """An integer in a query string: digits only (no "+1", " 1", "1_000" or "1.0")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Phone(fields.String):
-    """A phone number, normalised to E.164."""
+    """A phone number in any common format, normalised to E.164.
+
+    Which strings are phone numbers is the numbering plans' business (``phonenumbers``),
+    more than a pattern can say: the document declares it as ``format: phone``.
+    """
+
+    def __init__(self, **kwargs: Any):
+        metadata = {"format": "phone", **kwargs.pop("metadata", {})}
+        super().__init__(
+            validate=validate.Length(max=phones.MAX_INPUT), metadata=metadata, **kwargs
+        )
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
@@ -60,35 +135,34 @@ class Phone(fields.String):
             raise ValidationError(str(exc)) from exc
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+ORIGIN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?/?$"
+
+
 class Origin(fields.String):
-    """An http(s) origin: scheme://host[:port], nothing after."""
+    """An http(s) origin: scheme://host[:port], nothing after (a trailing / is dropped).
+
+    No user information, path, query or fragment: exactly the declared pattern."""
+
+    def __init__(self, **kwargs: Any):
+        error = "an origin is http(s)://host[:port]: no user, path or query"
+        pattern = validate.Regexp(ORIGIN, error=error)
+        super().__init__(validate=[validate.Length(max=200), pattern], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs).strip().rstrip("/")
-        if len(value) > 200 or CONTROL.search(value):
-            raise ValidationError("not an origin")
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 (raises on a bad port)
-        except ValueError as exc:
-            raise ValidationError("not an origin") from exc
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError("an origin is http(s)://host[:port]")
-        if parts.path or parts.query or parts.fragment or parts.username:
-            raise ValidationError("an origin has no path, query or user")
-        return value.lower()
+        value = super()._deserialize(value, attr, data, **kwargs)
+        self._validate(value)
+        return value.rstrip("/").lower()
 
 
-def _timezone(value: str) -> None:
-    if value not in _ZONES:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError("unknown time zone") from exc
-        raise ValidationError("unknown time zone")
+ZONES = sorted(available_timezones() | {"UTC"})
 
 
-_ZONES = available_timezones() | {"UTC"}
+def Timezone(**kwargs: Any) -> fields.String:  # noqa: N802 (reads as a type)
+    """An IANA time zone name, exactly as the zone database spells it."""
+    return fields.String(validate=validate.OneOf(ZONES, error="unknown time zone"), **kwargs)
+
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MAX_RANGES = 6
@@ -108,6 +182,27 @@ class BusinessHours(fields.Field):
     HH:MM with start before end ("24:00" may end a day); ranges of a day may not overlap.
     An empty object, like null, means always open.
     """
+
+    SHAPE = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            day: {
+                "type": "array",
+                "maxItems": MAX_RANGES,
+                "items": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "items": {
+                        "type": "string",
+                        "pattern": r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$",
+                    },
+                },
+            }
+            for day in DAYS
+        },
+    }
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
@@ -138,24 +233,39 @@ class BusinessHours(fields.Field):
         return value
 
 
-def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802 (reads as a type)
-    """A database id (``strict=False`` in query strings, where everything is text)."""
-    return fields.Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
+def Id(*, query: bool = False, **kwargs: Any) -> fields.Integer:  # noqa: N802 (reads as a type)
+    """A database id, in a body or (``query=True``) a query string."""
+    return (QueryInt if query else Int)(validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 class In(Schema):
-    """Input schemas refuse unknown fields."""
+    """Input schemas refuse unknown fields.
+
+    ``OPENAPI`` adds to the schema's OpenAPI document what marshmallow cannot say (rules
+    across fields); the web layer's spec plugin merges those of the schema's classes.
+    """
+
+    OPENAPI: dict[str, Any] = {}
 
     class Meta:
         unknown = RAISE
 
 
 class Patch(In):
-    """A partial update: only the fields sent change; the parent id cannot."""
+    """A partial update: only the fields sent change; the parent id cannot; an update
+    that changes nothing is refused, so a missing or empty body is a mistake caught."""
+
+    OPENAPI = {"minProperties": 1}
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("partial", True)
         super().__init__(*args, **kwargs)
+
+    @pre_load
+    def _something(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, Mapping) and not data:
+            raise ValidationError("send at least one field to change")
+        return data
 
 
 # -- agencies and clients ------------------------------------------------------------------
@@ -173,13 +283,18 @@ class AgencyOut(Schema):
 
 
 class UsState(fields.String):
-    """A US state's two-letter code, or DC; any case in, capitals out."""
+    """A US state's two-letter code, or DC; in capitals or small letters, capitals out."""
+
+    CODES = sorted(US_STATES) + sorted(code.lower() for code in US_STATES)
+
+    def __init__(self, **kwargs: Any):
+        error = "a two-letter US state code, or DC"
+        super().__init__(validate=validate.OneOf(self.CODES, error=error), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs).strip().upper()
-        if value not in US_STATES:
-            raise ValidationError("a two-letter US state code, or DC")
-        return value
+        value = super()._deserialize(value, attr, data, **kwargs)
+        self._validate(value)  # the code as sent, as the document's enum lists it
+        return value.upper()
 
 
 class ClientIn(In):
@@ -187,12 +302,12 @@ class ClientIn(In):
 
     name = Text(max_length=200, required=True)
     business_number = Phone(required=True, metadata={"example": "+14155550100"})
-    timezone = Text(max_length=64, validate=_timezone, load_default="America/New_York")
+    timezone = Timezone(load_default="America/New_York")
     us_state = UsState(
         allow_none=True,
         metadata={"description": "The business's state: decides which consent modes it may use"},
     )
-    record_calls = fields.Boolean(load_default=False)
+    record_calls = Flag(load_default=False)
     recording_notice = Text(
         max_length=500,
         allow_empty=True,
@@ -202,26 +317,27 @@ class ClientIn(In):
         validate=validate.OneOf(CONSENT_MODES),
         metadata={"description": "one_party only outside all-party states"},
     )
-    transcribe = fields.Boolean()
-    whisper = fields.Boolean(
+    transcribe = Flag()
+    whisper = Flag(
         metadata={"description": "Tell the person answering the call's source (unrecorded calls)"}
     )
     business_hours = BusinessHours(
         allow_none=True,
         metadata={
             "description": "Per day mon..sun, 24-hour [start, end] ranges in the client's "
-            "time zone; null means always open",
+            "time zone, each starting before it ends (24:00 may only end one), none "
+            "overlapping another of its day; a day left out is closed; null means always open",
             "example": {"mon": [["09:00", "17:00"]]},
-            "type": "object",
+            **BusinessHours.SHAPE,
         },
     )
     after_hours_number = Phone(allow_none=True)
-    voicemail = fields.Boolean()
+    voicemail = Flag()
     voicemail_prompt = Text(max_length=500)
-    hipaa = fields.Boolean(
+    hipaa = Flag(
         metadata={"description": "No recording, transcription or voicemail; hashed callers"}
     )
-    suspended = fields.Boolean(load_default=False)
+    suspended = Flag(load_default=False)
 
 
 class ClientPatch(Patch, ClientIn):
@@ -238,7 +354,7 @@ class ClientOut(Schema):
     record_calls = fields.Boolean()
     recording_notice = fields.String()
     consent_mode = fields.String()
-    transcribe = fields.Boolean()
+    transcribe = Flag()
     whisper = fields.Boolean()
     business_hours = fields.Dict(
         keys=fields.String(),
@@ -246,7 +362,7 @@ class ClientOut(Schema):
         allow_none=True,
     )
     after_hours_number = fields.String(allow_none=True)
-    voicemail = fields.Boolean()
+    voicemail = Flag()
     voicemail_prompt = fields.String()
     hipaa = fields.Boolean()
     retention_call_days = fields.Integer()
@@ -264,7 +380,7 @@ class SiteIn(In):
     name = Text(max_length=200, required=True)
     allowed_origins = fields.List(Origin(), validate=validate.Length(max=50), load_default=list)
     consent_mode = fields.String(validate=validate.OneOf(("auto", "required")), load_default="auto")
-    honor_dnt = fields.Boolean(load_default=False)
+    honor_dnt = Flag(load_default=False)
 
 
 class SitePatch(Patch, SiteIn):
@@ -290,20 +406,18 @@ class SiteOut(Schema):
 def Override(**kwargs: Any) -> fields.Boolean:  # noqa: N802 (reads as a type)
     """A recording override: true or false, or null to inherit from the level above."""
     kwargs.setdefault("metadata", {"description": "Record calls: true, false, or null to inherit"})
-    return fields.Boolean(allow_none=True, **kwargs)
+    return Flag(allow_none=True, **kwargs)
 
 
 class PoolIn(In):
     site_id = Id(required=True)
     name = Text(max_length=200, allow_empty=True, load_default="")
     business_number = Phone(required=True)
-    lease_seconds = fields.Integer(
-        strict=True,
+    lease_seconds = Int(
         load_default=1800,
         validate=validate.Range(30, 86400, error="lease_seconds must be between 30 and 86400"),
     )
-    match_window_seconds = fields.Integer(
-        strict=True,
+    match_window_seconds = Int(
         load_default=3600,
         validate=validate.Range(
             0, 7 * 86400, error="match_window_seconds must be between 0 and 604800"
@@ -338,18 +452,34 @@ class PoolOut(Schema):
 
 
 class NumberIn(In):
+    # A source number needs a source.
+    OPENAPI = {
+        "anyOf": [
+            {"properties": {"role": {"enum": [r for r in NUMBER_ROLES if r != "source"]}}},
+            {"properties": {"source": {"type": "string"}}, "required": ["source"]},
+        ]
+    }
+
     pool_id = Id(required=True)
     number = Phone(required=True)
     role = fields.String(validate=validate.OneOf(NUMBER_ROLES), load_default="pool")
     source = Text(max_length=100, allow_none=True, load_default=None)
-    active = fields.Boolean(load_default=True)
+    active = Flag(load_default=True)
     record_calls = Override(load_default=None)
 
 
 class NumberPatch(Patch):
+    # A source number needs a source (a 409 when it is the stored source that is missing).
+    OPENAPI = {
+        "not": {
+            "properties": {"role": {"enum": ["source"]}, "source": {"enum": [None]}},
+            "required": ["role", "source"],
+        }
+    }
+
     role = fields.String(validate=validate.OneOf(NUMBER_ROLES))
     source = Text(max_length=100, allow_none=True)
-    active = fields.Boolean()
+    active = Flag()
     record_calls = Override()
 
 
@@ -388,18 +518,36 @@ class ImportOut(Schema):
 
 
 class UserIn(In):
+    # An agency admin belongs to no single client; the other roles to exactly one.
+    OPENAPI = {
+        "oneOf": [
+            {
+                "properties": {"role": {"enum": ["agency_admin"]}, "client_id": {"enum": [None]}},
+            },
+            {
+                "properties": {
+                    "role": {"enum": [r for r in ROLES if r != "agency_admin"]},
+                    "client_id": {"type": "integer"},
+                },
+                "required": ["client_id"],
+            },
+        ]
+    }
+
     email = fields.Email(required=True, validate=validate.Length(max=254))
     name = Text(max_length=200, allow_empty=True, load_default="")
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     client_id = Id(allow_none=True, load_default=None)
     # The rules (NIST SP 800-63B rev 4) are in accounts/passwords.py, for every door.
-    password = fields.String(required=True, load_only=True, validate=validate.Length(1, 1000))
+    password = fields.String(
+        required=True, load_only=True, validate=[validate.Length(1, 1000), Plain()]
+    )
 
 
 class UserPatch(Patch):
     name = Text(max_length=200, allow_empty=True)
-    password = fields.String(load_only=True, validate=validate.Length(1, 1000))
-    active = fields.Boolean()
+    password = fields.String(load_only=True, validate=[validate.Length(1, 1000), Plain()])
+    active = Flag()
 
 
 class UserOut(Schema):
@@ -454,8 +602,8 @@ class AuditOut(Schema):
 class PageQuery(In):
     """Every list is paginated the same way: ``page`` (from 1) and ``per_page``."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+    page = QueryInt(load_default=1, validate=validate.Range(1, 100000))
+    per_page = QueryInt(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
 
 
 def page_of(item: type[Schema]) -> type[Schema]:
@@ -472,14 +620,14 @@ def page_of(item: type[Schema]) -> type[Schema]:
 
 
 class NumberQuery(PageQuery):
-    pool_id = Id(strict=False)
+    pool_id = Id(query=True)
 
 
 # -- calls ------------------------------------------------------------------------------
 
 
 class CallQuery(PageQuery):
-    client_id = Id(strict=False)
+    client_id = Id(query=True)
     since = fields.AwareDateTime(metadata={"description": "ISO 8601, inclusive"})
     until = fields.AwareDateTime(metadata={"description": "ISO 8601, exclusive"})
     source = Text(max_length=100, allow_empty=True)
@@ -507,7 +655,7 @@ class CallIn(In):
         data_key="from",
         allow_none=True,
         load_default=None,
-        validate=validate.Length(max=64),
+        validate=[validate.Length(max=64), Plain()],
         metadata={"description": "Caller id as the carrier gave it (may be anonymous)"},
     )
     started_at = fields.AwareDateTime(
@@ -519,10 +667,8 @@ class CallIn(In):
             ("ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled")
         ),
     )
-    duration_seconds = fields.Integer(
-        strict=True, allow_none=True, load_default=None, validate=validate.Range(0, 86400)
-    )
-    answered = fields.Boolean(allow_none=True, load_default=None)
+    duration_seconds = Int(allow_none=True, load_default=None, validate=validate.Range(0, 86400))
+    answered = Flag(allow_none=True, load_default=None)
 
 
 class VisitOut(Schema):
@@ -583,13 +729,26 @@ class ErrorOut(Schema):
 # -- privacy ----------------------------------------------------------------------------
 
 
+# A number as people write it: digits (6 to 15 of them) and the usual separators.
+_SEPARATORS = r"[ ().\-\u2010-\u2015\u2212/]"
+CALLER = rf"^\+?{_SEPARATORS}*(?:[0-9]{_SEPARATORS}*){{6,15}}$"
+
+
 class ErasureIn(In):
+    OPENAPI = {"oneOf": [{"required": ["caller"]}, {"required": ["session"]}]}
+
     caller = fields.String(
-        validate=validate.Length(max=40),
+        validate=[
+            validate.Length(max=40),
+            validate.Regexp(CALLER, error="caller must be a phone number of 6 to 15 digits"),
+        ],
         metadata={"description": "The caller's number, any format", "example": "+12125550143"},
     )
     session = fields.String(
-        validate=validate.Length(max=40),
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9_-]{8,40}$",
+            error="session must be a visitor session id (8 to 40 letters, digits, - or _)",
+        ),
         metadata={"description": "A visitor session id, as the snippet's API returned it"},
     )
 
@@ -618,10 +777,10 @@ class ErasureOut(Schema):
     created_at = fields.DateTime()
 
 
-class RetentionIn(In):
-    call_days = fields.Integer(strict=True, validate=validate.Range(1, RETENTION_MAX_DAYS))
-    snapshot_days = fields.Integer(strict=True, validate=validate.Range(1, RETENTION_MAX_DAYS))
-    recording_days = fields.Integer(strict=True, validate=validate.Range(1, RETENTION_MAX_DAYS))
+class RetentionIn(Patch):
+    call_days = Int(validate=validate.Range(1, RETENTION_MAX_DAYS))
+    snapshot_days = Int(validate=validate.Range(1, RETENTION_MAX_DAYS))
+    recording_days = Int(validate=validate.Range(1, RETENTION_MAX_DAYS))
 
 
 class RetentionOut(Schema):

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ringtrail.telephony import webhooks
 from ringtrail.telephony.webhooks import Answer, Webhook
+from ringtrail.web.decoding import form_fields, readable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telephony", __name__, url_prefix="/telephony/twilio")
@@ -37,12 +39,23 @@ def public_url() -> str:
 
 
 def read() -> Webhook:
-    """The request as the carrier sent it (RequestEntityTooLarge for a body too big)."""
+    """The request as the carrier sent it (RequestEntityTooLarge for a body too big).
+
+    The signature covers the form's bytes as sent, so they are kept exactly (bytes that
+    are not UTF-8 as surrogate escapes) for checking it; the services read the same form
+    as text, U+FFFD in place of bad bytes, so that a signed call with a strange caller id
+    still connects.
+    """
+    if request.mimetype == "application/x-www-form-urlencoded":
+        fields = form_fields(request.get_data(cache=True))
+    else:
+        fields = list(request.form.items(multi=True))
     return Webhook(
         url=public_url(),
-        form=request.form,
+        form=MultiDict((name, readable(value)) for name, value in fields),
         signature=request.headers.get("X-Twilio-Signature", ""),
         args=request.args,
+        signed=MultiDict(fields),
     )
 
 

@@ -64,7 +64,7 @@ def create_user(data: dict[str, Any]):
     return access.create_user(get_db(), principal(), data)
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<int(min=1):user_id>")
 @bp.doc(tags=["access"])
 @bp.response(200, UserOut)
 def get_user(user_id: int):
@@ -73,7 +73,7 @@ def get_user(user_id: int):
     return owned(User, user_id)
 
 
-@bp.patch("/users/<int:user_id>")
+@bp.patch("/users/<int(min=1):user_id>")
 @bp.doc(tags=["access"])
 @bp.arguments(UserPatch)
 @bp.response(200, UserOut)
@@ -102,7 +102,7 @@ def create_key(data: dict[str, Any]):
     return {**{name: getattr(key, name) for name in KeyOut().fields}, "key": raw}
 
 
-@bp.get("/keys/<int:key_id>")
+@bp.get("/keys/<int(min=1):key_id>")
 @bp.doc(tags=["access"])
 @bp.response(200, KeyOut)
 def get_key(key_id: int):
@@ -111,7 +111,7 @@ def get_key(key_id: int):
     return owned(ApiKey, key_id)
 
 
-@bp.delete("/keys/<int:key_id>")
+@bp.delete("/keys/<int(min=1):key_id>")
 @bp.doc(tags=["access"])
 @bp.response(200, KeyOut)
 def revoke_key(key_id: int):

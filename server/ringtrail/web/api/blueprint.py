@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask, Response, g, request
 from flask_smorest import Api as SmorestApi
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import Select, func, select
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from ringtrail.accounts import ratelimit
 from ringtrail.accounts.apikeys import PREFIX, authenticate, key_principal
@@ -26,8 +30,25 @@ from ringtrail.accounts.auth import Principal
 from ringtrail.accounts.tenancy import guard_view_args
 from ringtrail.errors import RateLimited, Unauthenticated
 from ringtrail.storage.sql import get_db
+from ringtrail.web.decoding import loads
 from ringtrail.web.login import current_principal, set_principal
 from ringtrail.web.schemas import ErrorOut
+
+
+class Parser(FlaskParser):
+    """webargs' parser, reading JSON bodies through :func:`ringtrail.web.decoding.loads`."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing
+        return loads(req.get_data(cache=True))
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint with Ringtrail's strict JSON decoding."""
+
+    ARGUMENTS_PARSER = Parser()
+
 
 bp = Blueprint(
     "api",
@@ -48,6 +69,19 @@ status. Another tenant's object answers 404, exactly like a missing one.
 Every list answers `{"items": [...], "page", "per_page", "total"}` and takes `page`
 (from 1) and `per_page` (up to 200, default 50).
 """
+
+
+class SchemaPlugin(MarshmallowPlugin):
+    """apispec's marshmallow plugin, adding what a schema's ``OPENAPI`` declares (rules
+    across fields, which marshmallow's fields cannot describe)."""
+
+    def schema_helper(self, name, _, schema=None, **kwargs):
+        """The schema's OpenAPI document, with its ``OPENAPI`` additions."""
+        document = super().schema_helper(name, _, schema=schema, **kwargs)
+        if document is not None:
+            for cls in reversed(resolve_schema_cls(schema).__mro__):
+                document.update(cls.__dict__.get("OPENAPI", {}))
+        return document
 
 
 class Api(SmorestApi):
@@ -71,6 +105,7 @@ def init_app(app: Flask) -> None:
     api = Api(
         app,
         spec_kwargs={
+            "marshmallow_plugin": SchemaPlugin(),
             "info": {"description": SPEC_DESCRIPTION},
             "security": [{"bearerAuth": []}],
             "servers": [{"url": app.config["PUBLIC_URL"].rstrip("/")}],

@@ -120,12 +120,13 @@ def list_calls(query: dict[str, Any]):
     return paginate(stmt.order_by(Call.started_at.desc(), Call.id.desc()), query, call_out)
 
 
-@bp.get("/calls/<int:call_id>")
+# {call}, not {call_id}: a call's call_id is the carrier's id (a string); {call} is its id.
+@bp.get("/calls/<int(min=1):call>")
 @bp.doc(tags=["calls"])
 @bp.response(200, CallDetailOut)
-def get_call(call_id: int):
+def get_call(call: int):
     """One call, with the visit that led to it and the pages viewed."""
-    return call_out(owned(Call, call_id), detail=True)
+    return call_out(owned(Call, call), detail=True)
 
 
 AUDIO_DOC = {
@@ -147,17 +148,17 @@ AUDIO_DOC = {
 }
 
 
-@bp.get("/calls/<int:call_id>/recording")
+@bp.get("/calls/<int(min=1):call>/recording")
 @bp.doc(tags=["calls"], responses=AUDIO_DOC)
 @bp.arguments(RecordingQuery, location="query")
-def get_recording(query: dict[str, Any], call_id: int):
+def get_recording(query: dict[str, Any], call: int):
     """The call's recording, streamed through Ringtrail; 404 when the call has none.
 
     The carrier's media URL is never shown, and every access is written to the audit log.
     """
-    call = owned(Call, call_id)
-    media = open_recording(get_db(), principal(), call, query["format"])
-    return recording_response(media, call.id, query["format"])
+    record = owned(Call, call)
+    media = open_recording(get_db(), principal(), record, query["format"])
+    return recording_response(media, record.id, query["format"])
 
 
 @bp.post("/calls")
@@ -172,15 +173,10 @@ def ingest_call(data: dict[str, Any]):
     """
     p = principal()
     db = get_db()
-    now = time.time()
-    received = data["started_at"].timestamp() if data["started_at"] else now
-    if received > now + MAX_AHEAD:
-        raise Unprocessable("started_at is in the future")
-    if received < now - MAX_AGE:
-        raise Unprocessable("started_at is more than 30 days ago")
     route = route_for(data["to"])
     ours = (
         route is not None
+        and route.role in ("pool", "source", "overflow")
         and route.agency_id == p.agency_id
         and (p.client_id is None or route.client_id == p.client_id)
     )
@@ -188,6 +184,13 @@ def ingest_call(data: dict[str, Any]):
         # Missing or another tenant's: the same answer, the same work (audited later).
         probes.note(p, "number", data["to"])
         raise NotFound("no such tracking number")
+    # After the number: a call to no tracking number of this key's is a 404, whenever.
+    now = time.time()
+    received = data["started_at"].timestamp() if data["started_at"] else now
+    if received > now + MAX_AHEAD:
+        raise Unprocessable("started_at is in the future")
+    if received < now - MAX_AGE:
+        raise Unprocessable("started_at is more than 30 days ago")
     # Call ids are the agency's own: another agency's call with this id is not looked at.
     existing = db.scalar(
         select(Call).where(Call.agency_id == route.agency_id, Call.call_sid == data["call_id"])

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from ringtrail.accounts import configuration as config
 from ringtrail.accounts.numbers_import import import_numbers
 from ringtrail.accounts.tenancy import scoped
-from ringtrail.errors import Invalid
 from ringtrail.storage.models import Client, Pool, Site, TrackingNumber
 from ringtrail.storage.sql import get_db
 from ringtrail.web.api.blueprint import bp, paginate, principal
+from ringtrail.web.decoding import decode
 from ringtrail.web.login import owned
 from ringtrail.web.schemas import (
     ClientIn,
@@ -56,7 +56,7 @@ def create_client(data: dict[str, Any]):
     return config.create_client(get_db(), principal(), data)
 
 
-@bp.get("/clients/<int:client_id>")
+@bp.get("/clients/<int(min=1):client_id>")
 @bp.doc(tags=["clients"])
 @bp.response(200, ClientOut)
 def get_client(client_id: int):
@@ -64,7 +64,7 @@ def get_client(client_id: int):
     return owned(Client, client_id)
 
 
-@bp.patch("/clients/<int:client_id>")
+@bp.patch("/clients/<int(min=1):client_id>")
 @bp.doc(tags=["clients"])
 @bp.arguments(ClientPatch)
 @bp.response(200, ClientOut)
@@ -73,7 +73,7 @@ def update_client(data: dict[str, Any], client_id: int):
     return config.update_client(get_db(), principal(), owned(Client, client_id), data)
 
 
-@bp.delete("/clients/<int:client_id>")
+@bp.delete("/clients/<int(min=1):client_id>")
 @bp.doc(tags=["clients"])
 @bp.response(204)
 def delete_client(client_id: int):
@@ -102,7 +102,7 @@ def create_site(data: dict[str, Any]):
     return config.create_site(get_db(), principal(), data)
 
 
-@bp.get("/sites/<int:site_id>")
+@bp.get("/sites/<int(min=1):site_id>")
 @bp.doc(tags=["sites"])
 @bp.response(200, SiteOut)
 def get_site(site_id: int):
@@ -110,7 +110,7 @@ def get_site(site_id: int):
     return owned(Site, site_id)
 
 
-@bp.patch("/sites/<int:site_id>")
+@bp.patch("/sites/<int(min=1):site_id>")
 @bp.doc(tags=["sites"])
 @bp.arguments(SitePatch)
 @bp.response(200, SiteOut)
@@ -119,7 +119,7 @@ def update_site(data: dict[str, Any], site_id: int):
     return config.update_site(get_db(), principal(), owned(Site, site_id), data)
 
 
-@bp.delete("/sites/<int:site_id>")
+@bp.delete("/sites/<int(min=1):site_id>")
 @bp.doc(tags=["sites"])
 @bp.response(204)
 def delete_site(site_id: int):
@@ -164,7 +164,7 @@ def create_pool(data: dict[str, Any]):
     return pool_out(config.create_pool(get_db(), principal(), data))
 
 
-@bp.get("/pools/<int:pool_id>")
+@bp.get("/pools/<int(min=1):pool_id>")
 @bp.doc(tags=["pools"])
 @bp.response(200, PoolOut)
 def get_pool(pool_id: int):
@@ -172,7 +172,7 @@ def get_pool(pool_id: int):
     return pool_out(owned(Pool, pool_id))
 
 
-@bp.patch("/pools/<int:pool_id>")
+@bp.patch("/pools/<int(min=1):pool_id>")
 @bp.doc(tags=["pools"])
 @bp.arguments(PoolPatch)
 @bp.response(200, PoolOut)
@@ -184,7 +184,7 @@ def update_pool(data: dict[str, Any], pool_id: int):
     return pool_out(config.update_pool(get_db(), principal(), owned(Pool, pool_id), data))
 
 
-@bp.delete("/pools/<int:pool_id>")
+@bp.delete("/pools/<int(min=1):pool_id>")
 @bp.doc(tags=["pools"])
 @bp.response(204)
 def delete_pool(pool_id: int):
@@ -192,7 +192,7 @@ def delete_pool(pool_id: int):
     config.delete_pool(get_db(), principal(), owned(Pool, pool_id))
 
 
-@bp.post("/pools/<int:pool_id>/numbers/import")
+@bp.post("/pools/<int(min=1):pool_id>/numbers/import")
 @bp.doc(
     tags=["numbers"],
     requestBody={
@@ -206,10 +206,7 @@ def delete_pool(pool_id: int):
 def import_pool_numbers(query: dict[str, Any], pool_id: int):
     """Import numbers from CSV: all rows are added, or none (422 lists each bad row)."""
     pool = owned(Pool, pool_id)
-    try:
-        text = request.get_data(cache=False).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid("the CSV must be UTF-8") from exc
+    text = decode(request.get_data(cache=False), "the CSV", encoding="utf-8-sig")
     result = import_numbers(get_db(), principal(), pool, text, query["region"])
     return {"imported": result.imported, "unchanged": result.unchanged, "numbers": result.numbers}
 
@@ -238,7 +235,7 @@ def create_number(data: dict[str, Any]):
     return config.add_number(get_db(), principal(), data)
 
 
-@bp.get("/numbers/<int:number_id>")
+@bp.get("/numbers/<int(min=1):number_id>")
 @bp.doc(tags=["numbers"])
 @bp.response(200, NumberOut)
 def get_number(number_id: int):
@@ -246,7 +243,7 @@ def get_number(number_id: int):
     return owned(TrackingNumber, number_id)
 
 
-@bp.patch("/numbers/<int:number_id>")
+@bp.patch("/numbers/<int(min=1):number_id>")
 @bp.doc(tags=["numbers"])
 @bp.arguments(NumberPatch)
 @bp.response(200, NumberOut)
@@ -255,7 +252,7 @@ def update_number(data: dict[str, Any], number_id: int):
     return config.update_number(get_db(), principal(), owned(TrackingNumber, number_id), data)
 
 
-@bp.delete("/numbers/<int:number_id>")
+@bp.delete("/numbers/<int(min=1):number_id>")
 @bp.doc(tags=["numbers"])
 @bp.response(204)
 def delete_number(number_id: int):

@@ -65,7 +65,7 @@ def list_erasures(query: dict[str, Any]):
     return paginate(stmt, query, erasure.summary)
 
 
-@bp.get("/clients/<int:client_id>/retention")
+@bp.get("/clients/<int(min=1):client_id>/retention")
 @bp.doc(tags=["privacy"])
 @bp.response(200, RetentionOut)
 def get_retention(client_id: int):
@@ -73,7 +73,7 @@ def get_retention(client_id: int):
     return retention.limits(owned(Client, client_id))
 
 
-@bp.patch("/clients/<int:client_id>/retention")
+@bp.patch("/clients/<int(min=1):client_id>/retention")
 @bp.doc(tags=["privacy"])
 @bp.arguments(RetentionIn)
 @bp.response(200, RetentionOut)

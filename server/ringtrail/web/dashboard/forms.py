@@ -61,8 +61,12 @@ def form_data(
                 raise ValidationError({name: ["must be a whole number"]}) from None
         elif isinstance(field, fields.List):
             value = [line.strip() for line in value.splitlines() if line.strip()]
-        elif value == "" and field.allow_none:
+        elif value.strip() == "" and field.allow_none:
             value = None
+        elif isinstance(field, fields.Boolean):  # a select of "true" and "false"
+            value = {"true": True, "false": False}.get(value, value)
+        else:
+            value = value.strip()  # what people type may end in a space; an API call may not
         data[name] = value
     return data
 
