@@ -1,53 +1,116 @@
-"""RQ jobs: periodic scheduling, and moving jobs queued under an older job path.
+"""RQ jobs: periodic jobs, jobs a dead worker left behind, and jobs queued under an
+older job path.
 
-A job names its function by import path, and RQ stores that path in Redis. Periodic jobs
-(the traffic flush, retention) reschedule themselves: each run queues the next one for
-the next time slot, under a job id named after the slot, so a fleet of workers asking
-for the same slot keeps one chain.
+Periodic jobs (the traffic flush, retention) are RQ cron jobs (``rq.cron``): the worker
+that holds the scheduler lock enqueues each when its cron expression comes due, so a
+Redis error at that moment skips nothing for good (the next tick tries again) and a
+fleet of workers runs each once. A job names its function by import path, and RQ stores
+that path in Redis.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
+from redis import Redis
 from rq import Queue
+from rq.cron import CronJob, CronScheduler
+from rq.cron_job_registry import add as add_to_cron_registry
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 
 # Job functions that moved, old path -> new path. Jobs carry only ids, so a job queued by
-# an older release runs unchanged once it names the function's new home.
+# an older release runs unchanged once it names the function's new home. The periodic
+# jobs of older releases rescheduled themselves; their last queued run now runs once.
 MOVED: dict[str, str] = {
     "server.jobs.apply_event": "ringtrail.calls.intake.apply_event",
-    "server.traffic.flush_and_reschedule": "ringtrail.reports.counters.flush_and_reschedule",
-    "server.retention.enforce_and_reschedule": (
-        "ringtrail.privacy.retention.enforce_and_reschedule"
+    "server.traffic.flush_and_reschedule": "ringtrail.reports.counters.periodic_flush",
+    "server.retention.enforce_and_reschedule": "ringtrail.privacy.retention.periodic_enforce",
+    "ringtrail.reports.counters.flush_and_reschedule": "ringtrail.reports.counters.periodic_flush",
+    "ringtrail.privacy.retention.enforce_and_reschedule": (
+        "ringtrail.privacy.retention.periodic_enforce"
     ),
 }
 
 
-def schedule_every(
-    queue: Queue,
-    func: Callable,
-    every: int,
-    name: str,
-    *,
-    now: float | None = None,
-    description: str = "",
-) -> str:
-    """Queue ``func`` for the start of the next ``every``-second slot; returns the job id."""
-    now = time.time() if now is None else now
-    slot = int(now // every) + 1
-    job_id = f"{name}-{slot}"
-    queue.enqueue_at(
-        datetime.fromtimestamp(slot * every, UTC),
-        func,
-        job_id=job_id,
-        job_timeout=every,
-        description=description or name,
-    )
-    return job_id
+@dataclass(frozen=True)
+class Periodic:
+    """A job run on a cron schedule: ``cron`` in the worker's local time (``*/5 * * * *``)."""
+
+    func: Callable
+    cron: str
+    timeout: int
+
+
+class JsonCronJob(CronJob):
+    """A cron job enqueued with the JSON serializer (RQ's own enqueues with pickle)."""
+
+    def enqueue(self, connection: Redis) -> Job:
+        """Enqueue the job and note it in RQ's cron history, in one round trip."""
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        with connection.pipeline() as pipe:
+            job = queue.enqueue(
+                self.func, args=self.args, kwargs=self.kwargs, **self.job_options, pipeline=pipe
+            )
+            stamp = job.enqueued_at.timestamp()
+            pipe.zadd(self.job_history_key, {job.id: stamp})
+            pipe.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+            pipe.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+            add_to_cron_registry(self.name, pipe, enqueue_timestamp=stamp)
+            pipe.execute()
+        return job
+
+
+class Cron(CronScheduler):
+    """RQ's cron scheduler, driven by the worker's scheduling thread (not its own loop)."""
+
+    def add(self, queue_name: str, periodic: Periodic) -> CronJob:
+        """Register a periodic job on the queue."""
+        job = JsonCronJob(
+            queue_name,
+            func=periodic.func,
+            cron=periodic.cron,
+            job_timeout=periodic.timeout,
+            result_ttl=3600,
+        )
+        self._cron_jobs.append(job)
+        return job
+
+
+def make_cron(connection: Redis, queue_name: str, periodic: list[Periodic]) -> Cron:
+    """A cron scheduler with these periodic jobs registered."""
+    cron = Cron(connection=connection)
+    for item in periodic:
+        cron.add(queue_name, item)
+    return cron
+
+
+def requeue_abandoned(queue: Queue, alive: Callable[[str], bool]) -> list[str]:
+    """Queue again the jobs of the started registry whose worker is dead (``alive`` says
+    no for its name): a worker killed mid-job never finishes it. Jobs are idempotent, so
+    running one again is safe. Returns the ids requeued."""
+    registry = StartedJobRegistry(queue=queue)
+    requeued = []
+    for job_id in registry.get_job_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+        except NoSuchJobError:
+            continue
+        if job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:
+            continue
+        if alive(job.worker_name):
+            continue
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_job(job, pipeline=pipe)  # first: it opens the MULTI
+            registry.remove_executions(job, pipeline=pipe)
+            pipe.zrem(registry.key, job.id)  # an entry without an execution id
+            pipe.execute()
+        requeued.append(job.id)
+    return requeued
 
 
 def registries(queue: Queue) -> list:
