@@ -41,7 +41,7 @@ from ringtrail.tracking.visits import get_visits
 log = logging.getLogger(__name__)
 
 EVENT_TTL = 30 * 24 * 3600  # a stashed event outlives every retry of its job
-RETRY_INTERVALS = [10, 30, 60, 300, 900, 1800, 3600]
+RETRY_INTERVALS = [2, 10, 30, 60, 300, 900, 1800, 3600]  # a blip first, then outages
 JOB = "ringtrail.calls.intake.apply_event"
 JOB_TIMEOUT = 60  # seconds; applying one event takes milliseconds
 GRACE = 10  # seconds an event may take from its webhook to its record before replay looks

@@ -243,7 +243,9 @@ def worker(burst: bool) -> None:
         click.echo(f"spool replay skipped: {exc}", err=True)
     url = current_app.config["QUEUE_REDIS_URL"]
     runner = Runner(
-        queue.name, lambda: worker_connection(url), [counters.PERIODIC, retention.PERIODIC]
+        queue.name,
+        lambda **kwargs: worker_connection(url, **kwargs),
+        [counters.PERIODIC, retention.PERIODIC],
     )
     if not burst:
         replayer.start(current_app._get_current_object(), resume=True)

@@ -32,7 +32,7 @@ KEEPALIVE = {
     for opt, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
     if hasattr(socket, opt)
 }
-WORKER_SOCKET_TIMEOUT = 15  # seconds: longer than the worker's 5-second BLPOP, and no more
+WORKER_SOCKET_TIMEOUT = 10  # seconds; RQ raises it to its BLPOP wait + 10 (11 s)
 
 
 def init_app(app: Flask) -> None:
@@ -156,9 +156,11 @@ def get_queue() -> Queue:
     return shared["queue"]
 
 
-def worker_connection(url: str | None = None) -> redis.Redis:
+def worker_connection(
+    url: str | None = None, timeout: float = WORKER_SOCKET_TIMEOUT
+) -> redis.Redis:
     """The worker's own connection to the queue Redis (``url``, default the app's): it
-    blocks waiting for jobs, for a few seconds at a time, so a Redis that stopped
-    answering is noticed in seconds."""
+    blocks waiting for jobs, for a second at a time, so a Redis that stopped answering is
+    noticed in seconds. Its helper threads pass a shorter ``timeout``."""
     url = url or setting("QUEUE_REDIS_URL")
-    return make_redis(url, WORKER_SOCKET_TIMEOUT, decode=False, retries=True)
+    return make_redis(url, timeout, decode=False, retries=True)

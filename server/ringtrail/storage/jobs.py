@@ -113,6 +113,28 @@ def requeue_abandoned(queue: Queue, alive: Callable[[str], bool]) -> list[str]:
     return requeued
 
 
+def requeue_lost(queue: Queue, seen: set[str]) -> list[str]:
+    """Queue again the jobs a worker took but never received: RQ moves a job to its
+    intermediate queue as it hands it out (BLMOVE), and a connection that dies with the
+    answer in flight (a half-open connection) leaves it there, never started. ``seen``
+    holds what the previous call found there (seconds ago): a job found twice is lost.
+    Returns the ids requeued; ``seen`` is updated for the next call."""
+    intermediate = queue.intermediate_queue
+    started = set(queue.started_job_registry.get_job_ids(cleanup=False))
+    waiting = {job_id for job_id in intermediate.get_job_ids() if job_id not in started}
+    lost = sorted(waiting & seen)
+    for job_id in lost:
+        with queue.connection.pipeline() as pipe:
+            job = queue.fetch_job(job_id)
+            if job is not None:
+                queue.enqueue_job(job, pipeline=pipe)
+            pipe.lrem(intermediate.key, 1, job_id)
+            pipe.execute()
+    seen.clear()
+    seen.update(waiting - set(lost))
+    return lost
+
+
 def registries(queue: Queue) -> list:
     """Every registry of the queue that can hold a job: started, failed, deferred,
     scheduled, finished and canceled."""

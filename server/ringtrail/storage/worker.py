@@ -3,7 +3,7 @@
 - **Jobs** run in an RQ ``SimpleWorker`` in the main thread. RQ quits its work loop on a
   Redis error in the middle of a job; a new worker then starts after a backoff (1 s,
   doubling to 30 s), so the process never dies of an outage. Its connection has TCP
-  keepalive, a health check and a 15-second socket timeout over a 5-second wait for
+  keepalive, a health check and an 11-second socket timeout over a 1-second wait for
   jobs, so a Redis that stopped answering, or a half-open connection, is noticed in
   seconds (RQ's default socket timeout is 415 s).
 - **Liveness**: a key per worker (``ringtrail:worker-alive:NAME``, 10 s TTL) refreshed
@@ -12,7 +12,8 @@
   TTL (RQ's own lives 61 s and is retaken after 2 to 10 minutes), so when the holder
   dies another worker takes over within seconds. The holder, every second, enqueues
   the scheduled jobs that are due (retries), the periodic cron jobs that are due, and
-  every 5 s requeues the jobs a dead worker left in the started registry. An error
+  every 3 s requeues the jobs a dead worker left in the started registry and those lost
+  on their way to a worker (in RQ's intermediate queue, never started). An error
   (Redis away) is logged and the thread tries again a second later: it never dies.
 """
 
@@ -35,17 +36,18 @@ from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
 from rq.serializers import JSONSerializer
 
-from ringtrail.storage.jobs import Periodic, make_cron, requeue_abandoned
+from ringtrail.storage.jobs import Periodic, make_cron, requeue_abandoned, requeue_lost
 
 log = logging.getLogger(__name__)
 
-WORKER_TTL = 20  # RQ waits WORKER_TTL - 15 = 5 s for a job, and times out at 15 s
+WORKER_TTL = 16  # RQ waits WORKER_TTL - 15 = 1 s for a job, and times out after 11 s
 ALIVE_PREFIX = "ringtrail:worker-alive:"
 ALIVE_TTL = 10  # seconds
 HEARTBEAT_EVERY = 2.0
 LOCK_TTL = 6  # seconds
 TICK = 1.0  # seconds between scheduling rounds
-ABANDONED_EVERY = 5.0
+ABANDONED_EVERY = 3.0
+HELPER_TIMEOUT = 3.0  # socket timeout of the helper threads' short commands
 MAX_BACKOFF = 30.0
 
 
@@ -63,7 +65,7 @@ class Runner:
     def __init__(
         self,
         queue_name: str,
-        connect: Callable[[], redis.Redis],
+        connect: Callable[..., redis.Redis],
         periodic: list[Periodic] | None = None,
     ):
         self.queue_name = queue_name
@@ -77,7 +79,7 @@ class Runner:
     # Liveness ---------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        connection = self.connect()
+        connection = self.connect(timeout=HELPER_TIMEOUT)
         while not self.stopping.is_set():
             try:
                 pipe = connection.pipeline(transaction=False)
@@ -91,13 +93,14 @@ class Runner:
     # Scheduling -------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        connection = self.connect()
+        connection = self.connect(timeout=HELPER_TIMEOUT)
         queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
         scheduler = RQScheduler([self.queue_name], connection=connection, serializer=JSONSerializer)
         scheduler.prepare_registries([self.queue_name])
         cron = make_cron(connection, self.queue_name, self.periodic)
         lock = RQScheduler.get_locking_key(self.queue_name)
         last_abandoned = 0.0
+        handed_out: set[str] = set()
         while not self.stopping.is_set():
             try:
                 held = acquire_or_refresh_lock(connection, lock, self.id, LOCK_TTL)
@@ -114,6 +117,8 @@ class Runner:
                         last_abandoned = time.monotonic()
                         for job_id in requeue_abandoned(queue, self._alive(connection)):
                             log.warning("worker: requeued %s, left by a dead worker", job_id)
+                        for job_id in requeue_lost(queue, handed_out):
+                            log.warning("worker: requeued %s, lost on its way to a worker", job_id)
             except Exception as exc:  # Redis away: try again next tick
                 self.holds_lock = False
                 log.warning("worker: scheduling failed (%s); retrying", exc)
