@@ -4,6 +4,7 @@ can be killed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -155,6 +156,8 @@ class Proxy:
 
     def refuse(self) -> None:
         """Close every connection (with a reset) and refuse new ones."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone won't
         self.listener.close()
         with self.lock:
             for client, upstream, _ in self.pairs:
