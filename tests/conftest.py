@@ -46,12 +46,26 @@ def redis_url(tmp_path_factory):
         server.stop()
 
 
+def _ancestors() -> set[int]:
+    """This process and those that started it (their command lines may name the folder)."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
 def leftovers(marker: str) -> dict[int, str]:
     """Processes other than this one whose command line or environment names ``marker``
     (the session's temporary folder): what a test started and left running."""
     found = {}
+    mine = _ancestors()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in mine:
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
