@@ -29,6 +29,8 @@ import tempfile
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class EmbeddedRedis:
 
     def answers(self) -> bool:
         """Whether a server answers on our socket (ours, or one another process owns)."""
-        client = redis.Redis(unix_socket_path=self.socket, socket_timeout=1)
+        client = self._client()
         try:
             return bool(client.ping())
         except redis.BusyLoadingError:
@@ -135,13 +137,13 @@ class EmbeddedRedis:
         )
         self._wait()
         if upgrading:
-            client = redis.Redis(unix_socket_path=self.socket)
+            client = self._client()
             client.config_set("appendonly", "yes")
             client.close()
 
     def _wait(self) -> None:
         deadline = time.monotonic() + self.start_timeout
-        client = redis.Redis(unix_socket_path=self.socket, socket_timeout=1)
+        client = self._client()
         try:
             while True:
                 try:
@@ -155,6 +157,12 @@ class EmbeddedRedis:
                     time.sleep(0.05)
         finally:
             client.close()
+
+    def _client(self) -> redis.Redis:
+        # redis-py retries a refused connection ten times by default: ask once.
+        return redis.Redis(
+            unix_socket_path=self.socket, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
 
     def alive(self) -> bool:
         """Whether the server we started is still running (True if we only joined one)."""
