@@ -226,7 +226,7 @@ def resume_waiting() -> int:
     now = time.time()
     pipe = connection.pipeline()
     for job_id in ids:
-        pipe.zadd(registry.key, {job_id: now}, xx=True)  # only if it still waits there
+        pipe.zadd(registry.key, {job_id: now}, xx=True, ch=True)  # only if it waits there
         pipe.srem(WAITING, job_id)
     moved = sum(pipe.execute()[0::2])
     if moved:
