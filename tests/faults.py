@@ -211,6 +211,24 @@ class Process:
         return self.log.read_text(errors="replace")
 
 
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: {pid: command line}."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found[int(entry)] = cmdline
+    return found
+
+
 def wait_for(predicate, timeout: float, what: str, every: float = 0.2):
     """Poll ``predicate`` until it is truthy; returns the seconds it took."""
     started = time.monotonic()

@@ -174,28 +174,10 @@ def test_serve_starts_while_the_database_is_down_and_migrates_once_it_is_back(
         proc.wait(20)
 
 
-def _children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: {pid: command line}."""
-    import os
-
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            found[int(entry)] = cmdline
-    return found
-
-
 def _child(pid: int, word: str) -> int | None:
-    return next((p for p, cmd in _children(pid).items() if word in cmd), None)
+    from tests.faults import children
+
+    return next((p for p, cmd in children(pid).items() if word in cmd), None)
 
 
 @pytest.mark.slow

@@ -368,3 +368,81 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+# A web process killed (SIGKILL) in the middle of calls ----------------------------------
+
+
+def test_a_web_process_killed_mid_burst_loses_no_answered_call(apps, app_config, tmp_path):
+    """Calls answered before the kill are kept (spool and queue); a call whose webhook
+    died unanswered is delivered again, as Twilio retries, and recorded once."""
+    import signal
+    import threading
+
+    from tests.faults import children
+
+    app = apps()
+    client = app.test_client()
+    with app.app_context():
+        setup = make_site(get_db(), numbers=100, lease_seconds=1800)
+    leased = [visit(client, setup) for _ in range(100)]
+    sessions = {number: session for session, number in leased}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = worker_env(
+        app_config, PUBLIC_URL=base, BIND=f"127.0.0.1:{port}", WORKERS="2", THREADS="2"
+    )
+    serve = Process(["serve"], env, tmp_path / "serve.log")
+    worker = Process(["worker"], env, tmp_path / "worker.log")
+    serve.start()
+    worker.start()
+    params = [call_params(setup, number) for _, number in leased]
+
+    def post(p: dict) -> bool:
+        url = f"{base}{VOICE}"
+        request = urllib.request.Request(
+            url,
+            data=urlencode(p).encode(),
+            headers={"X-Twilio-Signature": sign(url, p, setup.token)},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status == 200 and b"<Dial" in response.read()
+        except OSError:
+            return False  # died unanswered: the carrier tries again
+
+    try:
+        wait_for(lambda: _answers(f"{base}/healthz"), 30, "ringtrail serve")
+        answered: dict[str, bool] = {}
+        lock = threading.Lock()
+
+        def caller(batch: list[dict]) -> None:
+            for p in batch:
+                ok = post(p)
+                with lock:
+                    answered[p["CallSid"]] = ok
+
+        threads = [threading.Thread(target=caller, args=(params[k::4],)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(answered) >= 30, 30, "calls under way")
+        [master] = [pid for pid, cmd in children(serve.proc.pid).items() if "gunicorn" in cmd]
+        victim = min(children(master))
+        os.kill(victim, signal.SIGKILL)
+        for thread in threads:
+            thread.join(60)
+        retried = [p for p in params if not answered[p["CallSid"]]]
+        print(f"{len(retried)} calls died unanswered with the web process and were retried")
+        for p in retried:
+            assert wait_for(lambda p=p: post(p), 30, "a retried call answered") >= 0
+        took = wait_for(
+            lambda: len([c for c in records(app) if complete(c, setup, sessions)]) == 100,
+            RECOVERY,
+            "100 complete records",
+            every=0.5,
+        )
+        print(f"every record complete {took:.1f} s after the last call")
+    finally:
+        worker.stop()
+        serve.stop()
+    assert_exactly(app, setup, [p["CallSid"] for p in params], sessions)

@@ -21,7 +21,14 @@ from ringtrail.calls.events import CallEvent, event_id
 from ringtrail.calls.intake import JOB, get_spool, get_stash, replay
 from ringtrail.cli import main
 from ringtrail.storage.clients import get_queue, get_queue_redis
-from ringtrail.storage.jobs import MOVED, Periodic, make_cron, move_job_paths, requeue_abandoned
+from ringtrail.storage.jobs import (
+    MOVED,
+    Periodic,
+    make_cron,
+    move_job_paths,
+    requeue_abandoned,
+    requeue_lost,
+)
 from ringtrail.storage.models import Call
 from ringtrail.tracking.pool import get_pools
 from tests.helpers import cli_env, make_site, run_jobs
@@ -185,3 +192,36 @@ def test_a_job_left_started_by_a_dead_worker_is_queued_again(app):
         worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
         worker.work(burst=True)
         assert job.get_status(refresh=True) == "finished"
+
+
+def test_a_job_whose_worker_died_before_it_said_it_started_is_queued_again(app):
+    """RQ records the execution (with the worker's name) before the job's status says
+    started: a worker killed in between leaves a queued job in the started registry."""
+    with app.app_context():
+        queue = get_queue()
+        queue.enqueue(tick, job_id="tick-2")
+        dead = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        dead.register_birth()
+        dequeued, _ = queue.dequeue_any(
+            [queue], 1, connection=queue.connection, serializer=JSONSerializer
+        )
+        dead.prepare_execution(dequeued)  # ... and then it was killed
+        assert dequeued.get_status(refresh=True) == "queued"
+        assert queue.intermediate_queue.get_job_ids() == ["tick-2"]
+        assert requeue_abandoned(queue, alive=lambda name: name != dead.name) == ["tick-2"]
+        assert queue.started_job_registry.get_job_ids(cleanup=False) == []
+        assert queue.intermediate_queue.get_job_ids() == []
+        assert requeue_lost(queue, set()) == []
+        assert queue.get_job_ids() == ["tick-2"]
+
+
+def test_a_job_lost_on_its_way_to_a_worker_is_queued_again(app):
+    with app.app_context():
+        queue = get_queue()
+        queue.enqueue(tick, job_id="tick-3")
+        # BLMOVE hands it out; the answer never reaches the worker.
+        queue.dequeue_any([queue], 1, connection=queue.connection, serializer=JSONSerializer)
+        seen: set[str] = set()
+        assert requeue_lost(queue, seen) == [] and seen == {"tick-3"}  # once: maybe in flight
+        assert requeue_lost(queue, seen) == ["tick-3"]  # twice: lost
+        assert queue.get_job_ids() == ["tick-3"] and queue.intermediate_queue.get_job_ids() == []

@@ -19,9 +19,11 @@ from rq.cron import CronJob, CronScheduler
 from rq.cron_job_registry import add as add_to_cron_registry
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import as_text
 
 # Job functions that moved, old path -> new path. Jobs carry only ids, so a job queued by
 # an older release runs unchanged once it names the function's new home. The periodic
@@ -35,6 +37,9 @@ MOVED: dict[str, str] = {
         "ringtrail.privacy.retention.periodic_enforce"
     ),
 }
+
+
+RUNNABLE = {JobStatus.QUEUED, JobStatus.STARTED}  # a job a dead worker had not finished
 
 
 @dataclass(frozen=True)
@@ -91,25 +96,31 @@ def make_cron(connection: Redis, queue_name: str, periodic: list[Periodic]) -> C
 
 def requeue_abandoned(queue: Queue, alive: Callable[[str], bool]) -> list[str]:
     """Queue again the jobs of the started registry whose worker is dead (``alive`` says
-    no for its name): a worker killed mid-job never finishes it. Jobs are idempotent, so
-    running one again is safe. Returns the ids requeued."""
+    no for its name): a worker killed mid-job never finishes it. The worker's name comes
+    from the execution RQ records before anything else (a worker can die before the job
+    itself says it started). Jobs are idempotent, so running one again is safe. Returns
+    the ids requeued."""
     registry = StartedJobRegistry(queue=queue)
     requeued = []
-    for job_id in registry.get_job_ids(cleanup=False):
+    for raw in queue.connection.zrange(registry.key, 0, -1):
+        entry = as_text(raw)
+        job_id, _, execution_id = entry.partition(":")
+        job = queue.fetch_job(job_id)
         try:
-            job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
-        except NoSuchJobError:
-            continue
-        if job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:
-            continue
-        if alive(job.worker_name):
+            worker = Execution.fetch(execution_id, job_id, queue.connection).worker_name
+        except Exception:  # no execution recorded (an older entry), or it expired
+            worker = job.worker_name if job is not None else ""
+        if not worker or alive(worker):
             continue
         with queue.connection.pipeline() as pipe:
-            queue.enqueue_job(job, pipeline=pipe)  # first: it opens the MULTI
-            registry.remove_executions(job, pipeline=pipe)
-            pipe.zrem(registry.key, job.id)  # an entry without an execution id
+            redo = job is not None and job.get_status(refresh=False) in RUNNABLE
+            if redo:
+                queue.enqueue_job(job, pipeline=pipe)  # first: it opens the MULTI
+                pipe.lrem(queue.intermediate_queue.key, 1, job_id)
+            pipe.zrem(registry.key, entry)
             pipe.execute()
-        requeued.append(job.id)
+        if redo:
+            requeued.append(job_id)
     return requeued
 
 
