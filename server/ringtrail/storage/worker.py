@@ -6,8 +6,9 @@
   keepalive, a health check and an 11-second socket timeout over a 1-second wait for
   jobs, so a Redis that stopped answering, or a half-open connection, is noticed in
   seconds (RQ's default socket timeout is 415 s).
-- **Liveness**: a key per worker (``ringtrail:worker-alive:NAME``, 10 s TTL) refreshed
-  every 2 s by a thread. A worker killed with SIGKILL is known dead 10 s later.
+- **Liveness**: a key for the RQ worker at work (``ringtrail:worker-alive:NAME``, 10 s
+  TTL) refreshed every 2 s by a thread. A worker killed with SIGKILL, or one that quit
+  its loop on a Redis error in the middle of a job, is known dead 10 s later.
 - **Scheduling**, a thread: it holds RQ's scheduler lock for the queue with a 6-second
   TTL (RQ's own lives 61 s and is retaken after 2 to 10 minutes), so when the holder
   dies another worker takes over within seconds. The holder, every second, enqueues
@@ -72,7 +73,8 @@ class Runner:
         self.connect = connect
         self.periodic = periodic or []
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        self.names: set[str] = set()  # every RQ worker name this process has used
+        self.names: list[str] = []  # every RQ worker name this process has used
+        self.current = ""  # the one at work: the others quit, leaving their jobs behind
         self.stopping = threading.Event()
         self.holds_lock = False
 
@@ -82,10 +84,8 @@ class Runner:
         connection = self.connect(timeout=HELPER_TIMEOUT)
         while not self.stopping.is_set():
             try:
-                pipe = connection.pipeline(transaction=False)
-                for name in list(self.names):
-                    pipe.set(alive_key(name), self.id, ex=ALIVE_TTL)
-                pipe.execute()
+                if self.current:
+                    connection.set(alive_key(self.current), self.id, ex=ALIVE_TTL)
             except redis.RedisError as exc:
                 log.info("worker: heartbeat failed (%s)", exc)
             self.stopping.wait(HEARTBEAT_EVERY)
@@ -129,7 +129,7 @@ class Runner:
 
     def _alive(self, connection: redis.Redis) -> Callable[[str], bool]:
         def alive(name: str) -> bool:
-            return name in self.names or bool(connection.exists(alive_key(name)))
+            return name == self.current or bool(connection.exists(alive_key(name)))
 
         return alive
 
@@ -137,7 +137,8 @@ class Runner:
 
     def _new_worker(self) -> SimpleWorker:
         name = f"{self.id}.{len(self.names)}"
-        self.names.add(name)
+        self.names.append(name)
+        self.current = name
         return SimpleWorker(
             [self.queue_name],
             connection=self.connect(),
