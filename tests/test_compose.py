@@ -32,6 +32,18 @@ def test_lease_redis_never_evicts_and_keeps_an_aof():
     assert "--appendonly yes" in command
 
 
+@pytest.mark.parametrize("name", ["redis-leases", "redis-queue"])
+def test_both_redis_keep_an_aof_and_never_evict(name):
+    command = " ".join(SERVICES[name]["command"])
+    assert "--appendonly yes" in command and "--appendfsync everysec" in command
+    assert "--maxmemory-policy noeviction" in command
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_is_restarted_when_it_dies(name):
+    assert SERVICES[name].get("restart") in {"always", "unless-stopped"}, name
+
+
 def test_queues_have_their_own_redis():
     web = env_of(SERVICES["web"])
     assert web["RINGTRAIL_REDIS_URL"].startswith("redis://redis-leases:")

@@ -41,7 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["INSTANCE_PATH"] = app.instance_path
     app.json.sort_keys = False
 
-    os.makedirs(app.instance_path, exist_ok=True)
+    _private_folder(app.instance_path)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     if not app.config["SPOOL_DIR"]:
@@ -55,6 +55,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sql.init_app(app)
     web.init_app(app)
     return app
+
+
+def _private_folder(path: str) -> None:
+    """Make the instance folder ours alone (0700): it holds the database, Redis's files,
+    the spool and the secret key. A folder an older release made 0755 is tightened."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
 
 
 def _instance_secret(instance: Path) -> str:

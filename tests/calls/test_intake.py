@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from ringtrail.calls.attribution import Attribution, attribute
 from ringtrail.calls.events import CallEvent, event_id
-from ringtrail.calls.intake import JOB, EventStash, apply_event, enqueue, get_stash
+from ringtrail.calls.intake import JOB, EventStash, apply_event, enqueue, get_stash, replay
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import Call, VisitSnapshot
@@ -421,10 +421,11 @@ def test_a_job_run_again_after_it_applied_duplicates_nothing(app, client, new_si
 
     with app.app_context():
         # A worker killed after its commit but before it forgot the stash runs it again.
+        # The commit marked it applied: nothing is applied twice.
         get_queue_redis().set(get_stash().key(eid), stash)
-        assert apply_event(eid).startswith("call ")
-        assert not get_stash().exists(eid)
         assert apply_event(eid) == "already applied"
+        assert not get_stash().exists(eid)
+        assert apply_event(eid) == "nothing stashed"
         # Or the same event re-enqueued (a replay of a spool that had it too).
         enqueue(eid, CallEvent.from_dict(json.loads(stash)))
     assert run_jobs(app) == 1
@@ -649,3 +650,80 @@ def test_events_stashed_before_agencies_find_their_call(app, client, new_site):
     assert sorted((c.agency_id, c.duration_seconds) for c in calls(app)) == sorted(
         [(setup.agency.id, None), (other.agency.id, None)]
     )
+
+
+# The spool as a write-ahead log -----------------------------------------------------------
+
+
+def _spooled(app) -> list[str]:
+    import os
+
+    folder = app.config["SPOOL_DIR"]
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_an_answered_event_is_on_disk_until_its_record_is_committed(app, client, new_site):
+    from ringtrail.storage.models import AppliedEvent
+
+    setup = new_site(numbers=1)
+    answer = start_visit(client, setup, "https://shop.example/")
+    sid = ring(client, setup, leased(answer))  # queued: Redis is up
+    eid = event_id("twilio", sid, "voice", "", setup.agency.id)
+    assert _spooled(app) == [f"{eid}.json"]  # ... and on disk all the same
+    with app.app_context():
+        assert replay() == 0  # the queue holds it: nothing to queue again
+    run_jobs(app)
+    assert _spooled(app) == []  # committed: the job let it go
+    with app.app_context():
+        assert get_db().get(AppliedEvent, eid) is not None
+
+
+def test_replay_queues_again_what_a_crashed_redis_lost_and_forgets_what_is_committed(
+    app, client, new_site, redis_client
+):
+    setup = new_site(numbers=2)
+    first = start_visit(client, setup, "https://shop.example/")
+    lost_sid = ring(client, setup, leased(first))
+    with app.app_context():  # what kill -9 of a Redis without its last second does
+        queue = get_queue()
+        queue.connection.delete(
+            queue.key, get_stash().key(event_id("twilio", lost_sid, "voice", "", setup.agency.id))
+        )
+        assert queue.count == 0
+        assert replay(grace=60) == 0  # too young: its webhook may be at work still
+        assert replay() == 1
+        assert replay() == 0  # queued once
+    assert run_jobs(app) == 1
+    [call] = calls(app)
+    assert (call.call_sid, call.confidence, call.session_id) == (
+        lost_sid,
+        "exact",
+        first["session"],
+    )
+    assert _spooled(app) == []
+
+
+def test_jobs_that_waited_for_the_database_run_as_soon_as_it_answers(app, client, new_site):
+    from datetime import UTC, datetime
+
+    from rq.registry import ScheduledJobRegistry
+
+    from ringtrail.calls.intake import WAITING, resume_waiting
+    from tests.helpers import database_down
+
+    setup = new_site(numbers=1)
+    answer = start_visit(client, setup, "https://shop.example/")
+    with database_down(app):
+        sid = ring(client, setup, leased(answer))
+        run_jobs(app)  # fails: no database
+        eid = event_id("twilio", sid, "voice", "", setup.agency.id)
+        with app.app_context():
+            queue = get_queue()
+            registry = ScheduledJobRegistry(queue=queue)
+            assert queue.connection.smembers(WAITING) == {eid.encode()}
+            assert resume_waiting() == 0  # still down: it waits for its retry
+    with app.app_context():
+        assert resume_waiting() == 1
+        due = registry.get_scheduled_time(eid)
+        assert due <= datetime.now(UTC)  # not after its retry delay: now
+        assert queue.connection.smembers(WAITING) == set()

@@ -7,10 +7,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from ringtrail.cli import main
 from ringtrail.privacy import retention
 from ringtrail.storage.models import Call, Client, Site, VisitSnapshot
 from tests.helpers import make_site, run_jobs
@@ -161,7 +159,7 @@ def test_a_recording_already_gone_at_the_carrier_is_forgotten(db, setup, stand_i
     assert db.get(Call, call_id).recording_sid is None
 
 
-def test_the_job_runs_from_the_queue_and_schedules_its_next_run(app, db, setup, stand_in):
+def test_the_job_runs_from_the_queue_and_queues_nothing_more(app, db, setup, stand_in):
     from ringtrail.storage.clients import get_queue
 
     real_now = datetime.now(UTC)
@@ -174,37 +172,26 @@ def test_the_job_runs_from_the_queue_and_schedules_its_next_run(app, db, setup, 
     db.add(old)
     db.commit()
     with app.app_context():
-        get_queue().enqueue(retention.enforce_and_reschedule, job_id="retention-now")
+        get_queue().enqueue(retention.periodic_enforce, job_id="retention-now")
     assert run_jobs(app) == 1
     assert ids(db, Call) == set()
-    with app.app_context():
-        scheduled = get_queue().scheduled_job_registry.get_job_ids()
-    slot = int(real_now.timestamp() // retention.RUN_EVERY) + 1
-    assert f"enforce-retention-{slot}" in scheduled or f"enforce-retention-{slot + 1}" in scheduled
+    with app.app_context():  # RQ's cron schedules the next run: the job queues nothing
+        assert get_queue().scheduled_job_registry.get_job_ids() == []
 
 
-def test_schedule_keeps_one_chain_per_slot(app):
-    from ringtrail.storage.clients import get_queue
+def test_retention_is_an_hourly_cron_job_that_forgets_old_applied_events(app, db):
+    from ringtrail.storage.models import AppliedEvent
 
-    with app.app_context():
-        first = retention.schedule(now=NOW.timestamp())
-        assert retention.schedule(now=NOW.timestamp() + 5) == first
-        queue = get_queue()
-        assert queue.scheduled_job_registry.get_job_ids() == [first]
-        job = queue.fetch_job(first)
-        assert job.func_name == "ringtrail.privacy.retention.enforce_and_reschedule"
-        when = queue.scheduled_job_registry.get_scheduled_time(first)
-    assert when == datetime.fromtimestamp(
-        (int(NOW.timestamp()) // retention.RUN_EVERY + 1) * retention.RUN_EVERY, UTC
+    assert retention.PERIODIC.func is retention.periodic_enforce
+    assert retention.PERIODIC.cron == "7 * * * *"
+    db.add_all(
+        [
+            AppliedEvent(event_id="voice-old", applied_at=NOW - timedelta(days=40)),
+            AppliedEvent(event_id="voice-new", applied_at=NOW - timedelta(days=2)),
+        ]
     )
-
-
-def test_the_worker_command_schedules_retention(app, app_config):
-    from ringtrail.storage.clients import get_queue
-    from tests.helpers import cli_env
-
-    result = CliRunner().invoke(main, ["worker", "--burst"], env=cli_env(app_config))
-    assert result.exit_code == 0, result.output
+    db.commit()
     with app.app_context():
-        scheduled = get_queue().scheduled_job_registry.get_job_ids()
-    assert any(j.startswith("enforce-retention-") for j in scheduled), scheduled
+        assert retention.forget_applied_events(now=NOW) == 1
+    db.expire_all()
+    assert [e.event_id for e in db.scalars(select(AppliedEvent))] == ["voice-new"]

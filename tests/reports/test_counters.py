@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from ringtrail.reports.counters import flush, schedule_flush
+from ringtrail.reports.counters import PERIODIC, flush, periodic_flush
 from ringtrail.storage.models import DailyVisits
 from ringtrail.tracking.pool import PoolKeys, PoolStore
 from tests.helpers import make_site, tracking_numbers
@@ -76,12 +76,6 @@ def test_flush_copies_hourly_pool_load(app, db, redis_client):
     assert (row.ended_leases, row.held_seconds) == (2, 60)  # a and b (shared) held 30 s each
 
 
-def test_schedule_flush_keeps_one_chain_per_slot(app):
-    from ringtrail.storage.clients import get_queue
-
-    with app.app_context():
-        first = schedule_flush(now=NOW)
-        second = schedule_flush(now=NOW + 1)  # another worker, same slot
-        assert first == second
-        registry = get_queue().scheduled_job_registry
-        assert registry.get_job_ids() == [first]
+def test_the_flush_is_a_cron_job_every_five_minutes():
+    assert PERIODIC.func is periodic_flush
+    assert PERIODIC.cron == "*/5 * * * *"

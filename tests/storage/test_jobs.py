@@ -12,14 +12,23 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
+from rq import SimpleWorker
 from rq.job import Job
+from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from ringtrail.calls.events import CallEvent, event_id
 from ringtrail.calls.intake import JOB, get_spool, get_stash, replay
 from ringtrail.cli import main
 from ringtrail.storage.clients import get_queue, get_queue_redis
-from ringtrail.storage.jobs import MOVED, move_job_paths, schedule_every
+from ringtrail.storage.jobs import (
+    MOVED,
+    Periodic,
+    make_cron,
+    move_job_paths,
+    requeue_abandoned,
+    requeue_lost,
+)
 from ringtrail.storage.models import Call
 from ringtrail.tracking.pool import get_pools
 from tests.helpers import cli_env, make_site, run_jobs
@@ -142,16 +151,77 @@ def test_migrate_moves_jobs_queued_by_an_older_release_and_they_apply(
         assert call.caller_number == CALLER and call.client_id == setup.client.id
 
 
-def tick() -> None:
-    """A periodic job's stand-in: queued by the test below, never run."""
+def tick() -> str:
+    """A periodic job's stand-in."""
+    return "tick"
 
 
-def test_periodic_jobs_keep_one_chain_per_slot(app):
+def test_a_cron_job_is_queued_with_json_when_due_and_runs(app):
     with app.app_context():
         queue = get_queue()
-        first = schedule_every(queue, tick, 300, "tick", now=1000.0)
-        again = schedule_every(queue, tick, 300, "tick", now=1100.0)  # same slot
-        later = schedule_every(queue, tick, 300, "tick", now=1300.0)
-        assert first == again == "tick-4"
-        assert later == "tick-5"
-        assert sorted(queue.scheduled_job_registry.get_job_ids()) == ["tick-4", "tick-5"]
+        cron = make_cron(queue.connection, queue.name, [Periodic(tick, "*/5 * * * *", 10)])
+        (job,) = cron.get_jobs()
+        assert cron.enqueue_jobs() == []  # not due yet
+        job.next_enqueue_time = datetime.now(UTC) - timedelta(seconds=1)
+        assert cron.enqueue_jobs() == [job]
+        assert job.next_enqueue_time > datetime.now(UTC)  # the next slot, from RQ's croniter
+        (queued,) = queue.get_jobs()
+        assert queued.func_name == "tests.storage.test_jobs.tick"
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        assert worker.work(burst=True)
+        assert queued.get_status(refresh=True) == "finished" and queued.return_value() == "tick"
+
+
+def test_a_job_left_started_by_a_dead_worker_is_queued_again(app):
+    with app.app_context():
+        queue = get_queue()
+        job = queue.enqueue(tick, job_id="tick-1")
+        dead = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        dead.register_birth()
+        dequeued, _ = queue.dequeue_any(
+            [queue], None, connection=queue.connection, serializer=JSONSerializer
+        )
+        dead.prepare_execution(dequeued)
+        dead.prepare_job_execution(dequeued)  # ... and then it was killed
+        assert job.get_status(refresh=True) == "started"
+        assert requeue_abandoned(queue, alive=lambda name: True) == []
+        assert requeue_abandoned(queue, alive=lambda name: name != dead.name) == ["tick-1"]
+        assert queue.started_job_registry.get_job_ids(cleanup=False) == []
+        assert queue.get_job_ids() == ["tick-1"]
+        assert requeue_abandoned(queue, alive=lambda name: False) == []  # once
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        worker.work(burst=True)
+        assert job.get_status(refresh=True) == "finished"
+
+
+def test_a_job_whose_worker_died_before_it_said_it_started_is_queued_again(app):
+    """RQ records the execution (with the worker's name) before the job's status says
+    started: a worker killed in between leaves a queued job in the started registry."""
+    with app.app_context():
+        queue = get_queue()
+        queue.enqueue(tick, job_id="tick-2")
+        dead = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        dead.register_birth()
+        dequeued, _ = queue.dequeue_any(
+            [queue], 1, connection=queue.connection, serializer=JSONSerializer
+        )
+        dead.prepare_execution(dequeued)  # ... and then it was killed
+        assert dequeued.get_status(refresh=True) == "queued"
+        assert queue.intermediate_queue.get_job_ids() == ["tick-2"]
+        assert requeue_abandoned(queue, alive=lambda name: name != dead.name) == ["tick-2"]
+        assert queue.started_job_registry.get_job_ids(cleanup=False) == []
+        assert queue.intermediate_queue.get_job_ids() == []
+        assert requeue_lost(queue, set()) == []
+        assert queue.get_job_ids() == ["tick-2"]
+
+
+def test_a_job_lost_on_its_way_to_a_worker_is_queued_again(app):
+    with app.app_context():
+        queue = get_queue()
+        queue.enqueue(tick, job_id="tick-3")
+        # BLMOVE hands it out; the answer never reaches the worker.
+        queue.dequeue_any([queue], 1, connection=queue.connection, serializer=JSONSerializer)
+        seen: set[str] = set()
+        assert requeue_lost(queue, seen) == [] and seen == {"tick-3"}  # once: maybe in flight
+        assert requeue_lost(queue, seen) == ["tick-3"]  # twice: lost
+        assert queue.get_job_ids() == ["tick-3"] and queue.intermediate_queue.get_job_ids() == []

@@ -5,34 +5,48 @@ the job gets only the id (RQ keeps failed jobs, with their arguments, for a long
 The event id is derived from the carrier's call id, so a webhook delivered twice makes
 one event and one job, and the job (:func:`apply_event`) is idempotent anyway.
 
-If the queue Redis cannot take an event, it goes to this node's spool (a folder on local
-disk) and is replayed as soon as the queue answers again.
+Every event is first written to this node's spool (a folder on local disk), the
+write-ahead log: durable before the webhook answers, and kept until the job has committed
+its record (marked in SQL by an :class:`~ringtrail.storage.models.AppliedEvent` row in
+the same transaction). If the queue Redis cannot take an event, the spool is all there
+is. :func:`replay` (run every few seconds by :mod:`ringtrail.calls.replayer` in web
+processes and the worker) forgets what is committed and queues again what the queue
+does not hold: an event lost by a Redis that crashed, or never queued.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
+import time
 from collections.abc import Iterator
 
 import redis
 from rq import Retry
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ringtrail.calls.events import CallEvent
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.calls.spool import Spool
-from ringtrail.context import running_app, setting
+from ringtrail.context import setting
 from ringtrail.storage.clients import get_queue, get_queue_redis
-from ringtrail.storage.sql import get_db
+from ringtrail.storage.models import AppliedEvent
+from ringtrail.storage.sql import get_db, get_engine
 from ringtrail.tracking.pool import get_pools
 from ringtrail.tracking.visits import get_visits
 
 log = logging.getLogger(__name__)
 
 EVENT_TTL = 30 * 24 * 3600  # a stashed event outlives every retry of its job
-RETRY_INTERVALS = [10, 30, 60, 300, 900, 1800, 3600]
+RETRY_INTERVALS = [2, 10, 30, 60, 300, 900, 1800, 3600]  # a blip first, then outages
 JOB = "ringtrail.calls.intake.apply_event"
+JOB_TIMEOUT = 60  # seconds; applying one event takes milliseconds
+GRACE = 10  # seconds an event may take from its webhook to its record before replay looks
+WAITING = "ringtrail:waiting-for-database"  # SET of event ids whose job waits for SQL
+HELD = {b"queued", b"started", b"scheduled", b"deferred"}  # the queue still has the job
 
 
 class EventStash:
@@ -106,6 +120,7 @@ def enqueue(event_id: str, event: CallEvent) -> None:
         event_id,
         job_id=event_id,
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        job_timeout=JOB_TIMEOUT,
         result_ttl=3600,
         failure_ttl=30 * 24 * 3600,
         description=f"apply {event.kind} event",
@@ -116,68 +131,145 @@ def enqueue(event_id: str, event: CallEvent) -> None:
 
 
 def submit(event_id: str, event: CallEvent, *, if_spooled: CallEvent | None = None) -> bool:
-    """Queue the event, or spool it if the queue is unreachable.
+    """Write the event to the spool (durably), then queue it; returns True if queued.
 
-    Returns True if it was queued. Never raises for a store failure: a webhook must
-    answer whatever happens. ``if_spooled`` is the event to spool instead, when the
-    webhook answers differently without a queue (a voice call is then not recorded).
+    Never raises for a store failure: a webhook must answer whatever happens. The
+    spooled copy stays until the record is committed. ``if_spooled`` is the event to
+    keep instead when the queue cannot take it and the webhook answers differently
+    without a queue (a voice call is then not recorded).
     """
+    spool = get_spool()
+    try:
+        spool.put(event_id, event.to_dict())
+    except OSError:
+        log.exception("intake: spool unwritable; event %s rests on the queue alone", event_id)
     try:
         enqueue(event_id, event)
     except Exception:
-        log.warning("intake: queue unavailable, spooling %s", event_id)
-        try:
-            get_spool().put(event_id, (if_spooled or event).to_dict())
-        except OSError:
-            log.exception("intake: spool failed too; event %s lost", event_id)
+        log.warning("intake: queue unavailable, %s waits in the spool", event_id)
+        if if_spooled is not None:
+            try:
+                spool.put(event_id, if_spooled.to_dict())
+            except OSError:
+                log.exception("intake: spool failed too; event %s lost", event_id)
         return False
-    _replay_soon(running_app())  # the queue is back: drain the spool
     return True
 
 
-_replaying = threading.Lock()
+def applied(event_ids: list[str]) -> set[str]:
+    """Which of these events are committed in SQL."""
+    db = get_db()
+    try:
+        found: set[str] = set()
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            found.update(
+                db.scalars(select(AppliedEvent.event_id).where(AppliedEvent.event_id.in_(chunk)))
+            )
+        return found
+    finally:
+        db.close()
 
 
-def _replay_soon(app) -> None:
-    """Replay the spool in the background if it holds anything and no replay runs."""
-    if not Spool(app.config["SPOOL_DIR"]).pending() or not _replaying.acquire(blocking=False):
-        return
-
-    def run() -> None:
-        try:
-            with app.app_context():
-                replay()
-        finally:
-            _replaying.release()
-
-    threading.Thread(target=run, name="ringtrail-spool-replay", daemon=True).start()
+def _held(connection: redis.Redis, event_id: str) -> bool:
+    """Whether the queue holds the event: stashed, with a job that will still run."""
+    pipe = connection.pipeline(transaction=False)
+    pipe.exists(EventStash.PREFIX + event_id)
+    pipe.hget(Job.key_for(event_id), "status")
+    stashed, status = pipe.execute()
+    return bool(stashed) and status in HELD
 
 
-def replay() -> int:
-    """Queue every spooled event now; returns how many went."""
-    count = get_spool().replay(lambda eid, data: enqueue(eid, CallEvent.from_dict(data)))
-    if count:
-        log.info("intake: replayed %d spooled events", count)
-    return count
+def replay(grace: float = 0) -> int:
+    """Bring spooled events written more than ``grace`` seconds ago to their records:
+    forget those committed in SQL, queue again those the queue does not hold (never
+    queued, lost by a Redis that crashed, or failed for good). Returns how many were
+    queued. Stops at the first store that does not answer: the next run goes on."""
+    spool = get_spool()
+    waiting = spool.older_than(grace)
+    if not waiting:
+        return 0
+    try:
+        done = applied(waiting)
+    except Exception as exc:  # SQL away: nothing may be forgotten, the queue still works
+        log.info("intake: cannot tell which spooled events are applied (%s)", exc)
+        done = set()
+    for event_id in done:
+        spool.discard(event_id)
+    queue = get_queue()
+    queued = []
+
+    def resubmit(event_id: str, data: dict) -> None:
+        if not _held(queue.connection, event_id):
+            enqueue(event_id, CallEvent.from_dict(data))
+            queued.append(event_id)
+
+    spool.replay(resubmit, [e for e in waiting if e not in done], keep=True)
+    if queued:
+        log.info("intake: queued %d spooled events", len(queued))
+    return len(queued)
+
+
+def resume_waiting() -> int:
+    """Run now the jobs that failed because SQL was away, once it answers again,
+    however long it was away (their retry delays only ever grow). Returns how many."""
+    connection = get_queue().connection
+    ids = connection.smembers(WAITING)
+    if not ids:
+        return 0
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return 0
+    registry = ScheduledJobRegistry(queue=get_queue())
+    now = time.time()
+    pipe = connection.pipeline()
+    for job_id in ids:
+        pipe.zadd(registry.key, {job_id: now}, xx=True, ch=True)  # only if it waits there
+        pipe.srem(WAITING, job_id)
+    moved = sum(pipe.execute()[0::2])
+    if moved:
+        log.info("intake: database is back; %d waiting jobs run now", moved)
+    return moved
 
 
 def apply_event(event_id: str) -> str:
-    """The job: apply a stashed call event to its call record, then forget the stash."""
+    """The job: apply a stashed call event to its call record (once: the commit marks it
+    applied), then forget the stash and this node's spooled copy."""
     stash = get_stash()
     event = stash.get(event_id)
     if event is None:
-        return "already applied"  # a re-run after the commit below
+        return "nothing stashed"  # a re-run after the commit below; or lost: the spool has it
     db = get_db()
     try:
-        call = apply_to_sql(db, event, get_pools(), get_visits())
-        db.commit()
+        if db.get(AppliedEvent, event_id) is not None:
+            result = "already applied"
+        else:
+            call = apply_to_sql(db, event, get_pools(), get_visits())
+            db.add(AppliedEvent(event_id=event_id))
+            db.commit()
+            if call is None:  # an older release's event whose agency cannot be told
+                log.warning("intake: event %s names no agency; dropped", event_id)
+                result = "dropped: no agency"
+            else:
+                result = f"call {call.id}: {event.kind}"
+    except (OperationalError, InterfaceError):
+        db.rollback()
+        _wait_for_database(event_id)
+        raise  # RQ keeps the traceback and retries; resume_waiting() hurries it
     except Exception:
         db.rollback()
         raise  # RQ keeps the traceback and retries
     finally:
         db.close()  # the worker's app context outlives the job; start each one fresh
     stash.delete(event_id)
-    if call is None:
-        log.warning("intake: event %s names no agency; dropped", event_id)
-        return "dropped: no agency"
-    return f"call {call.id}: {event.kind}"
+    get_spool().discard(event_id)
+    return result
+
+
+def _wait_for_database(event_id: str) -> None:
+    try:
+        get_queue_redis().sadd(WAITING, event_id)
+    except redis.RedisError:
+        log.warning("intake: could not note that %s waits for the database", event_id)

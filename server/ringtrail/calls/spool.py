@@ -1,11 +1,14 @@
-"""The disk spool: call events that could not reach Redis wait here, then are replayed.
+"""The disk spool: the write-ahead log of call events on this node's local disk.
 
-One JSON file per event, named by its event id, so a webhook delivered twice during an
-outage is spooled once. Files are written atomically and readable only by us (they hold
-caller numbers). A replaying process claims a file by renaming it, so several gunicorn
-workers can replay the same folder without submitting an event twice at once. The claim
-is named with the time it was made: a file keeps the time it was spooled, which says
-nothing of how long its replayer has had it.
+Every event a webhook accepts is written here, durably (fdatasync of the file, fsync of
+the folder), before the webhook answers, and stays until its record is committed in
+SQL; events that could not be queued wait here to be replayed. One JSON file per event,
+named by its event id, so a webhook delivered twice is spooled once. Files are written
+atomically and readable only by us (they hold caller numbers). A replaying process
+claims a file by renaming it, so several gunicorn workers can replay the same folder
+without submitting an event twice at once. The claim is named with the time it was
+made: a file keeps the time it was spooled, which says nothing of how long its replayer
+has had it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,16 +34,40 @@ class Spool:
         self.directory = directory
 
     def put(self, event_id: str, event: dict[str, Any]) -> None:
-        """Write one event durably; raises OSError if even the disk fails."""
+        """Write one event durably (it survives a crash once this returns); raises
+        OSError if even the disk fails."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        final = os.path.join(self.directory, f"{event_id}.json")
-        tmp = f"{final}.{os.getpid()}.tmp"
+        final = self.path(event_id)
+        tmp = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(event, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            os.write(fd, json.dumps(event).encode())
+            os.fdatasync(fd)  # the data; the file's size comes with it
+        finally:
+            os.close(fd)
         os.replace(tmp, final)
+        _sync_folder(self.directory)  # the rename itself
+
+    def path(self, event_id: str) -> str:
+        return os.path.join(self.directory, f"{event_id}.json")
+
+    def discard(self, event_id: str) -> None:
+        """Forget an event whose record is committed (a claimed copy stays with its
+        replayer, which deletes it when done)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(event_id))
+
+    def older_than(self, seconds: float, now: float | None = None) -> list[str]:
+        """Pending event ids written more than ``seconds`` ago."""
+        cutoff = (time.time() if now is None else now) - seconds
+        old = []
+        for event_id in self.pending():
+            try:
+                if os.stat(self.path(event_id)).st_mtime <= cutoff:
+                    old.append(event_id)
+            except FileNotFoundError:
+                continue
+        return old
 
     def pending(self) -> list[str]:
         """Event ids waiting to be replayed."""
@@ -61,15 +89,23 @@ class Spool:
             if ".claimed." in name:
                 yield os.path.join(self.directory, name)
 
-    def replay(self, submit: Callable[[str, dict[str, Any]], None]) -> int:
-        """Hand every pending event to ``submit``; returns how many were replayed.
+    def replay(
+        self,
+        submit: Callable[[str, dict[str, Any]], None],
+        ids: list[str] | None = None,
+        *,
+        keep: bool = False,
+    ) -> int:
+        """Hand every pending event (or those of ``ids``) to ``submit``; returns how many
+        were replayed. With ``keep`` a replayed event stays spooled (the write-ahead log
+        keeps it until its record is committed); else it is deleted.
 
         An event stays spooled if ``submit`` raises, and replay stops at the first
         failure: the store it needs is evidently still away.
         """
         self._release_stale_claims()
         done = 0
-        for event_id in self.pending():
+        for event_id in self.pending() if ids is None else ids:
             path = os.path.join(self.directory, f"{event_id}.json")
             claimed = f"{path}.claimed.{os.getpid()}.{time.time():.0f}"
             try:
@@ -89,9 +125,13 @@ class Spool:
                 _rename_quietly(claimed, path)
                 log.warning("spool: replay of %s failed; will retry", event_id)
                 break
-            # Taken back as stale after CLAIM_TIMEOUT, maybe; submitting twice is harmless.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(claimed)
+            if keep:
+                _rename_quietly(claimed, path)
+            else:
+                # Taken back as stale after CLAIM_TIMEOUT, maybe; submitting twice is
+                # harmless.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(claimed)
             done += 1
         return done
 
@@ -144,6 +184,14 @@ class Spool:
                     os.unlink(path)
                     removed += 1
         return removed
+
+
+def _sync_folder(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _rename_quietly(src: str, dst: str) -> None:

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ringtrail.cli import manage, run, tools
@@ -18,6 +20,8 @@ from ringtrail.cli.app import Group
 @click.group(cls=Group)
 def main() -> None:
     """Ringtrail: self-hosted call tracking by dynamic number insertion."""
+    # Every file Ringtrail's processes create holds data or secrets: readable by us only.
+    os.umask(0o077)
 
 
 for _command in (

@@ -1,8 +1,8 @@
 """Retention: each client's call records, visit snapshots and recordings go when their time
 is up.
 
-A periodic RQ job (started by ``ringtrail worker``, rescheduling itself every hour like
-the traffic flush) applies each client's limits (``Client.retention_call_days``,
+A periodic RQ job (an RQ cron job, run hourly by ``ringtrail worker``) applies each
+client's limits (``Client.retention_call_days``,
 ``retention_snapshot_days``, ``retention_recording_days``; by default 761 days, 761
 days and 90 days):
 
@@ -34,9 +34,8 @@ from sqlalchemy.orm import Session
 
 from ringtrail.accounts import audit
 from ringtrail.accounts.auth import Principal
-from ringtrail.storage.clients import get_queue
-from ringtrail.storage.jobs import schedule_every
-from ringtrail.storage.models import Agency, Call, Client, Site, VisitSnapshot
+from ringtrail.storage.jobs import Periodic
+from ringtrail.storage.models import Agency, AppliedEvent, Call, Client, Site, VisitSnapshot
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import carrier
 from ringtrail.terms import RETENTION_DEFAULT_DAYS
@@ -44,6 +43,7 @@ from ringtrail.terms import RETENTION_DEFAULT_DAYS
 log = logging.getLogger(__name__)
 
 RUN_EVERY = 3600  # seconds
+APPLIED_DAYS = 31  # marks of applied events outlive every stash (30 days)
 BATCH = 500  # rows per transaction
 MAX_CARRIER_CALLS = 2000  # per run; the next run carries on
 
@@ -251,24 +251,28 @@ def delete_calls(db: Session, ids: list[int]) -> tuple[int, int]:
     return result.rowcount or 0, snapshots
 
 
-def schedule(now: float | None = None) -> str:
-    """Queue the next run for the next hour slot (one chain however many workers ask)."""
-    return schedule_every(
-        get_queue(),
-        enforce_and_reschedule,
-        RUN_EVERY,
-        "enforce-retention",
-        now=now,
-        description="enforce retention",
-    )
+def periodic_enforce() -> dict[str, int]:
+    """The periodic job (hourly, see :data:`PERIODIC`): enforce every client's limits and
+    forget old marks of applied call events."""
+    result = enforce()
+    forget_applied_events()
+    return result
 
 
-def enforce_and_reschedule() -> dict[str, int]:
-    """The periodic job: enforce, then queue the next run."""
+def forget_applied_events(now: datetime | float | None = None) -> int:
+    """Delete marks of call events applied more than APPLIED_DAYS ago (a job or a spooled
+    copy is never that old: stashes expire after 30 days); returns how many went."""
+    cut = _as_datetime(now) - timedelta(days=APPLIED_DAYS)
+    db = get_db()
     try:
-        return enforce()
+        gone = db.execute(delete(AppliedEvent).where(AppliedEvent.applied_at < cut)).rowcount
+        db.commit()
     finally:
-        schedule()
+        db.close()
+    return gone or 0
+
+
+PERIODIC = Periodic(periodic_enforce, cron="7 * * * *", timeout=RUN_EVERY)
 
 
 def set_limits(db: Session, principal: Principal, client: Client, data: dict[str, int]) -> Client:

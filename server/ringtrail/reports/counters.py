@@ -13,8 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from ringtrail.storage.clients import get_queue
-from ringtrail.storage.jobs import schedule_every
+from ringtrail.storage.jobs import Periodic
 from ringtrail.storage.models import DailyVisits, Pool, PoolHour
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.pool import get_pools
@@ -61,13 +60,6 @@ def _upsert(db, site_id: int, day: date, source: str, medium: str, visits: int) 
     return 0
 
 
-def schedule_flush(now: float | None = None) -> str:
-    """Queue the next flush for the next time slot (one chain however many workers ask)."""
-    return schedule_every(
-        get_queue(), flush_and_reschedule, FLUSH_EVERY, "flush-visit-counts", now=now
-    )
-
-
 HOUR_FIELDS = {
     "new": "new_leases",
     "exhausted": "exhausted",
@@ -97,9 +89,9 @@ def _copy_hours(db, pool_id: int, day: date, counts: dict[str, int]) -> int:
     return touched
 
 
-def flush_and_reschedule() -> int:
-    """The periodic job: flush, then queue the next run."""
-    try:
-        return flush()
-    finally:
-        schedule_flush()
+def periodic_flush() -> int:
+    """The periodic job (every five minutes, see :data:`PERIODIC`)."""
+    return flush()
+
+
+PERIODIC = Periodic(periodic_flush, cron="*/5 * * * *", timeout=FLUSH_EVERY)

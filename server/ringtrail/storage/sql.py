@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -33,6 +34,14 @@ def make_engine(url: str, timeout: float) -> Engine:
     """An engine that gives up quickly when the database is away."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
+        path = engine.url.database
+
+        @event.listens_for(engine, "do_connect")
+        def _private_file(_dialect, _record, _cargs, _cparams):
+            # SQLite gives its WAL and shared-memory files the database file's mode.
+            if path and path != ":memory:" and not os.path.exists(path):
+                with contextlib.suppress(FileNotFoundError, FileExistsError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
