@@ -199,7 +199,10 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def cli_env(app_config):
+    """The environment a ``ringtrail`` command needs to act on the test's app: the same
+    stores, and the same secret (sealed secrets open only with it)."""
     return {
+        "RINGTRAIL_SECRET_KEY": app_config["SECRET_KEY"],
         "RINGTRAIL_REDIS_URL": app_config["REDIS_URL"],
         "RINGTRAIL_DATABASE_URL": app_config["DATABASE_URL"],
         "RINGTRAIL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
