@@ -85,9 +85,12 @@ class ConfigWatcher:
         )
 
     def _due(self, directory: Any, now: float) -> float:
-        """When the version row must be read next."""
-        every = directory.ttl if self._vouching(now) else POLL
-        return self._last_check + every
+        """When the version row must be read next: every POLL seconds, unless the channel
+        vouches, and then when it stops vouching (no pong for POLL seconds) at the latest."""
+        every_poll = self._last_check + POLL
+        if not self._vouching(now):
+            return every_poll
+        return min(self._last_check + directory.ttl, max(self._heard_at + POLL, every_poll))
 
     def _step(self, directory: Any) -> None:
         """Read the version row if due, (re)subscribe if due, then listen a while."""
