@@ -46,7 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TWILIO_API_URL", "https://api.twilio.com", "Twilio's REST API"),
     Setting("REDIS_TIMEOUT", 0.25, "seconds before a hot-path Redis command gives up"),
     Setting("DATABASE_TIMEOUT", 1.0, "seconds to wait for a database connection"),
-    Setting("CACHE_SECONDS", 30, "how long cached sites and routes are used before rereading"),
+    Setting("CACHE_SECONDS", 30, "seconds between version-row reads while the channel is up"),
     Setting("SESSION_TTL_SLACK", 600, "seconds a visit outlives its lease plus match window"),
     Setting("MAX_BODY_BYTES", 16 * 1024, "largest public API body accepted"),
     Setting("UA_MAX_CHARS", 512, "user agents are cut to this length before parsing"),

@@ -534,11 +534,11 @@ def test_the_routing_table_is_reloaded_only_when_configuration_changes(app_confi
         directory = get_directory()
         first = directory.get()
         assert setup.numbers[0] in first.routes
-        directory._refresh()  # as the background refresh does
+        directory.refresh()  # as the watcher does
         assert directory.get() is first  # unchanged: the same snapshot, not a reload
         setup.pool.lease_seconds = 99
         db.commit()  # any write to configuration bumps its version
-        directory._refresh()
+        directory.refresh()
         second = directory.get()
         assert second is not first
         assert second.sites[setup.site_key].pools[0].lease_seconds == 99

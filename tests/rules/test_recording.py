@@ -4,7 +4,7 @@ The sweep below walks ``app.url_map`` for the telephony blueprint, so a route ad
 is driven too. Each route gets the union of every parameter any Twilio webhook sends, for
 every ``DialCallStatus``, on many clients at once (normal, overflow, source, unknown,
 suspended, after hours, voicemail, whisper, one-party, HIPAA...), with the stores up,
-with Redis down and with a stale routing table.
+with Redis down and with a routing table that cannot be confirmed current.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ringtrail.calls.events import event_id
 from ringtrail.calls.intake import get_stash
+from ringtrail.storage.channel import ConfigChannel
 from ringtrail.storage.clients import get_queue_redis
 from ringtrail.storage.models import Call, Client, Pool, TrackingNumber
 from ringtrail.storage.sql import get_db
@@ -242,11 +243,22 @@ def test_with_redis_down_no_route_records(app, app_config, new_site):
     assert len(os.listdir(app_config["SPOOL_DIR"])) > 0  # the calls were noted
 
 
-def test_with_a_stale_routing_table_no_route_records(app, new_site):
+def test_with_a_routing_table_that_cannot_be_confirmed_no_route_records(app, new_site):
+    """A change was announced, then the database went away before this process could read
+    it: the table held is not known current, so nothing records."""
     all_situations = situations(new_site)
     with app.app_context():
-        get_directory().get().loaded_at -= 120
+        directory = get_directory()
+        directory.current_for = 1.0  # instead of 5 s, to keep the test short
+        snapshot = directory.get()
+        assert directory.current(snapshot)
     with database_down(app):
+        with app.app_context():
+            assert ConfigChannel(get_queue_redis()).announce()
+        deadline = time.monotonic() + 10
+        while directory.current(snapshot):
+            assert time.monotonic() < deadline, "the table stayed confirmed"
+            time.sleep(0.05)
         recorded = sweep(app, all_situations)
     assert recorded == {s.name: set() for s in all_situations}
 

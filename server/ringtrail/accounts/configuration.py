@@ -99,7 +99,9 @@ def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def commit_config(db: Session) -> None:
-    """Commit a configuration change and make this process's routing cache reread SQL."""
+    """Commit a configuration change and reread it into this process's routing cache.
+
+    The commit announces the change to every other process (``storage/sql.py``)."""
     db.commit()
     get_directory().invalidate()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ringtrail.context import state
+from ringtrail.storage.channel import ConfigChannel
 from ringtrail.storage.models import CONFIG_MODELS, ConfigVersion
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -25,8 +28,16 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"] = url
     state = app.extensions["ringtrail"]
     state["engine"] = make_engine(url, float(app.config["DATABASE_TIMEOUT"]))
-    state["sessionmaker"] = sessionmaker(state["engine"], expire_on_commit=False)
+    # Each session carries the channel its committed changes are announced on (in its
+    # info, not in the listener: SQLAlchemy keeps listeners for good, and the app with them).
+    state["sessionmaker"] = sessionmaker(
+        state["engine"],
+        expire_on_commit=False,
+        info={"config_channel": ConfigChannel(state["queue_redis"])},
+    )
     event.listen(state["sessionmaker"], "before_flush", _bump_config_version)
+    event.listen(state["sessionmaker"], "after_commit", _announce_change)
+    event.listen(state["sessionmaker"], "after_rollback", _forget_change)
     app.teardown_appcontext(_close_session)
 
 
@@ -69,6 +80,21 @@ def _bump_config_version(session: Session, _context, _instances) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, CONFIG_MODELS) for obj in changed):
         session.execute(update(ConfigVersion).values(version=ConfigVersion.version + 1))
+        session.info["config_changed"] = True
+
+
+def _announce_change(session: Session) -> None:
+    """Once a configuration change is committed, tell every process (all of them, the
+    CLI's and the worker's changes too, since every write goes through here)."""
+    if session.info.pop("config_changed", False):
+        try:
+            session.info["config_channel"].announce()
+        except Exception:  # never fail a commit that has happened; the version row tells
+            log.exception("config: announcing a change failed")
+
+
+def _forget_change(session: Session) -> None:
+    session.info.pop("config_changed", None)
 
 
 def get_engine() -> Engine:

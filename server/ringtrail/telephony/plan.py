@@ -2,7 +2,7 @@
 
 Recording rules, on every path that answers a call (voice, dial, fallback, whisper,
 voicemail): nothing is recorded unless the client (or its pool or number) records, the
-client is not in HIPAA mode, the notice text is not empty, the routing table is fresh and
+client is not in HIPAA mode, the notice text is not empty, the routing table is known current and
 the call's record is safely queued. When something is recorded the notice is said first
 (in one_party mode it may be skipped only for callers from known one-party states), and a
 voicemail always says it. The degraded answer forwards plainly and records nothing.
@@ -11,7 +11,6 @@ voicemail always says it. The degraded answer forwards plainly and records nothi
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,9 +20,6 @@ from ringtrail.terms import DAYS
 from ringtrail.tracking.directory import Directory, Route, Snapshot
 
 log = logging.getLogger(__name__)
-
-# How long past its refresh time the routing table may be before calls stop recording.
-STALE_AFTER = 60.0
 
 
 def _minutes(hhmm: str) -> int:
@@ -131,14 +127,14 @@ def whisper_text(route: Route) -> str:
 
 
 def routing_fresh(directory: Directory, snapshot: Snapshot) -> bool:
-    """Whether the routing table was read from SQL lately.
+    """Whether the routing table is known to be current (``Directory.current``).
 
-    During a database outage calls are routed from the last table in memory, or from its
-    copy on disk after a restart: they connect, but in the degraded way, unrecorded.
+    A quiet line's first call is answered as configured: the table stays confirmed while
+    the database or the change channel answers, however long since the last call. Only
+    when neither can confirm it (or it is the copy on disk of a process started during
+    an outage) are calls routed the degraded way: they connect, unrecorded.
     """
-    if not snapshot.loaded_at:  # the on-disk copy, of unknown age
-        return False
-    return time.monotonic() - snapshot.loaded_at <= directory.ttl + STALE_AFTER
+    return directory.current(snapshot)
 
 
 def disclosure(plan: Plan | None, now: float) -> dict:

@@ -1,10 +1,12 @@
 """The configuration the hot paths need, cached in process: sites by key, routes by number.
 
-Both the public API and the voice webhook read this snapshot instead of SQL. It is
-refreshed every ``RINGTRAIL_CACHE_SECONDS``; when the database is away the last good
-snapshot stays in use, and a copy on disk lets a freshly started process route calls
-before the database is back. That is how "a call always connects" survives a database
-outage.
+Both the public API and the voice webhook read this snapshot instead of SQL. A watcher
+thread per process (``watcher.py``) keeps it current: every configuration change is
+announced on a Redis channel when it commits, and the version row tells whether a reload
+is needed, so a change reaches every process within about a second, with or without
+Redis. When the database is away the last good snapshot stays in use, and a copy on disk
+lets a freshly started process route calls before the database is back. That is how "a
+call always connects" survives a database outage.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ringtrail.context import instance_path, setting, state
+from ringtrail.storage.channel import ConfigChannel
+from ringtrail.storage.clients import make_redis
 from ringtrail.storage.models import Agency, Client, ConfigVersion, Site, TrackingNumber
 from ringtrail.tracking.pool import numbers_version
+from ringtrail.tracking.watcher import ConfigWatcher
 
 log = logging.getLogger(__name__)
 
@@ -233,78 +238,148 @@ def load(session: Session) -> Snapshot:
     )
 
 
-class Directory:
-    """The process-wide cache of :class:`Snapshot`: stale-while-revalidate, stale on error.
+# A snapshot confirmed current within this many seconds answers calls as configured. A
+# healthy process confirms its snapshot about once a second (see ``watcher.py``), so this
+# runs out only when the database and the change channel are both away, or a change was
+# announced that the database could not yet give.
+CURRENT_FOR = 5.0
+# How long the first read in a process waits for SQL before answering from the copy on
+# disk: a call must be answered within 2 s whatever is down.
+COLD_WAIT = 1.0
 
-    Only the first load makes a request wait. After that a stale snapshot keeps serving
-    while one background thread rereads SQL, so no request pays for a reload of a large
-    routing table. ``ttl == 0`` means "always read SQL first" (tests, debugging).
+
+class Directory:
+    """The process-wide cache of :class:`Snapshot`, kept current by a watcher thread.
+
+    Requests only read the snapshot held: once a process is warm no request waits on SQL
+    or Redis. A :class:`~ringtrail.tracking.watcher.ConfigWatcher` thread rereads SQL when
+    a change is announced on the change channel or the version row moved, and confirms
+    the snapshot current about once a second. ``ttl`` is how often it reads the version
+    row while the channel is up (a safety net); ``ttl == 0`` means no watcher and every
+    read rereads SQL first (tests, debugging).
     """
 
-    def __init__(self, sessions: Callable[[], Session], ttl: float, disk_path: str):
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        ttl: float,
+        disk_path: str,
+        channel: Callable[[], ConfigChannel] | None = None,
+    ):
         self.sessions = sessions  # opens a database session of the directory's own
         self.ttl = ttl
         self.disk_path = disk_path
+        self.channel = channel  # makes the change channel, for the watcher
+        self.current_for = CURRENT_FOR
+        self.cold_wait = COLD_WAIT
         self._snapshot: Snapshot | None = None
-        self._next_try = 0.0
-        self._forced = False
         self._written: int | None = None
-        self._lock = threading.Lock()
-
-    def invalidate(self) -> None:
-        """Make the next read reload from SQL before answering."""
-        self._forced = True
+        self._lock = threading.Lock()  # one reader of SQL at a time
+        self._swap = threading.Lock()  # a disk copy never replaces SQL's; one watcher
+        self._watcher: ConfigWatcher | None = None
+        self._watching = 0  # the pid of the process the watcher runs in
+        self._first_read = threading.Event()  # the first attempt to read SQL is over
 
     def get(self) -> Snapshot | None:
-        """The freshest snapshot we can have; None only if SQL and disk both fail.
+        """The snapshot held; None only if neither SQL nor the disk copy could be read.
 
-        A process starting cold answers from the copy on disk at once and reads SQL in
-        the background, so a database that hangs cannot hold up its first calls.
+        A process starting cold waits up to ``cold_wait`` for its first read of SQL, then
+        answers from the copy on disk, so a database that hangs cannot hold up its first
+        calls.
         """
-        if self._snapshot is None and self.ttl > 0 and not self._forced:
-            with self._lock:
-                if self._snapshot is None:
-                    self._snapshot = self._from_disk()
-                    self._next_try = 0.0  # refresh from SQL straight away
-        if self._snapshot is None or self.ttl <= 0 or self._forced:
-            with self._lock:
-                self._forced = False
-                self._refresh(full=True)
-        elif time.monotonic() >= self._next_try and self._lock.acquire(blocking=False):
-            self._next_try = time.monotonic() + self.ttl
-            threading.Thread(target=self._refresh_in_background, daemon=True).start()
+        if self.ttl <= 0:
+            self.refresh(full=True)
+            return self._snapshot
+        if self._watching != os.getpid():  # not started yet, or left behind by a fork
+            self._watch()
+        if self._snapshot is None:
+            self._cold_start()
         return self._snapshot
 
-    def _refresh_in_background(self) -> None:
-        try:
-            self._refresh()
-        finally:
-            self._lock.release()
+    def current(self, snapshot: Snapshot) -> bool:
+        """Whether ``snapshot`` is known to hold the configuration as it is: read from SQL
+        and confirmed within ``current_for`` seconds (by the version row, or by a change
+        channel that stayed up with nothing announced). Time alone never makes a
+        snapshot stale while the process can still confirm it."""
+        return (
+            snapshot.version >= 0
+            and snapshot.loaded_at > 0
+            and time.monotonic() - snapshot.loaded_at <= self.current_for
+        )
 
-    def _refresh(self, full: bool = False) -> None:
-        """Reread SQL; unless ``full``, only when the configuration's version moved."""
-        self._next_try = time.monotonic() + self.ttl
-        try:
-            # A session of its own: the request's session is not ours to close.
-            with self.sessions() as db:
-                known = self._snapshot
-                unchanged = (
-                    not full
-                    and known is not None
-                    and known.version >= 0
-                    and current_version(db) == known.version
-                )
-                if unchanged:
-                    known.loaded_at = time.monotonic()  # checked: still current
-                    return
-                snapshot = load(db)
-        except Exception:
-            log.warning("directory: database unavailable, keeping the last snapshot")
-            if self._snapshot is None:
-                self._snapshot = self._from_disk()
+    def confirm(self, at: float) -> None:
+        """The snapshot held was current at ``at`` (monotonic), as the watcher proved."""
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.version >= 0 and at > snapshot.loaded_at:
+            snapshot.loaded_at = at
+
+    def invalidate(self) -> None:
+        """After this process changed the configuration: reread SQL now, in this thread,
+        so that its own next request sees the change (other processes hear of it on the
+        change channel)."""
+        if self.ttl > 0 and self._snapshot is not None:
+            self.refresh()
+
+    def refresh(self, full: bool = False) -> bool:
+        """Reread SQL if the version row moved (always, if ``full``); True when the
+        snapshot held is then known current, False if the database could not be read."""
+        with self._lock:
+            started = time.monotonic()
+            try:
+                snapshot = self._read(full)
+            except Exception:
+                log.warning("directory: database unavailable, keeping the last snapshot")
+                if self._snapshot is None:
+                    self._adopt_disk_copy()
+                self._first_read.set()
+                return False
+            if snapshot is None:  # unchanged: what we hold is current as of ``started``
+                self._snapshot.loaded_at = max(self._snapshot.loaded_at, started)
+                return True
+            snapshot.loaded_at = started
+            with self._swap:
+                self._snapshot = snapshot
+            self._first_read.set()
+            self._to_disk(snapshot)
+        return True
+
+    def _read(self, full: bool) -> Snapshot | None:
+        """A new snapshot from SQL, or None if the version row says ours is current."""
+        # A session of its own: the request's session is not ours to close.
+        with self.sessions() as db:
+            known = self._snapshot
+            if (
+                not full
+                and known is not None
+                and known.version >= 0
+                and current_version(db) == known.version
+            ):
+                return None
+            return load(db)
+
+    def _watch(self) -> None:
+        with self._swap:
+            if self._watching != os.getpid():
+                self._watcher = ConfigWatcher(self, self.channel)
+                self._watcher.start()
+                self._watching = os.getpid()
+
+    def _cold_start(self) -> None:
+        """The first read in a process: SQL if it answers in time, else the disk copy."""
+        if self._first_read.wait(self.cold_wait) and self._snapshot is not None:
             return
-        self._snapshot = snapshot
-        self._to_disk(snapshot)
+        if not self._adopt_disk_copy():
+            self._first_read.wait()  # nothing else to answer from: wait for SQL
+
+    def _adopt_disk_copy(self) -> bool:
+        """Hold the copy on disk unless SQL's snapshot came first; False if there is none."""
+        disk = self._from_disk()
+        if disk is None:
+            return False
+        with self._swap:
+            if self._snapshot is None:
+                self._snapshot = disk
+        return True
 
     def _to_disk(self, snapshot: Snapshot) -> None:
         raw = snapshot.to_json()
@@ -333,10 +408,14 @@ def get_directory() -> Directory:
     """The app's configuration cache."""
     shared = state()
     if "directory" not in shared:
+        url, timeout = setting("QUEUE_REDIS_URL"), float(setting("REDIS_TIMEOUT"))
         shared["directory"] = Directory(
             shared["sessionmaker"],
             ttl=float(setting("CACHE_SECONDS")),
             disk_path=os.path.join(instance_path(), "directory.json"),
+            # The watcher's own client: its subscription holds a connection for good.
+            # Bytes, because redis-py reads a decoded pong as a message of its characters.
+            channel=lambda: ConfigChannel(make_redis(url, timeout, decode=False)),
         )
     return shared["directory"]
 
