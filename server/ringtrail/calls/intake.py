@@ -23,6 +23,7 @@ from ringtrail.calls.events import CallEvent
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.calls.spool import Spool
 from ringtrail.context import running_app, setting
+from ringtrail.storage import lua
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.pool import get_pools
@@ -31,6 +32,7 @@ from ringtrail.tracking.visits import get_visits
 log = logging.getLogger(__name__)
 
 EVENT_TTL = 30 * 24 * 3600  # a stashed event outlives every retry of its job
+STASH_LUA = lua("stash_event.lua")
 RETRY_INTERVALS = [10, 30, 60, 300, 900, 1800, 3600]
 JOB = "ringtrail.calls.intake.apply_event"
 
@@ -49,10 +51,22 @@ class EventStash:
     def key(self, event_id: str) -> str:
         return f"{self.PREFIX}{event_id}"
 
-    def put(self, event_id: str, event: CallEvent, pipe=None) -> None:
-        """Stash the event (on ``pipe``: the transaction that queues its job)."""
-        target = self.redis if pipe is None else pipe
-        target.set(self.key(event_id), json.dumps(event.to_dict()), ex=EVENT_TTL)
+    def put(self, event_id: str, event: CallEvent, pipe=None, *, stamp: bool = True) -> None:
+        """Stash the event (on ``pipe``: the transaction that queues its job).
+
+        With ``stamp`` the event gets ``clock``, Redis's time as it is stashed, unless it
+        carries one already (tests inject time that way). An event replayed from a spool
+        is stashed with ``stamp=False``: its time is the one its web node read.
+        """
+        data = event.to_dict()
+        clock = data.pop("clock", None)
+        arg = "-" if not stamp else ("" if clock is None else repr(float(clock)))
+        script = self.redis.register_script(STASH_LUA)
+        script(
+            keys=[self.key(event_id)],
+            args=[json.dumps(data), EVENT_TTL, arg],
+            client=self.redis if pipe is None else pipe,
+        )
 
     def get(self, event_id: str) -> CallEvent | None:
         raw = self.redis.get(self.key(event_id))
@@ -96,9 +110,13 @@ def get_spool() -> Spool:
     return Spool(setting("SPOOL_DIR"))
 
 
-def enqueue(event_id: str, event: CallEvent) -> None:
+def enqueue(event_id: str, event: CallEvent, *, stamp: bool = True) -> None:
     """Stash the event and queue its job, atomically and in one round trip (MULTI/EXEC);
-    raises if Redis cannot take it. A job never exists without its event."""
+    raises if Redis cannot take it. A job never exists without its event.
+
+    The stash stamps the event with Redis's clock (``stamp``), the clock leases are read
+    on; a replayed event keeps the time its web node read (``stamp=False``).
+    """
     queue = get_queue()
     pipe = queue.connection.pipeline()
     queue.enqueue(
@@ -111,7 +129,7 @@ def enqueue(event_id: str, event: CallEvent) -> None:
         description=f"apply {event.kind} event",
         pipeline=pipe,  # RQ opens the MULTI, so the stash comes after the job
     )
-    EventStash(queue.connection).put(event_id, event, pipe=pipe)
+    EventStash(queue.connection).put(event_id, event, pipe=pipe, stamp=stamp)
     pipe.execute()
 
 
@@ -155,7 +173,9 @@ def _replay_soon(app) -> None:
 
 def replay() -> int:
     """Queue every spooled event now; returns how many went."""
-    count = get_spool().replay(lambda eid, data: enqueue(eid, CallEvent.from_dict(data)))
+    count = get_spool().replay(
+        lambda eid, data: enqueue(eid, CallEvent.from_dict(data), stamp=False)
+    )
     if count:
         log.info("intake: replayed %d spooled events", count)
     return count
