@@ -612,3 +612,71 @@ def test_a_redelivered_voice_webhook_keeps_the_first_arrival_time(app, client, d
 
     (call,) = db.scalars(select(Call)).all()
     assert (call.confidence, call.session_id) == ("exact", "visitor-1")
+
+
+# One clock ------------------------------------------------------------------------------
+
+
+class _Skewed:
+    """A web node's clock, ``offset`` seconds off; everything else of ``time`` as is."""
+
+    def __init__(self, offset: float):
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def _redis_now(app) -> float:
+    with app.app_context():
+        seconds, micros = get_queue_redis().time()
+    return seconds + micros / 1e6
+
+
+@pytest.mark.parametrize("offset", [-3600, 3600])
+def test_a_web_node_with_a_wrong_clock_changes_nothing(app, client, new_site, monkeypatch, offset):
+    """Leases and the call's arrival are read on Redis's clock: a node an hour off still
+    gives an exact call."""
+    import ringtrail.telephony.webhooks as webhooks
+    import ringtrail.tracking.sessions as sessions
+
+    setup = new_site(numbers=2, lease_seconds=60, match_window=60)
+    monkeypatch.setattr(sessions, "time", _Skewed(offset))
+    monkeypatch.setattr(webhooks, "time", _Skewed(-offset))
+    answer = start_visit(client, setup, "https://shop.example/")
+    before = _redis_now(app)
+    ring(client, setup, leased(answer))
+    after = _redis_now(app)
+    run_jobs(app)
+    [call] = calls(app)
+    assert (call.confidence, call.session_id) == ("exact", answer["session"])
+    assert before - 0.01 <= call.started_at.timestamp() <= after + 0.01
+    with app.app_context():
+        [record] = get_pools().records(setup.pool.id, leased(answer))
+    assert before - 5 <= record.start <= after
+
+
+def test_the_stash_stamps_redis_time_and_a_replay_keeps_the_nodes_clock(app, new_site):
+    setup = new_site(numbers=1)
+    with app.app_context():
+        event = CallEvent.voice(
+            provider="twilio",
+            call_sid="CA-clock-1",
+            received_at=1_000.0,
+            to=setup.numbers[0],
+            caller=CALLER,
+            route=None,
+            hipaa=False,
+        )
+    with app.app_context():
+        before = _redis_now(app)
+        enqueue("e1", event)
+        stamped = get_stash().get("e1")
+        enqueue("e2", event, stamp=False)  # a replay from the spool
+        replayed = get_stash().get("e2")
+    assert before <= stamped.clock <= _redis_now(app)
+    assert stamped.received_at == 1_000.0
+    assert replayed.clock is None and replayed.received_at == 1_000.0

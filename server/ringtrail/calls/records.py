@@ -242,6 +242,21 @@ def _apply_voice(
 MAX_CANDIDATES = 5  # an ambiguous call shows this many possible visitors, best first
 
 
+def candidate_visits(db: Session, call: Call) -> list[VisitSnapshot]:
+    """The visits that could have made an ambiguous call, best first (those still kept;
+    only the call's own site's, whatever the stored ids say)."""
+    ids = [i for i in (call.candidates or []) if isinstance(i, int)]
+    if not ids or call.site_id is None:
+        return []
+    found = db.scalars(
+        select(VisitSnapshot).where(
+            VisitSnapshot.id.in_(ids), VisitSnapshot.site_id == call.site_id
+        )
+    ).all()
+    by_id = {snap.id: snap for snap in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def _snapshot_candidates(db: Session, sessions, visits: VisitStore) -> list[int]:
     """Copy the visits that could have made an ambiguous call; their ids, best first."""
     ids = []

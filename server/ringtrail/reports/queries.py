@@ -772,7 +772,7 @@ def overview(
         filled = _fill(SourceRow(client.name), facts)
         row.calls, row.answered = filled.calls, filled.answered
         row.first_time_callers, row.with_click_id = filled.first_time_callers, filled.with_click_id
-        row.attributed = sum(f.confidence in ("exact", "late") for f in facts)
+        row.attributed = sum(f.confidence in ("exact", "late", "repeat") for f in facts)
         sources = Counter(f.dims["source"] for f in facts)
         row.top_source = sources.most_common(1)[0][0] if sources else None
         row.pools_short = sum(

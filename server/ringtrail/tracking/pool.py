@@ -64,7 +64,7 @@ class LeaseRequest:
     numbers: Sequence[str]
     lease_seconds: int
     policy: str = "reuse_oldest"
-    history_seconds: int = 3600 + 1800
+    history_seconds: int = 3600 + 86400  # the match window, and a day of replays
     visit_field: str = ""
     version: str | None = None
     allocation: str = "lru"  # "random" (or a fraction) exists only so the simulator can compare
@@ -187,7 +187,7 @@ class PoolStore:
         numbers: Sequence[str],
         lease_seconds: int,
         policy: str = "reuse_oldest",
-        history_seconds: int = 3600 + 1800,
+        history_seconds: int = 3600 + 86400,
         visit_field: str = "",
         now: float | None = None,
         version: str | None = None,

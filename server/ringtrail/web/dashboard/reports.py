@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from ringtrail import phones
 from ringtrail.accounts import tenancy
+from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
 from ringtrail.reports import exports
 from ringtrail.reports import queries as reports
@@ -470,6 +471,7 @@ def call_detail(call_id: int):
         # Report-only users see that a recording exists, never a player (nor its URL).
         can_listen=has_recording and current_principal().role in EDITORS,
         route_kind=ROUTE_LABELS.get(call.route_kind, call.route_kind),
+        candidates=candidate_visits(db, call),
         caller_state=f"{state[0]} ({call.caller_state})" if state else None,
     )
 
