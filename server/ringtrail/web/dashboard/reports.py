@@ -27,6 +27,7 @@ from ringtrail.errors import Invalid
 from ringtrail.reports import exports
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import DIMENSIONS, Period
+from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS
 from ringtrail.storage.models import Call, Client, Pool, Site
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import consent
@@ -510,7 +511,7 @@ def pools():
         clients=scope().clients,
         live=live_leases([h.pool_id for h in health]),
         timezones=in_view.timezones,
-        default_visit=reports.DEFAULT_VISIT_SECONDS,
+        default_visit=DEFAULT_VISIT_SECONDS,
     )
 
 
