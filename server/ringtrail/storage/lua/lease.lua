@@ -219,9 +219,10 @@ redis.call('HINCRBY', KEYS[7], 'exhausted', 1)
 bump('exhausted:' .. hour, 1)
 
 if policy == 'reuse_oldest' and not has_source then
-  -- The number resting longest (its last holder least likely to call still), else the
-  -- least recently active live lease. Calls that could be either visitor's are ambiguous.
-  local reuse = redis.call('ZRANGE', KEYS[2], 0, 0)[1] or redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+  -- The least recently active live lease, else the number resting longest. Taking a
+  -- resting number would start its rest over: under load no number would ever finish
+  -- resting. Calls that could be either visitor's are ambiguous.
+  local reuse = redis.call('ZRANGE', KEYS[3], 0, 0)[1] or redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if reuse then
     take(reuse, 1)
     redis.call('HINCRBY', KEYS[7], 'shared', 1)
