@@ -355,10 +355,10 @@ def _judge(
     store, pool_id, number, status, t, window, call, earlier, visit_of_call, visitor_of, index
 ):
     """The label the real code gives a call, and the visitor it names (or None)."""
+    if status == "source":  # the source's own number: a source, not a person
+        return "source", None
     if number is None:
         return "business", None
-    if status == "source":
-        return "source", None
     found = attribute(store.records(pool_id, number), t, window)
     if call.caller is not None:
         prior = repeat_of(
