@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from ringtrail.calls.attribution import EarlierCall, attribute, candidates, repeat_of
+from ringtrail.calls.attribution import (
+    PRESENT_SECONDS,
+    EarlierCall,
+    attribute,
+    candidates,
+    repeat_of,
+)
 from ringtrail.tracking.pool import LeaseRecord, PoolStore
 from tests.helpers import tracking_numbers
 
@@ -74,15 +80,27 @@ def test_bug2_late_only_for_the_one_visitor_who_could_have_called(store):
 
 
 def test_bug3_one_boundary_rule_for_the_script_and_the_attribution(store):
-    """At a lease's end, lease.lua takes it for expired and attribute() for not live."""
-    lease(store, "A", 0, rest=0)
+    """At a lease's end, lease.lua takes it for expired and attribute() for not live.
+    (A one-minute lease, so that its visitor is still present at its very end.)"""
+    store.lease(1, "A", numbers=[NUMBER], lease_seconds=60, rest_seconds=0, now=T0)
     [record] = store.records(1, NUMBER)
-    assert record.end == T0 + LEASE
-    assert record.live(T0 + LEASE - 0.001) and not record.live(T0 + LEASE)
-    assert judge(store, LEASE - 0.001).confidence == "exact"
-    assert (judge(store, LEASE).confidence, judge(store, LEASE).session) == ("late", "A")
+    assert (record.end, record.last) == (T0 + 60, T0)
+    assert record.live(T0 + 60 - 0.001) and not record.live(T0 + 60)
+    assert judge(store, 60 - 0.001).confidence == "exact"
+    assert (judge(store, 60).confidence, judge(store, 60).session) == ("late", "A")
     # The script agrees: at that very second the number is free for another visitor.
-    assert lease(store, "B", LEASE, rest=0).status == "new"
+    got = store.lease(1, "B", numbers=[NUMBER], lease_seconds=60, rest_seconds=0, now=T0 + 60)
+    assert got.status == "new"
+
+
+def test_exact_needs_the_visitor_on_the_page(store):
+    """A live lease whose visitor has been idle for more than two heartbeats is `late`:
+    a stranger dialling the number then is likelier than on a page in use."""
+    lease(store, "A", 0)
+    lease(store, "A", 60)  # a heartbeat: the visitor is active until 60
+    assert judge(store, 60 + PRESENT_SECONDS).confidence == "exact"
+    idle = judge(store, 61 + PRESENT_SECONDS)
+    assert (idle.confidence, idle.session) == ("late", "A")
 
 
 def test_bug4_history_is_pruned_relative_to_the_call_not_its_processing(store):

@@ -4,9 +4,14 @@ A visitor *could have called* number N at time t if N was shown to them by t and
 lease ended less than the match window before t (``LeaseRecord.could_call``). A call at
 time t on N is:
 
-- ``exact``: a lease of N was live at t, and its visitor is the only one who could have
+- ``exact``: a lease of N was live at t, its visitor was on the page then (active within
+  ``PRESENT_SECONDS`` before the call, or after it), and is the only one who could have
   called: nobody else was shown N within the match window before the call;
-- ``late``: no lease was live at t, and exactly one visitor could have called;
+- ``late``: exactly one visitor could have called, but not while on the page: their lease
+  had ended, or they had been idle for longer than ``PRESENT_SECONDS``. (A stranger
+  dialling a number at random, or a number written down days ago, reaches a live lease
+  far more often than a visitor who is on the page: presence is what makes a call
+  certain.)
 - ``ambiguous``: several visitors could have called; the call lists them all, best first
   (live leases first, then the most recently active);
 - ``repeat``: the caller called this client before (see :func:`repeat_of`), and gets the
@@ -29,6 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ringtrail.tracking.pool import LeaseRecord
+
+# A visitor active this recently (a page view, or a heartbeat: the snippet sends one each
+# minute in use) is on the page; a call then is theirs beyond doubt.
+PRESENT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,8 @@ def attribute(
     first = found[0]
     if len(found) > 1:
         return Attribution("ambiguous", first.session, tuple(r.session for r in found))
-    return Attribution("exact" if first.live(t, tolerance) else "late", first.session)
+    on_page = first.live(t, tolerance) and first.present(t, PRESENT_SECONDS, tolerance)
+    return Attribution("exact" if on_page else "late", first.session)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def estimate(hours: dict, lease_seconds: int, rest_seconds: int) -> dict:
 )
 @click.option("--skew", default=30.0, show_default=True, help="One web node's clock error, s.")
 @click.option("--separate-tabs", is_flag=True, help="Each tab its own visit (the old snippet).")
+@click.option("--on-intent", is_flag=True, help="Lease only once the visitor shows intent.")
 @click.option("--bots", default=15.0, show_default=True, help="Undetected bots per hour.")
 @click.option("--burst", default=500, show_default=True, help="Visitors in a campaign burst.")
 @click.option(
@@ -88,6 +89,7 @@ def simulate(
     clock,
     skew,
     separate_tabs,
+    on_intent,
     bots,
     burst,
     out,
@@ -104,6 +106,7 @@ def simulate(
         one_clock=clock == "redis",
         clock_skew_seconds=skew,
         tabs_share_a_visit=not separate_tabs,
+        on_intent=on_intent,
         bots_per_hour=bots,
         burst_visitors=burst,
     )
@@ -186,7 +189,8 @@ def _echo(lease: int, size: int, allocation: str, recommended: bool, s: dict) ->
         ("exact_no_visit", "exact but the caller never visited"),
         ("late_wrong", "late but wrong"),
         ("no_visit_certain", "callers with no visit labelled exact or late"),
-        ("redials_right", "redials attributed right"),
+        ("redials_right", "redials attributed right (callers with a caller id)"),
+        ("withheld_redials_right", "redials from withheld numbers attributed right"),
         ("written_down_wrong", "numbers called days later, given to someone else"),
         ("peak_overflow", "visitors at the peak who got no number of their own"),
     ):

@@ -115,6 +115,11 @@ def summary(rows: Iterable[dict]) -> dict:
             lambda k: k[1] == "no visit",
         ),
         "redials_right": of(kinds, lambda k: k == ("redial", "right"), lambda k: k[0] == "redial"),
+        "withheld_redials_right": of(
+            kinds,
+            lambda k: k == ("withheld redial", "right"),
+            lambda k: k[0] == "withheld redial",
+        ),
         "written_down_wrong": of(
             kinds, lambda k: k == ("written", "wrong"), lambda k: k[0] == "written"
         ),

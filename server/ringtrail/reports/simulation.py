@@ -64,6 +64,9 @@ class Traffic:
     no_visit_share: float = 0.05  # of all calls: callers who never visited
     withheld_share: float = 0.05  # of callers: no caller id
     clock_skew_seconds: float = 30.0  # one of two web nodes is this far off
+    # On-intent leasing (the snippet's data-intent): no number until the visitor does
+    # something (a second page, a minute in use); bots never do.
+    on_intent: bool = False
     one_clock: bool = True  # lease and call times on Redis's clock (False: each node's)
     days: float = 30.0
     seed: int = 7
@@ -85,7 +88,7 @@ class Call:
     visitor: int | None  # who really calls; None: nobody who visited
     dials: str  # "shown" (the visitor's number), "redial" (an earlier call's), "random"
     redials: int | None = None  # the earlier call's index, for a redial
-    kind: str = "visitor"  # visitor | redial | written | no visit
+    kind: str = "visitor"  # visitor | redial | withheld redial | written | no visit
 
 
 @dataclass
@@ -164,7 +167,8 @@ def scenario(traffic: Traffic) -> Scenario:
             session = f"v{visitor}" if traffic.tabs_share_a_visit else f"v{visitor}{tab}"
             for i, t in enumerate(requests):
                 node = rng.random() < 0.5
-                push(t, "lease", (visitor, session, campaign, i == 0 and tab == "s", node))
+                first = i == 0 and tab == "s"
+                push(t, "lease", (visitor, session, campaign, first, node, not first))
         last = max(t for _, r in tabs for t in r)
         if rng.random() >= traffic.call_share:
             continue
@@ -184,13 +188,18 @@ def scenario(traffic: Traffic) -> Scenario:
         calls.append(Call(when, caller, visitor, "shown"))
         if rng.random() < traffic.redial_share:
             later = when + math.exp(rng.uniform(math.log(3600), math.log(3 * DAY)))
-            calls.append(Call(later, caller, visitor, "redial", len(calls) - 1, "redial"))
+            kind = "redial" if caller else "withheld redial"  # no caller id to match
+            calls.append(Call(later, caller, visitor, "redial", len(calls) - 1, kind))
     # Undetected bots, day and night: a few quick pages, no heartbeats, no calls.
     bot_rate = traffic.bots_per_hour / 3600
     bots = list(_arrivals(traffic, rng, lambda _: bot_rate, bot_rate)) if bot_rate else []
     for bot, t in enumerate(bots):
         for i in range(1 + int(rng.expovariate(1 / 3))):
-            push(t + i * rng.uniform(2, 10), "lease", (-1 - bot, f"b{bot}", False, i == 0, True))
+            push(
+                t + i * rng.uniform(2, 10),
+                "lease",
+                (-1 - bot, f"b{bot}", False, i == 0, True, False),
+            )
     out.bots = len(bots)
     # Callers who never visited: they dial some pool number at a random time.
     visitor_calls = len(calls)
@@ -274,7 +283,9 @@ def replay(
     visit_of_call: dict[int, int | None] = {}
     for now, _, kind, payload in plan.events:
         if kind == "lease":
-            visitor, session, campaign, first, node = payload
+            visitor, session, campaign, first, node, intent = payload
+            if traffic.on_intent and not intent and visitor not in shown:
+                continue  # no number yet: the page shows the business number
             at = now if traffic.one_clock else now + skew[node]
             frac = repr(pick.random()) if allocation == "random" else allocation
             (lease,) = store.lease_all(

@@ -83,6 +83,12 @@ class LeaseRecord:
     start: float
     end: float
     shared: bool
+    last: float | None = None  # the visitor's latest activity (None: not recorded)
+
+    def present(self, t: float, seconds: float, tolerance: float = 0.0) -> bool:
+        """Whether the visitor was on the page around ``t``: active within ``seconds``
+        before it, or at any time after it."""
+        return self.last is None or self.last + seconds + tolerance >= t
 
     def live(self, t: float, tolerance: float = 0.0) -> bool:
         """Whether the lease was live at ``t``: on ``[start, end)``, as lease.lua says."""
@@ -100,9 +106,10 @@ class PoolKeys:
     - ``numbers``  SET   every leasable number of the pool
     - ``free``     ZSET  number → time it was last released (0 = never used)
     - ``busy``     ZSET  number → latest expiry among its live leases
-    - ``leases``   HASH  number → JSON {session: [start, expires, shared]}
+    - ``leases``   HASH  number → JSON {session: [start, expires, shared, last activity]}
     - ``holders``  HASH  session → number
-    - ``history``  HASH  number → JSON [[session, start, end, shared], …], newest first
+    - ``history``  HASH  number → JSON [[session, start, end, shared, last], …], newest
+      first
     - ``stats``    HASH  version, and running totals: leases, exhausted, shared
     - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
     - ``hours(day)``  HASH  new:HH, exhausted:HH, peak:HH, held:HH, ended:HH: the pool's
@@ -305,15 +312,11 @@ class PoolStore:
         pipe.hget(k.leases, number)
         pipe.hget(k.history, number)
         live_raw, history_raw = pipe.execute()
-        out = [
-            LeaseRecord(session, float(start), float(end), bool(shared))
-            for session, (start, end, shared) in (json.loads(live_raw) if live_raw else {}).items()
+        live = json.loads(live_raw) if live_raw else {}
+        history = json.loads(history_raw) if history_raw else []
+        return [_record(session, *lease) for session, lease in live.items()] + [
+            _record(*entry) for entry in history
         ]
-        out += [
-            LeaseRecord(session, float(start), float(end), bool(shared))
-            for session, start, end, shared in (json.loads(history_raw) if history_raw else [])
-        ]
-        return out
 
     def holder_count(self, pool_id: int) -> int:
         """Numbers with a live (not yet reclaimed) lease."""
@@ -358,6 +361,13 @@ class PoolStore:
         self.redis.delete(
             k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, k.refused, *day_keys
         )
+
+
+def _record(session, start, end, shared, last=None, *_) -> LeaseRecord:
+    """A stored lease as a record (leases stored before ``last`` existed have none)."""
+    return LeaseRecord(
+        session, float(start), float(end), bool(shared), None if last is None else float(last)
+    )
 
 
 def get_pools() -> PoolStore:

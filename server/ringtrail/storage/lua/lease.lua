@@ -3,9 +3,11 @@
 -- KEYS[1]  numbers  SET   every leasable number of the pool
 -- KEYS[2]  free     ZSET  number -> time it was released (0 = never used)
 -- KEYS[3]  busy     ZSET  number -> latest expiry among its leases
--- KEYS[4]  leases   HASH  number -> cjson {session: [start, expires, shared]}
+-- KEYS[4]  leases   HASH  number -> cjson {session: [start, expires, shared, last]}
+--                         (last: the visitor's latest page view or heartbeat)
 -- KEYS[5]  holders  HASH  session -> number
--- KEYS[6]  history  HASH  number -> cjson [[session, start, end, shared], ...] newest first
+-- KEYS[6]  history  HASH  number -> cjson [[session, start, end, shared, last], ...]
+--                         newest first
 -- KEYS[7]  stats    HASH  version, and running totals: leases, exhausted, shared
 -- KEYS[8]  visits   HASH  visit counts of one day, field "source|medium" (expires in 3 days)
 -- KEYS[9]  hours    HASH  load of one day by hour HH (expires in 3 days): new:HH leases,
@@ -90,7 +92,7 @@ local function reclaim(number)
   local kept, latest, ended_at, live = {}, 0, 0, false
   for holder, lease in pairs(leases) do
     if lease[2] <= now then
-      table.insert(history, 1, {holder, lease[1], lease[2], lease[3]})
+      table.insert(history, 1, {holder, lease[1], lease[2], lease[3], lease[4]})
       bump('held:' .. hour, math.floor(lease[2] - lease[1]))
       bump('ended:' .. hour, 1)
       if redis.call('HGET', KEYS[5], holder) == number then
@@ -138,6 +140,7 @@ if held then
   local lease = leases[session]
   if lease and lease[2] > now then
     lease[2] = expires
+    lease[4] = now
     redis.call('HSET', KEYS[4], held, cjson.encode(leases))
     redis.call('ZADD', KEYS[3], expires, held)
     return {'renewed', held, lease[3], tostring(now)}
@@ -188,7 +191,7 @@ end
 local function take(number, shared)
   redis.call('ZREM', KEYS[2], number)
   local leases = decode(redis.call('HGET', KEYS[4], number), {})
-  leases[session] = {now, expires, shared}
+  leases[session] = {now, expires, shared, now}
   redis.call('HSET', KEYS[4], number, cjson.encode(leases))
   redis.call('ZADD', KEYS[3], expires, number)
   redis.call('HSET', KEYS[5], session, number)
