@@ -120,6 +120,10 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
         "RINGTRAIL_INSTANCE_PATH": str(tmp),
         "RINGTRAIL_PUBLIC_URL": base,
         "RINGTRAIL_CACHE_SECONDS": "30",
+        # wrk is one client on one address: the per-client and per-site session-start
+        # limits would turn it away and measure the refusal instead of the lease.
+        "RINGTRAIL_SESSION_LIMIT_CLIENT": "0",
+        "RINGTRAIL_SESSION_LIMIT_SITE": "0",
     }
     app = create_app(
         {k.removeprefix("RINGTRAIL_"): v for k, v in env.items() if k.startswith("RINGTRAIL_")}

@@ -27,8 +27,6 @@
     pageLocation = location,
     lastHref = pageLocation.href,
     storageKey = 'ringtrail',
-    // The visit's state changes (new session, consent) make older answers stale.
-    generation = 0,
     active = 1,
     // showFor: business number -> number to show. businessFor: every number that may be
     // on the page (business numbers, and whatever was shown for them) -> its business
@@ -38,8 +36,10 @@
     hiddenElements = [],
     // digitsFor: national digits of each number in businessFor -> digits of what it
     // should show.
-    digitsFor, matcher, ds, debug, apiBase, useCookie, consent, session, started,
-    storedAnswer, observer, swapTimer;
+    // refused: undefined until the page says; then whether the visitor refused consent
+    // (so refused == 0 only once they consented).
+    digitsFor, matcher, ds, debug, apiBase, useCookie, refused, session, started,
+    storedAnswer, observer, swapTimer, channel, current;
 
   function warn(problem) {
     if (debug) console.warn('ringtrail: ' + problem);
@@ -156,17 +156,15 @@
     var value = answer ? encodeURIComponent(JSON.stringify(answer)) : '';
     try {
       if (useCookie) d.cookie = storageKey + '=' + value + ';path=/;max-age=' + (answer ? answer.ttl : 0);
-      else if (answer) sessionStorage[storageKey] = value;
-      else sessionStorage.removeItem(storageKey);
+      else sessionStorage[answer ? 'setItem' : 'removeItem'](storageKey, value);
     } catch (error) {}
   }
 
   // POST a text/plain JSON body (no CORS preflight), giving up after 2 s. An answer
-  // {session, numbers, ttl} is dropped if the visit changed meanwhile. A session the
+  // {session, numbers, ttl} is dropped once the visitor refused consent. A session the
   // server no longer knows is replaced by a new one.
   function post(path, body) {
-    var sentGeneration = generation,
-      controller = new AbortController();
+    var controller = new AbortController();
     setTimeout(controller.abort.bind(controller), 2e3);
     body.site = config.k;
     body.url = pageLocation.href;
@@ -175,18 +173,18 @@
       if (!response.ok) throw response.status;
       return response.json();
     }).then(function (answer) {
-      if (sentGeneration == generation) got(answer);
+      if (!refused) got(answer);
     }).catch(safe(function (error) {
       warn(error);
       reveal();
-      if (error == 404 && path) restart();
+      error == 404 && path && restart();
     }));
   }
 
   // An answer {session, numbers, ttl}, from the server or from storage.
   function got(answer) {
     session = /^[\w-]{16,}$/.test(answer.session) && answer.session;
-    if (session) save(answer);
+    if (session) save(current = answer);
     use(answer.numbers);
   }
 
@@ -198,16 +196,23 @@
   // (GPC, DNT if the site honours it, no consent where consent is required; browsers
   // send Sec-GPC and DNT headers themselves). A visitor who refused consent sees the
   // business numbers.
-  function ask() {
-    generation++;
-    if (consent === false) use();
-    else post('', {referrer: d.referrer, gpc: !!navigator.globalPrivacyControl, consent: !!consent});
+  // Another open tab of this site may hold the visit: ask it first, and wait 200 ms (the
+  // anti-flicker hiding lasts 500). Not after a 404: the other tabs hold the same
+  // expired session.
+  function ask(again) {
+    if (refused) use();
+    else {
+      again || channel && channel.postMessage(0);
+      setTimeout(safe(function () {
+        session || refused || post('', {referrer: d.referrer, gpc: !!navigator.globalPrivacyControl, consent: refused == 0});
+      }), 200);
+    }
   }
 
   function restart() {
     session = 0;
     save();
-    ask();
+    ask(1);
   }
 
   function start() {
@@ -232,14 +237,6 @@
     }
   }
 
-  // A route change in a single-page app: record a page view and swap again.
-  function moved() {
-    if (pageLocation.href != lastHref) {
-      lastHref = pageLocation.href;
-      setTimeout(safe(page), 100);
-    }
-  }
-
   try {
     if (!config.n[0] || (w.ringtrail || {}).rt) return;
     ds = (d.currentScript || root).dataset;
@@ -259,13 +256,26 @@
     try {
       storedAnswer = JSON.parse(decodeURIComponent(useCookie ? (d.cookie.match(storageKey + '=([^;]+)') || [])[1] : sessionStorage[storageKey]));
     } catch (error) {}
+    // Tabs of this site in this browser share one visit, with nothing stored: a tab with
+    // a visit answers a tab that asks (0) with it.
+    try {
+      channel = new BroadcastChannel(storageKey);
+      channel.onmessage = safe(function (message) {
+        message = message.data;
+        if (!message) session && channel.postMessage(current);
+        else if (!session && !refused) {
+          got(message);
+          page();
+        }
+      });
+    } catch (error) {}
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
     // made before the snippet loaded wait in ringtrail.q (the queue stub).
     var queue = (w.ringtrail || {}).q || [];
     w.ringtrail = safe(function (command, value) {
       if (command == 'swap') swap(root);
       if (command == 'consent') {
-        consent = !!value;
+        refused = !value;
         if (started && !(value && session)) restart();
       }
     });
@@ -274,15 +284,13 @@
       w.ringtrail(call[0], call[1]);
     });
     // A visitor who refused consent is forgotten.
-    if (consent === false) storedAnswer = save();
-    ['pushState', 'replaceState'].forEach(function (method, original) {
-      original = history[method];
-      history[method] = function () {
-        original.apply(this, arguments);
-        safe(moved)();
-      };
-    });
-    w.addEventListener('popstate', safe(moved));
+    if (refused) storedAnswer = save();
+    // A route change in a single-page app (pushState, replaceState, back) is a page view,
+    // seen within half a second: looking costs less than wrapping the History API, and
+    // the page has set its title by then. (The MutationObserver swaps the new content.)
+    setInterval(safe(function () {
+      if (lastHref != (lastHref = pageLocation.href)) page();
+    }), 500);
     // Activity keeps the lease alive; a click or a key press is also intent.
     ['pointerdown', 'keydown', 'scroll'].forEach(function (type) {
       w.addEventListener(type, safe(function (event) {
@@ -298,7 +306,7 @@
     if ('intent' in ds && !storedAnswer) {
       var onScreen = new IntersectionObserver(safe(function (entries) {
         entries.forEach(function (entry) {
-          if (entry.isIntersecting) start();
+          entry.isIntersecting && start();
         });
       }));
       swap(root, onScreen.observe.bind(onScreen));

@@ -21,7 +21,7 @@ DEFAULT_EXHAUSTION_POLICY = "reuse_oldest"
 NUMBER_ROLES = ("pool", "overflow", "source")
 
 # How sure the attribution of a call is.
-CONFIDENCES = ("exact", "late", "ambiguous", "source", "none")
+CONFIDENCES = ("exact", "late", "ambiguous", "repeat", "source", "none")
 
 # How a call was answered (Call.route_kind).
 ROUTE_KINDS = ("normal", "overflow", "after_hours", "voicemail", "unknown")

@@ -497,3 +497,17 @@ def test_a_call_without_recording_or_notice_says_so(client, db, tenant):
     html = client.get(f"/dashboard/calls/{call.id}").get_data(as_text=True)
     assert re.search(r'id="notice-played">No<', html) and "<audio" not in html
     assert re.search(r'id="route-kind">Normal<', html) and "unknown (toll-free" in html
+
+
+def test_the_pool_form_sets_and_clears_the_rest(client, db, tenant):
+    log_in(client, make_user(db, tenant))
+    path = f"/dashboard/settings/pools/{tenant.pool.id}"
+    assert client.post(path, data={"rest_seconds": "600"}).status_code == 302
+    db.expire_all()
+    assert db.get(Pool, tenant.pool.id).rest_seconds == 600
+    page = client.get(path).get_data(as_text=True)
+    assert 'name="rest_seconds"' in page and "rests 10.0 minutes" in page
+    assert client.post(path, data={"rest_seconds": ""}).status_code == 302  # the window
+    db.expire_all()
+    assert db.get(Pool, tenant.pool.id).rest_seconds is None
+    assert "rests 60.0 minutes" in client.get(path).get_data(as_text=True)

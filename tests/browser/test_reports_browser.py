@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from ringtrail.reports.sizing import recommend
 from ringtrail.storage.models import DailyVisits, PoolHour
 from tests.browser.conftest import WAIT
 from tests.helpers import add_call, make_user
@@ -163,13 +164,15 @@ def test_log_in_and_read_each_report(live, seeded):
     shot(driver, "call")
 
     open_page(live, "/dashboard/pools", "#overflow")
-    # 45 visitors wanting a number in the busiest hour, 10 minutes each: 7.5 Erlangs.
-    assert text_of(driver, '[data-metric="recommended"]') == "15"
+    # 45 visitors wanting a number in the busiest hour, 10 minutes each, then an hour's
+    # rest before the next visitor: 52.5 Erlangs.
+    assert text_of(driver, '[data-metric="recommended"]') == str(recommend(45, 600 + 3600))
+    assert text_of(driver, '[data-metric="rest-cost"]') == str(recommend(45, 4200) - 15)
     shot(driver, "pools")
     Select(driver.find_element(By.ID, "overflow")).select_by_visible_text("5.0 %")
     driver.find_element(By.CSS_SELECTOR, ".rp-filters button[type=submit]").click()
     WebDriverWait(driver, WAIT).until(ec.url_contains("overflow=0.05"))
-    assert text_of(driver, '[data-metric="recommended"]') == "12"
+    assert text_of(driver, '[data-metric="recommended"]') == str(recommend(45, 4200, 0.05))
 
     open_page(live, "/dashboard/embed", "textarea.rp-snippet")
     snippet = driver.find_element(By.CSS_SELECTOR, "textarea.rp-snippet").get_attribute("value")

@@ -265,39 +265,40 @@ def _r(session: str, start: float, end: float, shared: bool = False) -> LeaseRec
         pytest.param([], 100, 3600, ("none", None), id="never-leased"),
         pytest.param([_r("a", 0, 200)], 100, 3600, ("exact", "a"), id="live"),
         pytest.param([_r("a", 100, 200)], 100, 3600, ("exact", "a"), id="at-lease-start"),
-        pytest.param([_r("a", 0, 100)], 100, 3600, ("exact", "a"), id="at-lease-end"),
-        pytest.param([_r("a", 0, 200, True)], 100, 3600, ("ambiguous", "a"), id="live-shared"),
+        # One boundary rule with lease.lua: at its end a lease has expired.
+        pytest.param([_r("a", 0, 100)], 100, 3600, ("late", "a"), id="at-lease-end"),
+        # The shared flag alone says nothing: only another visitor who could call does.
+        pytest.param([_r("a", 0, 200, True)], 100, 3600, ("exact", "a"), id="flag-alone"),
         pytest.param(
             [_r("a", 0, 200, True), _r("b", 50, 250, True)],
             100,
             3600,
-            ("ambiguous", "b"),
-            id="two-live-newest-wins",
-        ),
-        pytest.param(
-            [_r("a", 0, 200), _r("b", 50, 250)],
-            100,
-            3600,
-            ("ambiguous", "b"),
-            id="two-live-even-unflagged",
+            ("ambiguous", "b", ("b", "a")),
+            id="two-live",
         ),
         pytest.param([_r("a", 0, 100)], 1000, 3600, ("late", "a"), id="late"),
-        pytest.param([_r("a", 0, 100)], 3700, 3600, ("late", "a"), id="late-at-window-edge"),
-        pytest.param([_r("a", 0, 100)], 3701, 3600, ("none", None), id="past-the-window"),
-        pytest.param([_r("a", 0, 100, True)], 1000, 3600, ("ambiguous", "a"), id="late-shared"),
+        pytest.param([_r("a", 0, 100)], 3699, 3600, ("late", "a"), id="late-before-window-end"),
+        pytest.param([_r("a", 0, 100)], 3700, 3600, ("none", None), id="at-window-end"),
         pytest.param(
             [_r("a", 0, 100), _r("b", 200, 300)],
             400,
             3600,
-            ("late", "b"),
-            id="late-goes-to-the-last-lease",
+            ("ambiguous", "b", ("b", "a")),
+            id="two-could-call-late",
         ),
         pytest.param(
             [_r("a", 0, 100), _r("b", 200, 300)],
             250,
             3600,
+            ("ambiguous", "b", ("b", "a")),
+            id="re-leased-within-the-window",
+        ),
+        pytest.param(
+            [_r("a", 0, 100), _r("b", 4000, 4100)],
+            4050,
+            3600,
             ("exact", "b"),
-            id="re-leased-since",
+            id="re-leased-after-the-rest",
         ),
         pytest.param(
             # The job ran late: the number was leased again after the call.
@@ -727,3 +728,71 @@ def test_jobs_that_waited_for_the_database_run_as_soon_as_it_answers(app, client
         due = registry.get_scheduled_time(eid)
         assert due <= datetime.now(UTC)  # not after its retry delay: now
         assert queue.connection.smembers(WAITING) == set()
+
+
+# One clock ------------------------------------------------------------------------------
+
+
+class _Skewed:
+    """A web node's clock, ``offset`` seconds off; everything else of ``time`` as is."""
+
+    def __init__(self, offset: float):
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def _redis_now(app) -> float:
+    with app.app_context():
+        seconds, micros = get_queue_redis().time()
+    return seconds + micros / 1e6
+
+
+@pytest.mark.parametrize("offset", [-3600, 3600])
+def test_a_web_node_with_a_wrong_clock_changes_nothing(app, client, new_site, monkeypatch, offset):
+    """Leases and the call's arrival are read on Redis's clock: a node an hour off still
+    gives an exact call."""
+    import ringtrail.telephony.webhooks as webhooks
+    import ringtrail.tracking.sessions as sessions
+
+    setup = new_site(numbers=2, lease_seconds=60, match_window=60)
+    monkeypatch.setattr(sessions, "time", _Skewed(offset))
+    monkeypatch.setattr(webhooks, "time", _Skewed(-offset))
+    answer = start_visit(client, setup, "https://shop.example/")
+    before = _redis_now(app)
+    ring(client, setup, leased(answer))
+    after = _redis_now(app)
+    run_jobs(app)
+    [call] = calls(app)
+    assert (call.confidence, call.session_id) == ("exact", answer["session"])
+    assert before - 0.01 <= call.started_at.timestamp() <= after + 0.01
+    with app.app_context():
+        [record] = get_pools().records(setup.pool.id, leased(answer))
+    assert before - 5 <= record.start <= after
+
+
+def test_the_stash_stamps_redis_time_and_a_replay_keeps_the_nodes_clock(app, new_site):
+    setup = new_site(numbers=1)
+    with app.app_context():
+        event = CallEvent.voice(
+            provider="twilio",
+            call_sid="CA-clock-1",
+            received_at=1_000.0,
+            to=setup.numbers[0],
+            caller=CALLER,
+            route=None,
+            hipaa=False,
+        )
+    with app.app_context():
+        before = _redis_now(app)
+        enqueue("e1", event)
+        stamped = get_stash().get("e1")
+        enqueue("e2", event, stamp=False)  # a replay from the spool
+        replayed = get_stash().get("e2")
+    assert before <= stamped.clock <= _redis_now(app)
+    assert stamped.received_at == 1_000.0
+    assert replayed.clock is None and replayed.received_at == 1_000.0

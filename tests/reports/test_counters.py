@@ -63,9 +63,10 @@ def test_flush_copies_hourly_pool_load(app, db, redis_client):
     setup = make_site(db, numbers=1)
     store = PoolStore(redis_client)
     numbers = tracking_numbers(1)
-    store.lease(setup.pool.id, "a", numbers=numbers, lease_seconds=30, now=NOW)
-    store.lease(setup.pool.id, "b", numbers=numbers, lease_seconds=30, now=NOW + 1)
-    store.lease(setup.pool.id, "c", numbers=numbers, lease_seconds=30, now=NOW + 100)
+    for session, at in (("a", 0), ("b", 1), ("c", 100)):  # no rest: c gets it anew
+        store.lease(
+            setup.pool.id, session, numbers=numbers, lease_seconds=30, rest_seconds=0, now=NOW + at
+        )
     with app.app_context():
         flush(now=NOW + 200)
         flush(now=NOW + 300)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import Period
-from ringtrail.reports.sizing import erlang_b, recommend
+from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS, erlang_b, recommend
 from ringtrail.storage.models import DailyVisits, PoolHour
 from tests.helpers import add_call, make_site
 
@@ -293,8 +293,8 @@ def test_calls_per_day_is_zero_filled_in_local_days(db, two_clients):
 def test_calls_by_confidence_lists_every_confidence(db, two_clients):
     a, _ = two_clients
     counts = reports.calls_by_confidence(db, [a.client.id], MAY)
-    assert list(counts) == ["exact", "late", "ambiguous", "source", "none"]
-    assert counts == {"exact": 5, "late": 0, "ambiguous": 0, "source": 0, "none": 1}
+    assert list(counts) == ["exact", "late", "ambiguous", "repeat", "source", "none"]
+    assert counts == {"exact": 5, "late": 0, "ambiguous": 0, "repeat": 0, "source": 0, "none": 1}
 
 
 def test_call_log_filters_and_pages_newest_first(db, two_clients):
@@ -331,6 +331,7 @@ def pool_hours(db, setup, rows):
 def test_pool_health_sizes_the_pool_with_erlang_b(db, db_backend):
     setup = make_site(db, numbers=10, lease_seconds=1500)
     setup.pool.created_at = utc(2024, 4, 1)
+    setup.pool.rest_seconds = 0  # no rest: the FACTS table's figures, held time alone
     db.commit()
     day = Period(date(2024, 5, 4), date(2024, 5, 4), ZoneInfo("UTC"))
     pool_hours(
@@ -365,6 +366,37 @@ def test_pool_health_sizes_the_pool_with_erlang_b(db, db_backend):
     assert health.calls_per_number_hour == pytest.approx(3 / (10 * 24))
     looser = reports.pool_health(db, [setup.client.id], day, overflow=0.05, now=utc(2024, 6, 1))
     assert looser[0].recommended == recommend(100, 1800, 0.05) < 64
+    assert health.rest_cost == 0 and health.days == 1 and health.days_met == 1.0
+    # The default rest is the match window (an hour): the holding time grows by it, and
+    # the page says how many numbers that costs.
+    setup.pool.rest_seconds = None
+    db.commit()
+    [rested] = reports.pool_health(db, [setup.client.id], day, now=utc(2024, 6, 1))
+    assert rested.rest_seconds == 3600 and rested.hold_seconds == 1800 + 3600
+    assert rested.recommended == recommend(100, 5400) > 64
+    assert rested.rest_cost == recommend(100, 5400) - 64
+
+
+def test_the_arrival_rate_is_a_high_share_of_days_not_the_single_busiest_hour(db, db_backend):
+    """30 days of a true 60 an hour (busiest hours 50 to 79), one wild day of 200: the
+    recommendation meets its target on 90 % of days, and the wild day does not size it."""
+    setup = make_site(db, numbers=10, lease_seconds=1800)
+    setup.pool.created_at = utc(2024, 4, 1)
+    db.commit()
+    busiest = [50 + i for i in range(29)] + [200]
+    pool_hours(
+        db,
+        setup,
+        [(utc(2024, 5, 1, 14) + timedelta(days=d), n, 0, 5, 0, 0) for d, n in enumerate(busiest)]
+        + [(utc(2024, 5, 1, 9) + timedelta(days=d), 20, 0, 2, 0, 0) for d in range(30)],
+    )
+    month = Period(date(2024, 5, 1), date(2024, 5, 30), ZoneInfo("UTC"))
+    [health] = reports.pool_health(db, [setup.client.id], month, now=utc(2024, 6, 1))
+    assert health.days == 30
+    assert health.peak_arrivals == 76  # the 27th of 30 busiest hours: 90 % of days
+    assert health.peak_hour == utc(2024, 5, 30, 14)  # shown, but not sized for
+    assert health.recommended == recommend(76, health.hold_seconds)
+    assert health.days_met == pytest.approx(27 / 30)
 
 
 def test_pool_health_without_ended_leases_assumes_lease_plus_a_visit(db, db_backend):
@@ -375,8 +407,8 @@ def test_pool_health_without_ended_leases_assumes_lease_plus_a_visit(db, db_back
     pool_hours(db, setup, [(utc(2024, 5, 4, 11), 12, 0, 2, 0, 0)])
     [health] = reports.pool_health(db, [setup.client.id], day, now=utc(2024, 5, 4, 12, 30))
     assert not health.hold_observed
-    assert health.hold_seconds == 600 + reports.DEFAULT_VISIT_SECONDS
-    assert health.recommended == recommend(12, 600 + reports.DEFAULT_VISIT_SECONDS)
+    assert health.hold_seconds == 600 + DEFAULT_VISIT_SECONDS + 3600  # the rest too
+    assert health.recommended == recommend(12, 600 + DEFAULT_VISIT_SECONDS + 3600)
     # Observed from the hour the pool was made (10:00) to the end of the current hour.
     assert health.hours == 3
     assert health.average_leases == 0

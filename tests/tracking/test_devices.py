@@ -47,3 +47,25 @@ def test_huge_user_agents_are_classified_in_bounded_time():
     for ua in hostile:
         classify_agent(ua + str(time.time()))  # defeat the cache: parse for real
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 1 subscribers)",
+        "Mozilla/5.0 (compatible; FlipboardProxy/1.1; +http://flipboard.com/browserproxy)",
+        "Mozilla/4.0 (compatible; Netcraft Web Server Survey)",
+        "Mozilla/5.0 (compatible; Cloudflare-Custom-Hostname-Verification; "
+        "+https://www.cloudflare.com/)",
+    ],
+)
+def test_the_maintained_crawler_list_catches_what_user_agents_does_not(ua):
+    from user_agents import parse
+
+    assert not parse(ua).is_bot  # user-agents alone takes these for people
+    assert classify_agent(ua).bot
+
+
+def test_headless_is_a_setting_even_though_the_crawler_list_names_it():
+    assert classify_agent(HEADLESS, headless_is_bot=True).bot
+    assert not classify_agent(HEADLESS, headless_is_bot=False).bot

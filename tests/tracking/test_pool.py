@@ -20,9 +20,16 @@ def store(redis_client):
     return PoolStore(redis_client)
 
 
-def lease(store, session, *, numbers, now, policy="reuse_oldest", lease_seconds=60, pool=1):
+def lease(store, session, *, numbers, now, policy="reuse_oldest", lease_seconds=60, pool=1, rest=0):
+    """A lease with injected time; no rest unless asked (the rest has its own tests)."""
     return store.lease(
-        pool, session, numbers=numbers, lease_seconds=lease_seconds, policy=policy, now=now
+        pool,
+        session,
+        numbers=numbers,
+        lease_seconds=lease_seconds,
+        policy=policy,
+        now=now,
+        rest_seconds=rest,
     )
 
 
@@ -75,7 +82,7 @@ def test_renewal_extends_the_lease(store):
         == "original"
     )
     assert (
-        lease(store, "b", numbers=numbers, now=T0 + 56, lease_seconds=30, policy="original").status
+        lease(store, "c", numbers=numbers, now=T0 + 56, lease_seconds=30, policy="original").status
         == "new"
     )
 

@@ -139,6 +139,8 @@ def _bad_cases():
         ("PATCH", "/pools/POOL", {"lease_seconds": 0}, 422, "lease_seconds"),
         ("PATCH", "/pools/POOL", {"lease_seconds": "1800"}, 422, "lease_seconds"),
         ("PATCH", "/pools/POOL", {"match_window_seconds": -1}, 422, "match_window"),
+        ("PATCH", "/pools/POOL", {"rest_seconds": -1}, 422, "rest_seconds"),
+        ("PATCH", "/pools/POOL", {"rest_seconds": 700000}, 422, "rest_seconds"),
         ("PATCH", "/pools/POOL", {"exhaustion_policy": "panic"}, 422, "exhaustion_policy"),
         ("PATCH", "/pools/POOL", {"site_id": 1}, 422, "Unknown field"),
         (
@@ -522,3 +524,17 @@ def test_pages_of_a_list_add_up_to_its_total(api, tenant):
     for page in (1, 2, 3):
         seen += [k["id"] for k in api("GET", f"/keys?per_page=2&page={page}").get_json()["items"]]
     assert len(seen) == len(set(seen)) == total
+
+
+def test_a_pools_rest_is_set_read_and_reaches_the_lease_path(app, api, tenant, db):
+    pool = f"/pools/{tenant.pool.id}"
+    assert api("GET", pool).get_json()["rest_seconds"] is None  # the match window
+    assert api("PATCH", pool, {"rest_seconds": 600}).status_code == 200
+    assert api("GET", pool).get_json()["rest_seconds"] == 600
+    with app.app_context():
+        [config] = site_for_key(tenant.site_key).pools
+    assert (config.rest_seconds, config.rest) == (600, 600)
+    assert api("PATCH", pool, {"rest_seconds": None}).get_json()["rest_seconds"] is None
+    with app.app_context():
+        [config] = site_for_key(tenant.site_key).pools
+    assert config.rest == config.match_window == 3600

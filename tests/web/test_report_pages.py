@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ringtrail.reports.sizing import recommend
 from ringtrail.storage.models import AuditEntry, DailyVisits, PoolHour
 from ringtrail.web.dashboard.reports import safe_href
 from tests.helpers import add_call, log_in, make_site, make_user, run_jobs
@@ -212,6 +213,8 @@ def test_bad_filters_are_4xx(client, db, world, path, message):
 def test_pool_health_shows_the_recommendation_for_the_chosen_target(client, db, world):
     a = world["a"]
     log_in(client, make_user(db, a))
+    a.pool.rest_seconds = 0  # first without a rest: the FACTS table's figures
+    db.commit()
     one = client.get("/dashboard/pools").get_data(as_text=True)
     five = client.get("/dashboard/pools?overflow=0.05").get_data(as_text=True)
     # 45 visitors in the busiest hour holding 10 minutes each: 7.5 Erlangs.
@@ -220,6 +223,13 @@ def test_pool_health_shows_the_recommendation_for_the_chosen_target(client, db, 
     assert 'data-metric="exhausted">5<' in one
     assert "Add 10 numbers" in one
     assert "leased now" in one  # live count from Redis
+    # With the default rest (the match window, an hour) each number is kept 70 minutes.
+    a.pool.rest_seconds = None
+    db.commit()
+    rested = client.get("/dashboard/pools").get_data(as_text=True)
+    size = recommend(45, 600 + 3600)
+    assert f'data-metric="recommended">{size}<' in rested
+    assert f'data-metric="rest-cost">{size - 15}<' in rested
 
 
 def test_embed_page_offers_the_snippet_tag(client, db, world, app):

@@ -88,11 +88,14 @@ class CallEvent:
 
     kind: str  # voice | status | dial | recording | transcription
     call_sid: str
-    received_at: float
+    received_at: float  # this web node's clock
     provider: str = "twilio"
     # The agency whose carrier account sent the event (verified by its signature): the
     # call is (agency_id, call_sid). None only in events stashed before 0.3.
     agency_id: int | None = None
+    # Redis's clock when the event was stashed (the clock leases are read on); None for
+    # an event that waited in a spool, judged by ``received_at`` with a tolerance.
+    clock: float | None = None
     # voice
     to: str = ""
     caller: str | None = None  # the caller id as sent; None in HIPAA mode

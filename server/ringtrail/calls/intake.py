@@ -32,6 +32,7 @@ from ringtrail.calls.events import CallEvent
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.calls.spool import Spool
 from ringtrail.context import setting
+from ringtrail.storage import lua
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import AppliedEvent
 from ringtrail.storage.sql import get_db, get_engine
@@ -41,6 +42,7 @@ from ringtrail.tracking.visits import get_visits
 log = logging.getLogger(__name__)
 
 EVENT_TTL = 30 * 24 * 3600  # a stashed event outlives every retry of its job
+STASH_LUA = lua("stash_event.lua")
 RETRY_INTERVALS = [2, 10, 30, 60, 300, 900, 1800, 3600]  # a blip first, then outages
 JOB = "ringtrail.calls.intake.apply_event"
 JOB_TIMEOUT = 60  # seconds; applying one event takes milliseconds
@@ -63,10 +65,22 @@ class EventStash:
     def key(self, event_id: str) -> str:
         return f"{self.PREFIX}{event_id}"
 
-    def put(self, event_id: str, event: CallEvent, pipe=None) -> None:
-        """Stash the event (on ``pipe``: the transaction that queues its job)."""
-        target = self.redis if pipe is None else pipe
-        target.set(self.key(event_id), json.dumps(event.to_dict()), ex=EVENT_TTL)
+    def put(self, event_id: str, event: CallEvent, pipe=None, *, stamp: bool = True) -> None:
+        """Stash the event (on ``pipe``: the transaction that queues its job).
+
+        With ``stamp`` the event gets ``clock``, Redis's time as it is stashed, unless it
+        carries one already (tests inject time that way). An event replayed from a spool
+        is stashed with ``stamp=False``: its time is the one its web node read.
+        """
+        data = event.to_dict()
+        clock = data.pop("clock", None)
+        arg = "-" if not stamp else ("" if clock is None else repr(float(clock)))
+        script = self.redis.register_script(STASH_LUA)
+        script(
+            keys=[self.key(event_id)],
+            args=[json.dumps(data), EVENT_TTL, arg],
+            client=self.redis if pipe is None else pipe,
+        )
 
     def get(self, event_id: str) -> CallEvent | None:
         raw = self.redis.get(self.key(event_id))
@@ -110,9 +124,13 @@ def get_spool() -> Spool:
     return Spool(setting("SPOOL_DIR"))
 
 
-def enqueue(event_id: str, event: CallEvent) -> None:
+def enqueue(event_id: str, event: CallEvent, *, stamp: bool = True) -> None:
     """Stash the event and queue its job, atomically and in one round trip (MULTI/EXEC);
-    raises if Redis cannot take it. A job never exists without its event."""
+    raises if Redis cannot take it. A job never exists without its event.
+
+    The stash stamps the event with Redis's clock (``stamp``), the clock leases are read
+    on; a replayed event keeps the time its web node read (``stamp=False``).
+    """
     queue = get_queue()
     pipe = queue.connection.pipeline()
     queue.enqueue(
@@ -126,7 +144,7 @@ def enqueue(event_id: str, event: CallEvent) -> None:
         description=f"apply {event.kind} event",
         pipeline=pipe,  # RQ opens the MULTI, so the stash comes after the job
     )
-    EventStash(queue.connection).put(event_id, event, pipe=pipe)
+    EventStash(queue.connection).put(event_id, event, pipe=pipe, stamp=stamp)
     pipe.execute()
 
 
@@ -201,7 +219,8 @@ def replay(grace: float = 0) -> int:
 
     def resubmit(event_id: str, data: dict) -> None:
         if not _held(queue.connection, event_id):
-            enqueue(event_id, CallEvent.from_dict(data))
+            # A spooled event carries its node's clock: judged with a tolerance.
+            enqueue(event_id, CallEvent.from_dict(data), stamp=False)
             queued.append(event_id)
 
     spool.replay(resubmit, [e for e in waiting if e not in done], keep=True)

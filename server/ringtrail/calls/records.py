@@ -6,15 +6,16 @@ voice event, or a webhook delivered twice, still leaves exactly one correct reco
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ringtrail.calls.attribution import Attribution, attribute
+from ringtrail.calls.attribution import Attribution, EarlierCall, attribute, repeat_of
 from ringtrail.calls.events import CallEvent
+from ringtrail.context import setting
 from ringtrail.storage.models import Call, Client, VisitSnapshot
 from ringtrail.terms import ROUTE_KINDS
 from ringtrail.tracking.pool import PoolStore
@@ -36,7 +37,7 @@ UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _when(event: CallEvent) -> datetime:
-    return datetime.fromtimestamp(event.received_at, UTC)
+    return datetime.fromtimestamp(event.clock or event.received_at, UTC)
 
 
 def _find(db: Session, agency_id: int, call_sid: str) -> Call | None:
@@ -235,15 +236,86 @@ def _apply_voice(
         call.confidence = "none"
         return
     # The time the call first reached us: a redelivered webhook must not move it later.
+    # Stamped by Redis's clock (the leases' clock) unless it was spooled; a spooled call
+    # carries its web node's clock, judged with a tolerance.
+    tolerance = 0.0 if event.clock else float(setting("CLOCK_TOLERANCE_SECONDS"))
+    t = call.started_at.timestamp()
     found: Attribution = attribute(
-        pools.records(call.pool_id, call.tracking_number),
-        call.started_at.timestamp(),
-        float(route.match_window),
+        pools.records(call.pool_id, call.tracking_number), t, float(route.match_window), tolerance
     )
     call.confidence = found.confidence
     call.session_id = found.session
+    call.repeat_of = None
+    call.candidates = None
+    earlier = _repeat(db, call, found, t)
+    if earlier is not None:
+        call.confidence = "repeat"
+        call.repeat_of = earlier.id
+        call.session_id, call.visit_id = earlier.session_id, earlier.visit_id
+        call.source, call.medium = earlier.source, earlier.medium
+        return
     if found.session and (visit := visits.get(found.session)) is not None:
         snap = snapshot_visit(db, found.session, visit)
         db.flush()
         call.visit_id = snap.id
         call.source, call.medium = visit.source, visit.medium
+    if found.candidates:
+        call.candidates = _snapshot_candidates(db, found.candidates, visits)
+
+
+MAX_CANDIDATES = 5  # an ambiguous call shows this many possible visitors, best first
+
+
+def candidate_visits(db: Session, call: Call) -> list[VisitSnapshot]:
+    """The visits that could have made an ambiguous call, best first (those still kept;
+    only the call's own site's, whatever the stored ids say)."""
+    ids = [i for i in (call.candidates or []) if isinstance(i, int)]
+    if not ids or call.site_id is None:
+        return []
+    found = db.scalars(
+        select(VisitSnapshot).where(
+            VisitSnapshot.id.in_(ids), VisitSnapshot.site_id == call.site_id
+        )
+    ).all()
+    by_id = {snap.id: snap for snap in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _snapshot_candidates(db: Session, sessions, visits: VisitStore) -> list[int]:
+    """Copy the visits that could have made an ambiguous call; their ids, best first."""
+    ids = []
+    for session in sessions[:MAX_CANDIDATES]:
+        if (visit := visits.get(session)) is not None:
+            snap = snapshot_visit(db, session, visit)
+            db.flush()
+            ids.append(snap.id)
+    return ids
+
+
+def _repeat(db: Session, call: Call, found: Attribution, t: float) -> Call | None:
+    """The earlier call of the same caller to the same client that this one repeats."""
+    days = float(setting("REPEAT_CALLER_DAYS"))
+    if not call.caller_hash or call.client_id is None or days <= 0:
+        return None
+    since = call.started_at - timedelta(days=days)
+    rows = db.scalars(
+        select(Call).where(
+            Call.client_id == call.client_id,
+            Call.caller_hash == call.caller_hash,
+            Call.id != call.id,
+            Call.started_at >= since,
+            Call.started_at < call.started_at,
+        )
+    ).all()
+    earlier = [
+        EarlierCall(c.id, c.started_at.timestamp(), c.tracking_number, c.pool_id) for c in rows
+    ]
+    match = repeat_of(
+        found,
+        earlier,
+        number=call.tracking_number,
+        pool_id=call.pool_id,
+        t=t,
+        window=days * 86400,
+    )
+    return None if match is None else next(c for c in rows if c.id == match.id)

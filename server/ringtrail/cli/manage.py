@@ -175,6 +175,13 @@ def _pool_options(func: Callable) -> Callable:
             click.option("--lease-seconds", type=int, default=None),
             click.option("--match-window", "match_window_seconds", type=int, default=None),
             click.option(
+                "--rest",
+                "rest_seconds",
+                type=int,
+                default=None,
+                help="Seconds a released number rests before reuse (default: the match window).",
+            ),
+            click.option(
                 "--policy",
                 "exhaustion_policy",
                 type=click.Choice(EXHAUSTION_POLICIES),

@@ -2,94 +2,213 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import click
 
-from ringtrail.reports.simulation import OUTCOMES, Traffic, svg_plot
-from ringtrail.reports.simulation import simulate as run
-from ringtrail.reports.sizing import recommend
+from ringtrail.reports import accuracy, sizing
+from ringtrail.reports.simulation import Traffic, replay, scenario, svg_plot
 from ringtrail.storage.clients import make_redis, start_embedded_redis
+
+PILOT_NUMBERS = 800  # big enough that only a burst exhausts it: the load as it comes
+
+
+def estimate(hours: dict, lease_seconds: int, rest_seconds: int) -> dict:
+    """The dashboard's estimate (reports/sizing.py) from the lease script's counters."""
+    held = sum(v for h in hours.values() for k, v in h.items() if k.startswith("held:"))
+    ended = sum(v for h in hours.values() for k, v in h.items() if k.startswith("ended:"))
+    busiest = []
+    for h in hours.values():
+        arrivals = {}
+        for k, v in h.items():
+            kind, _, hour = k.partition(":")
+            if kind in ("new", "exhausted"):
+                arrivals[hour] = arrivals.get(hour, 0) + v
+        busiest.append(max(arrivals.values(), default=0))
+    kept = sizing.observed_hold(held, ended, lease_seconds)
+    hold = sizing.hold_seconds(kept, rest_seconds)
+    rate = sizing.peak_arrivals(busiest)
+    return {
+        "peak_arrivals": rate,
+        "kept_seconds": kept,
+        "hold_seconds": hold,
+        "recommended": sizing.recommend(rate, hold),
+        "without_rest": sizing.recommend(rate, kept),
+        "days": len(busiest),
+    }
 
 
 @click.command()
+@click.option("--leases", default="900,1800", show_default=True, help="Lease seconds.")
 @click.option(
     "--sizes",
-    default="5,10,20,30,45,60,90",
+    default="auto",
     show_default=True,
-    help="Pool sizes to try, comma-separated.",
+    help="Pool sizes, comma-separated; auto: ¾, 1 and 1¼ of the recommended size.",
 )
-@click.option(
-    "--leases",
-    default="900,1800",
-    show_default=True,
-    help="Lease times in seconds, comma-separated.",
-)
+@click.option("--seeds", default=3, show_default=True, help="Seeds (independent traffic).")
+@click.option("--days", default=30.0, show_default=True, help="Simulated days per run.")
 @click.option("--peak", default=60.0, show_default=True, help="Peak visitors per hour.")
-@click.option("--days", default=3.0, show_default=True, help="Simulated days per run.")
+@click.option("--allocations", default="lru,random", show_default=True)
+@click.option("--rest", type=int, default=None, help="Rest seconds (default: match window).")
+@click.option("--window", default=3600, show_default=True, help="Match window seconds.")
+@click.option(
+    "--clock",
+    type=click.Choice(["redis", "nodes"]),
+    default="redis",
+    show_default=True,
+    help="redis: one clock; nodes: each web node's own (the old way).",
+)
+@click.option("--skew", default=30.0, show_default=True, help="One web node's clock error, s.")
+@click.option("--separate-tabs", is_flag=True, help="Each tab its own visit (the old snippet).")
+@click.option("--on-intent", is_flag=True, help="Lease only once the visitor shows intent.")
+@click.option("--bots", default=15.0, show_default=True, help="Undetected bots per hour.")
+@click.option("--burst", default=500, show_default=True, help="Visitors in a campaign burst.")
 @click.option(
     "--out",
     default="bench/results/simulation",
     show_default=True,
-    help="Path prefix for the .json table and the .svg plot.",
+    help="Path prefix for the .json results and the .svg plot.",
 )
 @click.option("--redis-url", default=None, help="A Redis to use (default: embedded).")
 def simulate(
-    sizes: str, leases: str, peak: float, days: float, out: str, redis_url: str | None
+    leases,
+    sizes,
+    seeds,
+    days,
+    peak,
+    allocations,
+    rest,
+    window,
+    clock,
+    skew,
+    separate_tabs,
+    on_intent,
+    bots,
+    burst,
+    out,
+    redis_url,
 ) -> None:
-    """Measure attribution accuracy on synthetic traffic, for a grid of pools."""
-
+    """Measure attribution accuracy on realistic synthetic traffic, through the real lease
+    script and attribution, over several seeds, with 95 % Wilson intervals."""
     keep: dict = {}
     url = redis_url or start_embedded_redis(tempfile.mkdtemp(prefix="ringtrail-sim-"), keep)
     client = make_redis(url, None, retries=True)
-    traffic = Traffic(peak_arrivals_per_hour=peak, days=days)
-    results, erlang = [], []
-    for lease in [int(x) for x in leases.split(",")]:
-        for size in [int(x) for x in sizes.split(",")]:
-            for allocation in ("lru", "random"):
-                results.append(
-                    run(client, traffic, numbers=size, lease_seconds=lease, allocation=allocation)
-                )
-            # A pure loss system (no sharing on exhaustion) is what Erlang-B describes.
-            erlang.append(
-                run(client, traffic, numbers=size, lease_seconds=lease, policy="original")
-            )
-    header = (
-        f"{'lease':>6}{'numbers':>8}{'alloc':>7}{'calls':>7}"
-        + "".join(f"{o:>10}" for o in OUTCOMES)
-        + f"{'in window':>10}{'overflow':>9}{'Erlang-B':>9}"
+    base = Traffic(
+        peak_arrivals_per_hour=peak,
+        days=days,
+        one_clock=clock == "redis",
+        clock_skew_seconds=skew,
+        tabs_share_a_visit=not separate_tabs,
+        on_intent=on_intent,
+        bots_per_hour=bots,
+        burst_visitors=burst,
     )
-    click.echo(header)
-    by_key = {(r.lease_seconds, r.numbers): r for r in erlang}
-    for r in results:
-        row = r.row()
-        loss = by_key[(r.lease_seconds, r.numbers)].row()
-        click.echo(
-            f"{r.lease_seconds // 60:>5}m{r.numbers:>8}{r.allocation:>7}{row['calls']:>7}"
-            + "".join(f"{row[o]:>10.1%}" for o in OUTCOMES)
-            + f"{row['correct_in_lease_window']:>10.1%}"
-            + f"{loss['peak_overflow_observed']:>9.1%}{loss['peak_overflow_erlang_b']:>9.1%}"
+    plans = [scenario(dataclasses.replace(base, seed=base.seed + i)) for i in range(seeds)]
+    rest_for = window if rest is None else rest
+    started = time.time()
+    report: dict = {
+        "traffic": dataclasses.asdict(base),
+        "seeds": seeds,
+        "estimates": {},
+        "runs": [],
+        "summaries": [],
+    }
+    for lease in [int(x) for x in leases.split(",")]:
+        pilot = replay(
+            client,
+            plans[0],
+            numbers=PILOT_NUMBERS,
+            lease_seconds=lease,
+            match_window=window,
+            rest_seconds=rest_for,
         )
-    for lease in sorted({r.lease_seconds for r in results}):
-        size = recommend(peak, traffic.hold_seconds(lease))
-        click.echo(f"recommended for {lease // 60} min leases at 1 % overflow: {size} numbers")
+        est = estimate(pilot.hours, lease, rest_for)
+        report["estimates"][str(lease)] = est
+        rec = est["recommended"]
+        click.echo(
+            f"{lease // 60} min leases: {est['peak_arrivals']:.0f} arrivals in the busiest hour "
+            f"on 90 % of days, kept {est['kept_seconds']:.0f} s + rest {rest_for} s: "
+            f"recommended {rec} numbers ({rec - est['without_rest']} for the rest)"
+        )
+        chosen = (
+            sorted({max(1, round(rec * 0.75)), rec, round(rec * 1.25)})
+            if sizes == "auto"
+            else [int(x) for x in sizes.split(",")]
+        )
+        for size in chosen:
+            for allocation in allocations.split(","):
+                rows = []
+                for plan in plans:
+                    result = replay(
+                        client,
+                        plan,
+                        numbers=size,
+                        lease_seconds=lease,
+                        match_window=window,
+                        rest_seconds=rest_for,
+                        allocation=allocation,
+                    )
+                    rows.append(result.row())
+                report["runs"] += rows
+                summary = accuracy.summary(rows)
+                report["summaries"].append(
+                    {
+                        "lease_seconds": lease,
+                        "numbers": size,
+                        "allocation": allocation,
+                        "recommended": size == rec,
+                        **accuracy.jsonable(summary),
+                    }
+                )
+                _echo(lease, size, allocation, size == rec, summary)
+    report["seconds"] = round(time.time() - started, 1)
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     with open(f"{out}.json", "w") as fh:
-        json.dump(
-            {
-                "traffic": traffic.__dict__,
-                "runs": [r.row() for r in results],
-                "loss_system": [r.row() for r in erlang],
-            },
-            fh,
-            indent=2,
+        json.dump(report, fh, indent=1)
+    svg_plot(
+        [dict(s, right_within=s["right_within"]["share"] or 0) for s in report["summaries"]],
+        f"{out}.svg",
+    )
+    click.echo(f"wrote {out}.json and {out}.svg in {report['seconds']} s")
+
+
+def _echo(lease: int, size: int, allocation: str, recommended: bool, s: dict) -> None:
+    mark = " (recommended)" if recommended else ""
+    click.echo(f"\n{lease // 60} min, {size} numbers{mark}, {allocation}:")
+    for name, label in (
+        ("right_within", "right visitor, calls within the lease"),
+        ("right_all_visitor_calls", "right visitor, all calls from visitors"),
+        ("exact_wrong_visitor", "exact but another visitor"),
+        ("exact_no_visit", "exact but the caller never visited"),
+        ("late_wrong", "late but wrong"),
+        ("no_visit_certain", "callers with no visit labelled exact or late"),
+        ("redials_right", "redials attributed right (callers with a caller id)"),
+        ("withheld_redials_right", "redials from withheld numbers attributed right"),
+        ("written_down_wrong", "numbers called days later, given to someone else"),
+        ("peak_overflow", "visitors at the peak who got no number of their own"),
+    ):
+        click.echo(f"  {label}: {s[name].text(2)}")
+    if s["worst_week"]:
+        w = s["worst_week"]
+        click.echo(
+            f"  worst week (seed {w['seed']}, week {w['week']}): {w['right_within'].text(2)}"
         )
-    svg_plot(results, f"{out}.svg")
-    click.echo(f"wrote {out}.json and {out}.svg")
+    click.echo(
+        "  label × truth: "
+        + "; ".join(
+            f"{label} " + "/".join(str(n) for n in truths.values())
+            for label, truths in s["table"].items()
+            if any(truths.values())
+        )
+        + "  (right/wrong/missed/no visit)"
+    )
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -153,6 +153,7 @@ POOL_HEADER = (
     "exact",
     "late",
     "ambiguous",
+    "repeat",
     "source",
     "none",
     "calls per number per hour",

@@ -35,7 +35,14 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ringtrail.phones import is_withheld
-from ringtrail.reports.sizing import erlang_b, recommend
+from ringtrail.reports.sizing import (
+    DAYS_SHARE,
+    erlang_b,
+    hold_seconds,
+    observed_hold,
+    peak_arrivals,
+    recommend,
+)
 from ringtrail.storage.models import (
     Call,
     Client,
@@ -62,9 +69,6 @@ VISIT_DIMENSIONS = ("source", "medium", "source_medium")
 TOUCHES = ("last", "first")
 NOT_SET = "(not set)"
 NO_VISIT = "(no visit)"
-# Caller ids that name nobody: every call from them is a different person, or unknown.
-# The visit before the lease's idle tail, when a pool has no ended lease to measure.
-DEFAULT_VISIT_SECONDS = 180
 DEFAULT_OVERFLOW = 0.01
 MAX_PERIOD_DAYS = 400
 
@@ -489,13 +493,17 @@ class PoolHealth:
       lease script).
     - ``average_leases``: seconds of leases held, over the seconds observed; by Little's
       law the mean number of numbers held. A lease's seconds count in the hour it ended.
-    - ``peak_arrivals``: new leases plus exhaustions in the busiest hour: every visitor
-      who wanted a number then, served or not.
-    - ``hold_seconds``: mean time a number stays with a visitor (the visit plus the lease
-      time after its last activity), from ended leases; without any, ``lease_seconds`` +
-      ``DEFAULT_VISIT_SECONDS``.
+    - ``peak_arrivals``: the arrival rate sized for: each day's busiest hour (new leases
+      plus exhaustions: every visitor who wanted a number then, served or not), at the
+      ``DAYS_SHARE`` quantile across the period's days (:func:`sizing.peak_arrivals`).
+    - ``hold_seconds``: mean time a number is kept from others: with a visitor (the
+      visit plus the lease time after its last activity, from ended leases; without any,
+      ``lease_seconds`` + ``DEFAULT_VISIT_SECONDS``), then resting (``rest_seconds``).
     - ``recommended``: the smallest pool that turns away at most ``overflow`` of visitors
       arriving at the peak rate, each holding a number for ``hold_seconds``.
+    - ``rest_cost``: how many of those numbers the rest accounts for.
+    - ``days_met``: the share of the period's days whose busiest hour the recommended
+      size serves within the target.
     """
 
     pool_id: int
@@ -520,6 +528,11 @@ class PoolHealth:
     overflow: float
     recommended: int
     load: float  # offered load at the peak, in Erlangs
+    rest_seconds: int = 0
+    rest_cost: int = 0
+    days: int = 0
+    days_met: float | None = None
+    days_share: float = DAYS_SHARE
 
     @property
     def peak_utilisation(self) -> float | None:
@@ -633,9 +646,13 @@ def pool_health(
         held = sum(r.held_seconds for r in rows)
         ended = sum(r.ended_leases for r in rows)
         busiest = max(rows, key=lambda r: (r.new_leases + r.exhausted, r.hour), default=None)
-        peak_arrivals = busiest.new_leases + busiest.exhausted if busiest else 0
-        hold = held / ended if ended else float(pool.lease_seconds + DEFAULT_VISIT_SECONDS)
-        load = peak_arrivals / 3600.0 * hold
+        tz = timezones.get(client_id, period.tz)
+        day_peaks = _busiest_by_day(rows, span_start, span_end, tz)
+        rate = peak_arrivals(day_peaks)
+        kept = observed_hold(held, ended, pool.lease_seconds)
+        hold = hold_seconds(kept, pool.rest)
+        load = rate / 3600.0 * hold
+        size = recommend(rate, hold, overflow)
         by_conf = confidence[pool.id]
         out.append(
             PoolHealth(
@@ -652,18 +669,42 @@ def pool_health(
                 average_leases=held / (span * 3600) if span else None,
                 new_leases=sum(r.new_leases for r in rows),
                 exhausted=sum(r.exhausted for r in rows),
-                peak_hour=busiest.hour if busiest and peak_arrivals else None,
-                peak_arrivals=peak_arrivals,
+                peak_hour=busiest.hour if busiest and rate else None,
+                peak_arrivals=rate,
                 hold_seconds=hold,
                 hold_observed=bool(ended),
                 calls=sum(by_conf.values()),
                 confidence=dict(by_conf),
                 overflow=overflow,
-                recommended=recommend(peak_arrivals, hold, overflow),
+                recommended=size,
                 load=load,
+                rest_seconds=pool.rest,
+                rest_cost=size - recommend(rate, kept, overflow),
+                days=len(day_peaks),
+                days_met=sum(erlang_b(size, c / 3600.0 * hold) <= overflow for c in day_peaks)
+                / len(day_peaks)
+                if day_peaks
+                else None,
             )
         )
     return out
+
+
+def _busiest_by_day(
+    rows: Sequence[PoolHour], start: datetime, end: datetime, tz: ZoneInfo
+) -> list[int]:
+    """Each local day's busiest hour of arrivals, for every day of the span (a day without
+    a counted hour had none)."""
+    peaks: dict[date, int] = {}
+    day = start.astimezone(tz).date()
+    while datetime.combine(day, time(), tz) < end:
+        peaks[day] = 0
+        day += timedelta(days=1)
+    for r in rows:
+        local = r.hour.astimezone(tz).date()
+        if local in peaks:
+            peaks[local] = max(peaks[local], r.new_leases + r.exhausted)
+    return list(peaks.values())
 
 
 # ---------------------------------------------------------------------------- call log
@@ -772,7 +813,7 @@ def overview(
         filled = _fill(SourceRow(client.name), facts)
         row.calls, row.answered = filled.calls, filled.answered
         row.first_time_callers, row.with_click_id = filled.first_time_callers, filled.with_click_id
-        row.attributed = sum(f.confidence in ("exact", "late") for f in facts)
+        row.attributed = sum(f.confidence in ("exact", "late", "repeat") for f in facts)
         sources = Counter(f.dims["source"] for f in facts)
         row.top_source = sources.most_common(1)[0][0] if sources else None
         row.pools_short = sum(

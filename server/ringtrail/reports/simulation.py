@@ -1,227 +1,404 @@
 """Attribution accuracy, measured by replaying synthetic traffic through the real code.
 
-Visitors arrive as a Poisson process whose rate follows a daily curve; each views a few
-pages (renewing its lease as the snippet would) and some call, during the visit, shortly
-after leaving, or much later. Every lease goes through ``lease.lua`` on a real Redis and
-every call through :func:`server.attribution.attribute`, with time injected: a simulated
-day takes seconds. Each call is then judged against the visitor who really made it.
+Every lease goes through ``lease.lua`` on a real Redis and every call through
+:func:`ringtrail.calls.attribution.attribute` and :func:`repeat_of`, with time injected:
+a simulated day takes seconds. Each call is then judged against who really made it.
+
+The traffic (:class:`Traffic`) is a realistic mix: a daily curve of visitors, second
+tabs, undetected bots, a weekly campaign burst, heartbeats only while the visitor is
+active and the tab visible, callers who redial from their call log, numbers written down
+and called days later, callers with no visit at all, and web nodes whose clocks disagree.
+A scenario (:func:`scenario`) is drawn once per seed; every pool configuration replays the
+same one (:func:`replay`), so only the pool differs between rows.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import redis
 
-from ringtrail.calls.attribution import attribute
-from ringtrail.reports.sizing import erlang_b
+from ringtrail.calls.attribution import EarlierCall, attribute, repeat_of
 from ringtrail.tracking.pool import LeaseRequest, PoolStore
 
 DAY = 86_400.0
-OUTCOMES = ("correct", "wrong", "ambiguous", "none")
+WEEK = 7 * DAY
+# Simulated time starts two weeks after the epoch: a never-used number (released at 0,
+# as sync.lua has it) is then rested, as it is in production.
+EPOCH = 14 * DAY
+REPEAT_WINDOW = 30 * DAY
+LABELS = ("exact", "late", "ambiguous", "repeat", "source", "none", "business")
+TRUTHS = ("right", "wrong", "missed", "no visit")
 
 
 @dataclass(frozen=True)
 class Traffic:
     """The synthetic traffic: rates, visit shapes and calling behaviour."""
 
-    peak_arrivals_per_hour: float = 120.0
+    peak_arrivals_per_hour: float = 60.0
     trough_share: float = 0.15  # night-time rate as a share of the peak
-    mean_pages: float = 4.0
+    mean_pages: float = 3.5  # 1 + a geometric number of further pages
     mean_page_seconds: float = 75.0
+    mean_active_seconds: float = 45.0  # of each page: active and visible, then idle
     heartbeat_seconds: float = 60.0
+    second_tab_share: float = 0.25
+    tabs_share_a_visit: bool = True  # the snippet shares one visit across tabs
+    bots_per_hour: float = 15.0  # undetected: they run the snippet and take numbers
+    burst_visitors: int = 500  # a campaign e-mail (0: none)
+    burst_seconds: float = 300.0
+    burst_every_days: float = 30.0  # a monthly newsletter, first sent on day 8
+    burst_has_source_number: bool = True  # the campaign's source has its own number
     call_share: float = 0.08
-    # Where calls fall: during the visit, soon after it, long after it (shares sum to 1).
+    # Where calls fall: during the visit, soon after it, later (shares sum to 1).
     during: float = 0.6
     soon_after: float = 0.3
     soon_mean_seconds: float = 300.0
     late_mean_seconds: float = 2400.0
-    days: float = 1.0
+    written_down_share: float = 0.02  # of calling visitors: call 1 to 10 days later
+    redial_share: float = 0.2  # of calling visitors: redial 1 hour to 3 days later
+    no_visit_share: float = 0.05  # of all calls: callers who never visited
+    withheld_share: float = 0.05  # of callers: no caller id
+    clock_skew_seconds: float = 30.0  # one of two web nodes is this far off
+    # On-intent leasing (the snippet's data-intent): no number until the visitor does
+    # something (a second page, a minute in use); bots never do.
+    on_intent: bool = False
+    one_clock: bool = True  # lease and call times on Redis's clock (False: each node's)
+    days: float = 30.0
     seed: int = 7
 
-    def hold_seconds(self, lease_seconds: float) -> float:
-        """How long a visitor holds a number on average: the visit, then the lease."""
-        return self.mean_pages * self.mean_page_seconds + lease_seconds
-
-    def offered_load(self, lease_seconds: float) -> float:
-        """Erlangs offered at the peak: arrivals per second times the holding time."""
-        return self.peak_arrivals_per_hour / 3600.0 * self.hold_seconds(lease_seconds)
-
     def rate(self, t: float) -> float:
-        """Arrivals per second at time ``t``: a daily curve peaking mid-afternoon."""
+        """Visitors per second at time ``t``: a daily curve peaking mid-afternoon."""
         hour = (t % DAY) / 3600.0
         shape = 0.5 * (1 + math.cos((hour - 14.0) / 24.0 * 2 * math.pi))
         share = self.trough_share + (1 - self.trough_share) * shape
         return self.peak_arrivals_per_hour / 3600.0 * share
 
 
+@dataclass(frozen=True)
+class Call:
+    """A call in a scenario: when, by whom, and which number it dials."""
+
+    at: float
+    caller: str | None  # None: withheld
+    visitor: int | None  # who really calls; None: nobody who visited
+    dials: str  # "shown" (the visitor's number), "redial" (an earlier call's), "random"
+    redials: int | None = None  # the earlier call's index, for a redial
+    kind: str = "visitor"  # visitor | redial | withheld redial | written | no visit
+
+
 @dataclass
-class Result:
-    """Outcomes of one simulated configuration."""
+class Scenario:
+    """Every request and call of one seed, in time order."""
 
-    numbers: int
-    lease_seconds: int
-    allocation: str
-    policy: str
+    traffic: Traffic
+    events: list[tuple[float, int, str, object]]  # (time, order, kind, payload)
     visitors: int = 0
-    peak_visitors: int = 0  # arrivals in the busiest hours, 12:00 to 16:00
-    peak_overflowed: int = 0  # of those, the ones whose first lease was a shared number
-    calls: Counter = field(default_factory=Counter)
-    in_window: Counter = field(default_factory=Counter)
-    predicted_overflow: float = 0.0
-
-    def share(self, outcome: str, *, window_only: bool = False) -> float:
-        counts = self.in_window if window_only else self.calls
-        total = sum(counts.values())
-        return counts[outcome] / total if total else 0.0
-
-    def row(self) -> dict:
-        return {
-            "numbers": self.numbers,
-            "lease_seconds": self.lease_seconds,
-            "allocation": self.allocation,
-            "policy": self.policy,
-            "visitors": self.visitors,
-            "calls": sum(self.calls.values()),
-            **{o: round(self.share(o), 4) for o in OUTCOMES},
-            "correct_in_lease_window": round(self.share("correct", window_only=True), 4),
-            "peak_overflow_observed": round(self.peak_overflowed / self.peak_visitors, 4)
-            if self.peak_visitors
-            else 0.0,
-            "peak_overflow_erlang_b": round(self.predicted_overflow, 4),
-        }
+    bots: int = 0
 
 
-def _visitors(traffic: Traffic, rng: random.Random):
-    """Arrival times by thinning a Poisson process at the peak rate."""
-    peak = traffic.rate(14 * 3600.0)
-    t, end = 0.0, traffic.days * DAY
+def _arrivals(traffic: Traffic, rng: random.Random, rate_at, peak: float):
+    """Arrival times by thinning a Poisson process at rate ``peak``."""
+    t, end = EPOCH, EPOCH + traffic.days * DAY
     while True:
         t += rng.expovariate(peak)
         if t >= end:
             return
-        if rng.random() < traffic.rate(t) / peak:
+        if rng.random() < rate_at(t) / peak:
             yield t
 
 
-def simulate(
+def _page_views(traffic: Traffic, rng: random.Random, start: float, pages: int):
+    """Request times of one tab: each page view, then a heartbeat each minute in which
+    the visitor was active (the tab is visible while active). Returns (times, end)."""
+    times, t = [], start
+    for _ in range(pages):
+        times.append(t)
+        stay = rng.expovariate(1 / traffic.mean_page_seconds)
+        active = min(stay, rng.expovariate(1 / traffic.mean_active_seconds))
+        beat = traffic.heartbeat_seconds
+        while beat <= stay and beat - traffic.heartbeat_seconds < active:
+            times.append(t + beat)
+            beat += traffic.heartbeat_seconds
+        t += stay
+    return times, t
+
+
+def scenario(traffic: Traffic) -> Scenario:
+    """Draw one seed's visitors, bots, bursts and calls."""
+    rng = random.Random(traffic.seed)
+    out = Scenario(traffic, [])
+    order = 0
+
+    def push(t: float, kind: str, payload) -> None:
+        nonlocal order
+        out.events.append((t, order, kind, payload))
+        order += 1
+
+    starts = list(_arrivals(traffic, rng, traffic.rate, traffic.rate(14 * 3600.0)))
+    end_of_run = EPOCH + traffic.days * DAY
+    bursts = []
+    if traffic.burst_visitors:
+        every = traffic.burst_every_days * DAY
+        for n in range(int(traffic.days * DAY // every) + 1):
+            at = EPOCH + n * every + 7 * DAY + 10 * 3600.0  # at ten in the morning
+            if at < end_of_run:
+                bursts += [
+                    at + rng.uniform(0, traffic.burst_seconds)
+                    for _ in range(traffic.burst_visitors)
+                ]
+    visitors = [(t, False) for t in starts] + [(t, True) for t in bursts]
+    visitors.sort()
+    calls: list[Call] = []
+    for visitor, (start, campaign) in enumerate(visitors):
+        pages = 1 + int(rng.expovariate(1 / max(traffic.mean_pages - 1, 0.01)) + 0.5)
+        times, end = _page_views(traffic, rng, start, pages)
+        tabs = [("s", times)]
+        if rng.random() < traffic.second_tab_share:
+            opened = rng.choice(times)
+            more, end2 = _page_views(traffic, rng, opened, 1 + int(rng.expovariate(1.0)))
+            tabs.append(("t", more))
+            end = max(end, end2)
+        for tab, requests in tabs:
+            session = f"v{visitor}" if traffic.tabs_share_a_visit else f"v{visitor}{tab}"
+            for i, t in enumerate(requests):
+                node = rng.random() < 0.5
+                first = i == 0 and tab == "s"
+                push(t, "lease", (visitor, session, campaign, first, node, not first))
+        last = max(t for _, r in tabs for t in r)
+        if rng.random() >= traffic.call_share:
+            continue
+        caller = None if rng.random() < traffic.withheld_share else f"c{visitor}"
+        if rng.random() < traffic.written_down_share:
+            calls.append(
+                Call(end + rng.uniform(DAY, 10 * DAY), caller, visitor, "shown", None, "written")
+            )
+            continue
+        pick = rng.random()
+        if pick < traffic.during:
+            when = rng.uniform(start + 1, max(start + 1, last))  # having seen the number
+        elif pick < traffic.during + traffic.soon_after:
+            when = end + rng.expovariate(1 / traffic.soon_mean_seconds)
+        else:
+            when = end + rng.expovariate(1 / traffic.late_mean_seconds)
+        calls.append(Call(when, caller, visitor, "shown"))
+        if rng.random() < traffic.redial_share:
+            later = when + math.exp(rng.uniform(math.log(3600), math.log(3 * DAY)))
+            kind = "redial" if caller else "withheld redial"  # no caller id to match
+            calls.append(Call(later, caller, visitor, "redial", len(calls) - 1, kind))
+    # Undetected bots, day and night: a few quick pages, no heartbeats, no calls.
+    bot_rate = traffic.bots_per_hour / 3600
+    bots = list(_arrivals(traffic, rng, lambda _: bot_rate, bot_rate)) if bot_rate else []
+    for bot, t in enumerate(bots):
+        for i in range(1 + int(rng.expovariate(1 / 3))):
+            push(
+                t + i * rng.uniform(2, 10),
+                "lease",
+                (-1 - bot, f"b{bot}", False, i == 0, True, False),
+            )
+    out.bots = len(bots)
+    # Callers who never visited: they dial some pool number at a random time.
+    visitor_calls = len(calls)
+    share = traffic.no_visit_share
+    for _ in range(int(visitor_calls * share / (1 - share)) if share < 1 else 0):
+        who = None if rng.random() < 0.1 else f"x{rng.randrange(10**9)}"
+        calls.append(Call(rng.uniform(EPOCH, end_of_run), who, None, "random", None, "no visit"))
+    for i, c in enumerate(calls):
+        if c.at < end_of_run:
+            push(c.at, "call", (i, c))
+    out.events.sort()
+    out.visitors = len(visitors)
+    return out
+
+
+@dataclass
+class Result:
+    """Outcomes of one pool configuration on one scenario."""
+
+    numbers: int
+    lease_seconds: int
+    rest_seconds: int
+    allocation: str
+    policy: str
+    seed: int
+    visitors: int = 0
+    table: Counter = field(default_factory=Counter)  # (label, truth) -> calls
+    within: Counter = field(default_factory=Counter)  # truth of calls within the lease
+    weeks: dict = field(default_factory=dict)  # week -> Counter of within-lease truths
+    kinds: Counter = field(default_factory=Counter)  # (call kind, truth) -> calls
+    peak_visitors: int = 0
+    peak_overflowed: int = 0
+    hours: dict = field(default_factory=dict)  # the lease script's counters, by day
+
+    def row(self) -> dict:
+        """The counts a report needs (shares and intervals come from ``accuracy``)."""
+        return {
+            "numbers": self.numbers,
+            "lease_seconds": self.lease_seconds,
+            "rest_seconds": self.rest_seconds,
+            "allocation": self.allocation,
+            "policy": self.policy,
+            "seed": self.seed,
+            "visitors": self.visitors,
+            "table": {f"{label}|{truth}": n for (label, truth), n in sorted(self.table.items())},
+            "within": dict(self.within),
+            "weeks": {str(w): dict(c) for w, c in sorted(self.weeks.items())},
+            "kinds": {f"{k}|{t}": n for (k, t), n in sorted(self.kinds.items())},
+            "peak_visitors": self.peak_visitors,
+            "peak_overflowed": self.peak_overflowed,
+        }
+
+
+def replay(
     client: redis.Redis,
-    traffic: Traffic,
+    plan: Scenario,
     *,
     numbers: int,
     lease_seconds: int,
     match_window: int = 3600,
+    rest_seconds: int | None = None,
     allocation: str = "lru",
     policy: str = "reuse_oldest",
     pool_id: int | None = None,
 ) -> Result:
-    """Run one configuration; the pool's Redis keys are deleted afterwards."""
-    # The same visitors, visits and calls for every configuration: only the pool differs.
-    rng = random.Random(traffic.seed)
+    """Replay one scenario through a pool; the pool's Redis keys are deleted afterwards."""
+    traffic = plan.traffic
+    rest = match_window if rest_seconds is None else rest_seconds
+    pick = random.Random(traffic.seed * 7919 + numbers)  # random allocation's own draws
     pool_id = pool_id or 1_000_000 + secrets.randbelow(1_000_000_000)
     store = PoolStore(client)
     pool_numbers = [f"+1555{7000000 + i:07d}" for i in range(numbers)]
-    result = Result(numbers, lease_seconds, allocation, policy)
-    result.predicted_overflow = erlang_b(numbers, traffic.offered_load(lease_seconds))
-
-    # Events: (time, order, kind, visitor); a heap keeps them in time order.
-    events: list[tuple[float, int, str, int]] = []
-    shown: dict[int, str | None] = {}
-    last_seen: dict[int, float] = {}
-    order = 0
-    peak: set[int] = set()
-    for visitor, start in enumerate(_visitors(traffic, rng)):
-        result.visitors += 1
-        if 12 <= (start % DAY) / 3600.0 < 16:
-            peak.add(visitor)
-        pages = 1 + int(rng.expovariate(1 / max(traffic.mean_pages - 1, 0.01)))
-        t = start
-        for _ in range(pages):
-            heapq.heappush(events, (t, order, "lease", visitor))
-            order += 1
-            stay = rng.expovariate(1 / traffic.mean_page_seconds)
-            beat = t + traffic.heartbeat_seconds
-            while beat < t + stay:
-                heapq.heappush(events, (beat, order, "lease", visitor))
-                order += 1
-                beat += traffic.heartbeat_seconds
-            t += stay
-        if rng.random() < traffic.call_share:
-            pick = rng.random()
-            if pick < traffic.during:
-                when = rng.uniform(start, t)
-            elif pick < traffic.during + traffic.soon_after:
-                when = t + rng.expovariate(1 / traffic.soon_mean_seconds)
-            else:
-                when = t + rng.expovariate(1 / traffic.late_mean_seconds)
-            heapq.heappush(events, (when, order, "call", visitor))
-            order += 1
-    result.peak_visitors = len(peak)
-
-    session = {}
-    while events:
-        now, _, kind, visitor = heapq.heappop(events)
-        sid = session.setdefault(visitor, f"v{visitor}")
+    result = Result(numbers, lease_seconds, rest, allocation, policy, traffic.seed)
+    result.visitors = plan.visitors
+    skew = {True: traffic.clock_skew_seconds, False: 0.0}
+    shown: dict[int, tuple[str | None, str, str]] = {}  # visitor -> (number, session, status)
+    last_active: dict[int, float] = {}
+    visitor_of: dict[str, int] = {}
+    made: dict[int, tuple[str | None, str]] = {}  # call index -> (number, status)
+    earlier: dict[str, list[EarlierCall]] = {}
+    visit_of_call: dict[int, int | None] = {}
+    for now, _, kind, payload in plan.events:
         if kind == "lease":
-            first = visitor not in shown
-            if not first and shown[visitor] is None and policy == "original":
-                continue  # the loss system: a blocked visitor does not come back for a number
+            visitor, session, campaign, first, node, intent = payload
+            if traffic.on_intent and not intent and visitor not in shown:
+                continue  # no number yet: the page shows the business number
+            at = now if traffic.one_clock else now + skew[node]
+            frac = repr(pick.random()) if allocation == "random" else allocation
             (lease,) = store.lease_all(
                 [
                     LeaseRequest(
                         pool_id,
-                        sid,
+                        session,
                         pool_numbers,
                         lease_seconds,
                         policy,
-                        lease_seconds + match_window,
-                        allocation=allocation,
+                        match_window + DAY,
+                        allocation=frac,
+                        rest_seconds=rest,
+                        has_source_number=campaign and traffic.burst_has_source_number,
                     )
                 ],
-                now=now,
+                now=at,
             )
-            if first and lease.status in ("shared", "original") and visitor in peak:
-                result.peak_overflowed += 1
-            shown[visitor] = lease.number  # may change: a new lease after the old expired
-            last_seen[visitor] = now
+            visitor_of[session] = visitor
+            if visitor >= 0:
+                if first and 12 <= (now % DAY) / 3600 < 16:
+                    result.peak_visitors += 1
+                    result.peak_overflowed += lease.status not in ("new", "renewed")
+                label = "source" if lease.status == "source" else None
+                shown[visitor] = (lease.number, session, label or lease.status)
+                last_active[visitor] = now
             continue
-        number = shown.get(visitor)
-        within = now <= last_seen.get(visitor, now) + lease_seconds
-        if number is None:
-            outcome = "none"
+        index, call = payload
+        t_call = now if traffic.one_clock else now + skew[index % 2 == 0]
+        number, status, truth_visitor = None, "", call.visitor
+        if call.dials == "shown":
+            number, _, status = shown.get(call.visitor, (None, "", ""))
+        elif call.dials == "redial":
+            number, status = made.get(call.redials, (None, ""))
         else:
-            found = attribute(store.records(pool_id, number), now, match_window)
-            if found.confidence == "ambiguous":
-                outcome = "ambiguous"
-            elif found.session is None:
-                outcome = "none"
-            else:
-                outcome = "correct" if found.session == sid else "wrong"
-        result.calls[outcome] += 1
-        if within:
-            result.in_window[outcome] += 1
-
-    store.forget(
-        pool_id, sorted({_day(t) for t in range(0, int((traffic.days + 2) * DAY), int(DAY))})
-    )
+            number, status = pick.choice(pool_numbers), "new"
+        label, named = _judge(
+            store,
+            pool_id,
+            number,
+            status,
+            t_call,
+            match_window,
+            call,
+            earlier,
+            visit_of_call,
+            visitor_of,
+            index,
+        )
+        made[index] = (number, status)
+        visit_of_call[index] = named
+        if call.caller and number and status != "source":
+            earlier.setdefault(call.caller, []).append(EarlierCall(index, t_call, number, 1))
+        truth = _truth(truth_visitor, named)
+        result.table[(label, truth)] += 1
+        result.kinds[(call.kind, truth)] += 1
+        holder = shown.get(truth_visitor) if truth_visitor is not None else None
+        if (
+            call.kind == "visitor"
+            and holder is not None
+            and holder[0] is not None
+            and holder[2] in ("new", "renewed", "shared")
+            and now < last_active[truth_visitor] + lease_seconds
+        ):
+            result.within[truth] += 1
+            result.weeks.setdefault(int((now - EPOCH) // WEEK), Counter())[truth] += 1
+    days = {
+        time.strftime("%Y-%m-%d", time.gmtime(EPOCH + d * DAY))
+        for d in range(int(traffic.days) + 12)
+    }
+    result.hours = {day: store.hours(pool_id, day) for day in sorted(days)}
+    result.hours = {day: h for day, h in result.hours.items() if h}
+    store.forget(pool_id, sorted(days))
     return result
 
 
-def _day(t: float) -> str:
-    import time
+def _judge(
+    store, pool_id, number, status, t, window, call, earlier, visit_of_call, visitor_of, index
+):
+    """The label the real code gives a call, and the visitor it names (or None)."""
+    if status == "source":  # the source's own number: a source, not a person
+        return "source", None
+    if number is None:
+        return "business", None
+    found = attribute(store.records(pool_id, number), t, window)
+    if call.caller is not None:
+        prior = repeat_of(
+            found,
+            earlier.get(call.caller, []),
+            number=number,
+            pool_id=1,
+            t=t,
+            window=REPEAT_WINDOW,
+        )
+        if prior is not None:
+            return "repeat", visit_of_call.get(prior.id)
+    named = visitor_of.get(found.session) if found.session else None
+    return found.confidence, named
 
-    return time.strftime("%Y-%m-%d", time.gmtime(t))
+
+def _truth(visitor: int | None, named: int | None) -> str:
+    """How a call's attribution compares with who made it."""
+    if visitor is None:
+        return "no visit"
+    if named is None:
+        return "missed"
+    return "right" if named == visitor else "wrong"
 
 
-def svg_plot(results: list[Result], path: str) -> None:
-    """Write correct-attribution share against pool size, one line per lease/allocation."""
+def svg_plot(rows: list[dict], path: str) -> None:
+    """Write within-lease accuracy against pool size, one line per lease/allocation."""
     width, height, pad = 640, 400, 50
-    sizes = sorted({r.numbers for r in results})
+    sizes = sorted({r["numbers"] for r in rows})
     lo, hi = min(sizes), max(sizes)
     span = max(hi - lo, 1)
 
@@ -237,7 +414,7 @@ def svg_plot(results: list[Result], path: str) -> None:
         'font-family="sans-serif" font-size="12">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">'
-        "Calls attributed to the right visitor, by pool size</text>",
+        "Calls within the lease attributed to the right visitor, by pool size</text>",
         f'<line x1="{pad}" y1="{y(0)}" x2="{width - pad}" y2="{y(0)}" stroke="#333"/>',
         f'<line x1="{pad}" y1="{y(0)}" x2="{pad}" y2="{y(1)}" stroke="#333"/>',
     ]
@@ -245,16 +422,16 @@ def svg_plot(results: list[Result], path: str) -> None:
         parts.append(f'<text x="{pad - 6}" y="{y(v) + 4}" text-anchor="end">{v:.0%}</text>')
     for n in sizes:
         parts.append(f'<text x="{x(n)}" y="{height - pad + 16}" text-anchor="middle">{n}</text>')
-    series: dict[tuple[int, str], list[Result]] = {}
-    for r in results:
-        series.setdefault((r.lease_seconds, r.allocation), []).append(r)
-    for i, ((lease, alloc), rows) in enumerate(sorted(series.items())):
+    series: dict[tuple[int, str], list[dict]] = {}
+    for r in rows:
+        series.setdefault((r["lease_seconds"], r["allocation"]), []).append(r)
+    for i, ((lease, alloc), points) in enumerate(sorted(series.items())):
         colour = colours[i % len(colours)]
-        rows.sort(key=lambda r: r.numbers)
-        points = " ".join(f"{x(r.numbers):.1f},{y(r.share('correct')):.1f}" for r in rows)
+        points.sort(key=lambda r: r["numbers"])
+        line = " ".join(f"{x(r['numbers']):.1f},{y(r['right_within']):.1f}" for r in points)
         dash = ' stroke-dasharray="5,4"' if alloc == "random" else ""
         parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
+            f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
         )
         parts.append(
             f'<text x="{width - pad - 150}" y="{y(0) - 16 * (i + 1)}" fill="{colour}">'

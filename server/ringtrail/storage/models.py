@@ -141,9 +141,18 @@ class Pool(Base):
         String(16), default=terms.DEFAULT_EXHAUSTION_POLICY
     )
     record_calls: Mapped[bool | None] = mapped_column(Boolean)  # None: the client's setting
+    # How long a released number rests before another visitor gets it; None: the match
+    # window, so that a late call from its last holder cannot reach a new one.
+    rest_seconds: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="pools")
+
+    @property
+    def rest(self) -> int:
+        """The rest in force: the pool's own, else its match window."""
+        return self.match_window_seconds if self.rest_seconds is None else self.rest_seconds
+
     numbers: Mapped[list[TrackingNumber]] = relationship(
         back_populates="pool", order_by="TrackingNumber.id"
     )
@@ -226,6 +235,12 @@ class Call(Base):
     confidence: Mapped[str] = mapped_column(String(12), default="none")
     session_id: Mapped[str | None] = mapped_column(String(40), index=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit_snapshots.id"))
+    # An ambiguous call: the visit snapshots of every visitor who could have called, best
+    # first (ids; a snapshot erased or expired since is skipped when shown).
+    candidates: Mapped[list[int] | None] = mapped_column(JSON)
+    # A repeat call: the earlier call of the same caller whose visit it was given. No
+    # foreign key: retention and erasure may remove the earlier call first.
+    repeat_of: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(100), default="")
     medium: Mapped[str] = mapped_column(String(100), default="")
     degraded: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,4 +1,9 @@
-"""User agents: device class and bot detection, in bounded time."""
+"""User agents: device class and bot detection, in bounded time.
+
+Bots are what ``user-agents`` calls a bot, what the maintained crawler list of
+``crawler-user-agents`` (about 1,500 patterns: search engines, SEO tools, AI crawlers,
+monitoring, HTTP libraries) matches, and a few automation clients neither names.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from crawleruseragents import is_crawler
 from user_agents import parse
 
 # Clients that user-agents calls human but that no person browses with.
@@ -32,7 +38,10 @@ def _parse(ua: str, headless_is_bot: bool) -> Device:
     if not ua.strip():
         return Device("bot", "", "", True)
     parsed = parse(ua)
-    bot = bool(parsed.is_bot or AUTOMATION.search(ua))
+    # The crawler list names headless browsers too; whether they are bots is a setting
+    # (browser tests drive headless Chromium), so they are judged without that word.
+    listed = is_crawler(ua if headless_is_bot else HEADLESS.sub("", ua))
+    bot = bool(parsed.is_bot or listed or AUTOMATION.search(ua))
     if headless_is_bot and HEADLESS.search(ua):
         bot = True
     if bot:

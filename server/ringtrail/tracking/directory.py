@@ -46,6 +46,12 @@ class PoolConfig:
     overflow_number: str | None
     source_numbers: dict[str, str] = field(default_factory=dict)
     version: str = ""  # numbers_version(numbers), computed once per load
+    rest_seconds: int | None = None  # None: the match window
+
+    @property
+    def rest(self) -> int:
+        """How long a released number rests before another visitor gets it."""
+        return self.match_window if self.rest_seconds is None else self.rest_seconds
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,7 @@ def load(session: Session) -> Snapshot:
                     business_number=pool.business_number,
                     lease_seconds=pool.lease_seconds,
                     match_window=pool.match_window_seconds,
+                    rest_seconds=pool.rest_seconds,
                     policy=pool.exhaustion_policy,
                     numbers=leasable,
                     version=numbers_version(leasable),

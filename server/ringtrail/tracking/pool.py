@@ -9,14 +9,19 @@ single script prevents::
         with a read-then-write in Python, both read "N is free" and both get N;
         lease.lua runs atomically, so B sees N gone and falls to the exhaustion policy.
 
-Expiry is decided inside the script from the time the caller passes in, so tests and the
-simulator inject time and no sweeper job is needed.
+Expiry is decided inside the script, on Redis's own clock (``TIME``), so every web node
+reads one clock and no sweeper job is needed; tests and the simulator pass a time in.
+
+A released number rests (by default for the pool's match window) before another visitor
+gets it, so a late call from its last holder cannot reach a new one. The boundary rule is
+one, here and in ``lease.lua``: a lease is live on ``[start, end)``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,9 +49,10 @@ def numbers_version(numbers: Sequence[str]) -> str:
 class Lease:
     """What a visitor got from a pool: a status and, unless none was given, a number."""
 
-    status: str  # new | renewed | shared | overflow | original
+    status: str  # new | renewed | shared | overflow | original | source
     number: str | None
     shared: bool
+    at: float = 0.0  # the time the script used (Redis's clock unless one was passed in)
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,15 @@ class LeaseRequest:
     numbers: Sequence[str]
     lease_seconds: int
     policy: str = "reuse_oldest"
-    history_seconds: int = 3600 + 1800
+    history_seconds: int = 3600 + 86400  # the match window, and a day of replays
     visit_field: str = ""
     version: str | None = None
-    allocation: str = "lru"  # "random" exists only so the simulator can compare
+    allocation: str = "lru"  # "random" (or a fraction) exists only so the simulator can compare
+    rest_seconds: int = 3600  # a released number waits this long before its next visitor
+    has_source_number: bool = False  # on exhaustion, show the source's own number instead
+    site_limit: int = 0  # session starts per minute on the pool (0: none)
+    client_limit: int = 0  # session starts per anonymous client per 10 minutes (0: none)
+    client: str = ""  # that client's keyed, window-salted hash ("" when unknown)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,21 @@ class LeaseRecord:
     start: float
     end: float
     shared: bool
+    last: float | None = None  # the visitor's latest activity (None: not recorded)
+
+    def present(self, t: float, seconds: float, tolerance: float = 0.0) -> bool:
+        """Whether the visitor was on the page around ``t``: active within ``seconds``
+        before it, or at any time after it."""
+        return self.last is None or self.last + seconds + tolerance >= t
+
+    def live(self, t: float, tolerance: float = 0.0) -> bool:
+        """Whether the lease was live at ``t``: on ``[start, end)``, as lease.lua says."""
+        return self.start <= t + tolerance and t - tolerance < self.end
+
+    def could_call(self, t: float, match_window: float, tolerance: float = 0.0) -> bool:
+        """Whether its visitor could have called at ``t``: shown the number by then, and
+        no more than the match window after the lease ended."""
+        return self.start <= t + tolerance and t - tolerance < self.end + match_window
 
 
 class PoolKeys:
@@ -80,14 +106,20 @@ class PoolKeys:
     - ``numbers``  SET   every leasable number of the pool
     - ``free``     ZSET  number → time it was last released (0 = never used)
     - ``busy``     ZSET  number → latest expiry among its live leases
-    - ``leases``   HASH  number → JSON {session: [start, expires, shared]}
+    - ``leases``   HASH  number → JSON {session: [start, expires, shared, last activity]}
     - ``holders``  HASH  session → number
-    - ``history``  HASH  number → JSON [[session, start, end, shared], …], newest first
+    - ``history``  HASH  number → JSON [[session, start, end, shared, last], …], newest
+      first
     - ``stats``    HASH  version, and running totals: leases, exhausted, shared
     - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
     - ``hours(day)``  HASH  new:HH, exhausted:HH, peak:HH, held:HH, ended:HH: the pool's
       load by hour (new leases, exhaustions, most live leases, seconds held by and count
       of the leases that ended), expires after 3 days
+    - ``refused``  ZSET  session → when its refusal ends: a visitor turned away on
+      exhaustion is answered the same way, and counted once, while it stays active
+    - ``starts(minute)``  STRING  session starts this minute (expires after a minute)
+    - ``client(hash)``    STRING  session starts of one anonymous client in a 10-minute
+      window: the hash is keyed and salted per window, and the key expires with it
     """
 
     def __init__(self, pool_id: int):
@@ -122,6 +154,16 @@ class PoolKeys:
     def stats(self) -> str:
         return f"{self.prefix}:stats"
 
+    @property
+    def refused(self) -> str:
+        return f"{self.prefix}:refused"
+
+    def starts(self, minute: int) -> str:
+        return f"{self.prefix}:starts:{minute}"
+
+    def client(self, fingerprint: str) -> str:
+        return f"{self.prefix}:client:{fingerprint or '-'}"
+
     def visits(self, day: str) -> str:
         return f"{self.prefix}:visits:{day}"
 
@@ -152,10 +194,12 @@ class PoolStore:
         numbers: Sequence[str],
         lease_seconds: int,
         policy: str = "reuse_oldest",
-        history_seconds: int = 3600 + 1800,
+        history_seconds: int = 3600 + 86400,
         visit_field: str = "",
         now: float | None = None,
         version: str | None = None,
+        rest_seconds: int = 3600,
+        has_source_number: bool = False,
     ) -> Lease:
         """Lease (or renew) a number of the pool for ``session``.
 
@@ -173,6 +217,8 @@ class PoolStore:
             history_seconds,
             visit_field,
             version,
+            rest_seconds=rest_seconds,
+            has_source_number=has_source_number,
         )
         return self.lease_all([request], now=now)[0]
 
@@ -183,8 +229,11 @@ class PoolStore:
         now: float | None = None,
         also: Callable[[redis.client.Pipeline], None] | None = None,
     ) -> list[Lease]:
-        """Run several leases, plus any commands ``also`` adds, in one round trip."""
-        now = time.time() if now is None else now
+        """Run several leases, plus any commands ``also`` adds, in one round trip.
+
+        Without ``now`` the script reads Redis's clock; with it (tests, the simulator)
+        that time is used.
+        """
         calls = [self._call(r, now) for r in requests]
         results = self._pipeline(calls, also)
         if any(isinstance(r, NoScriptError) for r in results):
@@ -196,30 +245,42 @@ class PoolStore:
                 raise result
         leases = []
         for request, (keys, args), result in zip(requests, calls, results, strict=False):
-            status, number, shared = result
+            status, number, shared, at = result
             if status == "unsynced":
                 self.sync(request.pool_id, request.numbers)
-                status, number, shared = self._lease(keys=keys, args=args)
-            leases.append(Lease(status=status, number=number or None, shared=bool(int(shared))))
+                status, number, shared, at = self._lease(keys=keys, args=args)
+            leases.append(
+                Lease(status, number or None, bool(int(shared)), float(at)),
+            )
         return leases
 
-    def _call(self, r: LeaseRequest, now: float) -> tuple[list[str], list]:
+    def _call(self, r: LeaseRequest, now: float | None) -> tuple[list[str], list]:
         k = PoolKeys(r.pool_id)
-        day, hour = time.strftime("%Y-%m-%d %H", time.gmtime(now)).split()
+        # The day's counter keys must be named here (Redis Cluster), so from this
+        # process's clock; the script counts the hour on its own clock.
+        clock = time.time() if now is None else now
+        day = time.strftime("%Y-%m-%d", time.gmtime(clock))
         keys = [
             *(k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats),
-            *(k.visits(day), k.hours(day)),
+            *(k.visits(day), k.hours(day), k.refused),
+            *(k.starts(int(clock // 60)), k.client(r.client)),
         ]
+        # "random" draws here; the simulator may pass its own draw (a fraction) instead.
+        allocation = repr(random.random()) if r.allocation == "random" else r.allocation
         args = [
-            repr(now),
+            "" if now is None else repr(now),
             r.session,
             int(r.lease_seconds),
             r.policy,
             r.version or numbers_version(r.numbers),
-            hour,
+            int(clock // 86400),
             int(r.history_seconds),
             r.visit_field,
-            r.allocation,
+            allocation,
+            int(r.rest_seconds),
+            "1" if r.has_source_number else "0",
+            int(r.site_limit),
+            int(r.client_limit) if r.client else 0,
         ]
         return keys, args
 
@@ -251,15 +312,11 @@ class PoolStore:
         pipe.hget(k.leases, number)
         pipe.hget(k.history, number)
         live_raw, history_raw = pipe.execute()
-        out = [
-            LeaseRecord(session, float(start), float(end), bool(shared))
-            for session, (start, end, shared) in (json.loads(live_raw) if live_raw else {}).items()
+        live = json.loads(live_raw) if live_raw else {}
+        history = json.loads(history_raw) if history_raw else []
+        return [_record(session, *lease) for session, lease in live.items()] + [
+            _record(*entry) for entry in history
         ]
-        out += [
-            LeaseRecord(session, float(start), float(end), bool(shared))
-            for session, start, end, shared in (json.loads(history_raw) if history_raw else [])
-        ]
-        return out
 
     def holder_count(self, pool_id: int) -> int:
         """Numbers with a live (not yet reclaimed) lease."""
@@ -293,7 +350,8 @@ class PoolStore:
         are attributed as before and a late call to the number still finds it rested."""
         k = PoolKeys(pool_id)
         keys = [k.leases, k.holders, k.history]
-        return int(self._erase_session(keys=keys, args=[session, stand_in]))
+        erased = int(self._erase_session(keys=keys, args=[session, stand_in]))
+        return erased + int(self.redis.zrem(k.refused, session))
 
     def forget(self, pool_id: int, days: Sequence[str] = ()) -> None:
         """Delete the pool's lease state and its counters of ``days`` (the simulator
@@ -301,8 +359,15 @@ class PoolStore:
         k = PoolKeys(pool_id)
         day_keys = [key for day in days for key in (k.visits(day), k.hours(day))]
         self.redis.delete(
-            k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, *day_keys
+            k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, k.refused, *day_keys
         )
+
+
+def _record(session, start, end, shared, last=None, *_) -> LeaseRecord:
+    """A stored lease as a record (leases stored before ``last`` existed have none)."""
+    return LeaseRecord(
+        session, float(start), float(end), bool(shared), None if last is None else float(last)
+    )
 
 
 def get_pools() -> PoolStore:

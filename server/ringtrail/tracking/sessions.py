@@ -8,8 +8,11 @@ trip to Redis. A visitor who must not be tracked (a bot, Global Privacy Control,
 Do-Not-Track where the site honours it, no consent where the site needs it) gets the
 site's fixed source-level numbers, which still attribute calls to a source.
 
-When a pool is exhausted its policy decides: a shared number, the overflow number, or
-the business number.
+When a pool is exhausted, a visitor whose source has its own source-level number gets
+that number (a burst from one campaign keeps its source); otherwise the pool's policy
+decides: a shared number, the overflow number, or the business number. Session starts
+are limited per site and per anonymous client (see :func:`client_fingerprint`); over a
+limit the visitor gets the source-level or business number, never an error.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from redis.client import Pipeline
 
 from ringtrail.context import setting
 from ringtrail.errors import NotFound, Unavailable
+from ringtrail.hashing import keyed_hash
 from ringtrail.phones import national
 from ringtrail.tracking.devices import classify_agent
 from ringtrail.tracking.directory import PoolConfig, SiteConfig
@@ -49,6 +53,7 @@ class Visitor:
     gpc: bool = False  # Global Privacy Control (Sec-GPC: 1, or the snippet saw it)
     dnt: bool = False  # Do-Not-Track
     consent: bool = False  # the page told the snippet the visitor consented
+    address: str | None = None  # the client's IP address: hashed for a limit, never kept
 
 
 def entry(e164: str) -> dict[str, str]:
@@ -58,8 +63,27 @@ def entry(e164: str) -> dict[str, str]:
 
 def source_number(pool: PoolConfig, source: str, medium: str) -> str | None:
     """The most specific fixed number for a source: "source/medium", then "source", then "*"."""
+    return own_source_number(pool, source, medium) or pool.source_numbers.get("*")
+
+
+def own_source_number(pool: PoolConfig, source: str, medium: str) -> str | None:
+    """The fixed number of this very source ("source/medium", then "source"), not "*"."""
     table = pool.source_numbers
-    return table.get(f"{source}/{medium}") or table.get(source) or table.get("*")
+    return table.get(f"{source}/{medium}") or table.get(source)
+
+
+CLIENT_LIMIT = b"ringtrail session start limit v1"
+CLIENT_WINDOW = 600  # seconds; the key of each window's counter expires with it
+
+
+def client_fingerprint(visitor: Visitor, now: float) -> str:
+    """A keyed hash of the client's address and user agent, salted with the current
+    10-minute window: it tells session starts of one client apart for that window only,
+    and says nothing about the address. "" without an address."""
+    if not visitor.address:
+        return ""
+    salt = CLIENT_LIMIT + b" %d" % int(now // CLIENT_WINDOW)
+    return keyed_hash(salt, f"{visitor.address}\n{visitor.user_agent or ''}")[:32]
 
 
 def source_numbers(site: SiteConfig, source: str, medium: str) -> dict[str, dict[str, str]]:
@@ -79,13 +103,17 @@ def lease_numbers(
     source: str,
     medium: str,
     count_visit: bool,
-    now: float,
+    now: float | None = None,
+    client: str = "",
     also: Callable[[Pipeline], None] | None = None,
-) -> dict[str, dict[str, str]]:
-    """Lease (or renew) one number per pool of the site and say what each shows.
+) -> tuple[dict[str, dict[str, str]], bool]:
+    """Lease (or renew) one number per pool of the site and say what each shows, and
+    whether a limit on session starts turned the visitor away.
 
-    All pools, and whatever ``also`` adds (the visit itself), go to Redis in one round trip.
+    All pools, and whatever ``also`` adds (the visit itself), go to Redis in one round
+    trip. Lease times are read on Redis's clock unless ``now`` is given.
     """
+    history = int(setting("LEASE_HISTORY_SECONDS"))
     requests = [
         LeaseRequest(
             pool_id=pool.id,
@@ -93,9 +121,14 @@ def lease_numbers(
             numbers=pool.numbers,
             lease_seconds=pool.lease_seconds,
             policy=pool.policy,
-            history_seconds=pool.lease_seconds + pool.match_window,
+            history_seconds=pool.match_window + history,
             visit_field=f"{source}|{medium}" if count_visit and i == 0 else "",
             version=pool.version,
+            rest_seconds=pool.rest,
+            has_source_number=own_source_number(pool, source, medium) is not None,
+            site_limit=int(setting("SESSION_LIMIT_SITE")),
+            client_limit=int(setting("SESSION_LIMIT_CLIENT")),
+            client=client,
         )
         for i, pool in enumerate(site.pools)
     ]
@@ -108,7 +141,8 @@ def lease_numbers(
             out[pool.business_number] = entry(pool.overflow_number)
         elif number := source_number(pool, source, medium):
             out[pool.business_number] = entry(number)
-    return out
+    limited = bool(leases) and all(lease.status == "limited" for lease in leases)
+    return out, limited
 
 
 def session_ttl(site: SiteConfig, slack: int) -> int:
@@ -210,16 +244,19 @@ def start_visit(
     )
     try:
         visits = get_visits()
-        numbers = lease_numbers(
+        numbers, limited = lease_numbers(
             get_pools(),
             site,
             session,
             source=src.source,
             medium=src.medium,
             count_visit=True,
-            now=now,
+            client=client_fingerprint(visitor, now),
             also=lambda pipe: visits.create(session, visit, ttl, pipe=pipe),
         )
+        if limited:  # a flood: keep nothing of it
+            visits.delete(session)
+            return untracked | {"ttl": ttl}
     except redis.RedisError:
         log.warning("sessions: redis unavailable, answering source-level numbers")
         return untracked | {"ttl": DEGRADED_TTL}
@@ -239,14 +276,13 @@ def add_pageview(site: SiteConfig, session: str, url: str | None) -> dict[str, A
         )
         if visit is None:
             raise NotFound("unknown session")
-        numbers = lease_numbers(
+        numbers, _ = lease_numbers(
             get_pools(),
             site,
             session,
             source=visit.source,
             medium=visit.medium,
             count_visit=False,
-            now=now,
         )
     except redis.RedisError:
         log.warning("sessions: redis unavailable during a page view")

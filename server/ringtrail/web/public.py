@@ -105,7 +105,18 @@ def visitor(body: dict[str, Any] | None = None) -> Visitor:
         gpc=request.headers.get("Sec-GPC") == "1" or body.get("gpc") is True,
         dnt=request.headers.get("DNT") == "1" or body.get("dnt") is True,
         consent=body.get("consent") is True,
+        address=client_address(),
     )
+
+
+def client_address() -> str | None:
+    """The visitor's address, for the session-start limit's keyed hash (never stored):
+    behind ``RINGTRAIL_TRUSTED_PROXIES`` proxies, the one the nearest of them saw."""
+    hops = int(current_app.config["TRUSTED_PROXIES"])
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    if hops > 0 and len(forwarded) >= hops and forwarded[-hops]:
+        return forwarded[-hops][:64]
+    return request.remote_addr
 
 
 @bp.post("/v1/sessions", provide_automatic_options=False)

@@ -427,6 +427,13 @@ class PoolIn(In):
         validate=validate.OneOf(EXHAUSTION_POLICIES), load_default="reuse_oldest"
     )
     record_calls = Override()
+    rest_seconds = fields.Integer(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(0, 7 * 86400, error="rest_seconds must be between 0 and 604800"),
+        metadata={"description": "Rest of a released number before reuse; null: the match window"},
+    )
 
 
 class PoolPatch(Patch, PoolIn):
@@ -444,6 +451,7 @@ class PoolOut(Schema):
     match_window_seconds = fields.Integer()
     exhaustion_policy = fields.String()
     record_calls = Override()
+    rest_seconds = fields.Integer(allow_none=True)
     numbers = fields.Integer(metadata={"description": "active tracking numbers"})
     created_at = fields.DateTime()
 
@@ -712,10 +720,17 @@ class CallOut(Schema):
     term = fields.String()
     landing_url = fields.String()
     has_click_id = fields.Boolean()
+    repeat_of = fields.Integer(
+        allow_none=True, metadata={"description": "a repeat call: the earlier call it repeats"}
+    )
 
 
 class CallDetailOut(CallOut):
     visit = fields.Nested(VisitOut, allow_none=True)
+    candidates = fields.List(
+        fields.Nested(VisitOut),
+        metadata={"description": "an ambiguous call: every visit that could have made it"},
+    )
 
 
 class ErrorOut(Schema):

@@ -1,38 +1,76 @@
 -- Lease a tracking number to a visitor session, or renew the one it holds.
 --
--- KEYS[1] numbers   SET   every leasable number of the pool
--- KEYS[2] free      ZSET  number -> time it was released (0 = never used)
--- KEYS[3] busy      ZSET  number -> latest expiry among its leases
--- KEYS[4] leases    HASH  number -> cjson {session: [start, expires, shared]}
--- KEYS[5] holders   HASH  session -> number
--- KEYS[6] history   HASH  number -> cjson [[session, start, end, shared], ...] newest first
--- KEYS[7] stats     HASH  version, and running totals: leases, exhausted, shared
--- KEYS[8] visits    HASH  visit counts of one day, field "source|medium" (expires in 3 days)
--- KEYS[9] hours     HASH  load of one day by hour HH (expires in 3 days): new:HH leases,
+-- KEYS[1]  numbers  SET   every leasable number of the pool
+-- KEYS[2]  free     ZSET  number -> time it was released (0 = never used)
+-- KEYS[3]  busy     ZSET  number -> latest expiry among its leases
+-- KEYS[4]  leases   HASH  number -> cjson {session: [start, expires, shared, last]}
+--                         (last: the visitor's latest page view or heartbeat)
+-- KEYS[5]  holders  HASH  session -> number
+-- KEYS[6]  history  HASH  number -> cjson [[session, start, end, shared, last], ...]
+--                         newest first
+-- KEYS[7]  stats    HASH  version, and running totals: leases, exhausted, shared
+-- KEYS[8]  visits   HASH  visit counts of one day, field "source|medium" (expires in 3 days)
+-- KEYS[9]  hours    HASH  load of one day by hour HH (expires in 3 days): new:HH leases,
 --                         exhausted:HH, peak:HH live leases, held:HH seconds and
 --                         ended:HH count of the leases that ended
+-- KEYS[10] refused  ZSET  session -> time its refusal ends: a visitor turned away is
+--                         answered the same way, and counted once, while it stays active
+-- KEYS[11] starts   STRING session starts on this pool in the current minute (expires)
+-- KEYS[12] client   STRING session starts of one anonymous client (a keyed hash of its
+--                         address and user agent, salted per window) in the current
+--                         10 minutes (expires with the window)
 --
--- ARGV[1] now, seconds since the epoch (the caller's clock; no sweeper runs)
--- ARGV[2] session id
--- ARGV[3] lease seconds
--- ARGV[4] exhaustion policy: reuse_oldest | overflow | original
--- ARGV[5] expected numbers version (see sync.lua)
--- ARGV[6] hour of the day, HH, for the hourly counters
--- ARGV[7] history seconds: ended leases older than this are forgotten
--- ARGV[8] visit field to count when this is a new lease, or ""
--- ARGV[9] allocation: "lru" (production) or "random" (only for the simulator's comparison)
+-- ARGV[1]  now, seconds since the epoch; "" reads Redis's TIME (one clock for every web
+--          node); tests and the simulator pass a time in
+-- ARGV[2]  session id
+-- ARGV[3]  lease seconds
+-- ARGV[4]  exhaustion policy: reuse_oldest | overflow | original
+-- ARGV[5]  expected numbers version (see sync.lua)
+-- ARGV[6]  the day KEYS[8] and KEYS[9] belong to, in days since the epoch
+-- ARGV[7]  history seconds: ended leases older than this are forgotten
+-- ARGV[8]  visit field to count when this is a new lease, or ""
+-- ARGV[9]  allocation: "lru" (production), or a fraction in [0, 1) that picks one rested
+--          number at random (only for the simulator's comparison)
+-- ARGV[10] rest seconds: a released number waits this long before another visitor
+-- ARGV[11] "1" if the visitor's source has its own source-level number: on exhaustion it
+--          gets that number ("source") rather than a shared one
+-- ARGV[12] session starts allowed per minute on this pool (0: no limit)
+-- ARGV[13] session starts allowed per anonymous client per 10 minutes (0: no limit)
 --
--- Returns {status, number, shared}
---   status: new | renewed | shared | overflow | original | unsynced
+-- Returns {status, number, shared, now}
+--   status: new | renewed | shared | overflow | original | source | limited | unsynced
+--   now: the time the script used
+--
+-- One boundary rule, shared with calls/attribution.py: a lease is live on [start, end)
+-- (at its end it has expired), and a number released at r may be leased again from
+-- r + rest on.
 local now = tonumber(ARGV[1])
+if not now then
+  local clock = redis.call('TIME')
+  now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
+end
 local session = ARGV[2]
 local lease_seconds = tonumber(ARGV[3])
 local policy = ARGV[4]
-local hour = ARGV[6]
 local keep_history = tonumber(ARGV[7])
+local rest = tonumber(ARGV[10])
+local has_source = ARGV[11] == '1'
 
 if redis.call('HGET', KEYS[7], 'version') ~= ARGV[5] then
-  return {'unsynced', '', 0}
+  return {'unsynced', '', 0, tostring(now)}
+end
+
+-- The hour of the counters, on the same clock; the caller named the day's keys from its
+-- own clock, so near midnight a skewed node's counts go to that day's first or last hour.
+local day = math.floor(now / 86400)
+local declared = tonumber(ARGV[6])
+local hour
+if day > declared then
+  hour = '23'
+elseif day < declared then
+  hour = '00'
+else
+  hour = string.format('%02d', math.floor((now % 86400) / 3600))
 end
 
 local function decode(raw, empty)
@@ -54,7 +92,7 @@ local function reclaim(number)
   local kept, latest, ended_at, live = {}, 0, 0, false
   for holder, lease in pairs(leases) do
     if lease[2] <= now then
-      table.insert(history, 1, {holder, lease[1], lease[2], lease[3]})
+      table.insert(history, 1, {holder, lease[1], lease[2], lease[3], lease[4]})
       bump('held:' .. hour, math.floor(lease[2] - lease[1]))
       bump('ended:' .. hour, 1)
       if redis.call('HGET', KEYS[5], holder) == number then
@@ -67,9 +105,11 @@ local function reclaim(number)
       if lease[2] > latest then latest = lease[2] end
     end
   end
+  -- History is kept by age (long enough to judge a call replayed from the spool as of
+  -- when it happened), with a count bound as a safety net.
   local pruned = {}
   for _, entry in ipairs(history) do
-    if #pruned < 16 and entry[3] >= now - keep_history then table.insert(pruned, entry) end
+    if #pruned < 64 and entry[3] >= now - keep_history then table.insert(pruned, entry) end
   end
   if #pruned > 0 then
     redis.call('HSET', KEYS[6], number, cjson.encode(pruned))
@@ -88,7 +128,7 @@ local function reclaim(number)
   end
 end
 
--- Expiry is enforced here, from the time passed in; a bounded batch keeps each call cheap.
+-- Expiry is enforced here, from the time above; a bounded batch keeps each call cheap.
 for _, number in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 20)) do
   reclaim(number)
 end
@@ -100,12 +140,42 @@ if held then
   local lease = leases[session]
   if lease and lease[2] > now then
     lease[2] = expires
+    lease[4] = now
     redis.call('HSET', KEYS[4], held, cjson.encode(leases))
     redis.call('ZADD', KEYS[3], expires, held)
-    return {'renewed', held, lease[3]}
+    return {'renewed', held, lease[3], tostring(now)}
   end
   redis.call('HDEL', KEYS[5], session)
   if lease then reclaim(held) end
+end
+
+-- A visitor already turned away gets the same answer, renewed like a lease, and is not
+-- counted again: every page view and heartbeat is not a new exhaustion.
+redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now)
+local function refuse(status)
+  redis.call('ZADD', KEYS[10], expires, session)
+  return {status, '', 0, tostring(now)}
+end
+local function refusal()
+  if has_source then return 'source' end
+  if policy == 'overflow' then return 'overflow' end
+  return 'original'
+end
+if redis.call('ZSCORE', KEYS[10], session) then
+  return refuse(refusal())
+end
+
+-- A new visitor: within the limits on session starts, so that one client (or a flood)
+-- cannot drain the pool. Over a limit it gets the source-level or business number.
+local function over(key, limit, window)
+  if limit <= 0 then return false end
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, window) end
+  return count > limit
+end
+if over(KEYS[11], tonumber(ARGV[12]), 60) or over(KEYS[12], tonumber(ARGV[13]), 600) then
+  redis.call('HINCRBY', KEYS[7], 'limited', 1)
+  return refuse('limited')
 end
 
 if ARGV[8] ~= '' and redis.call('HINCRBY', KEYS[8], ARGV[8], 1) == 1 then
@@ -118,40 +188,48 @@ local function note_peak()
   if busy > peak then redis.call('HSET', KEYS[9], 'peak:' .. hour, busy) end
 end
 
--- Least recently released first: the longest quarantine before a number is reused.
-local oldest_free
-if ARGV[9] == 'random' then
-  oldest_free = redis.call('ZRANDMEMBER', KEYS[2])
-else
-  oldest_free = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+local function take(number, shared)
+  redis.call('ZREM', KEYS[2], number)
+  local leases = decode(redis.call('HGET', KEYS[4], number), {})
+  leases[session] = {now, expires, shared, now}
+  redis.call('HSET', KEYS[4], number, cjson.encode(leases))
+  redis.call('ZADD', KEYS[3], expires, number)
+  redis.call('HSET', KEYS[5], session, number)
 end
-if oldest_free then
-  redis.call('ZREM', KEYS[2], oldest_free)
-  local leases = {}
-  leases[session] = {now, expires, 0}
-  redis.call('HSET', KEYS[4], oldest_free, cjson.encode(leases))
-  redis.call('ZADD', KEYS[3], expires, oldest_free)
-  redis.call('HSET', KEYS[5], session, oldest_free)
+
+-- Only a rested number is free: released at least `rest` seconds ago, so that a late
+-- call from its last holder cannot reach a new one. Least recently released first.
+local rested = now - rest
+local pick
+if ARGV[9] == 'lru' then
+  pick = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', rested, 'LIMIT', 0, 1)[1]
+else
+  local count = redis.call('ZCOUNT', KEYS[2], '-inf', rested)
+  if count > 0 then
+    local offset = math.min(count - 1, math.floor(tonumber(ARGV[9]) * count))
+    pick = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', rested, 'LIMIT', offset, 1)[1]
+  end
+end
+if pick then
+  take(pick, 0)
   redis.call('HINCRBY', KEYS[7], 'leases', 1)
   bump('new:' .. hour, 1)
   note_peak()
-  return {'new', oldest_free, 0}
+  return {'new', pick, 0, tostring(now)}
 end
 
 redis.call('HINCRBY', KEYS[7], 'exhausted', 1)
 bump('exhausted:' .. hour, 1)
 
-if policy == 'reuse_oldest' then
-  local idlest = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-  if not idlest then return {'original', '', 0} end
-  local leases = decode(redis.call('HGET', KEYS[4], idlest), {})
-  for _, lease in pairs(leases) do lease[3] = 1 end
-  leases[session] = {now, expires, 1}
-  redis.call('HSET', KEYS[4], idlest, cjson.encode(leases))
-  redis.call('ZADD', KEYS[3], expires, idlest)
-  redis.call('HSET', KEYS[5], session, idlest)
-  redis.call('HINCRBY', KEYS[7], 'shared', 1)
-  return {'shared', idlest, 1}
+if policy == 'reuse_oldest' and not has_source then
+  -- The least recently active live lease, else the number resting longest. Taking a
+  -- resting number would start its rest over: under load no number would ever finish
+  -- resting. Calls that could be either visitor's are ambiguous.
+  local reuse = redis.call('ZRANGE', KEYS[3], 0, 0)[1] or redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if reuse then
+    take(reuse, 1)
+    redis.call('HINCRBY', KEYS[7], 'shared', 1)
+    return {'shared', reuse, 1, tostring(now)}
+  end
 end
-if policy == 'overflow' then return {'overflow', '', 0} end
-return {'original', '', 0}
+return refuse(refusal())

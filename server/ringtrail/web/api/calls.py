@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from ringtrail.accounts import probes
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.calls.events import CallEvent, facts_of
-from ringtrail.calls.records import apply_event
+from ringtrail.calls.records import apply_event, candidate_visits
 from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
 from ringtrail.privacy.recordings import open_recording
 from ringtrail.storage.models import Call, VisitSnapshot
@@ -59,9 +59,11 @@ def call_out(call: Call, *, detail: bool = False) -> dict[str, Any]:
         "term": visit.term if visit else "",
         "landing_url": visit.landing_url if visit else "",
         "has_click_id": bool(visit and visit.click_ids),
+        "repeat_of": call.repeat_of,
     }
     if detail:
         out["visit"] = _visit_out(visit) if visit else None
+        out["candidates"] = [_visit_out(v) for v in candidate_visits(get_db(), call)]
     return out
 
 

@@ -141,6 +141,7 @@ def pool_out(pool: Pool) -> dict[str, Any]:
         "match_window_seconds": pool.match_window_seconds,
         "exhaustion_policy": pool.exhaustion_policy,
         "record_calls": pool.record_calls,
+        "rest_seconds": pool.rest_seconds,
         "numbers": config.pool_number_count(get_db(), pool.id),
         "created_at": pool.created_at,
     }

@@ -22,10 +22,12 @@ from sqlalchemy import select
 
 from ringtrail import phones
 from ringtrail.accounts import tenancy
+from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
 from ringtrail.reports import exports
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import DIMENSIONS, Period
+from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS
 from ringtrail.storage.models import Call, Client, Pool, Site
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import consent
@@ -470,6 +472,7 @@ def call_detail(call_id: int):
         # Report-only users see that a recording exists, never a player (nor its URL).
         can_listen=has_recording and current_principal().role in EDITORS,
         route_kind=ROUTE_LABELS.get(call.route_kind, call.route_kind),
+        candidates=candidate_visits(db, call),
         caller_state=f"{state[0]} ({call.caller_state})" if state else None,
     )
 
@@ -508,7 +511,7 @@ def pools():
         clients=scope().clients,
         live=live_leases([h.pool_id for h in health]),
         timezones=in_view.timezones,
-        default_visit=reports.DEFAULT_VISIT_SECONDS,
+        default_visit=DEFAULT_VISIT_SECONDS,
     )
 
 
