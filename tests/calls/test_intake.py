@@ -786,6 +786,7 @@ def test_the_stash_stamps_redis_time_and_a_replay_keeps_the_nodes_clock(app, new
             caller=CALLER,
             route=None,
             hipaa=False,
+            agency_id=setup.agency.id,
         )
     with app.app_context():
         before = _redis_now(app)

@@ -47,7 +47,9 @@ def visit(setup, session: str, at: float, source: str) -> None:
 
 def call(db, setup, at: float, caller: str | None, *, hipaa: bool = False) -> Call:
     """A voice event at ``at`` (on the one clock) to the pool's number, applied."""
-    route = RouteFacts("pool", setup.pool.id, setup.site.id, setup.client.id, 3600)
+    route = RouteFacts(
+        "pool", setup.pool.id, setup.site.id, setup.client.id, 3600, agency_id=setup.agency.id
+    )
     event = CallEvent.voice(
         provider="twilio",
         call_sid=f"CA{time.time_ns()}",
@@ -56,6 +58,7 @@ def call(db, setup, at: float, caller: str | None, *, hipaa: bool = False) -> Ca
         caller=caller,
         route=route,
         hipaa=hipaa,
+        agency_id=setup.agency.id,
     )
     made = apply_event(db, dataclasses.replace(event, clock=at), get_pools(), get_visits())
     db.commit()

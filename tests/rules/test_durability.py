@@ -5,6 +5,7 @@ attribution) within 60 s of the fault clearing, with no further traffic."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -56,13 +57,19 @@ def apps(app_config, redis_client):
         application.extensions["ringtrail"]["engine"].dispose()
 
 
+VISITORS = itertools.count(1)
+
+
 def visit(client, setup) -> tuple[str, str]:
-    """A visitor leases a number: (session, number)."""
+    """A visitor, each from an address of its own (the per-client limit stays on),
+    leases a number: (session, number)."""
+    n = next(VISITORS)
     response = client.post(
         "/v1/sessions",
         data=json.dumps({"site": setup.site_key, "url": "https://shop.example/quote"}),
         content_type="text/plain",
         headers={"User-Agent": HUMAN_UA, "Origin": ORIGIN},
+        environ_base={"REMOTE_ADDR": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"},
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     answer = response.get_json()

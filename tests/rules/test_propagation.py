@@ -167,9 +167,11 @@ def dials(body: str) -> str | None:
     return found.group(1) if found else None
 
 
-def stashed(redis_client, sid: str) -> dict:
-    """The call event the webhook queued, as stored in Redis."""
-    raw = redis_client.get(EventStash.PREFIX + event_id("twilio", sid, "voice"))
+def stashed(redis_client, setup, sid: str) -> dict:
+    """The call event the webhook queued for the number's agency, as stored in Redis."""
+    raw = redis_client.get(
+        EventStash.PREFIX + event_id("twilio", sid, "voice", "", setup.agency.id)
+    )
     assert raw is not None, sid
     return json.loads(raw)
 
@@ -241,7 +243,7 @@ def test_every_change_reaches_every_worker_within_two_seconds(served, redis_clie
         return probe
 
     def hipaa(sid: str) -> bool:
-        event = stashed(redis_client, sid)
+        event = stashed(redis_client, setup, sid)
         return event["hipaa"] and event["caller"] is None
 
     made: dict[str, str] = {}
@@ -342,7 +344,7 @@ def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured
     degraded = [
         (pid, body)
         for pid, sid, body in after
-        if not records(body) or stashed(redis_client, sid)["degraded"]
+        if not records(body) or stashed(redis_client, setup, sid)["degraded"]
     ]
     print(f"\n{db_backend}: {len(after)} calls after 100 s idle, {len(degraded)} degraded")
     assert degraded == []
