@@ -62,6 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_RATE_LIMIT_HOUR", 1000, "admin API requests per key per hour (0: none)"),
     Setting("API_RATE_LIMIT_DAY", 10000, "admin API requests per key per day (0: none)"),
     Setting("RATE_LIMIT_REDIS_URL", None, "Redis for rate-limit counters; default the queue's"),
+    Setting("METRICS_TOKEN", None, "bearer token for /metrics; unset: /metrics is off"),
     Setting("BIND", "127.0.0.1:8000", "ringtrail serve: address gunicorn listens on", "command"),
     Setting("WORKERS", None, "ringtrail serve: gunicorn workers; default 2 x cores + 1", "command"),
     Setting("THREADS", 4, "ringtrail serve: threads per worker", "command"),

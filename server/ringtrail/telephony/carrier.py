@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from ringtrail.context import setting
 from ringtrail.crypto import unseal
 from ringtrail.errors import Unavailable
+from ringtrail.storage.metrics import carrier_error_kind, count_carrier_error
 from ringtrail.storage.models import Agency
 
 API_VERSION = "2010-04-01"
@@ -121,8 +122,11 @@ def _open(method: str, url: str, auth: str):
         return _opener.open(request, timeout=TIMEOUT)
     except urllib.error.HTTPError as exc:
         exc.close()
+        count_carrier_error(carrier_error_kind(exc.code))
         raise CarrierError(f"carrier answered {exc.code} to {method}", exc.code) from None
     except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        count_carrier_error(carrier_error_kind(0, timed_out=isinstance(reason, TimeoutError)))
         raise CarrierError(f"carrier unreachable: {exc}") from None
 
 

@@ -29,6 +29,7 @@ from ringtrail.calls.events import CallEvent, event_id, facts_of, number
 from ringtrail.calls.intake import submit
 from ringtrail.context import setting
 from ringtrail.crypto import SecretUnreadable, unseal
+from ringtrail.storage.metrics import count_degraded
 from ringtrail.telephony import twiml
 from ringtrail.telephony.plan import (
     Plan,
@@ -242,9 +243,12 @@ def voice(hook: Webhook) -> Answer:
             **disclosure(None, 0),
         )
         queued = submit(_event_id(event, "voice"), event, if_spooled=spooled)
+        if not (fresh and queued):
+            count_degraded("stale_routing" if not fresh else "not_queued")
         return Answer.of(twiml.of_plan(plan if queued else plain, caller, to, route))
     except Exception:
         log.exception("voice: unexpected error; forwarding without recording")
+        count_degraded("error")
         return forward_default(route, caller)
 
 
@@ -261,6 +265,7 @@ def fallback(hook: Webhook) -> Answer:
             submit(_event_id(event, "voice"), event)
     except Exception:
         log.exception("fallback: error while noting the call; forwarding anyway")
+    count_degraded("fallback")
     return forward_default(route, caller)
 
 

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         decoding,
         errors,
         headers,
+        health,
         login,
         public,
         snippet,
@@ -36,15 +37,11 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     login.exempt_from_csrf(public.bp, snippet.bp, telephony.bp, api.bp)
     app.before_request(_name_the_request)
-    for bp in (public.bp, snippet.bp, telephony.bp):
+    for bp in (health.bp, public.bp, snippet.bp, telephony.bp):
         app.register_blueprint(bp)
     api.init_app(app)
     for bp in dashboard.BLUEPRINTS:
         app.register_blueprint(bp)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
 
 def _name_the_request() -> None:

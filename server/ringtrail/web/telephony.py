@@ -8,6 +8,7 @@ answer forwarding TwiML even when the request cannot be read.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ringtrail.storage.metrics import observe_voice
 from ringtrail.telephony import webhooks
 from ringtrail.telephony.webhooks import Answer, Webhook
 from ringtrail.web.decoding import form_fields, readable
@@ -84,7 +86,11 @@ def _forwarding(handler: Callable[[Webhook], Answer], *, last_resort: bool = Fal
 @bp.post("/voice")
 def voice() -> Response:
     """A call is ringing on a tracking number: forward it, queue its record."""
-    return _forwarding(webhooks.voice)
+    started = time.perf_counter()
+    try:
+        return _forwarding(webhooks.voice)
+    finally:
+        observe_voice(time.perf_counter() - started)
 
 
 @bp.post("/fallback")
