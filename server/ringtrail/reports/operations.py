@@ -87,7 +87,7 @@ def _run(probes: dict[str, Callable[[], dict[str, Any] | None]], deadline: float
         threads[name] = threading.Thread(target=run, args=(name, probe), daemon=True)
         threads[name].start()
     end = time.monotonic() + deadline
-    for name, thread in threads.items():
+    for thread in threads.values():
         thread.join(max(0.0, end - time.monotonic()))
     return {
         name: results.get(name) or Check(False, f"no answer within {deadline:g} s", deadline)
