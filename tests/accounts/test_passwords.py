@@ -161,12 +161,12 @@ def test_the_command_line_refuses_weak_passwords(app, db):
 
     setup = make_site(db, numbers=1)
     args = ["user", "create", "--agency", str(setup.agency.id), "--email", "c@x.example",
-            "--role", "agency_admin", "--password"]  # fmt: skip
-    result = app.test_cli_runner().invoke(main, [*args, "1234567890"])
+            "--role", "agency_admin", "--password-stdin"]  # fmt: skip
+    result = app.test_cli_runner().invoke(main, args, input="1234567890\n")
     assert result.exit_code == 1 and "at least 15 characters" in result.output
-    result = app.test_cli_runner().invoke(main, [*args, "password1234567"])
+    result = app.test_cli_runner().invoke(main, args, input="password1234567\n")
     assert result.exit_code == 1 and "too common" in result.output
     assert _users(db) == 0
-    result = app.test_cli_runner().invoke(main, [*args, "correct horse battery"])
+    result = app.test_cli_runner().invoke(main, args, input="correct horse battery\n")
     assert result.exit_code == 0, result.output
     assert _users(db) == 1

@@ -20,8 +20,8 @@ def run(app, *args: str, ok: bool = True, input: str | None = None):
     return result
 
 
-def out(app, *args: str):
-    return json.loads(run(app, *args, "--json").output)
+def out(app, *args: str, input: str | None = None):
+    return json.loads(run(app, *args, "--json", input=input).output)
 
 
 def test_a_tree_built_from_the_command_line(app, db, tmp_path):
@@ -94,8 +94,8 @@ def test_a_tree_built_from_the_command_line(app, db, tmp_path):
         "Boss@Acme.example",
         "--role",
         "agency_admin",
-        "--password",
-        "long enough password",
+        "--password-stdin",
+        input="long enough password\n",
     )
     assert user["email"] == "boss@acme.example"
     assert [u["email"] for u in out(app, "user", "list")] == ["boss@acme.example"]
@@ -145,8 +145,8 @@ def test_bad_input_is_a_one_line_error(app, db, tmp_path):
         "x@y.example",
         "--role",
         "report_only",
-        "--password",
-        "long enough pw",
+        "--password-stdin",
+        input="long enough password\n",
         ok=False,
     )
     assert "client_id" in res.output
@@ -154,3 +154,30 @@ def test_bad_input_is_a_one_line_error(app, db, tmp_path):
     csv_file.write_text("bogus\n")
     res = run(app, "number", "import", "--pool", "999", str(csv_file), ok=False)
     assert "no such pool" in res.output
+
+
+def test_the_first_admin_password_never_comes_from_the_command_line(app, db, monkeypatch):
+    agency = out(app, "agency", "create", "--name", "First")
+    args = ["user", "create", "--agency", str(agency["id"]), "--role", "agency_admin"]
+    pw = "a long enough first password"
+    # As an argument it would be in the shell's history and in `ps`: there is no such option.
+    refused = run(app, *args, "--email", "a@first.example", "--password", pw, ok=False)
+    assert refused.exit_code == 2 and "No such option" in refused.output
+    # Prompted for, twice (hidden), when a person runs it.
+    prompted = run(app, *args, "--email", "b@first.example", "--json", input=f"{pw}\n{pw}\n")
+    assert pw not in prompted.output and '"email": "b@first.example"' in prompted.output
+    # From standard input, once, for scripts; nothing there is a usage error.
+    assert out(app, *args, "--email", "c@first.example", "--password-stdin", input=f"{pw}\n")
+    empty = run(app, *args, "--email", "d@first.example", "--password-stdin", input="", ok=False)
+    assert empty.exit_code == 2 and "no password on standard input" in empty.output
+    # Or from RINGTRAIL_NEW_USER_PASSWORD, as set (a password of digits stays text).
+    monkeypatch.setenv("RINGTRAIL_NEW_USER_PASSWORD", "314159265358979323")
+    assert out(app, *args, "--email", "e@first.example")
+    from ringtrail.accounts.auth import verify_password
+    from ringtrail.storage.models import User
+
+    db.expire_all()
+    users = {u.email: u for u in db.scalars(select(User))}
+    assert set(users) == {"b@first.example", "c@first.example", "e@first.example"}
+    assert verify_password(users["b@first.example"], pw)
+    assert verify_password(users["e@first.example"], "314159265358979323")

@@ -8,6 +8,8 @@ script gets exactly what the API and the dashboard would do, audit entries inclu
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,7 @@ import click
 from marshmallow import Schema
 from sqlalchemy import select
 
+from ringtrail import settings
 from ringtrail.accounts import access, configuration
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.accounts.numbers_import import ImportRejected, describe_errors, import_numbers
@@ -344,21 +347,37 @@ user = AppGroup("user", help="Dashboard users.")
 @click.option("--client", "client_id", type=int, default=None)
 @click.option("--name", default=None)
 @click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    envvar="RINGTRAIL_NEW_USER_PASSWORD",
-    help="Prompted for when not given (or set RINGTRAIL_NEW_USER_PASSWORD).",
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
 )
 @json_option
-def user_create(agency_id, email, role, client_id, name, password, as_json) -> None:
-    """Create a dashboard user."""
+def user_create(agency_id, email, role, client_id, name, password_stdin, as_json) -> None:
+    """Create a dashboard user (the first agency admin, for one).
+
+    The password is never an argument (it would be in the shell's history and in every
+    process listing): it is prompted for, or read from standard input with
+    --password-stdin, or from RINGTRAIL_NEW_USER_PASSWORD.
+    """
+    password = _new_password(password_stdin)
     data = _load(
         UserIn(),
         {"email": email, "role": role, "client_id": client_id, "name": name, "password": password},
     )
     _emit(UserOut(), access.create_user(get_db(), cli_principal(), data, agency_id), as_json)
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise Refused("no password on standard input", 2)
+        return password
+    # As set, not JSON-decoded like other settings: a password is text.
+    given = os.environ.get(settings.BY_NAME["NEW_USER_PASSWORD"].env)
+    if given:
+        return given
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @user.command("list")

@@ -28,13 +28,14 @@ DEMO_APP = "ringtrail.demo:create_demo_app()"
 APP = "ringtrail:create_app()"
 GUNICORN_CONFIG = "python:ringtrail.cli.gunicorn_config"
 RESTART_DELAY = 1.0  # seconds before a dead child is started again
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger(__name__)
 
 
 def _embedded_env(port: int | None = None) -> tuple[dict[str, str], EmbeddedRedis | None]:
     """Environment for child processes, with the embedded Redis started here if needed
-    (returned, to supervise).
+    (returned, to supervise), and the metrics folder they share.
 
     The parent owns the embedded server so gunicorn workers and the RQ worker share one,
     and it names the instance folder for them all, so they agree on it.
@@ -47,8 +48,23 @@ def _embedded_env(port: int | None = None) -> tuple[dict[str, str], EmbeddedRedi
     if not env.get("RINGTRAIL_REDIS_URL"):
         embedded = EmbeddedRedis(env["RINGTRAIL_INSTANCE_PATH"])
         env["RINGTRAIL_REDIS_URL"] = embedded.start()
+    env[METRICS_ENV] = _metrics_folder(env)
     os.environ.update(env)
     return env, embedded
+
+
+def _metrics_folder(env: dict[str, str]) -> str:
+    """The folder gunicorn's workers write their metrics to, so that ``/metrics`` on any
+    of them sums them all (prometheus-client's multiprocess mode): the instance folder's
+    ``metrics/`` (0700), or ``PROMETHEUS_MULTIPROC_DIR`` if set. Emptied here: the
+    figures of processes of an earlier run must not be summed with ours."""
+    folder = env.get(METRICS_ENV) or os.path.join(env["RINGTRAIL_INSTANCE_PATH"], "metrics")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(folder, name))
+    return folder
 
 
 def _migrate(seed: bool = False) -> tuple[str, dict | None]:
