@@ -289,3 +289,63 @@ def test_count_carrier_error_never_fails_its_caller(own_app, stores):
     with own_app.app_context():
         count_carrier_error("Not A Kind!")
     assert value(scrape(own_app.test_client()), "ringtrail_carrier_errors_total", kind="other") == 1
+
+
+# Several gunicorn workers, one scrape ------------------------------------------------
+
+SUMMED = """
+import os, sys
+from ringtrail.storage import metrics
+for _ in range(2):  # two workers, each counting on its own
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(3):
+            metrics.observe_voice(0.02)
+        metrics.count_degraded("not_queued")
+        os._exit(0)
+    os.waitpid(pid, 0)
+from ringtrail import create_app
+app = create_app({"TESTING": True, "SECRET_KEY": "t", "INSTANCE_PATH": sys.argv[1],
+                  "REDIS_URL": sys.argv[2], "DATABASE_URL": sys.argv[3], "METRICS_TOKEN": "t0k"})
+response = app.test_client().get("/metrics", headers={"Authorization": "Bearer t0k"})
+print(response.status_code)
+print(response.get_data(as_text=True))
+"""
+
+
+def test_a_scrape_sums_every_worker_process(tmp_path, redis_url, database_url, redis_client):
+    """prometheus-client's multiprocess mode, as `ringtrail serve` sets it up: each
+    process writes its figures to the shared folder, and a scrape of any sums them."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "metrics"
+    folder.mkdir(mode=0o700)
+    env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    done = subprocess.run(
+        [sys.executable, "-c", SUMMED, str(tmp_path / "instance"), redis_url, database_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    status, _, text = done.stdout.partition("\n")
+    assert status == "200", done.stdout
+    assert value(text, "ringtrail_voice_webhook_seconds_count") == 6
+    assert value(text, "ringtrail_degraded_answers_total", reason="not_queued") == 2
+    assert len(list(folder.glob("*.db"))) >= 2  # a file per process
+
+
+def test_serve_empties_the_metrics_folder_and_keeps_it_private(tmp_path):
+    from ringtrail.cli.run import _metrics_folder
+
+    instance = tmp_path / "instance"
+    stale = instance / "metrics"
+    stale.mkdir(parents=True, mode=0o755)
+    (stale / "counter_12345.db").write_bytes(b"an earlier run's figures")
+    (stale / "keep.txt").write_text("not ours")
+    folder = _metrics_folder({"RINGTRAIL_INSTANCE_PATH": str(instance)})
+    assert folder == str(stale)
+    assert sorted(p.name for p in stale.iterdir()) == ["keep.txt"]
+    assert stale.stat().st_mode & 0o777 == 0o700

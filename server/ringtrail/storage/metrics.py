@@ -51,8 +51,10 @@ DEGRADED = Counter(
 
 
 def multiprocess() -> bool:
-    """Whether this process writes its metrics for a multiprocess scrape."""
-    return bool(os.environ.get(MULTIPROC_ENV))
+    """Whether this process writes its metrics for a multiprocess scrape (the folder
+    named by ``PROMETHEUS_MULTIPROC_DIR`` exists)."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    return bool(folder) and os.path.isdir(folder)
 
 
 def observe_voice(seconds: float) -> None:
