@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import redis as redis_lib
 from rq.job import Job
 
 from ringtrail import create_app
@@ -349,3 +350,25 @@ def test_serve_empties_the_metrics_folder_and_keeps_it_private(tmp_path):
     assert folder == str(stale)
     assert sorted(p.name for p in stale.iterdir()) == ["keep.txt"]
     assert stale.stat().st_mode & 0o777 == 0o700
+
+
+def test_probes_of_a_hung_store_do_not_pile_up(own_app, stores):
+    """A flood of /readyz while a store hangs: one probe thread waits on it, and every
+    request still answers 503 within the deadline."""
+    import threading
+
+    client = own_app.test_client()
+    assert ready(client)[0] == 200
+    before = threading.active_count()
+    # A client that waits longer than the deadline, so the probe outlives the request.
+    slow = redis_lib.Redis.from_url(stores["leases"].url, socket_timeout=5)
+    own_app.extensions["ringtrail"]["redis"] = slow
+    stores["leases"].freeze()
+    answers = [ready(client) for _ in range(3)]  # within the client's 5 s
+    assert all(status == 503 and took < QUICK for status, _, took in answers)
+    assert threading.active_count() <= before + 1  # the one probe still waiting
+    assert {body["checks"]["leases"]["reason"] for _, body, _ in answers} == {
+        "no answer within 1 s"
+    }
+    stores["leases"].thaw()
+    slow.close()

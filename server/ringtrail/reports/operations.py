@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ringtrail.calls.intake import get_spool
+from ringtrail.context import state
 from ringtrail.storage.clients import get_queue, get_queue_redis, get_redis
 from ringtrail.storage.metrics import carrier_errors
 from ringtrail.storage.sql import get_engine
@@ -69,29 +70,46 @@ def reason_of(exc: BaseException) -> str:
     return f"failed ({type(exc).__name__})"
 
 
-def _run(probes: dict[str, Callable[[], dict[str, Any] | None]], deadline: float) -> dict:
-    """Run every probe in a daemon thread of its own; a probe still running at the
-    deadline is reported as timed out (its thread ends when its socket gives up)."""
-    results: dict[str, Check] = {}
-    threads = {}
+_running: dict[str, tuple[threading.Thread, dict[str, Check]]] = {}  # probes under way
+_running_lock = threading.Lock()
 
-    def run(name: str, probe: Callable[[], dict[str, Any] | None]) -> None:
+
+def _run(
+    probes: dict[str, Callable[[], dict[str, Any] | None]], deadline: float, scope: str
+) -> dict[str, Check]:
+    """Run every probe in a daemon thread of its own; a probe still running at the
+    deadline is reported as timed out (its thread ends when its socket gives up).
+
+    At most one probe per check and app is under way (``scope`` names them): a request
+    that comes while one is (a hung store, a flood of probes, two load balancers) waits
+    for that one's answer instead of starting another, so threads cannot pile up.
+    """
+
+    def run(box: dict[str, Check], probe: Callable[[], dict[str, Any] | None]) -> None:
         started = time.monotonic()
         try:
             detail = probe() or {}
-            results[name] = Check(True, seconds=time.monotonic() - started, detail=detail)
+            box["check"] = Check(True, seconds=time.monotonic() - started, detail=detail)
         except Exception as exc:
-            results[name] = Check(False, reason_of(exc), time.monotonic() - started)
+            box["check"] = Check(False, reason_of(exc), time.monotonic() - started)
 
-    for name, probe in probes.items():
-        threads[name] = threading.Thread(target=run, args=(name, probe), daemon=True)
-        threads[name].start()
+    waiting: dict[str, tuple[threading.Thread, dict[str, Check]]] = {}
+    with _running_lock:
+        for name, probe in probes.items():
+            key = f"{scope}:{name}"
+            under_way = _running.get(key)
+            if under_way is None or not under_way[0].is_alive():
+                box: dict[str, Check] = {}
+                thread = threading.Thread(target=run, args=(box, probe), daemon=True)
+                under_way = _running[key] = (thread, box)
+                thread.start()
+            waiting[name] = under_way
     end = time.monotonic() + deadline
-    for thread in threads.values():
+    for thread, _ in waiting.values():
         thread.join(max(0.0, end - time.monotonic()))
     return {
-        name: results.get(name) or Check(False, f"no answer within {deadline:g} s", deadline)
-        for name in probes
+        name: box.get("check") or Check(False, f"no answer within {deadline:g} s", deadline)
+        for name, (_, box) in waiting.items()
     }
 
 
@@ -111,7 +129,7 @@ def readiness(deadline: float = CHECK_SECONDS) -> tuple[bool, dict[str, Any]]:
         "queue_redis": lambda: queue_redis.ping() and None,
         "queue": lambda: {"depth": queue.count},
     }
-    checks = _run(probes, deadline)
+    checks = _run(probes, deadline, f"ready:{id(state())}")
     ready = all(check.ok for check in checks.values())
     body: dict[str, Any] = {
         "status": "ready" if ready else "not ready",
@@ -154,6 +172,7 @@ class StoreFigures:
                 },
             },
             self.deadline,
+            f"figures:{id(state())}",
         )
         for name, check in checks.items():
             if not check.ok:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -24,6 +25,7 @@ from ringtrail import errors
 from ringtrail.reports.operations import StoreFigures, readiness
 from ringtrail.storage import metrics
 
+log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
@@ -34,7 +36,11 @@ def healthz() -> dict[str, str]:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    ready, body = readiness()
+    try:
+        ready, body = readiness()
+    except Exception:  # a probe is never a 500: whatever broke, this node is not ready
+        log.exception("readyz: the checks themselves failed")
+        ready, body = False, {"status": "not ready", "error": "the checks could not run"}
     response = jsonify(body)
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
