@@ -372,3 +372,29 @@ def test_probes_of_a_hung_store_do_not_pile_up(own_app, stores):
     }
     stores["leases"].thaw()
     slow.close()
+
+
+def test_counting_never_fails_a_call_when_the_metrics_folder_is_gone(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import shutil, sys\n"
+        "from ringtrail.storage import metrics\n"  # makes the folder it is given
+        "assert metrics.multiprocess()\n"
+        "shutil.rmtree(sys.argv[1])\n"  # then it goes away
+        "metrics.observe_voice(0.1)\n"
+        "metrics.count_degraded('not_queued')\n"
+        "print('answered', metrics.multiprocess())\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "gone")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "gone")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "answered False"
+    assert "not counted" in done.stderr  # said, not raised

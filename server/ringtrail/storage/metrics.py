@@ -34,6 +34,8 @@ DEGRADED_REASONS = ("stale_routing", "not_queued", "error", "fallback")
 _KIND = re.compile(r"[a-z0-9_]{1,32}")
 
 REGISTRY = CollectorRegistry(auto_describe=True)  # this process's metrics (one process)
+if os.environ.get(MULTIPROC_ENV):  # the metrics below write their files there at once
+    os.makedirs(os.environ[MULTIPROC_ENV], mode=0o700, exist_ok=True)
 
 VOICE_SECONDS = Histogram(
     "ringtrail_voice_webhook_seconds",
@@ -58,13 +60,21 @@ def multiprocess() -> bool:
 
 
 def observe_voice(seconds: float) -> None:
-    """One voice webhook answered in ``seconds``."""
-    VOICE_SECONDS.observe(seconds)
+    """One voice webhook answered in ``seconds``. Never raises: a call connects even if
+    its figures cannot be written (a metrics folder that went away)."""
+    try:
+        VOICE_SECONDS.observe(seconds)
+    except Exception as exc:
+        log.warning("metrics: voice latency not counted (%s)", type(exc).__name__)
 
 
 def count_degraded(reason: str) -> None:
-    """One call answered the degraded way, for ``reason`` (one of DEGRADED_REASONS)."""
-    DEGRADED.labels(reason if reason in DEGRADED_REASONS else "error").inc()
+    """One call answered the degraded way, for ``reason`` (one of DEGRADED_REASONS).
+    Never raises."""
+    try:
+        DEGRADED.labels(reason if reason in DEGRADED_REASONS else "error").inc()
+    except Exception as exc:
+        log.warning("metrics: degraded answer not counted (%s)", type(exc).__name__)
 
 
 def carrier_error_kind(status: int, *, timed_out: bool = False) -> str:
