@@ -316,3 +316,25 @@ def test_settings_are_validated_and_money_needs_an_agency_admin(app, db):
     ]
     assert entry.details["monthly_cap_minor"] == [None, 5000]
     assert json.dumps(pool_autosize.describe(row))  # JSON as it is
+
+
+@pytest.mark.postgres
+def test_the_pool_health_page_shows_settings_plan_and_actions(app, db):
+    from tests.helpers import log_in, make_user
+
+    setup = make_site(db, numbers=3)
+    now = datetime.now(UTC)
+    busy_week(db, setup.pool.id, now)
+    client = app.test_client()
+    log_in(client, make_user(db, setup))
+    page = client.get("/dashboard/pools").get_data(as_text=True)
+    assert 'data-metric="autosize">off<' in page
+    turn_on(db, setup, max_numbers=8, monthly_cap_minor=2000)
+    carrier = SqlCarrier()
+    autosizer.run(db, get_pools(), carrier, now=now)
+    page = client.get("/dashboard/pools").get_data(as_text=True)
+    assert 'data-metric="autosize">on<' in page
+    assert "1–8 numbers" in page and "cap 20.00 USD a month" in page
+    assert "bought 5" in page
+    assert all(number in page for number in carrier.bought)
+    assert "buy" in page.split('data-metric="actions"')[1]

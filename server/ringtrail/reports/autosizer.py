@@ -31,7 +31,7 @@ from ringtrail.context import setting
 from ringtrail.reports import autosizing
 from ringtrail.reports.queries import Period, pool_health, zone
 from ringtrail.storage.jobs import Periodic
-from ringtrail.storage.models import Pool, PoolAutosize, TrackingNumber
+from ringtrail.storage.models import AuditEntry, Pool, PoolAutosize, TrackingNumber
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.pool import PoolKeys, PoolStore, get_pools
 from ringtrail.tracking.retiring import due_for_release, redis_now, release_time, retire
@@ -208,11 +208,11 @@ def release_due(
         audit.record(
             db,
             "autosize.release",
-            "number",
-            number.id,
+            "pool",
+            number.pool_id,
             {
                 "number": number.number,
-                "pool_id": number.pool_id,
+                "number_id": number.id,
                 "retiring_since": number.retiring_since.isoformat(),
             },
             principal=actor,
@@ -298,6 +298,26 @@ def _one_pool(
         row.last_run_at = now
         row.last_plan = {**made.to_json(), "done": done, "numbers": names, "at": now.isoformat()}
     return Outcome(pool.id, made.to_json(), done, names)
+
+
+def recent_actions(db: Session, pool_ids: list[int], limit: int = 5) -> dict[int, list]:
+    """The last autosizing actions of each pool (audit entries), newest first."""
+    out: dict[int, list] = {pool_id: [] for pool_id in pool_ids}
+    if not pool_ids:
+        return out
+    for entry in db.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == "pool",
+            AuditEntry.object_id.in_(pool_ids),
+            AuditEntry.action.like("autosize.%"),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(limit * len(pool_ids))
+    ):
+        if len(out[entry.object_id]) < limit:
+            out[entry.object_id].append(entry)
+    return out
 
 
 def periodic_autosize() -> int:
