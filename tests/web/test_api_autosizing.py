@@ -4,14 +4,17 @@ scoped, money only for agency admins, audited; the job's dry run from the CLI.""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from ringtrail.accounts import pool_autosize
+from ringtrail.accounts.auth import cli_principal
 from ringtrail.cli import main
 from ringtrail.storage.models import AuditEntry, PoolAutosize, TrackingNumber
-from tests.helpers import bearer, make_site, new_key
+from tests.helpers import bearer, log_in, make_site, make_user, new_key
 from tests.reports.test_autosizer import busy_week
 
 URL = "/api/v1/pools/{}/autosizing"
@@ -110,3 +113,72 @@ def test_settings_and_a_dry_run_from_the_command_line(app, db):
     assert db.get(PoolAutosize, setup.pool.id).last_plan is None
     missing = runner.invoke(main, ["pool", "autosize", "--pool", "999999"])
     assert missing.exit_code == 3
+
+
+def _token(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.mark.postgres
+def test_settings_from_the_pool_page(app, db):
+    setup = make_site(db, numbers=2)
+    path = f"/dashboard/settings/pools/{setup.pool.id}"
+    admin = app.test_client()
+    log_in(admin, make_user(db, setup))
+    page = admin.get(path).get_data(as_text=True)
+    assert 'id="autosize-form"' in page and "1.15 USD a number a month" in page
+    form = {
+        "csrf_token": _token(admin, path),
+        "enabled": "1",
+        "target_overflow": "2",
+        "min_numbers": "2",
+        "max_numbers": "30",
+        "monthly_cap": "40.50",
+        "currency": "usd",
+        "cooldown_hours": "48",
+    }
+    saved = admin.post(path + "/autosizing", data=form, follow_redirects=True)
+    assert "Autosizing saved." in saved.get_data(as_text=True)
+    db.expire_all()
+    row = db.get(PoolAutosize, setup.pool.id)
+    assert (row.enabled, row.dry_run, row.target_overflow) == (True, False, 0.02)
+    assert (row.min_numbers, row.max_numbers, row.monthly_cap_minor, row.currency) == (
+        2,
+        30,
+        4050,
+        "USD",
+    )
+    assert row.cooldown_seconds == 48 * 3600
+    bad = admin.post(
+        path + "/autosizing",
+        data=form | {"min_numbers": "31"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "above the maximum" in bad
+    bad = admin.post(
+        path + "/autosizing", data=form | {"monthly_cap": "lots"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "needs numbers" in bad
+
+
+@pytest.mark.postgres
+def test_a_client_manager_changes_only_the_cool_down_from_the_pool_page(app, db):
+    # (Its own test: the db fixture's app context would share flask-wtf's token in g.)
+    setup = make_site(db, numbers=2)
+    path = f"/dashboard/settings/pools/{setup.pool.id}"
+    pool_autosize.update(db, cli_principal(), setup.pool, {"enabled": True, "max_numbers": 30})
+    manager = app.test_client()
+    log_in(manager, make_user(db, setup, "client_manager", setup.client))
+    page = manager.get(path).get_data(as_text=True)
+    assert "Only an agency admin can change what spends money" in page
+    done = manager.post(
+        path + "/autosizing",
+        data={"csrf_token": _token(manager, path), "cooldown_hours": "1", "max_numbers": "999"},
+        follow_redirects=True,
+    )
+    assert "Autosizing saved." in done.get_data(as_text=True), done.get_data(as_text=True)[-3000:]
+    db.expire_all()
+    row = db.get(PoolAutosize, setup.pool.id)
+    assert (row.cooldown_seconds, row.max_numbers, row.enabled) == (3600, 30, True)
+    assert row.currency == "USD" and row.monthly_cap_minor is None
