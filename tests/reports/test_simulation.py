@@ -151,6 +151,8 @@ def test_an_auto_sized_pool_follows_a_ramp_a_fixed_one_does_not(redis_client):
     # The planner acts each midnight, so it trails a steep ramp by a day; it still halves it.
     assert auto_s["peak_overflow"].value < fixed_s["peak_overflow"].value * 0.6
     assert auto_s["right_within"].value >= 0.99, auto_s["right_within"].text()
+    # Shared numbers make the fixed pool's answers guesses (ambiguous) far more often.
+    assert auto_s["sure_within"].value > fixed_s["sure_within"].value + 0.05
     assert not redis_client.keys("ringtrail:{pool:*")
 
 

@@ -35,7 +35,8 @@ PILOT_NUMBERS = 800  # big enough that only a burst exhausts it: the load as it 
     "--sizes",
     default="auto",
     show_default=True,
-    help="Pool sizes, comma-separated; auto: ¾, 1 and 1¼ of the recommended size.",
+    help="Pool sizes, comma-separated; auto: ¾, 1 and 1¼ of the recommended size; "
+    "recommended: that size only.",
 )
 @click.option("--seeds", default=3, show_default=True, help="Seeds (independent traffic).")
 @click.option("--days", default=30.0, show_default=True, help="Simulated days per run.")
@@ -143,11 +144,12 @@ def simulate(
             f"on 90 % of days, kept {est['kept_seconds']:.0f} s + rest {rest_for} s: "
             f"recommended {rec} numbers ({rec - est['without_rest']} for the rest)"
         )
-        chosen = (
-            sorted({max(1, round(rec * 0.75)), rec, round(rec * 1.25)})
-            if sizes == "auto"
-            else [int(x) for x in sizes.split(",")]
-        )
+        if sizes == "auto":
+            chosen = sorted({max(1, round(rec * 0.75)), rec, round(rec * 1.25)})
+        elif sizes == "recommended":
+            chosen = [rec]
+        else:
+            chosen = [int(x) for x in sizes.split(",")]
         modes = [None, Autosize()] if autosize else [None]
         for size in chosen:
             for allocation in allocations.split(","):
@@ -222,6 +224,7 @@ def _echo(lease: int, size: int, allocation: str, recommended: bool, s: dict) ->
     click.echo(f"\n{lease // 60} min, {size} numbers{mark}, {allocation}:")
     for name, label in (
         ("right_within", "right visitor, calls within the lease"),
+        ("sure_within", "right and sure (exact, late, repeat), calls within the lease"),
         ("right_all_visitor_calls", "right visitor, all calls from visitors"),
         ("exact_wrong_visitor", "exact but another visitor"),
         ("exact_no_visit", "exact but the caller never visited"),

@@ -243,6 +243,8 @@ class Result:
     visitors: int = 0
     table: Counter = field(default_factory=Counter)  # (label, truth) -> calls
     within: Counter = field(default_factory=Counter)  # truth of calls within the lease
+    # Of calls within the lease: (label, truth), to tell a sure answer from a best guess.
+    within_labels: Counter = field(default_factory=Counter)
     weeks: dict = field(default_factory=dict)  # week -> Counter of within-lease truths
     kinds: Counter = field(default_factory=Counter)  # (call kind, truth) -> calls
     peak_visitors: int = 0
@@ -266,6 +268,7 @@ class Result:
             "visitors": self.visitors,
             "table": {f"{label}|{truth}": n for (label, truth), n in sorted(self.table.items())},
             "within": dict(self.within),
+            "within_labels": {f"{k}|{t}": n for (k, t), n in sorted(self.within_labels.items())},
             "weeks": {str(w): dict(c) for w, c in sorted(self.weeks.items())},
             "kinds": {f"{k}|{t}": n for (k, t), n in sorted(self.kinds.items())},
             "peak_visitors": self.peak_visitors,
@@ -477,6 +480,7 @@ def replay(
             and now < last_active[truth_visitor] + lease_seconds
         ):
             result.within[truth] += 1
+            result.within_labels[(label, truth)] += 1
             result.weeks.setdefault(int((now - EPOCH) // WEEK), Counter())[truth] += 1
     days = {
         time.strftime("%Y-%m-%d", time.gmtime(EPOCH + d * DAY))
