@@ -338,3 +338,20 @@ def test_the_pool_health_page_shows_settings_plan_and_actions(app, db):
     assert "bought 5" in page
     assert all(number in page for number in carrier.bought)
     assert "buy" in page.split('data-metric="actions"')[1]
+
+
+@pytest.mark.postgres
+def test_the_hourly_job_plans_every_pool_with_the_default_carrier(app, db):
+    assert autosizer.PERIODIC.func is autosizer.periodic_autosize
+    assert autosizer.PERIODIC.cron == "17 * * * *"
+    setup = make_site(db, numbers=3)
+    busy_week(db, setup.pool.id, datetime.now(UTC))
+    turn_on(db, setup, max_numbers=10)
+    with app.app_context():
+        assert autosizer.periodic_autosize() == 1
+    db.expire_all()
+    plan = db.get(PoolAutosize, setup.pool.id).last_plan
+    assert (plan["action"], plan["count"]) == ("buy", 7)
+    if autosizer.default_carrier() is None:
+        assert plan["done"] == autosizer.NOT_CONNECTED
+        assert len(pool_numbers(db, setup.pool.id)) == 3
