@@ -355,3 +355,39 @@ def test_the_hourly_job_plans_every_pool_with_the_default_carrier(app, db):
     if autosizer.default_carrier() is None:
         assert plan["done"] == autosizer.NOT_CONNECTED
         assert len(pool_numbers(db, setup.pool.id)) == 3
+
+
+class FailingCarrier(SqlCarrier):
+    """Buys nothing (the carrier answers an error) and releases only the first number."""
+
+    def buy_for_pool(self, db, pool, count, *, actor):
+        raise RuntimeError("carrier said 429: try later")
+
+    def release_number(self, db, number, *, actor):
+        if self.released:
+            raise RuntimeError("carrier said 500")
+        super().release_number(db, number, actor=actor)
+
+
+@pytest.mark.postgres
+def test_carrier_failures_are_recorded_and_keep_what_was_done(app, db):
+    setup = make_site(db, numbers=4, lease_seconds=60, match_window=600)
+    now = redis_now(get_pools())
+    busy_week(db, setup.pool.id, now)
+    turn_on(db, setup, max_numbers=20)
+    carrier = FailingCarrier()
+    [outcome] = autosizer.run(db, get_pools(), carrier, now=now)
+    assert outcome.done.startswith("failed: carrier said 429")
+    db.expire_all()
+    assert db.get(PoolAutosize, setup.pool.id).last_plan["done"] == outcome.done
+    assert entries(db, "autosize.buy") == []
+    # Two numbers retired long ago: the first goes back, the second waits for next time.
+    for row in pool_numbers(db, setup.pool.id)[:2]:
+        retire(row, now - timedelta(hours=2))
+    commit_config(db)
+    released = autosizer.release_due(db, get_pools(), carrier, now)
+    assert [r.number for r in released] == carrier.released and len(carrier.released) == 1
+    db.expire_all()
+    left = [n for n in pool_numbers(db, setup.pool.id) if n.retiring_since]
+    assert len(left) == 1 and left[0].number != carrier.released[0]
+    assert len(entries(db, "autosize.release")) == 1

@@ -181,6 +181,14 @@ def act(
     return []
 
 
+@dataclass(frozen=True)
+class Released:
+    """A number given back to the carrier (or that would be)."""
+
+    pool_id: int
+    number: str
+
+
 def release_due(
     db: Session,
     store: PoolStore,
@@ -189,7 +197,7 @@ def release_due(
     *,
     dry_run: bool = False,
     pool_id: int | None = None,
-) -> list[TrackingNumber]:
+) -> list[Released]:
     """Release the retiring numbers whose time has come (checked again against the lease
     history in Redis); a number still in use gets a later ``release_after``. Returns the
     numbers released (or, in a dry run or without a carrier, that would be)."""
@@ -201,25 +209,38 @@ def release_due(
         if at > now:
             number.release_after = at
             continue
-        out.append(number)
+        released = Released(number.pool_id, number.number)
         if dry_run or carrier is None:
+            out.append(released)
             continue
         actor = actor_for(number.pool.site.client.agency_id)
-        audit.record(
-            db,
-            "autosize.release",
-            "pool",
-            number.pool_id,
-            {
-                "number": number.number,
-                "number_id": number.id,
-                "retiring_since": number.retiring_since.isoformat(),
-            },
-            principal=actor,
-            agency_id=actor.agency_id,
-        )
-        carrier.release_number(db, number, actor=actor)
+        try:
+            _release(db, number, carrier, actor)
+        except Exception:  # the carrier failed: this number waits for the next run
+            db.rollback()
+            log.exception("autosizing: releasing %s failed", released.number)
+            continue
+        out.append(released)
     return out
+
+
+def _release(db: Session, number: TrackingNumber, carrier: Carrier, actor: Principal) -> None:
+    """Give one number back and commit at once: the carrier's release cannot be undone."""
+    audit.record(
+        db,
+        "autosize.release",
+        "pool",
+        number.pool_id,
+        {
+            "number": number.number,
+            "number_id": number.id,
+            "retiring_since": number.retiring_since.isoformat(),
+        },
+        principal=actor,
+        agency_id=actor.agency_id,
+    )
+    carrier.release_number(db, number, actor=actor)
+    commit_config(db)
 
 
 _DEFAULT: Any = object()
