@@ -314,7 +314,7 @@ def pool_autosize_run(dry_run, pool_id, as_json) -> None:
 
 
 # A second name, as the issue spells it: ``ringtrail pools autosize``.
-pools_alias = AppGroup("pools", help="Number pools (autosize).", hidden=True)
+pools_alias = AppGroup("pools", help="Run the autosizing job (as `pool autosize`).")
 pools_alias.add_command(pool_autosize_run, "autosize")
 
 
