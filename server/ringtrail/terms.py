@@ -50,3 +50,11 @@ DEFAULT_MATCH_WINDOW_SECONDS = 3600
 
 # Control characters: no stored text may hold them (tabs and newlines aside).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Autosizing (opt-in per pool): the share of peak visitors a pool may turn away, its
+# bounds, and how long the recommendation must stay below the pool's size before
+# surplus numbers retire.
+DEFAULT_TARGET_OVERFLOW = 0.01
+DEFAULT_AUTOSIZE_MIN = 1
+DEFAULT_AUTOSIZE_MAX = 100
+DEFAULT_AUTOSIZE_COOLDOWN_SECONDS = 7 * 86400

@@ -100,3 +100,74 @@ def test_simulate_command_writes_results_and_a_plot(redis_url, tmp_path):
     assert set(data["summaries"][0]["right_within"]) >= {"share", "wilson95", "seeds"}
     svg = (tmp_path / "sim.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") == 2
+
+
+def test_a_ramp_grows_the_traffic_from_its_start_day():
+    ramped = dataclasses.replace(SMALL, ramp=2.0, ramp_days=2.0, ramp_from=1.0, days=4)
+    day = 86_400.0
+    start = 14 * day  # the simulator's epoch
+    assert ramped.growth(start + 0.5 * day) == 1.0
+    assert ramped.growth(start + 2 * day) == pytest.approx(1.5)
+    assert ramped.growth(start + 3.5 * day) == 2.0
+    assert SMALL.growth(start + 3 * day) == 1.0
+    flat = scenario(dataclasses.replace(ramped, ramp=1.0))
+    grown = scenario(ramped)
+
+    def on_day(s, d):
+        return sum(
+            1
+            for t, _, kind, payload in s.events
+            if kind == "lease"
+            and payload[3]
+            and payload[0] >= 0
+            and start + d * day <= t < start + (d + 1) * day
+        )
+
+    assert on_day(grown, 0) == pytest.approx(on_day(flat, 0), rel=0.25)
+    assert on_day(grown, 3) > 1.6 * on_day(flat, 3)
+
+
+def test_an_auto_sized_pool_follows_a_ramp_a_fixed_one_does_not(redis_client):
+    from ringtrail.reports.autosizing import Limits
+    from ringtrail.reports.simulation import Autosize
+
+    ramped = dataclasses.replace(SMALL, ramp=3.0, ramp_days=1.0, ramp_from=1.0, days=3)
+    plan = scenario(ramped)
+    pilot = replay(
+        redis_client, scenario(dataclasses.replace(SMALL, days=1)), numbers=300, lease_seconds=600
+    )
+    size = estimate(pilot.hours, 600, 3600)["recommended"]
+    fixed = replay(redis_client, plan, numbers=size, lease_seconds=600)
+    auto = replay(
+        redis_client,
+        plan,
+        numbers=size,
+        lease_seconds=600,
+        autosize=Autosize(Limits(max_numbers=10_000, cooldown_seconds=86_400)),
+    )
+    assert auto.sizes[0] >= size and auto.sizes[-1] > 2 * size and auto.bought > size
+    assert fixed.sizes == [] and fixed.row()["autosize"] is False
+    auto_s, fixed_s = summary([auto.row()]), summary([fixed.row()])
+    # The planner acts each midnight, so it trails a steep ramp by a day; it still halves it.
+    assert auto_s["peak_overflow"].value < fixed_s["peak_overflow"].value * 0.6
+    assert auto_s["right_within"].value >= 0.99, auto_s["right_within"].text()
+    # Shared numbers make the fixed pool's answers guesses (ambiguous) far more often.
+    assert auto_s["sure_within"].value > fixed_s["sure_within"].value + 0.05
+    assert not redis_client.keys("ringtrail:{pool:*")
+
+
+def test_an_auto_sized_pool_retires_surplus_and_releases_it_later(redis_client):
+    from ringtrail.reports.autosizing import Limits
+    from ringtrail.reports.simulation import Autosize
+
+    falling = dataclasses.replace(SMALL, ramp=0.2, ramp_days=0.5, ramp_from=1.0, days=3)
+    result = replay(
+        redis_client,
+        scenario(falling),
+        numbers=200,
+        lease_seconds=600,
+        autosize=Autosize(Limits(max_numbers=10_000, cooldown_seconds=0)),
+    )
+    assert result.retired > 100 and 0 < result.released <= result.retired
+    assert result.sizes[-1] < 100
+    assert summary([result.row()])["right_within"].value >= 0.99

@@ -244,3 +244,23 @@ def test_concurrent_leases_never_double_book(redis_url, redis_client):
     assert PoolStore(redis_client).stats(7)["exhausted"] == "1950"
     holders = redis_client.hgetall(PoolKeys(7).holders)
     assert sorted(holders.values()) == sorted(numbers)
+
+
+def test_a_number_taken_out_of_the_pool_is_never_shared_only_renewed(store):
+    """A retiring number leaves the lease set: on exhaustion another visitor shares a
+    number still in the pool, never it; its own holder keeps renewing it."""
+    numbers = tracking_numbers(2)
+    a = lease(store, "holder-a", numbers=numbers, now=T0)
+    b = lease(store, "holder-b", numbers=numbers, now=T0 + 5)
+    assert {a.number, b.number} == set(numbers)
+    staying = [b.number]  # a's number retires: the pool's list no longer has it
+    for i in range(5):
+        c = lease(store, f"late-{i}", numbers=staying, now=T0 + 10 + i)
+        assert (c.status, c.number) == ("shared", b.number)
+    again = lease(store, "holder-a", numbers=staying, now=T0 + 30)
+    assert (again.status, again.number) == ("renewed", a.number)
+    assert not store.redis.sismember(PoolKeys(1).numbers, a.number)
+    # Once its lease ends it does not come back to the free set either.
+    later = lease(store, "after", numbers=staying, now=T0 + 30 + 61)
+    assert later.number == b.number
+    assert store.redis.zscore(PoolKeys(1).free, a.number) is None

@@ -27,6 +27,7 @@ from ringtrail.storage.models import (
     Client,
     DailyVisits,
     Pool,
+    PoolAutosize,
     PoolHour,
     Site,
     TrackingNumber,
@@ -364,6 +365,8 @@ def delete_pool(db: Session, p: Principal, pool: Pool) -> None:
     numbers = [n.number for n in pool.numbers]
     for number in list(pool.numbers):
         db.delete(number)
+    if (autosize := db.get(PoolAutosize, pool.id)) is not None:
+        db.delete(autosize)
     audit.record(
         db,
         "delete",

@@ -250,7 +250,7 @@ def worker(burst: bool) -> None:
     from ringtrail.calls import replayer
     from ringtrail.calls.intake import replay
     from ringtrail.privacy import retention
-    from ringtrail.reports import counters
+    from ringtrail.reports import autosizer, counters
     from ringtrail.storage.clients import get_queue, worker_connection
     from ringtrail.storage.jobs import move_job_paths
     from ringtrail.storage.worker import Runner
@@ -265,7 +265,7 @@ def worker(burst: bool) -> None:
     runner = Runner(
         queue.name,
         lambda **kwargs: worker_connection(url, **kwargs),
-        [counters.PERIODIC, retention.PERIODIC],
+        [counters.PERIODIC, retention.PERIODIC, autosizer.PERIODIC],
     )
     if not burst:
         replayer.start(current_app._get_current_object(), resume=True)

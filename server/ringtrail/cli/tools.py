@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import json
 import os
@@ -12,36 +13,20 @@ import time
 
 import click
 
-from ringtrail.reports import accuracy, sizing
-from ringtrail.reports.simulation import Traffic, replay, scenario, svg_plot
+from ringtrail.reports import accuracy
+from ringtrail.reports.simulation import (
+    DAY,
+    EPOCH,
+    Autosize,
+    Traffic,
+    estimate,
+    replay,
+    scenario,
+    svg_plot,
+)
 from ringtrail.storage.clients import make_redis, start_embedded_redis
 
 PILOT_NUMBERS = 800  # big enough that only a burst exhausts it: the load as it comes
-
-
-def estimate(hours: dict, lease_seconds: int, rest_seconds: int) -> dict:
-    """The dashboard's estimate (reports/sizing.py) from the lease script's counters."""
-    held = sum(v for h in hours.values() for k, v in h.items() if k.startswith("held:"))
-    ended = sum(v for h in hours.values() for k, v in h.items() if k.startswith("ended:"))
-    busiest = []
-    for h in hours.values():
-        arrivals = {}
-        for k, v in h.items():
-            kind, _, hour = k.partition(":")
-            if kind in ("new", "exhausted"):
-                arrivals[hour] = arrivals.get(hour, 0) + v
-        busiest.append(max(arrivals.values(), default=0))
-    kept = sizing.observed_hold(held, ended, lease_seconds)
-    hold = sizing.hold_seconds(kept, rest_seconds)
-    rate = sizing.peak_arrivals(busiest)
-    return {
-        "peak_arrivals": rate,
-        "kept_seconds": kept,
-        "hold_seconds": hold,
-        "recommended": sizing.recommend(rate, hold),
-        "without_rest": sizing.recommend(rate, kept),
-        "days": len(busiest),
-    }
 
 
 @click.command()
@@ -50,7 +35,8 @@ def estimate(hours: dict, lease_seconds: int, rest_seconds: int) -> dict:
     "--sizes",
     default="auto",
     show_default=True,
-    help="Pool sizes, comma-separated; auto: ¾, 1 and 1¼ of the recommended size.",
+    help="Pool sizes, comma-separated; auto: ¾, 1 and 1¼ of the recommended size; "
+    "recommended: that size only.",
 )
 @click.option("--seeds", default=3, show_default=True, help="Seeds (independent traffic).")
 @click.option("--days", default=30.0, show_default=True, help="Simulated days per run.")
@@ -70,6 +56,17 @@ def estimate(hours: dict, lease_seconds: int, rest_seconds: int) -> dict:
 @click.option("--on-intent", is_flag=True, help="Lease only once the visitor shows intent.")
 @click.option("--bots", default=15.0, show_default=True, help="Undetected bots per hour.")
 @click.option("--burst", default=500, show_default=True, help="Visitors in a campaign burst.")
+@click.option(
+    "--ramp",
+    default=None,
+    help="Traffic ramp FACTOR:DAYS (2:7: traffic doubles over 7 days), from --ramp-from.",
+)
+@click.option("--ramp-from", default=7.0, show_default=True, help="Day the ramp starts.")
+@click.option(
+    "--autosize",
+    is_flag=True,
+    help="Also replay each size as an auto-sized pool (the planner each midnight).",
+)
 @click.option(
     "--out",
     default="bench/results/simulation",
@@ -92,6 +89,9 @@ def simulate(
     on_intent,
     bots,
     burst,
+    ramp,
+    ramp_from,
+    autosize,
     out,
     redis_url,
 ) -> None:
@@ -109,6 +109,7 @@ def simulate(
         on_intent=on_intent,
         bots_per_hour=bots,
         burst_visitors=burst,
+        **_ramp(ramp, ramp_from),
     )
     plans = [scenario(dataclasses.replace(base, seed=base.seed + i)) for i in range(seeds)]
     rest_for = window if rest is None else rest
@@ -129,7 +130,13 @@ def simulate(
             match_window=window,
             rest_seconds=rest_for,
         )
-        est = estimate(pilot.hours, lease, rest_for)
+        # With a ramp, the size is the one the days before it recommend (sized for the start).
+        start_days = {
+            day: h
+            for day, h in pilot.hours.items()
+            if not ramp or calendar.timegm(time.strptime(day, "%Y-%m-%d")) < EPOCH + ramp_from * DAY
+        }
+        est = estimate(start_days, lease, rest_for)
         report["estimates"][str(lease)] = est
         rec = est["recommended"]
         click.echo(
@@ -137,37 +144,47 @@ def simulate(
             f"on 90 % of days, kept {est['kept_seconds']:.0f} s + rest {rest_for} s: "
             f"recommended {rec} numbers ({rec - est['without_rest']} for the rest)"
         )
-        chosen = (
-            sorted({max(1, round(rec * 0.75)), rec, round(rec * 1.25)})
-            if sizes == "auto"
-            else [int(x) for x in sizes.split(",")]
-        )
+        if sizes == "auto":
+            chosen = sorted({max(1, round(rec * 0.75)), rec, round(rec * 1.25)})
+        elif sizes == "recommended":
+            chosen = [rec]
+        else:
+            chosen = [int(x) for x in sizes.split(",")]
+        modes = [None, Autosize()] if autosize else [None]
         for size in chosen:
             for allocation in allocations.split(","):
-                rows = []
-                for plan in plans:
-                    result = replay(
-                        client,
-                        plan,
-                        numbers=size,
-                        lease_seconds=lease,
-                        match_window=window,
-                        rest_seconds=rest_for,
-                        allocation=allocation,
+                for sizer in modes:
+                    rows = []
+                    for plan in plans:
+                        result = replay(
+                            client,
+                            plan,
+                            numbers=size,
+                            lease_seconds=lease,
+                            match_window=window,
+                            rest_seconds=rest_for,
+                            allocation=allocation,
+                            autosize=sizer,
+                        )
+                        rows.append(result.row())
+                    report["runs"] += rows
+                    summary = accuracy.summary(rows)
+                    report["summaries"].append(
+                        {
+                            "lease_seconds": lease,
+                            "numbers": size,
+                            "allocation": allocation,
+                            "recommended": size == rec,
+                            "autosize": sizer is not None,
+                            **accuracy.jsonable(summary),
+                        }
                     )
-                    rows.append(result.row())
-                report["runs"] += rows
-                summary = accuracy.summary(rows)
-                report["summaries"].append(
-                    {
-                        "lease_seconds": lease,
-                        "numbers": size,
-                        "allocation": allocation,
-                        "recommended": size == rec,
-                        **accuracy.jsonable(summary),
-                    }
-                )
-                _echo(lease, size, allocation, size == rec, summary)
+                    mode = ""
+                    if autosize:
+                        mode = ", auto-sized from there" if sizer else ", fixed"
+                    _echo(lease, size, allocation + mode, size == rec, summary)
+                    if sizer is not None:
+                        _echo_sizes(rows)
     report["seconds"] = round(time.time() - started, 1)
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     with open(f"{out}.json", "w") as fh:
@@ -179,11 +196,35 @@ def simulate(
     click.echo(f"wrote {out}.json and {out}.svg in {report['seconds']} s")
 
 
+def _ramp(ramp: str | None, ramp_from: float) -> dict:
+    """Traffic's ramp fields from ``FACTOR:DAYS``."""
+    if not ramp:
+        return {}
+    factor, _, days = ramp.partition(":")
+    try:
+        out = {"ramp": float(factor), "ramp_days": float(days or 7), "ramp_from": ramp_from}
+    except ValueError:
+        raise click.BadParameter("say FACTOR:DAYS, for example 2:7", param_hint="--ramp") from None
+    if out["ramp"] <= 0 or out["ramp_days"] <= 0 or ramp_from < 0:
+        raise click.BadParameter("the factor and the days must be positive", param_hint="--ramp")
+    return out
+
+
+def _echo_sizes(rows: list[dict]) -> None:
+    for row in rows:
+        click.echo(
+            f"  auto-sized, seed {row['seed']}: numbers by day "
+            + " ".join(str(n) for n in row["sizes"])
+            + f"; bought {row['bought']}, retired {row['retired']}, released {row['released']}"
+        )
+
+
 def _echo(lease: int, size: int, allocation: str, recommended: bool, s: dict) -> None:
     mark = " (recommended)" if recommended else ""
     click.echo(f"\n{lease // 60} min, {size} numbers{mark}, {allocation}:")
     for name, label in (
         ("right_within", "right visitor, calls within the lease"),
+        ("sure_within", "right and sure (exact, late, repeat), calls within the lease"),
         ("right_all_visitor_calls", "right visitor, all calls from visitors"),
         ("exact_wrong_visitor", "exact but another visitor"),
         ("exact_no_visit", "exact but the caller never visited"),

@@ -95,6 +95,15 @@ def summary(rows: Iterable[dict]) -> dict:
     table = sum(tables, Counter())
     return {
         "right_within": share([(c["right"], sum(c.values())) for c in within]),
+        # Right and sure of it: exact, late or repeat (not ambiguous, a best guess).
+        "sure_within": of(
+            [
+                Counter({tuple(k.split("|")): v for k, v in r.get("within_labels", {}).items()})
+                for r in rows
+            ],
+            lambda k: k[1] == "right" and k[0] in ("exact", "late", "repeat"),
+            lambda k: True,
+        ),
         "right_all_visitor_calls": of(
             tables, lambda k: k[1] == "right", lambda k: k[1] != "no visit"
         ),

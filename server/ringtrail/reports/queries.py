@@ -609,6 +609,7 @@ def pool_health(
                 TrackingNumber.pool_id.in_(ids),
                 TrackingNumber.role == "pool",
                 TrackingNumber.active.is_(True),
+                TrackingNumber.retiring_since.is_(None),
             )
             .group_by(TrackingNumber.pool_id)
         ).all()

@@ -20,11 +20,13 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import redis
 
 from ringtrail.calls.attribution import EarlierCall, attribute, repeat_of
-from ringtrail.tracking.pool import LeaseRequest, PoolStore
+from ringtrail.reports import autosizing, sizing
+from ringtrail.tracking.pool import LeaseRequest, PoolKeys, PoolStore
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -70,13 +72,25 @@ class Traffic:
     one_clock: bool = True  # lease and call times on Redis's clock (False: each node's)
     days: float = 30.0
     seed: int = 7
+    # A traffic ramp: from day ``ramp_from`` the rate grows linearly to ``ramp`` times
+    # itself over ``ramp_days`` days, then stays there (1: no ramp).
+    ramp: float = 1.0
+    ramp_days: float = 7.0
+    ramp_from: float = 7.0
+
+    def growth(self, t: float) -> float:
+        """The ramp's factor at time ``t`` (1 before it starts)."""
+        if self.ramp == 1.0:
+            return 1.0
+        done = (t - EPOCH - self.ramp_from * DAY) / max(self.ramp_days * DAY, 1.0)
+        return 1.0 + (self.ramp - 1.0) * min(1.0, max(0.0, done))
 
     def rate(self, t: float) -> float:
         """Visitors per second at time ``t``: a daily curve peaking mid-afternoon."""
         hour = (t % DAY) / 3600.0
         shape = 0.5 * (1 + math.cos((hour - 14.0) / 24.0 * 2 * math.pi))
         share = self.trough_share + (1 - self.trough_share) * shape
-        return self.peak_arrivals_per_hour / 3600.0 * share
+        return self.peak_arrivals_per_hour / 3600.0 * share * self.growth(t)
 
 
 @dataclass(frozen=True)
@@ -139,7 +153,8 @@ def scenario(traffic: Traffic) -> Scenario:
         out.events.append((t, order, kind, payload))
         order += 1
 
-    starts = list(_arrivals(traffic, rng, traffic.rate, traffic.rate(14 * 3600.0)))
+    peak = traffic.rate(14 * 3600.0) * max(1.0, traffic.ramp)  # the ramp's top
+    starts = list(_arrivals(traffic, rng, traffic.rate, peak))
     end_of_run = EPOCH + traffic.days * DAY
     bursts = []
     if traffic.burst_visitors:
@@ -228,11 +243,18 @@ class Result:
     visitors: int = 0
     table: Counter = field(default_factory=Counter)  # (label, truth) -> calls
     within: Counter = field(default_factory=Counter)  # truth of calls within the lease
+    # Of calls within the lease: (label, truth), to tell a sure answer from a best guess.
+    within_labels: Counter = field(default_factory=Counter)
     weeks: dict = field(default_factory=dict)  # week -> Counter of within-lease truths
     kinds: Counter = field(default_factory=Counter)  # (call kind, truth) -> calls
     peak_visitors: int = 0
     peak_overflowed: int = 0
     hours: dict = field(default_factory=dict)  # the lease script's counters, by day
+    autosize: bool = False
+    sizes: list = field(default_factory=list)  # autosize: leasable numbers, day by day
+    bought: int = 0
+    retired: int = 0
+    released: int = 0
 
     def row(self) -> dict:
         """The counts a report needs (shares and intervals come from ``accuracy``)."""
@@ -246,11 +268,109 @@ class Result:
             "visitors": self.visitors,
             "table": {f"{label}|{truth}": n for (label, truth), n in sorted(self.table.items())},
             "within": dict(self.within),
+            "within_labels": {f"{k}|{t}": n for (k, t), n in sorted(self.within_labels.items())},
             "weeks": {str(w): dict(c) for w, c in sorted(self.weeks.items())},
             "kinds": {f"{k}|{t}": n for (k, t), n in sorted(self.kinds.items())},
             "peak_visitors": self.peak_visitors,
             "peak_overflowed": self.peak_overflowed,
+            "autosize": self.autosize,
+            "sizes": list(self.sizes),
+            "bought": self.bought,
+            "retired": self.retired,
+            "released": self.released,
         }
+
+
+def estimate(hours: dict, lease_seconds: int, rest_seconds: int, overflow: float = 0.01) -> dict:
+    """The dashboard's estimate (reports/sizing.py) from the lease script's counters
+    (``{day: {"new:HH": n, ...}}``)."""
+    held = sum(v for h in hours.values() for k, v in h.items() if k.startswith("held:"))
+    ended = sum(v for h in hours.values() for k, v in h.items() if k.startswith("ended:"))
+    busiest = []
+    for h in hours.values():
+        arrivals: dict[str, int] = {}
+        for k, v in h.items():
+            kind, _, hour = k.partition(":")
+            if kind in ("new", "exhausted"):
+                arrivals[hour] = arrivals.get(hour, 0) + v
+        busiest.append(max(arrivals.values(), default=0))
+    kept = sizing.observed_hold(held, ended, lease_seconds)
+    hold = sizing.hold_seconds(kept, rest_seconds)
+    rate = sizing.peak_arrivals(busiest)
+    return {
+        "peak_arrivals": rate,
+        "kept_seconds": kept,
+        "hold_seconds": hold,
+        "recommended": sizing.recommend(rate, hold, overflow),
+        "without_rest": sizing.recommend(rate, kept, overflow),
+        "days": len(busiest),
+    }
+
+
+@dataclass(frozen=True)
+class Autosize:
+    """Apply the autosizing planner at each simulated midnight, from the last
+    ``observe_days`` days of the lease script's counters: bought numbers join the pool at
+    once; retired ones leave its lease set at once and are released (dropped) once their
+    last lease plus the match window is over, as ``tracking/retiring.py`` does."""
+
+    limits: autosizing.Limits = autosizing.Limits(max_numbers=100_000, cooldown_seconds=86400)
+    price: autosizing.Price = autosizing.Price(115, "USD")
+    observe_days: int = 7
+
+
+class _Sizer:
+    """The autosizing state of one replay."""
+
+    def __init__(self, config: Autosize, store: PoolStore, pool_id: int, numbers: list[str]):
+        self.config, self.store, self.pool_id = config, store, pool_id
+        self.numbers = numbers  # the replay's list, changed in place
+        self.retiring: dict[str, float] = {}
+        self.surplus_since: datetime | None = None
+        self.next_id = len(numbers)
+
+    def day(self, at: float, lease_seconds: int, window: int, rest: int, result: Result) -> None:
+        """Release what is due, then plan and act, at midnight ``at``."""
+        for number, since in list(self.retiring.items()):
+            ends = [r.end for r in self.store.records(self.pool_id, number)]
+            due = max([since + lease_seconds, *ends]) + window
+            if at >= due:
+                del self.retiring[number]
+                result.released += 1
+        days = [
+            time.strftime("%Y-%m-%d", time.gmtime(at - k * DAY))
+            for k in range(1, self.config.observe_days + 1)
+        ]
+        hours = {d: h for d in days if (h := self.store.hours(self.pool_id, d))}
+        if hours:
+            est = estimate(hours, lease_seconds, rest)
+            observed = autosizing.Observed(
+                est["peak_arrivals"], est["hold_seconds"], len(self.numbers), len(self.retiring)
+            )
+            made = autosizing.plan(
+                observed,
+                self.config.limits,
+                self.config.price,
+                now=datetime.fromtimestamp(at, UTC),
+                surplus_since=self.surplus_since,
+            )
+            self.surplus_since = made.surplus_since
+            if made.action == autosizing.BUY:
+                for _ in range(made.count):
+                    self.numbers.append(f"+1555{7000000 + self.next_id:07d}")
+                    self.next_id += 1
+                result.bought += made.count
+            elif made.action == autosizing.RETIRE:
+                busy = PoolKeys(self.pool_id).busy
+                idle = [n for n in self.numbers if self.store.redis.zscore(busy, n) is None]
+                chosen = (idle[::-1] + [n for n in self.numbers[::-1] if n not in idle])[
+                    : made.count
+                ]
+                for number in chosen:
+                    self.numbers.remove(number)
+                    self.retiring[number] = at
+                result.retired += len(chosen)
+        result.sizes.append(len(self.numbers))
 
 
 def replay(
@@ -264,8 +384,11 @@ def replay(
     allocation: str = "lru",
     policy: str = "reuse_oldest",
     pool_id: int | None = None,
+    autosize: Autosize | None = None,
 ) -> Result:
-    """Replay one scenario through a pool; the pool's Redis keys are deleted afterwards."""
+    """Replay one scenario through a pool; the pool's Redis keys are deleted afterwards.
+
+    With ``autosize`` the pool starts with ``numbers`` and sizes itself each midnight."""
     traffic = plan.traffic
     rest = match_window if rest_seconds is None else rest_seconds
     pick = random.Random(traffic.seed * 7919 + numbers)  # random allocation's own draws
@@ -274,6 +397,9 @@ def replay(
     pool_numbers = [f"+1555{7000000 + i:07d}" for i in range(numbers)]
     result = Result(numbers, lease_seconds, rest, allocation, policy, traffic.seed)
     result.visitors = plan.visitors
+    result.autosize = autosize is not None
+    sizer = _Sizer(autosize, store, pool_id, pool_numbers) if autosize else None
+    midnight = EPOCH + DAY
     skew = {True: traffic.clock_skew_seconds, False: 0.0}
     shown: dict[int, tuple[str | None, str, str]] = {}  # visitor -> (number, session, status)
     last_active: dict[int, float] = {}
@@ -282,6 +408,9 @@ def replay(
     earlier: dict[str, list[EarlierCall]] = {}
     visit_of_call: dict[int, int | None] = {}
     for now, _, kind, payload in plan.events:
+        while sizer is not None and now >= midnight:
+            sizer.day(midnight, lease_seconds, match_window, rest, result)
+            midnight += DAY
         if kind == "lease":
             visitor, session, campaign, first, node, intent = payload
             if traffic.on_intent and not intent and visitor not in shown:
@@ -351,6 +480,7 @@ def replay(
             and now < last_active[truth_visitor] + lease_seconds
         ):
             result.within[truth] += 1
+            result.within_labels[(label, truth)] += 1
             result.weeks.setdefault(int((now - EPOCH) // WEEK), Counter())[truth] += 1
     days = {
         time.strftime("%Y-%m-%d", time.gmtime(EPOCH + d * DAY))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -175,9 +176,40 @@ class TrackingNumber(Base):
     source: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     record_calls: Mapped[bool | None] = mapped_column(Boolean)  # None: the pool's setting
+    # Retiring (autosizing): out of the pool's lease set since then, still routed; it goes
+    # back to the carrier once no visitor shown it can still be in the match window, no
+    # sooner than ``release_after`` (see ``tracking/retiring.py``).
+    retiring_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pool: Mapped[Pool] = relationship(back_populates="numbers")
+
+
+class PoolAutosize(Base):
+    """A pool's autosizing settings (opt-in) and the state of its scheduled job.
+
+    ``monthly_cap_minor`` is the monthly spending cap in minor units of ``currency``
+    (cents; None: no cap). ``surplus_since`` is when the recommendation first fell below
+    the pool's size (and has stayed there): surplus numbers retire after ``cooldown_seconds``.
+    """
+
+    __tablename__ = "pool_autosizing"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    target_overflow: Mapped[float] = mapped_column(Float, default=terms.DEFAULT_TARGET_OVERFLOW)
+    min_numbers: Mapped[int] = mapped_column(Integer, default=terms.DEFAULT_AUTOSIZE_MIN)
+    max_numbers: Mapped[int] = mapped_column(Integer, default=terms.DEFAULT_AUTOSIZE_MAX)
+    monthly_cap_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    cooldown_seconds: Mapped[int] = mapped_column(
+        Integer, default=terms.DEFAULT_AUTOSIZE_COOLDOWN_SECONDS
+    )
+    surplus_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_plan: Mapped[dict | None] = mapped_column(JSON)
 
 
 class VisitSnapshot(Base):

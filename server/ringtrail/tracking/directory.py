@@ -157,6 +157,7 @@ def load(session: Session) -> Snapshot:
     sites: dict[str, SiteConfig] = {}
     routes: dict[str, Route] = {}
     by_pool: dict[int, list[tuple[str, str, str | None, bool | None]]] = {}
+    retiring: set[str] = set()
     rows = session.execute(
         select(
             TrackingNumber.pool_id,
@@ -164,10 +165,13 @@ def load(session: Session) -> Snapshot:
             TrackingNumber.role,
             TrackingNumber.source,
             TrackingNumber.record_calls,
+            TrackingNumber.retiring_since,
         ).where(TrackingNumber.active.is_(True))
     )
-    for pool_id, number, role, source, record in rows:
+    for pool_id, number, role, source, record, retiring_since in rows:
         by_pool.setdefault(pool_id, []).append((number, role, source, record))
+        if retiring_since is not None:
+            retiring.add(number)
     query = select(Site).options(
         selectinload(Site.client).selectinload(Client.agency), selectinload(Site.pools)
     )
@@ -176,7 +180,11 @@ def load(session: Session) -> Snapshot:
         pools = []
         for pool in site.pools:
             active = by_pool.get(pool.id, [])
-            leasable = tuple(sorted(n for n, role, _, _ in active if role == "pool"))
+            # A retiring number is routed (a late caller still gets through) but never
+            # leased again.
+            leasable = tuple(
+                sorted(n for n, role, _, _ in active if role == "pool" and n not in retiring)
+            )
             pools.append(
                 PoolConfig(
                     id=pool.id,

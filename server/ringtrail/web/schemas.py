@@ -456,6 +456,51 @@ class PoolOut(Schema):
     created_at = fields.DateTime()
 
 
+class Share(fields.Float):
+    """A JSON number (no string, no true/false)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("must be a number")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class AutosizePatch(Patch):
+    """A pool's autosizing settings (rules across fields: min_numbers ≤ max_numbers)."""
+
+    enabled = Flag()
+    dry_run = Flag(metadata={"description": "only record what the job would do"})
+    target_overflow = Share(
+        validate=validate.Range(0, 0.5, min_inclusive=False),
+        metadata={"description": "share of peak visitors the pool may turn away (0.01: 1 %)"},
+    )
+    min_numbers = Int(validate=validate.Range(0, 10_000))
+    max_numbers = Int(validate=validate.Range(1, 10_000))
+    monthly_cap_minor = Int(
+        allow_none=True,
+        validate=validate.Range(0, 2**31 - 1),
+        metadata={"description": "monthly spending cap in cents of currency; null: none"},
+    )
+    currency = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z]{3}$", error="a three-letter ISO currency code")
+    )
+    cooldown_seconds = Int(validate=validate.Range(0, 90 * 86400))
+
+
+class AutosizeOut(Schema):
+    pool_id = fields.Integer()
+    enabled = fields.Boolean()
+    dry_run = fields.Boolean()
+    target_overflow = fields.Float()
+    min_numbers = fields.Integer()
+    max_numbers = fields.Integer()
+    monthly_cap_minor = fields.Integer(allow_none=True)
+    currency = fields.String()
+    cooldown_seconds = fields.Integer()
+    last_run_at = fields.String(allow_none=True)
+    last_plan = fields.Dict(allow_none=True, metadata={"description": "the job's last plan"})
+
+
 # -- tracking numbers -------------------------------------------------------------------
 
 

@@ -225,7 +225,16 @@ if policy == 'reuse_oldest' and not has_source then
   -- The least recently active live lease, else the number resting longest. Taking a
   -- resting number would start its rest over: under load no number would ever finish
   -- resting. Calls that could be either visitor's are ambiguous.
-  local reuse = redis.call('ZRANGE', KEYS[3], 0, 0)[1] or redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  -- A number no longer in the pool (retiring, or removed) is never shared: only its
+  -- own holders renew it until their leases end.
+  local reuse
+  for _, number in ipairs(redis.call('ZRANGE', KEYS[3], 0, 15)) do
+    if redis.call('SISMEMBER', KEYS[1], number) == 1 then
+      reuse = number
+      break
+    end
+  end
+  reuse = reuse or redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if reuse then
     take(reuse, 1)
     redis.call('HINCRBY', KEYS[7], 'shared', 1)

@@ -8,6 +8,7 @@ from flask import request
 from sqlalchemy import select
 
 from ringtrail.accounts import configuration as config
+from ringtrail.accounts import pool_autosize
 from ringtrail.accounts.numbers_import import import_numbers
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.storage.models import Client, Pool, Site, TrackingNumber
@@ -16,6 +17,8 @@ from ringtrail.web.api.blueprint import bp, paginate, principal
 from ringtrail.web.decoding import decode
 from ringtrail.web.login import owned
 from ringtrail.web.schemas import (
+    AutosizeOut,
+    AutosizePatch,
     ClientIn,
     ClientOut,
     ClientPatch,
@@ -183,6 +186,24 @@ def update_pool(data: dict[str, Any], pool_id: int):
     A ``record_calls`` of null inherits the client's setting.
     """
     return pool_out(config.update_pool(get_db(), principal(), owned(Pool, pool_id), data))
+
+
+@bp.get("/pools/<int(min=1):pool_id>/autosizing")
+@bp.doc(tags=["pools"])
+@bp.response(200, AutosizeOut)
+def get_autosizing(pool_id: int):
+    """A pool's autosizing settings and the job's last plan."""
+    return pool_autosize.describe(pool_autosize.settings_of(get_db(), owned(Pool, pool_id)))
+
+
+@bp.patch("/pools/<int(min=1):pool_id>/autosizing")
+@bp.doc(tags=["pools"])
+@bp.arguments(AutosizePatch)
+@bp.response(200, AutosizeOut)
+def update_autosizing(data: dict[str, Any], pool_id: int):
+    """Change a pool's autosizing settings (what spends money needs an agency key)."""
+    row = pool_autosize.update(get_db(), principal(), owned(Pool, pool_id), data)
+    return pool_autosize.describe(row)
 
 
 @bp.delete("/pools/<int(min=1):pool_id>")

@@ -21,10 +21,10 @@ from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from ringtrail import phones
-from ringtrail.accounts import tenancy
+from ringtrail.accounts import pool_autosize, tenancy
 from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
-from ringtrail.reports import exports
+from ringtrail.reports import autosizer, exports
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import DIMENSIONS, Period
 from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS
@@ -512,7 +512,22 @@ def pools():
         live=live_leases([h.pool_id for h in health]),
         timezones=in_view.timezones,
         default_visit=DEFAULT_VISIT_SECONDS,
+        autosizing=autosizing_of(get_db(), [h.pool_id for h in health]),
     )
+
+
+def autosizing_of(db, pool_ids: list[int]) -> dict[int, dict]:
+    """Each pool's autosizing settings, last plan, last actions and retiring numbers."""
+    actions = autosizer.recent_actions(db, pool_ids)
+    out = {}
+    for pool_id in pool_ids:
+        pool = db.get(Pool, pool_id)
+        out[pool_id] = {
+            "settings": pool_autosize.settings_of(db, pool),
+            "actions": actions[pool_id],
+            "retiring": autosizer.retiring_count(db, pool_id),
+        }
+    return out
 
 
 @bp.get("/pools.csv")

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ringtrail.accounts import configuration
+from ringtrail.accounts import configuration, pool_autosize
 from ringtrail.accounts.numbers_import import ImportRejected, import_numbers
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.errors import Conflict, Invalid
@@ -259,7 +259,73 @@ def edit_pool(pool_id: int):
         policies=EXHAUSTION_POLICIES,
         import_errors=None,
         locked=_locked("pool"),
+        **_autosize_context(pool),
     )
+
+
+def _autosize_context(pool: Pool) -> dict[str, Any]:
+    from ringtrail.context import setting
+    from ringtrail.reports.autosizing import Price
+
+    try:
+        price = Price.parse(setting("NUMBER_MONTHLY_PRICE")).text()
+    except ValueError:
+        price = str(setting("NUMBER_MONTHLY_PRICE"))
+    return {
+        "autosize": pool_autosize.settings_of(get_db(), pool),
+        "admin": current_principal().is_agency_admin,
+        "price": price,
+    }
+
+
+def _autosize_form(admin: bool) -> dict[str, Any]:
+    """The autosizing form as typed values; Invalid names a field that is not a number."""
+    form = request.form
+    try:
+        hours = form.get("cooldown_hours", "").strip()
+        data: dict[str, Any] = {"cooldown_seconds": round(float(hours) * 3600)} if hours else {}
+        if not admin:
+            return data
+        data["enabled"] = form.get("enabled") == "1"
+        data["dry_run"] = form.get("dry_run") == "1"
+        if (target := form.get("target_overflow", "").strip()) != "":
+            data["target_overflow"] = float(target) / 100
+        for name in ("min_numbers", "max_numbers"):
+            if (value := form.get(name, "").strip()) != "":
+                data[name] = int(value)
+        cap = form.get("monthly_cap", "").strip()
+        data["monthly_cap_minor"] = None
+        if cap:
+            from decimal import Decimal
+
+            minor = Decimal(cap) * 100
+            if minor != minor.to_integral_value():
+                raise ValueError(cap)
+            data["monthly_cap_minor"] = int(minor)
+        if currency := form.get("currency", "").strip():
+            data["currency"] = currency
+    except (ValueError, ArithmeticError):
+        raise Invalid("the autosizing form needs numbers (a cap like 50.00)") from None
+    if any(
+        v != v or v in (float("inf"), float("-inf")) for v in data.values() if isinstance(v, float)
+    ):
+        raise Invalid("the autosizing form needs numbers (a cap like 50.00)")
+    return data
+
+
+@bp.post("/dashboard/settings/pools/<int:pool_id>/autosizing")
+@login_required(*EDITORS)
+def edit_autosizing(pool_id: int):
+    """A pool's autosizing settings (what spends money: agency admins)."""
+    pool = owned(Pool, pool_id)
+    try:
+        data = _autosize_form(current_principal().is_agency_admin)
+        pool_autosize.update(get_db(), current_principal(), pool, data)
+    except REFUSED as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Autosizing saved.", "success")
+    return redirect(url_for("dashboard.edit_pool", pool_id=pool.id) + "#autosizing")
 
 
 @bp.post("/dashboard/settings/pools/<int:pool_id>/numbers")
@@ -300,6 +366,7 @@ def import_pool_numbers(pool_id: int):
             import_errors=exc.rows,
             csv=text,
             locked=_locked("pool"),
+            **_autosize_context(pool),
         ), 422
     except REFUSED as exc:
         flash(str(exc), "error")
