@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from ringtrail import errors
 from ringtrail.telephony.carrier import CarrierError
+from ringtrail.telephony.twilio_rest import CarrierRateLimited
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def init_app(app: Flask) -> None:
         headers: dict[str, str] = {}
         if isinstance(exc, errors.Unprocessable) and exc.rows:
             extra["rows"] = [{"row": r.row, "value": r.value, "error": r.error} for r in exc.rows]
-        if isinstance(exc, errors.RateLimited):
+        if isinstance(exc, errors.RateLimited | CarrierRateLimited):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, errors.Unauthenticated) and request.path.startswith("/api/"):
             headers["WWW-Authenticate"] = "Bearer"
