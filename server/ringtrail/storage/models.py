@@ -62,6 +62,10 @@ class Agency(Base):
     twilio_auth_token: Mapped[str | None] = mapped_column(String(512))
     # Still accepted while a token rotation is under way.
     twilio_previous_auth_token: Mapped[str | None] = mapped_column(String(512))
+    # An optional API key (SK…) and its sealed secret: the REST API uses them instead of
+    # the auth token when set (the token still checks webhook signatures).
+    twilio_api_key_sid: Mapped[str | None] = mapped_column(String(64))
+    twilio_api_key_secret: Mapped[str | None] = mapped_column(String(512))
     # Every user of the agency must enrol a second factor before doing anything else.
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -175,6 +179,8 @@ class TrackingNumber(Base):
     source: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     record_calls: Mapped[bool | None] = mapped_column(Boolean)  # None: the pool's setting
+    # The carrier's id of the number (Twilio's PN…), when it was bought or imported here.
+    carrier_sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pool: Mapped[Pool] = relationship(back_populates="numbers")
