@@ -61,6 +61,7 @@ class StandIn:
     failures: list[Failure] = field(default_factory=list)
     hang_seconds: float = 3.0  # how long a Failure with status 0 keeps the caller waiting
     bodies: list[bytes] = field(default_factory=list)  # every request body, for greps
+    on_buy: object = None  # called with the number after each purchase (a racing writer)
 
     def add_recording(self, account: str, audio: bytes = AUDIO) -> str:
         sid = recording_sid()

@@ -188,6 +188,8 @@ def route(state, method: str, raw_path: str, account: str, body: bytes) -> tuple
                 if name in form:
                     owned[sid][key] = form[name]
             state.log.append(("buy", wanted))
+            if state.on_buy is not None:
+                state.on_buy(wanted)
             return 201, owned[sid]
     if rest.startswith("IncomingPhoneNumbers/") and rest.endswith(".json"):
         sid = rest.removeprefix("IncomingPhoneNumbers/").removesuffix(".json")

@@ -12,6 +12,7 @@ and return plain dataclasses, so nothing of the library's leaks into the service
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,8 +139,7 @@ def _retry_after(rest: Client) -> int:
     return int(value) if str(value).isdigit() else 60
 
 
-def _reason(exc: TwilioRestException, what: str, thing: str) -> str:
-    status = exc.status
+def _reason(status: int, message: str, what: str, thing: str) -> str:
     if status == 401:
         return (
             "Twilio refused the credentials (401): check the Account SID and the auth "
@@ -151,8 +151,22 @@ def _reason(exc: TwilioRestException, what: str, thing: str) -> str:
         return f"Twilio has no such {thing} (404)"
     if status >= 500:
         return f"Twilio failed to {what} ({status}); try again later"
-    detail = str(exc.msg or "").split(": ", 1)[-1]
+    detail = message.split(": ", 1)[-1]
     return f"Twilio refused to {what} ({status}): {detail}"[:300]
+
+
+def _refused(rest: Client, status: int, message: str, what: str, thing: str) -> CarrierError:
+    log.warning("Twilio answered %s to %s", status, what)
+    if status == 429:
+        return CarrierRateLimited(_retry_after(rest))
+    return CarrierError(_reason(status, message, what, thing), status)
+
+
+def _page_message(response: object) -> str:
+    try:
+        return str(json.loads(response.text).get("message") or "")  # type: ignore[attr-defined]
+    except (ValueError, AttributeError):
+        return ""
 
 
 @contextmanager
@@ -162,14 +176,19 @@ def carrier(rest: Client, what: str, thing: str = "number in this account") -> I
     try:
         yield
     except TwilioRestException as exc:
-        log.warning("Twilio answered %s to %s (code %s)", exc.status, what, exc.code)
-        if exc.status == 429:
-            raise CarrierRateLimited(_retry_after(rest)) from None
-        raise CarrierError(_reason(exc, what, thing), exc.status) from None
+        raise _refused(rest, exc.status, str(exc.msg or ""), what, thing) from None
     except Timeout:
         log.warning("Twilio did not answer in time to %s", what)
         raise CarrierError(f"Twilio did not answer within {timeout():g} s") from None
-    except (RequestException, TwilioException, OSError) as exc:
+    except TwilioException as exc:
+        # A list's page that is not a 200 comes as TwilioException(message, response).
+        response = exc.args[1] if len(exc.args) > 1 else None
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int):
+            raise _refused(rest, status, _page_message(response), what, thing) from None
+        log.warning("Twilio failed to %s: %s", what, type(exc).__name__)
+        raise CarrierError(f"Twilio could not be reached to {what}") from None
+    except (RequestException, OSError) as exc:
         log.warning("Twilio unreachable to %s: %s", what, type(exc).__name__)
         raise CarrierError(f"Twilio could not be reached to {what}") from None
 
