@@ -166,6 +166,15 @@ def test_search_failures_are_readable(api, tenant, stand_in, failure, status, re
     assert answer.json["error"].startswith(reason)
 
 
+def test_a_number_no_longer_for_sale_is_the_requests_fault(api, db, tenant, stand_in):
+    answer = api("POST", f"/pools/{tenant.pool.id}/numbers/buy", {"numbers": ["+14155550199"]})
+    assert answer.status_code == 422
+    assert answer.json["error"] == (
+        f"bought 0 of 1 number(s) into pool {tenant.pool.id} (none); +14155550199 failed: "
+        "Twilio refused to buy +14155550199 (400): PhoneNumber +14155550199 is not available"
+    )
+
+
 def test_release_refused_by_carrier_changes_nothing(api, db, tenant, stand_in):
     bought = api("POST", f"/pools/{tenant.pool.id}/numbers/buy", {"numbers": ["+14155550101"]})
     stand_in.failures.append(Failure(500, method="DELETE"))
@@ -254,7 +263,7 @@ def test_not_connected_is_a_readable_refusal(api, db, tenant):
     tenant.agency.twilio_auth_token = seal("x") and None
     db.commit()
     answer = api("GET", "/carrier/available")
-    assert answer.status_code == 502
+    assert answer.status_code == 409
     assert "Twilio account is not connected" in answer.json["error"]
     with pytest.raises(CarrierError):
         carrier_numbers.buy_for_pool(db, db.get(Pool, tenant.pool.id), 1, actor="autosizer")

@@ -29,8 +29,8 @@ from ringtrail.crypto import seal, unseal
 from ringtrail.errors import Conflict, Invalid, Unprocessable
 from ringtrail.storage.models import Agency
 from ringtrail.telephony import twilio_rest
-from ringtrail.telephony.carrier import CarrierError, NoCredentials
-from ringtrail.telephony.twilio_rest import Credentials
+from ringtrail.telephony.carrier import CarrierError
+from ringtrail.telephony.twilio_rest import Credentials, NotConnected
 
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 API_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
@@ -86,7 +86,7 @@ def status_of(agency: Agency) -> CarrierStatus:
 def credentials(agency: Agency) -> Credentials:
     """The agency's credentials in clear, for one call to the carrier."""
     if not agency.twilio_account_sid or not agency.twilio_auth_token:
-        raise NoCredentials(NOT_CONNECTED.split(":")[0] + ": connect it first")
+        raise NotConnected(NOT_CONNECTED.split(":")[0] + ": connect it first")
     key_secret = agency.twilio_api_key_secret
     return Credentials(
         agency.twilio_account_sid,

@@ -34,7 +34,7 @@ from ringtrail.phones import parse as e164
 from ringtrail.storage.models import Agency, Pool, TrackingNumber
 from ringtrail.telephony import twilio_rest
 from ringtrail.telephony.carrier import CarrierError
-from ringtrail.telephony.twilio_rest import Available, Owned, Webhooks
+from ringtrail.telephony.twilio_rest import Available, CarrierRefused, Owned, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,8 @@ def _buy(
     if failed is not None:
         number, exc = failed
         done = ", ".join(o.phone_number for o in bought) or "none"
-        raise CarrierError(
+        kind = CarrierRefused if isinstance(exc, CarrierRefused) else CarrierError
+        raise kind(
             f"bought {len(bought)} of {len(wanted)} number(s) into pool {pool.id} ({done}); "
             f"{number} failed: {exc.reason}",
             exc.status,

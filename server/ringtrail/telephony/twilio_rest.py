@@ -24,7 +24,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ringtrail.context import setting
-from ringtrail.telephony.carrier import CarrierError, api_url
+from ringtrail.telephony.carrier import CarrierError, NoCredentials, api_url
 
 log = logging.getLogger(__name__)
 # The library logs every request it makes at INFO (never the Authorization header);
@@ -38,6 +38,15 @@ class CarrierRateLimited(CarrierError):
     def __init__(self, retry_after: int):
         super().__init__(f"Twilio is rate limiting; retry after {retry_after} s", 429)
         self.retry_after = retry_after
+
+
+class CarrierRefused(CarrierError):
+    """The carrier refused what was asked (a number no longer for sale...): the request's
+    fault, not an outage (422 on the web)."""
+
+
+class NotConnected(NoCredentials):
+    """The agency has not connected its account: nothing can be asked (409 on the web)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,8 @@ def _refused(rest: Client, status: int, message: str, what: str, thing: str) -> 
     log.warning("Twilio answered %s to %s", status, what)
     if status == 429:
         return CarrierRateLimited(_retry_after(rest))
+    if 400 <= status < 500 and status not in (401, 403, 404):
+        return CarrierRefused(_reason(status, message, what, thing), status)
     return CarrierError(_reason(status, message, what, thing), status)
 
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from ringtrail import errors
 from ringtrail.telephony.carrier import CarrierError
-from ringtrail.telephony.twilio_rest import CarrierRateLimited
+from ringtrail.telephony.twilio_rest import CarrierRateLimited, CarrierRefused, NotConnected
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ STATUS: dict[type[errors.RingtrailError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.RateLimited: 429,
+    NotConnected: 409,  # connect the agency's carrier account first
+    CarrierRefused: 422,  # the carrier refused what was asked, not an outage
     CarrierError: 502,  # the carrier failed us: a bad gateway, not our outage
     errors.Unavailable: 503,
     errors.RingtrailError: 400,
