@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ringtrail.accounts import carrier_account, carrier_numbers
 from ringtrail.accounts.tenancy import scoped
@@ -183,7 +184,10 @@ def carrier_banner() -> dict[str, Any]:
     p = current_principal()
     if p is None or p.agency_id is None or not request.path.startswith("/dashboard"):
         return {}
-    agency = get_db().get(Agency, p.agency_id)
+    try:
+        agency = get_db().get(Agency, p.agency_id)
+    except SQLAlchemyError:  # the page (perhaps an error page) shows without the banner
+        return {}
     if agency is None or (agency.twilio_account_sid and agency.twilio_auth_token):
         return {}
     return {"carrier_missing": carrier_account.NOT_CONNECTED}
