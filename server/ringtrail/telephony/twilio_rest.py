@@ -35,8 +35,8 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 class CarrierRateLimited(CarrierError):
     """The carrier asks us to slow down; ``retry_after`` seconds (its Retry-After)."""
 
-    def __init__(self, retry_after: int):
-        super().__init__(f"Twilio is rate limiting; retry after {retry_after} s", 429)
+    def __init__(self, retry_after: int, status: int = 429):
+        super().__init__(f"Twilio is rate limiting; retry after {retry_after} s", status)
         self.retry_after = retry_after
 
 
