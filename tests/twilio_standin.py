@@ -1,8 +1,11 @@
-"""A local stand-in for Twilio's REST API (recordings and calls), on 127.0.0.1.
+"""A local stand-in for Twilio's REST API, on 127.0.0.1.
 
-It checks basic auth (AccountSid:AuthToken), answers 204 to DELETE, serves audio on GET
-of .mp3/.wav, and can be told to fail or to redirect media to another host. Tests get it
-through the ``stand_in`` fixture in conftest.py, which also points the app at it.
+It checks basic auth (AccountSid:AuthToken, or an API key SK…:secret of the account),
+answers 204 to DELETE, serves audio on GET of .mp3/.wav, and can be told to fail or to
+redirect media to another host. The account, available numbers and incoming numbers
+speak Twilio's 2010-04-01 protocol (``tests/standins/twilio_rest.py``), and injected
+:class:`Failure` s answer 401, 404, 429 with Retry-After, 500, or nothing at all. Tests
+get it through the ``stand_in`` fixture in conftest.py, which also points the app at it.
 """
 
 from __future__ import annotations
@@ -10,8 +13,14 @@ from __future__ import annotations
 import base64
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.standins import twilio_rest
+from tests.standins.twilio_rest import Failure, available
+
+__all__ = ["AUDIO", "Failure", "StandIn", "available", "start_stand_in"]
 
 AUDIO = b"ID3" + bytes(range(256)) * 300  # 76 KiB: more than one streamed chunk
 
@@ -40,11 +49,55 @@ class StandIn:
     fail_with: int | None = None  # answer every request with this status
     media_host: str | None = None  # redirect audio GETs to this base URL (no auth)
     media_auth_seen: list[str | None] = field(default_factory=list)
+    # The REST protocol for numbers: API keys (SK sid → (account, secret)), numbers for
+    # sale (see ``twilio_rest.available``), numbers owned (PN sid → Twilio's JSON), the
+    # accounts' names and statuses, and a log of ("buy"|"update"|"release", number).
+    api_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    available: list[dict] = field(default_factory=list)
+    numbers: dict[str, dict] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    log: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    hang_seconds: float = 3.0  # how long a Failure with status 0 keeps the caller waiting
+    bodies: list[bytes] = field(default_factory=list)  # every request body, for greps
+    on_buy: object = None  # called with the number after each purchase (a racing writer)
 
     def add_recording(self, account: str, audio: bytes = AUDIO) -> str:
         sid = recording_sid()
         self.recordings[sid] = (account, audio)
         return sid
+
+    def add_account(self, token: str | None = None) -> tuple[str, str]:
+        """A new account: (AccountSid, auth token)."""
+        sid, token = "AC" + secrets.token_hex(16), token or secrets.token_hex(16)
+        self.accounts[sid] = token
+        return sid, token
+
+    def add_api_key(self, account: str) -> tuple[str, str]:
+        """A new API key of ``account``: (SK sid, secret)."""
+        sid, secret = "SK" + secrets.token_hex(16), secrets.token_urlsafe(24)
+        self.api_keys[sid] = (account, secret)
+        return sid, secret
+
+    def offer(self, *numbers: str, region: str = "CA", locality: str = "San Francisco"):
+        """Put numbers up for sale (toll-free when they start +18xx)."""
+        for number in numbers:
+            toll_free = number[2:5] in twilio_rest.TOLL_FREE
+            self.available.append(available(number, region, locality, toll_free))
+
+    def own(self, account: str, number: str, **fields: str) -> str:
+        """A number the account already owns (bought outside Ringtrail); its PN sid."""
+        sid = "PN" + secrets.token_hex(16)
+        self.numbers[sid] = twilio_rest._incoming(account, sid, number) | fields
+        return sid
+
+    def owned(self, account: str) -> dict[str, dict]:
+        """The account's numbers, by phone number."""
+        return {n["phone_number"]: n for n in self.numbers.values() if n["account_sid"] == account}
+
+
+FAILURE_CODES = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
 
 
 def _handler(state: StandIn):
@@ -60,7 +113,31 @@ def _handler(state: StandIn):
                 user, _, token = base64.b64decode(header[6:]).decode().partition(":")
             except ValueError:
                 return None
+            if user.startswith("SK"):
+                owner, secret = state.api_keys.get(user, (None, None))
+                return owner if secret == token else None
             return user if state.accounts.get(user) == token else None
+
+        def _fail(self) -> bool:
+            for failure in state.failures:
+                if failure.matches(self.command, self.path):
+                    if failure.status == 0:
+                        time.sleep(state.hang_seconds)
+                        self.close_connection = True
+                        return True
+                    status, body = twilio_rest.error(
+                        failure.status, FAILURE_CODES.get(failure.status, 20500), "injected"
+                    )
+                    self.send_response(status)
+                    if failure.retry_after is not None:
+                        self.send_header("Retry-After", str(failure.retry_after))
+                    data = twilio_rest.dumps(body)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return True
+            return False
 
         def _answer(self, status: int, body: bytes = b"", ctype: str = "application/json"):
             self.send_response(status)
@@ -77,15 +154,23 @@ def _handler(state: StandIn):
                 if sid in state.recordings:
                     return self._answer(200, state.recordings[sid][1], "audio/mpeg")
                 return self._answer(404)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            state.bodies.append(body)
             account = self._account()
             state.requests.append((self.command, self.path, account is not None))
             if state.fail_with:
                 return self._answer(state.fail_with, b'{"message": "down"}')
+            if self._fail():
+                return None
             if account is None:
-                return self._answer(401, b'{"code": 20003, "message": "Authenticate"}')
+                status, answer = twilio_rest.error(401, 20003, "Authenticate")
+                return self._answer(status, twilio_rest.dumps(answer))
             prefix = f"/2010-04-01/Accounts/{account}/"
-            if not self.path.startswith(prefix):
-                return self._answer(404)
+            kind = self.path.removeprefix(prefix).partition("/")[0]
+            if not self.path.startswith(prefix) or kind not in ("Recordings", "Calls"):
+                status, answer = twilio_rest.route(state, self.command, self.path, account, body)
+                return self._answer(status, twilio_rest.dumps(answer))
             kind, _, name = self.path.removeprefix(prefix).partition("/")
             sid, _, ext = name.partition(".")
             store = state.recordings if kind == "Recordings" else state.calls
@@ -107,7 +192,7 @@ def _handler(state: StandIn):
                 return self._answer(200, state.recordings[sid][1], ctype)
             return self._answer(405)
 
-        do_GET = do_DELETE = _route
+        do_GET = do_DELETE = do_POST = _route
 
     return Handler
 

@@ -45,6 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SPOOL_DIR", None, "call events that could not be queued; default instance/spool"),
     Setting("TWILIO_API_URL", "https://api.twilio.com", "Twilio's REST API"),
     Setting("NUMBER_MONTHLY_PRICE", "1.15 USD", "a tracking number's monthly price (autosizing)"),
+    Setting("TWILIO_TIMEOUT", 10.0, "seconds to wait for Twilio's REST API"),
     Setting("REDIS_TIMEOUT", 0.25, "seconds before a hot-path Redis command gives up"),
     Setting("DATABASE_TIMEOUT", 1.0, "seconds to wait for a database connection"),
     Setting("CACHE_SECONDS", 30, "seconds between version-row reads while the channel is up"),

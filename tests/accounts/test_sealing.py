@@ -16,7 +16,7 @@ from ringtrail.accounts import twofactor
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.cli import main
 from ringtrail.crypto import SecretUnreadable, new_key, seal, unseal
-from ringtrail.storage.models import User
+from ringtrail.storage.models import Agency, User
 from tests.helpers import call_params, make_site, make_user, twilio_post
 
 VOICE = "/telephony/twilio/voice"
@@ -134,3 +134,20 @@ def test_rotation_without_the_old_key_refuses_and_changes_nothing(keys, app, db)
     assert result.exit_code == 1 and "keep the old key" in result.output
     db.rollback()
     assert stored_tokens(db) == before
+
+
+def test_rotation_reseals_the_carrier_api_key_secret(keys, app, db):
+    old, new = keys
+    setup = make_site(db, numbers=1)
+    setup.agency.twilio_api_key_sid = "SK" + "0" * 32
+    setup.agency.twilio_api_key_secret = seal("api-key-secret-0123456789")
+    db.commit()
+    before = setup.agency.twilio_api_key_secret
+    app.config["ENCRYPTION_KEYS"] = f"{new},{old}"
+    result = app.test_cli_runner().invoke(main, ["secrets", "rotate"])
+    assert result.exit_code == 0 and "2 secret(s) sealed" in result.output, result.output
+    db.expire_all()
+    after = db.get(Agency, setup.agency.id).twilio_api_key_secret
+    assert after != before
+    app.config["ENCRYPTION_KEYS"] = new
+    assert unseal(after) == "api-key-secret-0123456789"

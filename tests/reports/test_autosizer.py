@@ -145,12 +145,8 @@ def test_dry_runs_and_a_missing_carrier_change_nothing(app, db):
     assert entries(db, "autosize.buy") == []
 
 
-def test_the_default_carrier_is_the_telephony_module_or_none(app, db):
-    try:
-        import ringtrail.telephony.numbers as module
-    except ImportError:
-        module = None
-    assert autosizer.default_carrier() is module
+def test_the_default_carrier_is_the_agencys_twilio_account(app, db):
+    assert isinstance(autosizer.default_carrier(), autosizer.TwilioCarrier)
 
 
 @pytest.mark.postgres
@@ -341,20 +337,46 @@ def test_the_pool_health_page_shows_settings_plan_and_actions(app, db):
 
 
 @pytest.mark.postgres
-def test_the_hourly_job_plans_every_pool_with_the_default_carrier(app, db):
+def test_the_hourly_job_buys_through_the_agencys_twilio_account(app, db, stand_in):
+    """End to end with the default carrier: the Twilio stand-in sells the numbers, the
+    job buys them into the pool with Ringtrail's webhooks, and they are leasable."""
     assert autosizer.PERIODIC.func is autosizer.periodic_autosize
     assert autosizer.PERIODIC.cron == "17 * * * *"
     setup = make_site(db, numbers=3)
+    stand_in.accounts[setup.account_sid] = setup.token
+    for_sale = tracking_numbers(9, start=500, area="415")
+    stand_in.offer(*for_sale)
     busy_week(db, setup.pool.id, datetime.now(UTC))
     turn_on(db, setup, max_numbers=10)
     with app.app_context():
         assert autosizer.periodic_autosize() == 1
     db.expire_all()
     plan = db.get(PoolAutosize, setup.pool.id).last_plan
-    assert (plan["action"], plan["count"]) == ("buy", 7)
-    if autosizer.default_carrier() is None:
-        assert plan["done"] == autosizer.NOT_CONNECTED
-        assert len(pool_numbers(db, setup.pool.id)) == 3
+    assert (plan["action"], plan["count"], plan["done"]) == ("buy", 7, "bought 7")
+    bought = [n for n in pool_numbers(db, setup.pool.id) if n.carrier_sid]
+    assert len(pool_numbers(db, setup.pool.id)) == 10 and len(bought) == 7
+    owned = stand_in.owned(setup.account_sid)
+    assert {n.number for n in bought} == set(owned) and set(owned) < set(for_sale)
+    assert all(o["voice_url"].endswith("/telephony/twilio/voice") for o in owned.values())
+    [entry] = entries(db, "autosize.buy")
+    assert entry.actor == "autosizing" and sorted(entry.details["numbers"]) == sorted(owned)
+    [config] = site_for_key(setup.site_key).pools
+    assert set(owned) <= set(config.numbers)
+
+
+@pytest.mark.postgres
+def test_an_agency_without_a_twilio_account_is_told_and_nothing_is_bought(app, db, stand_in):
+    setup = make_site(db, numbers=3)
+    setup.agency.twilio_account_sid = None
+    setup.agency.twilio_auth_token = None
+    commit_config(db)
+    stand_in.offer(*tracking_numbers(9, start=500, area="415"))
+    busy_week(db, setup.pool.id, datetime.now(UTC))
+    turn_on(db, setup, max_numbers=10)
+    [outcome] = autosizer.run(db, get_pools(), now=redis_now(get_pools()))
+    assert (outcome.plan["action"], outcome.done) == ("buy", autosizer.NOT_CONNECTED)
+    assert len(pool_numbers(db, setup.pool.id)) == 3 and stand_in.numbers == {}
+    assert entries(db, "autosize.buy") == []
 
 
 class FailingCarrier(SqlCarrier):

@@ -6,6 +6,7 @@ import pytest
 
 from ringtrail import errors
 from ringtrail.telephony.carrier import CarrierError
+from ringtrail.telephony.twilio_rest import CarrierRateLimited, CarrierRefused, NotConnected
 from ringtrail.web.errors import STATUS, status_of
 from tests.helpers import log_in, make_site, make_user
 
@@ -40,6 +41,9 @@ def test_every_kind_of_refusal_has_a_status_in_the_4xx_or_5xx():
         (errors.Conflict(), 409),
         (errors.RateLimited(3), 429),
         (CarrierError("down", 503), 502),
+        (CarrierRateLimited(4), 502),
+        (CarrierRefused("not for sale", 400), 422),
+        (NotConnected("connect it first"), 409),
         (errors.Unavailable(), 503),
     ],
 )

@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def app_config(app_config):
-    # The run makes a few hundred requests; the limiter is tested on its own.
+def app_config(app_config, stand_in):
+    # The run makes a few hundred requests; the limiter is tested on its own. The carrier
+    # is the local Twilio stand-in (the fixture points the app at it).
     return {**app_config, "API_RATE_LIMIT_HOUR": 0, "API_RATE_LIMIT_DAY": 0}
 
 
@@ -90,7 +91,9 @@ CHECKED = (
 EXCLUDED = ("object_level_authorization",)  # why: in the test below
 
 
-def test_schemathesis_finds_no_server_error_and_no_conformance_failure(app, live_server, tmp_path):
+def test_schemathesis_finds_no_server_error_and_no_conformance_failure(
+    app, live_server, tmp_path, stand_in
+):
     """The whole admin API, every phase (examples, coverage, fuzzing, stateful) and every
     check that applies, as the command line runs it: no 5xx, and no answer that breaks
     the document (status codes, content types, headers, bodies, Allow on 405, schema-
@@ -108,6 +111,8 @@ def test_schemathesis_finds_no_server_error_and_no_conformance_failure(app, live
     with app.app_context():
         db = get_db()
         setup = make_site(db, numbers=3)
+        stand_in.accounts[setup.account_sid] = setup.token  # its carrier account is real
+        stand_in.offer(*(f"+1415555{n:04d}" for n in range(100, 140)))
         raw = new_key(app, setup.agency.id)
         key = db.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw)))
         db.execute(update(ApiKey).where(ApiKey.id == key.id).values(id=0))

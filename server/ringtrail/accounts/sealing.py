@@ -21,6 +21,7 @@ from ringtrail.storage.models import Agency, User
 SEALED = (
     (Agency, "twilio_auth_token"),
     (Agency, "twilio_previous_auth_token"),
+    (Agency, "twilio_api_key_secret"),
     (User, "two_factor_secret"),
 )
 

@@ -13,7 +13,7 @@ import os
 
 import click
 
-from ringtrail.cli import manage, run, tools
+from ringtrail.cli import carrier, manage, run, tools
 from ringtrail.cli.app import Group
 
 
@@ -35,5 +35,6 @@ for _command in (
     tools.simulate,
     tools.bench,
     *manage.COMMANDS,
+    *carrier.COMMANDS,
 ):
     main.add_command(_command)

@@ -4,10 +4,11 @@ whose time has come (``tracking/retiring.py``).
 
 The carrier is anything with ``buy_for_pool(db, pool, count, *, actor)`` (returns the new
 ``TrackingNumber`` rows, written in ``db``) and ``release_number(db, number, *, actor)``
-(gives the number back and removes it from its pool): by default the module
-``ringtrail.telephony.numbers``. Without it the plan is recorded as "carrier not
-connected" and nothing is done. A pool in dry-run mode, or a dry run of the whole job
-(``ringtrail pools autosize --dry-run``), only says what would be done.
+(gives the number back and removes it from its pool): by default
+:class:`TwilioCarrier`, the agency's own account. While the agency has not connected
+one, the plan is recorded as "carrier not connected" and nothing is done. A pool in
+dry-run mode, or a dry run of the whole job (``ringtrail pools autosize --dry-run``),
+only says what would be done.
 
 Every action is audited (``autosize.buy``, ``autosize.retire``, ``autosize.release``;
 actor "autosizing"), and the pool keeps its last plan (``PoolAutosize.last_plan``).
@@ -15,7 +16,6 @@ actor "autosizing"), and the pool keeps its last plan (``PoolAutosize.last_plan`
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ringtrail.accounts import audit
+from ringtrail.accounts import audit, carrier_numbers
 from ringtrail.accounts.auth import Principal
 from ringtrail.accounts.configuration import commit_config
 from ringtrail.context import setting
@@ -33,6 +33,7 @@ from ringtrail.reports.queries import Period, pool_health, zone
 from ringtrail.storage.jobs import Periodic
 from ringtrail.storage.models import AuditEntry, Pool, PoolAutosize, TrackingNumber
 from ringtrail.storage.sql import get_db
+from ringtrail.telephony.twilio_rest import NotConnected
 from ringtrail.tracking.pool import PoolKeys, PoolStore, get_pools
 from ringtrail.tracking.retiring import due_for_release, redis_now, release_time, retire
 
@@ -48,12 +49,20 @@ class Carrier(Protocol):
     def release_number(self, db: Session, number: TrackingNumber, *, actor: Principal) -> Any: ...
 
 
-def default_carrier() -> Carrier | None:
-    """``ringtrail.telephony.numbers`` if this install has it, else None."""
-    try:
-        return importlib.import_module("ringtrail.telephony.numbers")  # type: ignore[return-value]
-    except ImportError:
-        return None
+class TwilioCarrier:
+    """The agency's own Twilio account (``accounts/carrier_numbers.py``), acting in the
+    job's name: the audit log names "autosizing" as the actor."""
+
+    def buy_for_pool(self, db: Session, pool: Pool, count: int, *, actor: Principal) -> Any:
+        return carrier_numbers.buy_for_pool(db, pool, count, actor=actor.label)
+
+    def release_number(self, db: Session, number: TrackingNumber, *, actor: Principal) -> Any:
+        return carrier_numbers.release_number(db, number, actor=actor.label)
+
+
+def default_carrier() -> Carrier:
+    """Each pool's agency's Twilio account."""
+    return TwilioCarrier()
 
 
 def actor_for(agency_id: int) -> Principal:
@@ -309,6 +318,10 @@ def _one_pool(
         try:
             names = act(db, pool, made, carrier, store=store, now=now)
             done = f"{'bought' if made.action == autosizing.BUY else 'retired'} {len(names)}"
+        except NotConnected:  # the agency has no Twilio account connected yet
+            db.rollback()
+            done = NOT_CONNECTED
+            row = db.get(PoolAutosize, pool.id)
         except Exception as exc:  # the carrier refused or failed: say so, try next time
             db.rollback()
             log.exception("autosizing: pool %s: %s failed", pool.id, made.action)

@@ -63,6 +63,10 @@ class Agency(Base):
     twilio_auth_token: Mapped[str | None] = mapped_column(String(512))
     # Still accepted while a token rotation is under way.
     twilio_previous_auth_token: Mapped[str | None] = mapped_column(String(512))
+    # An optional API key (SK…) and its sealed secret: the REST API uses them instead of
+    # the auth token when set (the token still checks webhook signatures).
+    twilio_api_key_sid: Mapped[str | None] = mapped_column(String(64))
+    twilio_api_key_secret: Mapped[str | None] = mapped_column(String(512))
     # Every user of the agency must enrol a second factor before doing anything else.
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -181,6 +185,8 @@ class TrackingNumber(Base):
     # sooner than ``release_after`` (see ``tracking/retiring.py``).
     retiring_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     release_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The carrier's id of the number (Twilio's PN…), when it was bought or imported here.
+    carrier_sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pool: Mapped[Pool] = relationship(back_populates="numbers")

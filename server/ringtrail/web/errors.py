@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from ringtrail import errors
 from ringtrail.telephony.carrier import CarrierError
+from ringtrail.telephony.twilio_rest import CarrierRateLimited, CarrierRefused, NotConnected
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ STATUS: dict[type[errors.RingtrailError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.RateLimited: 429,
+    NotConnected: 409,  # connect the agency's carrier account first
+    CarrierRefused: 422,  # the carrier refused what was asked, not an outage
     CarrierError: 502,  # the carrier failed us: a bad gateway, not our outage
     errors.Unavailable: 503,
     errors.RingtrailError: 400,
@@ -84,7 +87,7 @@ def init_app(app: Flask) -> None:
         headers: dict[str, str] = {}
         if isinstance(exc, errors.Unprocessable) and exc.rows:
             extra["rows"] = [{"row": r.row, "value": r.value, "error": r.error} for r in exc.rows]
-        if isinstance(exc, errors.RateLimited):
+        if isinstance(exc, errors.RateLimited | CarrierRateLimited):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, errors.Unauthenticated) and request.path.startswith("/api/"):
             headers["WWW-Authenticate"] = "Bearer"

@@ -282,6 +282,71 @@ class AgencyOut(Schema):
     created_at = fields.DateTime()
 
 
+# -- the carrier account and its numbers ----------------------------------------------------
+
+
+class CarrierIn(In):
+    """Credentials to connect: checked against the carrier before they are saved."""
+
+    account_sid = fields.String(required=True, validate=validate.Length(max=64))
+    auth_token = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    api_key_sid = fields.String(allow_none=True, validate=validate.Length(max=64))
+    api_key_secret = fields.String(
+        allow_none=True, load_only=True, validate=validate.Length(max=128)
+    )
+
+
+class RotationIn(In):
+    auth_token = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+
+
+class CarrierOut(Schema):
+    """The account as it may be shown: ids, and every secret masked (``••••1a2b``)."""
+
+    agency_id = fields.Integer()
+    connected = fields.Boolean()
+    account_sid = fields.String(allow_none=True)
+    auth_token = fields.String(allow_none=True, metadata={"description": "masked"})
+    rotating = fields.Boolean(metadata={"description": "the previous token is still accepted"})
+    previous_auth_token = fields.String(allow_none=True, metadata={"description": "masked"})
+    api_key_sid = fields.String(allow_none=True)
+    api_key_secret = fields.String(allow_none=True, metadata={"description": "masked"})
+
+
+class AvailableQuery(In):
+    area_code = fields.String(validate=validate.Regexp(r"^[2-9][0-9]{2}$", error="3 digits"))
+    region = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="2 letters"))
+    locality = Text(max_length=100)
+    contains = fields.String(
+        validate=validate.Regexp(r"^[0-9A-Za-z*]{2,16}$", error="2 to 16 digits, letters or *")
+    )
+    toll_free = fields.Boolean(load_default=False)
+    limit = QueryInt(load_default=20, validate=validate.Range(1, 50))
+
+
+class AvailableOut(Schema):
+    phone_number = fields.String()
+    friendly_name = fields.String()
+    locality = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+
+
+class BuyIn(In):
+    numbers = fields.List(Phone(), required=True, validate=validate.Length(1, 20))
+
+
+class ImportOwnedQuery(In):
+    dry_run = fields.Boolean(load_default=True)
+
+
+class ImportChangeOut(Schema):
+    number = fields.String()
+    carrier_sid = fields.String()
+    action = fields.String(metadata={"description": "add, point, unchanged or skip"})
+    webhooks = fields.Dict(metadata={"description": "field: [now, after the import]"})
+    reason = fields.String()
+
+
 class UsState(fields.String):
     """A US state's two-letter code, or DC; in capitals or small letters, capitals out."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ringtrail.web.dashboard import (  # noqa: F401
     access,
     account,
+    carrier,
     login,
     privacy,
     reports,

@@ -1,7 +1,7 @@
 """autosizing: per-pool settings and job state, retiring numbers
 
 Revision ID: 0008d
-Revises: 0007d
+Revises: 0008a
 Create Date: 2026-12-01 12:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008d"
-down_revision = "0007d"
+down_revision = "0008a"
 branch_labels = None
 depends_on = None
 
