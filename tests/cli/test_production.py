@@ -1,7 +1,8 @@
 """README's "Running in production", followed step by step: PostgreSQL and two Redis
 servers, ``ringtrail migrate``, the first admin, ``ringtrail serve`` and ``ringtrail
 worker`` as real processes, ``/readyz``, a client, site, pool and number made with the
-command, and a signed call that lands as a call record (read back through the admin
+command, the carrier account connected and a number bought (against a Twilio stand-in on
+127.0.0.1), and a signed call that lands as a call record (read back through the admin
 API), then ``/metrics`` summed across gunicorn's workers.
 
 The database is a fresh one made for this test on the PostgreSQL server of
@@ -27,12 +28,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from ringtrail import create_app
-from ringtrail.crypto import new_key, seal
-from ringtrail.storage.models import Agency
-from ringtrail.storage.sql import get_db
+from ringtrail.crypto import new_key
 from tests.faults import Process, RedisServer, wait_for
 from tests.helpers import HUMAN_UA, free_port, sign
+from tests.twilio_standin import start_stand_in
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +101,8 @@ def test_the_production_walkthrough(tmp_path):
         (tmp_path / name).mkdir()
         servers[name] = RedisServer(tmp_path / name, aof=True)
         servers[name].start()
+    twilio, twilio_server = start_stand_in()  # Twilio's REST API, on 127.0.0.1
+    twilio.offer("+16285550142", region="CA", locality="San Francisco")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     processes: list[Process] = []
@@ -120,6 +121,7 @@ def test_the_production_walkthrough(tmp_path):
             "RINGTRAIL_DEFAULT_FORWARD_NUMBER": "+14155550199",
             "RINGTRAIL_METRICS_TOKEN": METRICS_TOKEN,
             "RINGTRAIL_BIND": f"127.0.0.1:{port}",
+            "RINGTRAIL_TWILIO_API_URL": twilio.url,
             "RINGTRAIL_WORKERS": "2",
             "RINGTRAIL_THREADS": "2",
         }
@@ -154,24 +156,24 @@ def test_the_production_walkthrough(tmp_path):
                 processes.append(process)
             # (They start while the next steps run: /readyz is asked before the first call.)
 
-            # 6. The carrier account. Until the dashboard, API and CLI connect it, it is
-            # set as the demo's seed does: Account SID and the auth token, sealed.
-            account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
-            setter = create_app(
-                {
-                    "DATABASE_URL": database_url,
-                    "REDIS_URL": servers["leases"].url,
-                    "QUEUE_REDIS_URL": servers["queues"].url,
-                    "SECRET_KEY": env["RINGTRAIL_SECRET_KEY"],
-                    "ENCRYPTION_KEYS": env["RINGTRAIL_ENCRYPTION_KEYS"],
-                    "INSTANCE_PATH": str(tmp_path / "setter"),
-                }
+            # 6. The carrier account: connected with the command (the token on stdin),
+            # checked at "Twilio" (the stand-in) before it is saved.
+            account_sid, auth_token = twilio.add_account()
+            connected = json.loads(
+                ringtrail(
+                    env,
+                    "carrier",
+                    "connect",
+                    "--agency",
+                    str(agency["id"]),
+                    "--account-sid",
+                    account_sid,
+                    "--json",
+                    stdin=auth_token + "\n",
+                )  # fmt: skip
             )
-            with setter.app_context():
-                row = get_db().get(Agency, agency["id"])
-                row.twilio_account_sid, row.twilio_auth_token = account_sid, seal(auth_token)
-                get_db().commit()
-            setter.extensions["ringtrail"]["engine"].dispose()
+            assert connected["account_sid"] == account_sid
+            assert auth_token not in json.dumps(connected)
 
             # 7. A client, a site, a pool and a tracking number.
             client = json.loads(
@@ -214,11 +216,28 @@ def test_the_production_walkthrough(tmp_path):
                     "--json",
                 )  # fmt: skip
             )
-            number = json.loads(
+            # A tracking number bought into the pool, its webhooks set to Ringtrail's.
+            found = json.loads(
                 ringtrail(
-                    env, "number", "add", "--pool", str(pool["id"]), "(628) 555-0142", "--json"
+                    env,
+                    "carrier",
+                    "search",
+                    "--agency",
+                    str(agency["id"]),
+                    "--area-code",
+                    "628",
+                    "--json",
+                )  # fmt: skip
+            )
+            assert [n["phone_number"] for n in found] == ["+16285550142"]
+            [bought] = json.loads(
+                ringtrail(
+                    env, "carrier", "buy", "--pool", str(pool["id"]), "+16285550142", "--json"
                 )
-            )["number"]
+            )
+            number = bought["number"]
+            owned = twilio.owned(account_sid)[number]
+            assert owned["voice_url"] == f"{base}/telephony/twilio/voice", owned
 
             # /readyz: SQL, both Redis servers and the queue answer; nothing is spooled.
             def ready() -> bool:
@@ -304,3 +323,5 @@ def test_the_production_walkthrough(tmp_path):
                 process.stop()
             for server in servers.values():
                 server.close()
+            twilio_server.shutdown()
+            twilio_server.server_close()
