@@ -283,7 +283,7 @@ class AgencyOut(Schema):
     created_at = fields.DateTime()
 
 
-class AgencyPatch(In):
+class AgencyPatch(Patch):
     default_forward_number = Phone(
         allow_none=True,
         metadata={
