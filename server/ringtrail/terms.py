@@ -23,8 +23,33 @@ NUMBER_ROLES = ("pool", "overflow", "source")
 # How sure the attribution of a call is.
 CONFIDENCES = ("exact", "late", "ambiguous", "repeat", "source", "none")
 
-# How a call was answered (Call.route_kind).
-ROUTE_KINDS = ("normal", "overflow", "after_hours", "voicemail", "unknown")
+# How a call was answered (Call.route_kind). A number Ringtrail does not route
+# ("unknown_number") or of a suspended client ("suspended") goes to the agency's default
+# number; "fallback": only the number's Fallback URL was reached. "unknown" is kept for
+# records made before 0008b.
+ROUTE_KINDS = (
+    "normal",
+    "overflow",
+    "after_hours",
+    "voicemail",
+    "unknown_number",
+    "suspended",
+    "fallback",
+    "unknown",
+)
+# Calls that no route took as configured: the call log labels them.
+UNROUTED = ("unknown_number", "suspended", "fallback", "unknown")
+# A few words for each route kind, for the call log, the API and exports.
+ROUTE_LABELS = {
+    "normal": "normal",
+    "overflow": "overflow number",
+    "after_hours": "after hours",
+    "voicemail": "voicemail",
+    "unknown_number": "unknown number",
+    "suspended": "suspended client",
+    "fallback": "fallback",
+    "unknown": "unknown number",
+}
 
 # The kinds of call event a carrier sends over the life of one call.
 EVENT_KINDS = ("voice", "status", "dial", "recording", "transcription")

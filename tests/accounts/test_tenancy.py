@@ -157,6 +157,45 @@ def test_a_tenant_reaches_its_own_objects(app, client, tenants, stand_in):
     assert [r.data for r in recordings] == [AUDIO]  # streamed through, from the stand-in
 
 
+def test_a_call_of_no_client_is_seen_by_its_agency_only(app, client, tenants):
+    """B's call to a number Ringtrail does not route (no client): every route that names
+    a call is a 404 to A (key and admin) and to a client-scoped key of B; B sees it."""
+    from ringtrail.storage.sql import get_db
+
+    with app.app_context():
+        db = get_db()
+        stray = Call(
+            agency_id=tenants["agency"]["b"],
+            call_sid="CA-stray-b",
+            tracking_number="+16285559999",
+            route_kind="unknown_number",
+        )
+        db.add(stray)
+        db.commit()
+        stray_id = stray.id
+    client_key_b = new_key(app, tenants["agency"]["b"], tenants["b"]["client_id"])
+    login = client.post("/login", data={"email": "admin@a.example", "password": PASSWORD})
+    assert login.status_code == 302
+    walked = 0
+    for rule, names in _id_routes(app):
+        if not set(names) & {"call", "call_id"}:
+            continue
+        ids = {n: stray_id if n in ("call", "call_id") else tenants["b"][n] for n in names}
+        path = rule.build(ids, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            keys = [tenants["key_a"], client_key_b] if rule.rule.startswith("/api/") else [None]
+            for key in keys:
+                res = client.open(path, method=method, headers=bearer(key) if key else {})
+                assert res.status_code == 404, f"{method} {path}: {res.status_code}"
+                walked += 1
+    assert walked >= 3
+    for key, seen in ((tenants["key_a"], False), (client_key_b, False), (tenants["key_b"], True)):
+        listed = client.get("/api/v1/calls", headers=bearer(key)).get_json()["items"]
+        assert (stray_id in {c["id"] for c in listed}) is seen
+    own = client.get(f"/api/v1/calls/{stray_id}", headers=bearer(tenants["key_b"]))
+    assert own.status_code == 200 and own.get_json()["route"] == "unknown number"
+
+
 def test_denied_attempts_are_in_the_probers_log_and_the_owners(app, client, tenants):
     headers = {"Authorization": f"Bearer {tenants['key_a']}"}
     pool_b = tenants["b"]["pool_id"]

@@ -414,6 +414,22 @@ def test_a_hipaa_client_is_erased_by_the_hash_of_the_number(app, client, db, set
     assert everywhere(app, db, [caller_hash(CALLER), sid, queued]) == []
 
 
+def test_calls_to_numbers_of_no_client_are_erased_by_the_agency_only(app, client, db, setup):
+    stored = call(client, setup, "+16285559999", CALLER)  # a number Ringtrail does not route
+    run_jobs(app)
+    queued = call(client, setup, "+16285559998", CALLER)  # still in the queue, hash only
+    client_key = new_key(app, setup.agency.id, setup.client.id)
+    res = client.post("/api/v1/erasures", json={"caller": CALLER}, headers=bearer(client_key))
+    assert res.get_json()["counts"]["calls"] == 0  # a client's people never reach them
+    db.expire_all()
+    assert db.scalar(select(Call).where(Call.call_sid == stored)) is not None
+    key = new_key(app, setup.agency.id)
+    res = client.post("/api/v1/erasures", json={"caller": CALLER}, headers=bearer(key))
+    counts = res.get_json()["counts"]
+    assert counts["calls"] == 1 and counts["queued_events"] == 1
+    assert everywhere(app, db, [caller_hash(CALLER), stored, queued]) == []
+
+
 def test_the_command_line_erases_in_every_agency_with_a_receipt_each(
     app, app_config, client, db, setup, stand_in
 ):

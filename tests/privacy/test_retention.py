@@ -100,6 +100,28 @@ def test_defaults_keep_calls_and_snapshots_25_months_and_recordings_90_days(db, 
     assert set(retention.enforce(NOW).values()) == {0}
 
 
+@pytest.mark.postgres
+def test_calls_of_no_client_go_after_the_default_call_limit(db, setup, stand_in):
+    def stray(days: float) -> int:
+        call = Call(
+            agency_id=setup.agency.id,
+            call_sid=call_sid(),
+            tracking_number="+16285559999",
+            started_at=NOW - timedelta(days=days),
+            route_kind="unknown_number",
+        )
+        db.add(call)
+        db.commit()
+        return call.id
+
+    old, kept = stray(762), stray(760)
+    client_call = add_call(db, setup, stand_in, days=762)
+    result = retention.enforce(NOW)
+    assert (result["calls_deleted"], result["calls_waiting"]) == (2, 0)
+    assert ids(db, Call) == {kept}
+    assert old not in ids(db, Call) and client_call not in ids(db, Call)
+
+
 def test_each_client_has_its_own_limits(db, setup, stand_in):
     other = make_site(db, agency=setup.agency, number_start=50)
     client = db.get(Client, other.client.id)

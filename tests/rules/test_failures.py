@@ -35,6 +35,7 @@ from ringtrail.tracking.directory import get_directory
 from tests.faults import RedisServer
 from tests.helpers import (
     BUSINESS,
+    DEFAULT_FORWARD,
     HUMAN_UA,
     ORIGIN,
     call_params,
@@ -186,6 +187,34 @@ def test_redis_down_the_call_connects_and_its_events_are_spooled_then_replayed(
     )
     assert (call.status, call.duration_seconds) == ("completed", 61)
     assert (call.degraded, call.notice_played) == (True, False)
+
+
+def test_redis_down_a_call_to_an_unknown_number_is_spooled_then_recorded(make_app, own_redis):
+    app = make_app(REDIS_URL=own_redis.url)
+    client = app.test_client()
+    setup = new_site(app, numbers=1)
+    with app.app_context():
+        get_queue_redis().ping()
+    own_redis.stop()
+    params = call_params(setup, "+16285559999")
+    started = time.monotonic()
+    response = twilio_post(client, VOICE, params, setup.token)
+    assert time.monotonic() - started < DEADLINE
+    assert_forwarded_unrecorded(response, DEFAULT_FORWARD)  # the server's default number
+    voice_file = event_id("twilio", params["CallSid"], "voice", "", setup.agency.id) + ".json"
+    assert spooled(app) == [voice_file]  # the write-ahead log holds it while Redis is away
+    own_redis.start()
+    with app.app_context():
+        assert replay() == 1
+    run_jobs(app)
+    assert spooled(app) == []
+    [call] = calls(app)
+    assert (call.agency_id, call.client_id, call.route_kind, call.tracking_number) == (
+        setup.agency.id,
+        None,
+        "unknown_number",
+        "+16285559999",
+    )
 
 
 def test_the_replayer_queues_the_spool_without_traffic(make_app, own_redis):

@@ -117,6 +117,26 @@ def agency_of(p: Principal, agency_id: int | None) -> int:
     return agency_id
 
 
+# -- the agency ---------------------------------------------------------------
+
+
+def update_agency(
+    db: Session, p: Principal, data: dict[str, Any], agency_id: int | None = None
+) -> Agency:
+    """Change the agency's own settings (agency admins only): ``default_forward_number``,
+    where its calls that no route takes go (numbers of its account that Ringtrail does
+    not route, suspended clients); None falls back to RINGTRAIL_DEFAULT_FORWARD_NUMBER."""
+    require_admin(p)
+    agency = db.get(Agency, agency_of(p, agency_id))
+    if agency is None:
+        raise Invalid("no such agency")
+    changed = _changes(agency, {k: data[k] for k in ("default_forward_number",) if k in data})
+    if changed:
+        audit.record(db, "update", "agency", agency.id, changed, principal=p, agency_id=agency.id)
+    commit_config(db)
+    return agency
+
+
 # -- clients ------------------------------------------------------------------
 
 # What the client-wide rules below read; a new client starts from the columns' defaults.

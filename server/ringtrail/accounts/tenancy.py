@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 
 from ringtrail.accounts import probes
 from ringtrail.accounts.auth import Principal
@@ -65,6 +65,19 @@ def _pool_ids(p: Principal) -> Select:
     return select(Pool.id).where(Pool.site_id.in_(_site_ids(p)))
 
 
+def call_condition(principal: Principal | None) -> Any:
+    """The calls the principal may see: its clients' calls and, for a principal of the
+    whole agency, the agency's calls that belong to no client (numbers of its account that
+    Ringtrail does not route). A principal of one client never sees those."""
+    p = _principal(principal)
+    mine = Call.client_id.in_(client_ids(p))
+    if p.client_id is not None:
+        return mine
+    if p.agency_id is None:
+        return or_(mine, Call.client_id.is_(None))
+    return or_(mine, and_(Call.client_id.is_(None), Call.agency_id == p.agency_id))
+
+
 def conditions(model: type, principal: Principal | None) -> list[Any]:
     """The WHERE conditions that restrict ``model`` to the principal's tenant."""
     p = _principal(principal)
@@ -81,7 +94,7 @@ def conditions(model: type, principal: Principal | None) -> list[Any]:
     if model is TrackingNumber:
         return [TrackingNumber.pool_id.in_(_pool_ids(p))]
     if model is Call:
-        return [Call.client_id.in_(client_ids(p))]
+        return [call_condition(p)]
     if model is VisitSnapshot:
         return [VisitSnapshot.site_id.in_(_site_ids(p))]
     if model is DailyVisits:

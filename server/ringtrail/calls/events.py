@@ -104,7 +104,7 @@ class CallEvent:
     hipaa: bool = False
     route: RouteFacts | None = None
     forward_to: str = ""
-    route_kind: str | None = None  # normal | overflow | after_hours | voicemail
+    route_kind: str | None = None  # terms.ROUTE_KINDS: normal, overflow, unknown_number…
     degraded: bool = False  # answered without recording (stale routing, no queue)
     # proof of disclosure (voice, and a dial that led to voicemail)
     notice_played: bool = False

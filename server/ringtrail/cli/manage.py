@@ -30,6 +30,7 @@ from ringtrail.terms import EXHAUSTION_POLICIES, NUMBER_ROLES, ROLES
 from ringtrail.web.schemas import (
     AgencyIn,
     AgencyOut,
+    AgencyPatch,
     ClientIn,
     ClientOut,
     KeyIn,
@@ -86,6 +87,21 @@ def agency_create(name: str, as_json: bool) -> None:
 def agency_list(as_json: bool) -> None:
     """List agencies."""
     _emit(AgencyOut(), get_db().scalars(select(Agency).order_by(Agency.id)).all(), as_json, True)
+
+
+@agency.command("set")
+@click.argument("agency_id", type=int)
+@click.option(
+    "--default-forward-number",
+    required=True,
+    help='Where calls to numbers Ringtrail does not route go (E.164); "" clears it.',
+)
+@json_option
+def agency_set(agency_id: int, default_forward_number: str, as_json: bool) -> None:
+    """Change an agency's default forward number."""
+    data = AgencyPatch().load({"default_forward_number": default_forward_number or None})
+    updated = configuration.update_agency(get_db(), cli_principal(), data, agency_id)
+    _emit(AgencyOut(), updated, as_json)
 
 
 # -- client -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import Any
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.results import Result
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ringtrail import phones
@@ -144,6 +144,15 @@ class Scope:
     client_ids: list[int]
     site_ids: list[int]
     pool_ids: list[int]
+    # The whole agency: its calls of no client (numbers Ringtrail does not route) too.
+    whole_agency: bool = False
+
+    def calls(self):
+        """The condition on Call for the calls of the scope."""
+        theirs = Call.client_id.in_(self.client_ids)
+        if not self.whole_agency:
+            return theirs
+        return or_(theirs, and_(Call.client_id.is_(None), Call.agency_id == self.agency.id))
 
 
 def _scopes(db: Session, principal: Principal) -> list[Scope]:
@@ -159,7 +168,8 @@ def _scopes(db: Session, principal: Principal) -> list[Scope]:
         client_ids = list(db.scalars(stmt))
         site_ids = list(db.scalars(select(Site.id).where(Site.client_id.in_(client_ids))))
         pool_ids = list(db.scalars(select(Pool.id).where(Pool.site_id.in_(site_ids))))
-        scopes.append(Scope(agency, client_ids, site_ids, pool_ids))
+        whole = principal.client_id is None
+        scopes.append(Scope(agency, client_ids, site_ids, pool_ids, whole_agency=whole))
     return scopes
 
 
@@ -241,9 +251,9 @@ def complete(receipt: ErasureReceipt) -> bool:
 
 
 def _matching_calls(db: Session, scope: Scope, subject: Subject) -> list[Call]:
-    if not scope.client_ids:
+    if not scope.client_ids and not scope.whole_agency:
         return []
-    stmt = select(Call).where(Call.client_id.in_(scope.client_ids))
+    stmt = select(Call).where(scope.calls())
     if subject.kind == "session":
         return list(db.scalars(stmt.where(Call.session_id == subject.canonical)))
     conditions = [Call.caller_number.in_(sorted(subject.forms))]
@@ -303,7 +313,9 @@ def _detach_calls(db: Session, scope: Scope, session_id: str) -> int:
 
 
 def _in_scope(scope: Scope, event: CallEvent) -> bool:
-    return event.route is not None and event.route.client_id in scope.client_ids
+    if event.route is None or event.route.client_id is None:  # a number of no client
+        return scope.whole_agency and event.agency_id == scope.agency.id
+    return event.route.client_id in scope.client_ids
 
 
 def _of_agency(scope: Scope, agency_id: int | None) -> bool:

@@ -102,6 +102,7 @@ def enforce(now: datetime | float | None = None) -> dict[str, int]:
     try:
         for client in db.scalars(select(Client).order_by(Client.id)).all():
             _enforce_client(db, client, now, counts, budget)
+        _enforce_unclaimed(db, now, counts)
     finally:
         db.close()
     result = {
@@ -117,6 +118,28 @@ def enforce(now: datetime | float | None = None) -> dict[str, int]:
     if any(result.values()):
         log.info("retention: %s", result)
     return result
+
+
+def _enforce_unclaimed(db: Session, now: datetime, counts: Counter) -> None:
+    """Calls of no client (numbers Ringtrail does not route) have no client's limits to
+    follow: they go after the default call limit. They are never recorded; one that holds
+    a recording reference anyway waits (its audio cannot be deleted without a client)."""
+    cut = now - timedelta(days=RETENTION_DEFAULT_DAYS["call"])
+    old = (Call.client_id.is_(None), _started() < cut)
+    while True:
+        ids = db.scalars(
+            select(Call.id)
+            .where(*old, Call.recording_sid.is_(None), Call.recording_url.is_(None))
+            .order_by(Call.id)
+            .limit(BATCH)
+        ).all()
+        if not ids:
+            break
+        calls, snapshots = delete_calls(db, ids)
+        counts["calls_deleted"] += calls
+        counts["snapshots_deleted"] += snapshots
+        db.commit()
+    counts["calls_waiting"] += db.scalar(select(func.count()).select_from(Call).where(*old)) or 0
 
 
 def _enforce_client(

@@ -48,7 +48,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ringtrail.reports.queries import DIMENSIONS, DayCount, PoolHealth, SourceReport
-from ringtrail.terms import CONFIDENCES
+from ringtrail.terms import CONFIDENCES, ROUTE_LABELS
 
 BOM = "\ufeff"
 TRIGGERS = ("=", "+", "-", "@")
@@ -222,6 +222,7 @@ CALL_HEADER = (
     "click ids",
     "device",
     "pages viewed",
+    "route",
 )
 
 
@@ -253,4 +254,5 @@ def call_row(call, visit, client_name: str, tz) -> list[Any]:
         " ".join(f"{k}={v}" for k, v in sorted((visit.click_ids or {}).items())) if visit else "",
         visit.device if visit else "",
         pages,
+        ROUTE_LABELS.get(call.route_kind, call.route_kind),
     ]

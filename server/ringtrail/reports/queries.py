@@ -736,29 +736,44 @@ def call_log(
     page: int = 1,
     per_page: int = 50,
     timezones: Timezones | None = None,
+    agency_id: int | None = None,
 ) -> CallPage:
     """Calls of the period, newest first, with their visit, filtered and paginated.
 
-    With ``timezones``, the period is each client's own local days.
+    With ``timezones``, the period is each client's own local days. With ``agency_id``,
+    the agency's calls of no client (numbers Ringtrail does not route) come too, in the
+    period's own days; their client name is "".
     """
     page = max(1, page)
     per_page = min(max(1, per_page), 1000)
-    if not client_ids:
+    if not client_ids and agency_id is None:
         return CallPage([], 0, page, per_page)
-    where = [Call.client_id.in_(client_ids)]
+    where = []
     if source:
         where.append(Call.source == source)
     if confidence:
         where.append(Call.confidence == confidence)
-    total = db.scalar(_in_period(select(func.count(Call.id)).where(*where), period, timezones)) or 0
+
+    def narrowed(query):
+        query = query.where(*where)
+        theirs = _in_period(query.where(Call.client_id.in_(client_ids)), period, timezones)
+        if agency_id is None:
+            return theirs
+        lo, hi = period.bounds
+        unclaimed = and_(
+            Call.client_id.is_(None),
+            Call.agency_id == agency_id,
+            Call.started_at >= lo,
+            Call.started_at < hi,
+        )
+        return query.where(or_(theirs.whereclause, unclaimed))
+
+    total = db.scalar(narrowed(select(func.count(Call.id)))) or 0
     rows = db.execute(
-        _in_period(
-            select(Call, VisitSnapshot, Client.name)
+        narrowed(
+            select(Call, VisitSnapshot, func.coalesce(Client.name, ""))
             .outerjoin(VisitSnapshot, Call.visit_id == VisitSnapshot.id)
-            .join(Client, Client.id == Call.client_id)
-            .where(*where),
-            period,
-            timezones,
+            .outerjoin(Client, Client.id == Call.client_id)
         )
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(per_page)

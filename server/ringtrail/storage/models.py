@@ -69,6 +69,9 @@ class Agency(Base):
     twilio_api_key_secret: Mapped[str | None] = mapped_column(String(512))
     # Every user of the agency must enrol a second factor before doing anything else.
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where calls to numbers of the account that Ringtrail does not route (released,
+    # bought elsewhere, of a suspended client) go; else RINGTRAIL_DEFAULT_FORWARD_NUMBER.
+    default_forward_number: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clients: Mapped[list[Client]] = relationship(back_populates="agency")
@@ -286,7 +289,8 @@ class Call(Base):
     # Proof of disclosure: a hash of the notice text that played, and when.
     notice_version: Mapped[str | None] = mapped_column(String(16))
     notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # "normal", "overflow", "after_hours", "voicemail", "unknown"
+    # terms.ROUTE_KINDS: "normal", "overflow", "after_hours", "voicemail", "unknown_number",
+    # "suspended", "fallback" ("unknown" in records made before 0008b)
     route_kind: Mapped[str] = mapped_column(String(16), default="normal")
     # Approximate: the area of the number, not where the caller is.
     caller_state: Mapped[str | None] = mapped_column(String(2))

@@ -39,7 +39,7 @@ from ringtrail.telephony.plan import (
     voicemail_plan,
     whisper_text,
 )
-from ringtrail.tracking.directory import Route, Snapshot, get_directory
+from ringtrail.tracking.directory import Route, Snapshot, default_number, get_directory
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +139,11 @@ def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
     return verified_agency(snapshot, route, hook) is not None
 
 
-def _default_number() -> str | None:
-    return setting("DEFAULT_FORWARD_NUMBER") or None
-
-
-def voice_event(hook: Webhook, route: Route | None) -> CallEvent:
-    """The call's first event. In HIPAA mode (and for numbers of no known client) the
-    caller's number goes no further than this request: only its keyed hash does."""
+def voice_event(hook: Webhook, route: Route | None, agency_id: int | None = None) -> CallEvent:
+    """The call's first event, of the route's agency (else ``agency_id``: the agency whose
+    account signed a call to a number we do not route). In HIPAA mode, and for numbers
+    of no known client, the caller's number goes no further than this request: only its
+    keyed hash does."""
     form = hook.form
     return CallEvent.voice(
         provider=PROVIDER,
@@ -155,7 +153,7 @@ def voice_event(hook: Webhook, route: Route | None) -> CallEvent:
         caller=form.get("From", ""),
         route=facts_of(route) if route is not None else None,
         hipaa=route is None or route.hipaa,
-        agency_id=route.agency_id if route is not None else None,
+        agency_id=route.agency_id if route is not None else agency_id,
         status=form.get("CallStatus", ""),
         forward_to=route.forward_to if route is not None else "",
     )
@@ -193,10 +191,41 @@ def update_event(kind: str, hook: Webhook, agency_id: int) -> CallEvent:
     )
 
 
-def forward_default(route: Route | None, caller: str | None) -> Answer:
+def target_of(snapshot: Snapshot | None, route: Route | None, agency_id: int | None) -> str | None:
+    """Where a call goes when it is forwarded plainly: the business, or (no route, or a
+    suspended client) the agency's default number, then RINGTRAIL_DEFAULT_FORWARD_NUMBER."""
+    if route is not None and not route.suspended:
+        return route.forward_to
+    return default_number(snapshot, route.agency_id if route is not None else agency_id)
+
+
+def forward_default(
+    route: Route | None,
+    caller: str | None,
+    snapshot: Snapshot | None = None,
+    agency_id: int | None = None,
+) -> Answer:
     """The degraded answer: forward (to the business, or the default number), record
     nothing."""
-    target = route.forward_to if route is not None and not route.suspended else _default_number()
+    return Answer.of(twiml.forward(target_of(snapshot, route, agency_id), caller))
+
+
+def unrouted(
+    hook: Webhook, snapshot: Snapshot, route: Route | None, agency: int | None, caller: str | None
+) -> Answer:
+    """A signed call that no route takes: a number the agency's account holds but
+    Ringtrail does not route (released but still ringing, bought elsewhere), or one of a
+    suspended client. It goes to the agency's default number, unrecorded (no client, or
+    one that is suspended: no recording setting and no notice to stand on), and its
+    record is queued for the agency whose account signed it. Unsigned, it is only
+    forwarded: no stranger can make a record."""
+    target = target_of(snapshot, route, agency)
+    kind = "suspended" if route is not None else "unknown_number"
+    log.info("voice: %s number, forwarding to the default", kind)
+    if agency is not None:
+        event = voice_event(hook, route, agency)
+        event = dataclasses.replace(event, route_kind=kind, forward_to=target or "")
+        submit(_event_id(event, "voice"), event)
     return Answer.of(twiml.forward(target, caller))
 
 
@@ -204,24 +233,22 @@ def voice(hook: Webhook) -> Answer:
     """A call is ringing on a tracking number: forward it, queue its record."""
     caller = None
     route = None
+    snapshot = None
+    agency = None
     try:
         directory = get_directory()
         snapshot = directory.get()
         to = hook.form.get("To", "")
         route = snapshot.routes.get(to) if snapshot else None
-        if snapshot is not None and snapshot.tokens and not signature_valid(snapshot, route, hook):
-            return FORBIDDEN
+        if snapshot is not None and snapshot.tokens:
+            agency = verified_agency(snapshot, route, hook)
+            if agency is None:
+                return FORBIDDEN
         caller = phones.normalise(hook.form.get("From", ""))
         if snapshot is None or hook.call_sid is None:
-            return forward_default(route, caller)
+            return forward_default(route, caller, snapshot, agency)
         if route is None or route.suspended:
-            # No client, or one that is suspended: no recording setting and no notice to
-            # stand on, so the call is forwarded unrecorded (recording is opt-in).
-            log.info(
-                "voice: %s number, forwarding to the default",
-                "unknown" if not route else "suspended",
-            )
-            return Answer.of(twiml.forward(_default_number(), caller))
+            return unrouted(hook, snapshot, route, agency, caller)
         fresh = routing_fresh(directory, snapshot)
         event = voice_event(hook, route)
         plan = plan_call(route, event.caller_state, event.received_at, fresh)
@@ -249,24 +276,41 @@ def voice(hook: Webhook) -> Answer:
     except Exception:
         log.exception("voice: unexpected error; forwarding without recording")
         count_degraded("error")
-        return forward_default(route, caller)
+        return forward_default(route, caller, snapshot, agency)
 
 
 def fallback(hook: Webhook) -> Answer:
-    """The number's Fallback URL: forward only, whatever is wrong with the primary."""
+    """The number's Fallback URL: forward plainly, whatever is wrong with the primary,
+    and queue the call's record when the request is signed by the agency it names (its
+    number's, else its account's): a degraded call of route kind "fallback". It has the
+    voice webhook's event id, so a call that reached both is one record."""
     route = None
     caller = None
+    snapshot = None
+    agency = None
     try:
         snapshot = get_directory().get()
         route = snapshot.routes.get(hook.form.get("To", "")) if snapshot else None
         caller = phones.normalise(hook.form.get("From", ""))
-        if hook.call_sid and route and signature_valid(snapshot, route, hook):
-            event = dataclasses.replace(voice_event(hook, route), degraded=True)
+        if hook.call_sid:
+            agency = verified_agency(snapshot, route, hook)
+        if agency is not None:
+            event = voice_event(hook, route, agency)
+            event = dataclasses.replace(
+                event,
+                degraded=True,
+                route_kind="fallback",
+                forward_to=target_of(snapshot, route, agency) or "",
+            )
             submit(_event_id(event, "voice"), event)
     except Exception:
         log.exception("fallback: error while noting the call; forwarding anyway")
     count_degraded("fallback")
-    return forward_default(route, caller)
+    try:
+        return Answer.of(twiml.forward(target_of(snapshot, route, agency), caller))
+    except Exception:
+        log.exception("fallback: no routing; forwarding to the default number")
+        return Answer.of(twiml.forward(setting("DEFAULT_FORWARD_NUMBER") or None, caller))
 
 
 def _event_id(event: CallEvent, kind: str, extra: str = "") -> str:

@@ -111,6 +111,8 @@ class Snapshot:
     tokens: dict[int, tuple[str | None, list[str]]]
     loaded_at: float
     version: int = -1  # ConfigVersion.version when loaded; -1: unknown (a copy from disk)
+    # agency id -> its default forward number: where its calls that no route takes go
+    defaults: dict[int, str] = field(default_factory=dict)
     # account sid -> agency id, made from ``tokens`` (account sids are unique in SQL)
     accounts: dict[str, int] = field(init=False, repr=False)
 
@@ -123,6 +125,7 @@ class Snapshot:
                 "sites": [asdict(site) for site in self.sites.values()],
                 "routes": [asdict(r) for r in self.routes.values()],
                 "tokens": {str(k): [sid, toks] for k, (sid, toks) in self.tokens.items()},
+                "defaults": {str(k): number for k, number in self.defaults.items()},
             }
         )
 
@@ -139,8 +142,9 @@ class Snapshot:
             )
         routes = {r["number"]: Route(**r) for r in data["routes"]}
         tokens = {int(k): (sid, toks) for k, (sid, toks) in data["tokens"].items()}
+        defaults = {int(k): number for k, number in data.get("defaults", {}).items()}
         # loaded_at 0: a copy of unknown age, never taken for fresh.
-        return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0)
+        return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0, defaults=defaults)
 
 
 def current_version(session: Session) -> int:
@@ -241,15 +245,22 @@ def load(session: Session) -> Snapshot:
             honor_dnt=bool(site.honor_dnt),
             pools=tuple(pools),
         )
+    agencies = session.scalars(select(Agency)).all()
     tokens = {
         a.id: (
             a.twilio_account_sid,
             [t for t in (a.twilio_auth_token, a.twilio_previous_auth_token) if t],
         )
-        for a in session.scalars(select(Agency))
+        for a in agencies
     }
+    defaults = {a.id: a.default_forward_number for a in agencies if a.default_forward_number}
     return Snapshot(
-        sites=sites, routes=routes, tokens=tokens, loaded_at=time.monotonic(), version=version
+        sites=sites,
+        routes=routes,
+        tokens=tokens,
+        loaded_at=time.monotonic(),
+        version=version,
+        defaults=defaults,
     )
 
 
@@ -439,6 +450,13 @@ def site_for_key(key: str) -> SiteConfig | None:
     """The site with this public key, from the cache."""
     snapshot = get_directory().get()
     return snapshot.sites.get(key) if snapshot else None
+
+
+def default_number(snapshot: Snapshot | None, agency_id: int | None) -> str | None:
+    """Where a call of the agency that no route takes goes: the agency's default number,
+    else ``RINGTRAIL_DEFAULT_FORWARD_NUMBER``; None when neither is set."""
+    own = snapshot.defaults.get(agency_id) if snapshot and agency_id is not None else None
+    return own or setting("DEFAULT_FORWARD_NUMBER") or None
 
 
 def route_for(number: str) -> Route | None:

@@ -279,6 +279,7 @@ class AgencyOut(Schema):
     id = fields.Integer()
     name = fields.String()
     twilio_account_sid = fields.String(allow_none=True)
+    default_forward_number = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 
@@ -345,6 +346,18 @@ class ImportChangeOut(Schema):
     action = fields.String(metadata={"description": "add, point, unchanged or skip"})
     webhooks = fields.Dict(metadata={"description": "field: [now, after the import]"})
     reason = fields.String()
+
+
+class AgencyPatch(Patch):
+    default_forward_number = Phone(
+        allow_none=True,
+        metadata={
+            "description": "where calls to numbers of the agency's account that Ringtrail "
+            "does not route (and to suspended clients) go; null: the server's "
+            "RINGTRAIL_DEFAULT_FORWARD_NUMBER",
+            "example": "+14155550100",
+        },
+    )
 
 
 class UsState(fields.String):
@@ -833,6 +846,15 @@ class CallOut(Schema):
     repeat_of = fields.Integer(
         allow_none=True, metadata={"description": "a repeat call: the earlier call it repeats"}
     )
+    route_kind = fields.String(
+        metadata={
+            "description": "how the call was answered: normal, overflow, after_hours, "
+            "voicemail, unknown_number (a number of the agency's account that Ringtrail "
+            "does not route: no client), suspended, or fallback (only the Fallback URL "
+            "was reached)"
+        }
+    )
+    route = fields.String(metadata={"description": "the route kind in a few words"})
 
 
 class CallDetailOut(CallOut):

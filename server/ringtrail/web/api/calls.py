@@ -17,6 +17,7 @@ from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
 from ringtrail.privacy.recordings import open_recording
 from ringtrail.storage.models import Call, VisitSnapshot
 from ringtrail.storage.sql import get_db
+from ringtrail.terms import ROUTE_LABELS
 from ringtrail.tracking.directory import route_for
 from ringtrail.tracking.pool import get_pools
 from ringtrail.tracking.visits import get_visits
@@ -60,6 +61,8 @@ def call_out(call: Call, *, detail: bool = False) -> dict[str, Any]:
         "landing_url": visit.landing_url if visit else "",
         "has_click_id": bool(visit and visit.click_ids),
         "repeat_of": call.repeat_of,
+        "route_kind": call.route_kind,
+        "route": ROUTE_LABELS.get(call.route_kind, call.route_kind),
     }
     if detail:
         out["visit"] = _visit_out(visit) if visit else None

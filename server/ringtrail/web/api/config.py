@@ -11,12 +11,14 @@ from ringtrail.accounts import configuration as config
 from ringtrail.accounts import pool_autosize
 from ringtrail.accounts.numbers_import import import_numbers
 from ringtrail.accounts.tenancy import scoped
-from ringtrail.storage.models import Client, Pool, Site, TrackingNumber
+from ringtrail.storage.models import Agency, Client, Pool, Site, TrackingNumber
 from ringtrail.storage.sql import get_db
 from ringtrail.web.api.blueprint import bp, paginate, principal
 from ringtrail.web.decoding import decode
 from ringtrail.web.login import owned
 from ringtrail.web.schemas import (
+    AgencyOut,
+    AgencyPatch,
     AutosizeOut,
     AutosizePatch,
     ClientIn,
@@ -37,6 +39,28 @@ from ringtrail.web.schemas import (
     SitePatch,
     page_of,
 )
+
+# -- the agency -------------------------------------------------------------------------
+
+
+@bp.get("/agency")
+@bp.doc(tags=["agency"])
+@bp.response(200, AgencyOut)
+def get_agency():
+    """The key's agency and its settings (agency keys only)."""
+    p = principal()
+    config.require_admin(p)
+    return get_db().get(Agency, p.agency_id)
+
+
+@bp.patch("/agency")
+@bp.doc(tags=["agency"])
+@bp.arguments(AgencyPatch)
+@bp.response(200, AgencyOut)
+def update_agency(data: dict[str, Any]):
+    """Change the agency's default forward number (agency keys only)."""
+    return config.update_agency(get_db(), principal(), data)
+
 
 # -- clients ----------------------------------------------------------------------------
 

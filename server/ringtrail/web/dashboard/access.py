@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ringtrail.accounts import access as people
+from ringtrail.accounts import configuration
 from ringtrail.accounts.audit import describe
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.errors import Conflict, Invalid
@@ -13,13 +14,14 @@ from ringtrail.storage.models import Agency, ApiKey, AuditEntry, Client, User
 from ringtrail.storage.sql import get_db
 from ringtrail.terms import ROLES
 from ringtrail.web.dashboard.blueprints import dashboard as bp
-from ringtrail.web.dashboard.forms import load_form
+from ringtrail.web.dashboard.forms import flash_refusal, load_form
 from ringtrail.web.login import (
     current_principal,
     login_required,
     owned,
 )
 from ringtrail.web.schemas import (
+    AgencyPatch,
     KeyIn,
     UserIn,
 )
@@ -101,6 +103,24 @@ def revoke_key(key_id: int):
     """Revoke a key with immediate effect."""
     key = people.revoke_key(get_db(), current_principal(), owned(ApiKey, key_id))
     flash(f"Key {key.prefix}… revoked.", "success")
+    return redirect(url_for("dashboard.access"))
+
+
+@bp.post("/dashboard/access/default-forward")
+@login_required("agency_admin")
+def default_forward():
+    """Set (or clear) where calls to numbers Ringtrail does not route go."""
+    data = load_form(AgencyPatch())
+    if data is None:
+        return _access_page(), 422
+    try:
+        agency = configuration.update_agency(get_db(), current_principal(), data)
+    except REFUSED as exc:
+        return _access_page(), flash_refusal(exc)
+    if agency.default_forward_number:
+        flash(f"Calls to unknown numbers now go to {agency.default_forward_number}.", "success")
+    else:
+        flash("Calls to unknown numbers now go to the server's default number.", "success")
     return redirect(url_for("dashboard.access"))
 
 

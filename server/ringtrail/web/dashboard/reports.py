@@ -31,7 +31,8 @@ from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS
 from ringtrail.storage.models import Call, Client, Pool, Site
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import consent
-from ringtrail.terms import CONFIDENCES, EDITORS
+from ringtrail.terms import CONFIDENCES, EDITORS, UNROUTED
+from ringtrail.terms import ROUTE_LABELS as TERSE_ROUTES
 from ringtrail.tracking.pool import get_pools
 from ringtrail.web.dashboard.blueprints import reports as bp
 from ringtrail.web.login import current_principal, login_required, owned
@@ -46,6 +47,9 @@ ROUTE_LABELS = {
     "overflow": "Overflow number (the pool was exhausted)",
     "after_hours": "After hours",
     "voicemail": "Voicemail",
+    "unknown_number": "Unknown number (no client): forwarded to the default number",
+    "suspended": "Suspended client: forwarded to the default number, not recorded",
+    "fallback": "Fallback URL (the voice webhook failed): forwarded, not recorded",
     "unknown": "Unknown-number fallback",
 }
 
@@ -385,6 +389,13 @@ def _call_filters():
     return client, in_view, period, source, confidence
 
 
+def unclaimed_agency(client: Client | None) -> int | None:
+    """The agency whose calls of no client the call log shows too: the person's, when they
+    see the whole agency and no one client is chosen (a client's people never see them)."""
+    p = current_principal()
+    return p.agency_id if client is None and p.client_id is None else None
+
+
 @bp.get("/calls")
 @login_required()
 def calls():
@@ -399,6 +410,7 @@ def calls():
         page=page_number(),
         per_page=PER_PAGE,
         timezones=in_view.timezones,
+        agency_id=unclaimed_agency(client),
     )
     return render_template(
         "reports_calls.html",
@@ -409,7 +421,9 @@ def calls():
         source=source or "",
         confidence=confidence or "",
         confidences=CONFIDENCES,
-        timezones=in_view.timezones,
+        timezones=in_view.timezones | {None: period.tz},
+        route_labels=TERSE_ROUTES,
+        unrouted=UNROUTED,
     )
 
 
@@ -419,7 +433,8 @@ def calls_csv():
     """Every call matching the call log's filters, as CSV."""
     client, in_view, period, source, confidence = _call_filters()
     db = get_db()
-    tzs = in_view.timezones
+    tzs = in_view.timezones | {None: period.tz}
+    agency_id = unclaimed_agency(client)
 
     def rows():
         page = 1
@@ -432,7 +447,8 @@ def calls_csv():
                 confidence=confidence,
                 page=page,
                 per_page=1000,
-                timezones=tzs,
+                timezones=in_view.timezones,
+                agency_id=agency_id,
             )
             for call, visit, client_name in chunk.rows:
                 yield exports.call_row(call, visit, client_name, tzs[call.client_id])

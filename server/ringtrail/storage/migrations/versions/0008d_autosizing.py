@@ -1,7 +1,7 @@
 """autosizing: per-pool settings and job state, retiring numbers
 
 Revision ID: 0008d
-Revises: 0008a
+Revises: 0008b
 Create Date: 2026-12-01 12:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008d"
-down_revision = "0008a"
+down_revision = "0008b"
 branch_labels = None
 depends_on = None
 
