@@ -17,11 +17,10 @@ table. Without the compiled resolver (no wheel for the platform) the pure-Python
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
 from crawleruseragents import is_crawler
 from ua_parser import OS, Domain, load_builtins, load_lazy_builtins
