@@ -225,7 +225,23 @@ if policy == 'reuse_oldest' and not has_source then
   -- The least recently active live lease, else the number resting longest. Taking a
   -- resting number would start its rest over: under load no number would ever finish
   -- resting. Calls that could be either visitor's are ambiguous.
-  local reuse = redis.call('ZRANGE', KEYS[3], 0, 0)[1] or redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  --
+  -- Live leases whose latest expiry ties (leases started at one instant: a burst, or a
+  -- time passed in) are taken in turn, by the running count of shared leases, so that
+  -- they cannot all land on the first of them by name; the tied ones hold the lowest
+  -- ranks, so the turn costs O(log n) like the rest.
+  local reuse
+  local lowest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if lowest[1] then
+    reuse = lowest[1]
+    local ties = redis.call('ZCOUNT', KEYS[3], lowest[2], lowest[2])
+    if ties > 1 then
+      local turn = tonumber(redis.call('HGET', KEYS[7], 'shared') or '0') % ties
+      reuse = redis.call('ZRANGE', KEYS[3], turn, turn)[1]
+    end
+  else
+    reuse = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  end
   if reuse then
     take(reuse, 1)
     redis.call('HINCRBY', KEYS[7], 'shared', 1)
