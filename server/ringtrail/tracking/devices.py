@@ -19,7 +19,6 @@ platform) the pure-Python one (``ua_parser.basic``) is used.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,7 +54,9 @@ class Device:
 
 
 Resolver = Callable[[str, Domain], object]
-_resolver: Resolver | None = None  # built on first use (about 0.7 s), once per process
+# Built once per process, on first use (about 0.7 s, holding the GIL): gunicorn's
+# workers build it before they take requests (cli/gunicorn_config.py).
+_resolver: Resolver | None = None
 
 
 def compiled_resolver() -> Resolver:
@@ -84,16 +85,6 @@ def resolver() -> Resolver:
         except ImportError:
             _resolver = python_resolver()
     return _resolver
-
-
-def warm() -> threading.Thread | None:
-    """Build the resolver on a daemon thread, so that no request waits for it (None if
-    it is built already)."""
-    if _resolver is not None:
-        return None
-    thread = threading.Thread(target=resolver, name="ringtrail-ua-resolver", daemon=True)
-    thread.start()
-    return thread
 
 
 class ParsedAgent(UserAgent):

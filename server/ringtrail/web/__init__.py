@@ -18,7 +18,6 @@ from ringtrail.accounts import audit
 
 def init_app(app: Flask) -> None:
     """Register every blueprint, the error answers, the security headers and logins."""
-    from ringtrail.tracking import devices
     from ringtrail.web import (
         api,
         dashboard,
@@ -42,9 +41,6 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     for bp in dashboard.BLUEPRINTS:
         app.register_blueprint(bp)
-
-    # The user-agent resolver takes about 0.7 s to build: not in a visitor's request.
-    devices.warm()
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
