@@ -3,7 +3,8 @@
 - :func:`parse` reads a number someone typed (a tracking number, a business number) and
   says why it is not one; :func:`normalise` reads a caller id, which may be withheld,
   ``sip:``, ``client:`` or junk, and never raises.
-- :func:`national` and :func:`international` format a number for people.
+- :func:`national` and :func:`international` format a number for people;
+  :func:`national_table` formats many at once (a site's pools, when the directory loads).
 - :func:`is_withheld` knows every form a withheld caller id takes: Twilio's stand-in
   numbers for "anonymous" and the words carriers use. None of them is one caller.
 - :func:`state_of` names the US state a number's area belongs to: approximate, it is
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import phonenumbers
@@ -150,11 +152,72 @@ def written_forms(e164: str) -> set[str]:
 @lru_cache(maxsize=4096)
 def national(e164: str) -> str:
     """A number in its national format, e.g. (555) 123-4567; as given if it is none."""
+    return _national(e164)
+
+
+def _national(e164: str) -> str:
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+# Numbers of at least 11 digits (North American ones have 11) are formatted by template;
+# in shorter ones the last four digits can decide the format (Slovakia's 7-digit ones).
+TEMPLATED = re.compile(r"\+[1-9]\d{10,14}")
+
+
+def national_table(numbers: Iterable[str]) -> dict[str, str]:
+    """:func:`national` of many numbers at once: the same answers, at about a µs each.
+
+    A number's national format depends on its country code, its length and its leading
+    digits, never on its last four; so numbers that differ only there are shown alike.
+    One number per leading part is formatted by ``phonenumbers`` and the result, with
+    its last four digits as slots, is the template of the others; each template is
+    checked on a second number before it is trusted, else every number of that part is
+    formatted on its own; so is every number shorter than 11 digits. A pool of 100,000
+    North American numbers costs a few hundred parses.
+    """
+    out: dict[str, str] = {}
+    templates: dict[str, tuple[str | None, bool]] = {}  # leading part -> (template, checked)
+    for number in numbers:
+        if number in out:
+            continue
+        if not TEMPLATED.fullmatch(number):
+            out[number] = national(number)
+            continue
+        head, tail = number[:-4], number[-4:]
+        if head not in templates:
+            shown = _national(number)
+            templates[head] = (_template(shown, tail), False)
+            out[number] = shown
+            continue
+        template, checked = templates[head]
+        if template is None:
+            out[number] = _national(number)
+            continue
+        shown = template.format(*tail)
+        if not checked:
+            exact = _national(number)
+            templates[head] = (template if exact == shown else None, True)
+            shown = exact
+        out[number] = shown
+    return out
+
+
+def _template(shown: str, tail: str) -> str | None:
+    """``shown`` with the four digits of ``tail`` as format slots; None if they are not
+    its last four digits (or it holds braces)."""
+    if "{" in shown or "}" in shown:
+        return None
+    places = [i for i, char in enumerate(shown) if char.isdigit()][-4:]
+    if len(places) < 4 or "".join(shown[i] for i in places) != tail:
+        return None
+    chars = list(shown)
+    for slot, i in enumerate(places):
+        chars[i] = f"{{{slot}}}"
+    return "".join(chars)
 
 
 def international(number: str | None) -> str:

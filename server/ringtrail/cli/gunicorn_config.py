@@ -6,6 +6,8 @@
 - Each worker process runs the spool's replayer (:mod:`ringtrail.calls.replayer`), so
   spooled call events are queued within seconds of the stores answering, with or
   without traffic.
+- Each worker builds the user-agent resolver (about 0.7 s) before it takes a request,
+  so no visitor's request waits for it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
 
 def post_worker_init(worker) -> None:
-    """Start the spool's replayer for the app this worker serves."""
+    """Start the spool's replayer for the app this worker serves; build the user-agent
+    resolver."""
     from ringtrail.calls import replayer
+    from ringtrail.tracking import devices
 
     replayer.start(worker.wsgi)
+    devices.resolver()

@@ -3,16 +3,36 @@
 Bots are what ``user-agents`` calls a bot, what the maintained crawler list of
 ``crawler-user-agents`` (about 1,500 patterns: search engines, SEO tools, AI crawlers,
 monitoring, HTTP libraries) matches, and a few automation clients neither names.
+
+Parsing is ``user-agents``' reading of ua-parser's result, but the result comes from
+ua-parser's compiled resolver (``ua-parser-rs``, brought by the ``ua-parser[regex]``
+extra): ``user_agents.parse`` calls ua-parser's legacy API, which always runs its
+1,000-odd regular expressions one by one in Python (about 1 ms a miss, against well
+under 0.1 ms). Both read the same regexes (``ua-parser-builtins``), and
+tests/tracking/test_user_agents.py checks that they give the same device, browser,
+system and bot verdict on every real user agent of its table. (The Rust regex engine
+sees a few more crawlers as "Spider" devices than Python's ``re`` does; the crawler
+list calls them bots either way.) Without the compiled resolver (no wheel for the
+platform) the pure-Python one (``ua_parser.basic``) is used.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from crawleruseragents import is_crawler
-from user_agents import parse
+from ua_parser import OS, Domain, load_builtins, load_lazy_builtins
+from ua_parser import Device as UaDevice
+from ua_parser import UserAgent as UaBrowser
+from user_agents.parsers import (
+    UserAgent,
+    parse_browser,
+    parse_device,
+    parse_operating_system,
+)
 
 # Clients that user-agents calls human but that no person browses with.
 AUTOMATION = re.compile(
@@ -33,11 +53,66 @@ class Device:
     bot: bool
 
 
-@lru_cache(maxsize=2048)
-def _parse(ua: str, headless_is_bot: bool) -> Device:
-    if not ua.strip():
-        return Device("bot", "", "", True)
-    parsed = parse(ua)
+Resolver = Callable[[str, Domain], object]
+# Built once per process, on first use (about 0.7 s, holding the GIL): gunicorn's
+# workers build it before they take requests (cli/gunicorn_config.py).
+_resolver: Resolver | None = None
+
+
+def compiled_resolver() -> Resolver:
+    """ua-parser's compiled resolver over the bundled regexes (ImportError without it)."""
+    from ua_parser.regex import Resolver as RegexResolver
+
+    return RegexResolver(load_lazy_builtins())
+
+
+def python_resolver() -> Resolver:
+    """ua-parser's pure-Python resolver over the same regexes (the fallback)."""
+    from ua_parser.basic import Resolver as BasicResolver
+
+    return BasicResolver(load_builtins())
+
+
+def resolver() -> Resolver:
+    """The resolver of this process: the compiled one if installed, else pure Python.
+
+    No lock: two threads that both build one waste a build, no more (and a lock held
+    across a fork would hang the child)."""
+    global _resolver
+    if _resolver is None:
+        try:
+            _resolver = compiled_resolver()
+        except ImportError:
+            _resolver = python_resolver()
+    return _resolver
+
+
+class ParsedAgent(UserAgent):
+    """``user_agents.parsers.UserAgent`` (``is_mobile``, ``is_bot``… as it judges them)
+    made from ua-parser's result instead of its legacy parse."""
+
+    def __init__(self, ua: str, parse_with: Resolver | None = None):
+        result = (parse_with or resolver())(ua, Domain.ALL)
+        # Nothing matched: "Other", as the legacy API says.
+        browser = result.user_agent or UaBrowser()
+        os_ = result.os or OS()
+        device = result.device or UaDevice()
+        self.ua_string = ua
+        self.os = parse_operating_system(
+            os_.family, os_.major, os_.minor, os_.patch, os_.patch_minor
+        )
+        # The legacy API drops the browser's patch_minor; so does this.
+        self.browser = parse_browser(browser.family, browser.major, browser.minor, browser.patch)
+        self.device = parse_device(device.family, device.brand, device.model)
+
+
+def parse(ua: str) -> UserAgent:
+    """A user agent as ``user_agents.parse`` reads it, by the compiled resolver."""
+    return ParsedAgent(ua)
+
+
+def summarise(parsed: UserAgent, ua: str, headless_is_bot: bool) -> Device:
+    """What Ringtrail keeps of a parsed user agent (see :func:`classify_agent`)."""
     # The crawler list names headless browsers too; whether they are bots is a setting
     # (browser tests drive headless Chromium), so they are judged without that word.
     listed = is_crawler(ua if headless_is_bot else HEADLESS.sub("", ua))
@@ -55,6 +130,13 @@ def _parse(ua: str, headless_is_bot: bool) -> Device:
     else:
         kind = "other"
     return Device(kind, parsed.browser.family[:60], parsed.os.family[:60], bot)
+
+
+@lru_cache(maxsize=2048)
+def _parse(ua: str, headless_is_bot: bool) -> Device:
+    if not ua.strip():
+        return Device("bot", "", "", True)
+    return summarise(parse(ua), ua, headless_is_bot)
 
 
 def classify_agent(ua: str | None, *, max_chars: int = 512, headless_is_bot: bool = True) -> Device:

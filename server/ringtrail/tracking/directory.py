@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ringtrail.context import instance_path, setting, state
+from ringtrail.phones import national_table
 from ringtrail.storage.channel import ConfigChannel
 from ringtrail.storage.clients import make_redis
 from ringtrail.storage.models import Agency, Client, ConfigVersion, Site, TrackingNumber
@@ -65,6 +66,10 @@ class SiteConfig:
     consent_mode: str
     honor_dnt: bool
     pools: tuple[PoolConfig, ...]
+    # number -> its national format, for every number the site's pools can show: made
+    # once when the directory loads (phones.national_table), so that an answer costs a
+    # lookup, not a phonenumbers parse. Not written to directory.json (made on reading).
+    display: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -122,7 +127,9 @@ class Snapshot:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "sites": [asdict(site) for site in self.sites.values()],
+                "sites": [
+                    asdict(site, dict_factory=_without_display) for site in self.sites.values()
+                ],
                 "routes": [asdict(r) for r in self.routes.values()],
                 "tokens": {str(k): [sid, toks] for k, (sid, toks) in self.tokens.items()},
                 "defaults": {str(k): number for k, number in self.defaults.items()},
@@ -137,14 +144,33 @@ class Snapshot:
             pools = tuple(
                 PoolConfig(**(pool | {"numbers": tuple(pool["numbers"])})) for pool in site["pools"]
             )
-            sites[site["key"]] = SiteConfig(
-                **(site | {"pools": pools, "allowed_origins": tuple(site["allowed_origins"])})
+            sites[site["key"]] = with_display(
+                SiteConfig(
+                    **(site | {"pools": pools, "allowed_origins": tuple(site["allowed_origins"])})
+                )
             )
         routes = {r["number"]: Route(**r) for r in data["routes"]}
         tokens = {int(k): (sid, toks) for k, (sid, toks) in data["tokens"].items()}
         defaults = {int(k): number for k, number in data.get("defaults", {}).items()}
         # loaded_at 0: a copy of unknown age, never taken for fresh.
         return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0, defaults=defaults)
+
+
+def _without_display(items: list[tuple[str, object]]) -> dict:
+    """``asdict`` of a site less its display table, which is made again on reading."""
+    return {key: value for key, value in items if key != "display"}
+
+
+def with_display(site: SiteConfig) -> SiteConfig:
+    """The site with the national format of every number its pools can show."""
+    numbers = []
+    for pool in site.pools:
+        numbers += pool.numbers
+        numbers += pool.source_numbers.values()
+        if pool.overflow_number:
+            numbers.append(pool.overflow_number)
+    site.display.update(national_table(numbers))
+    return site
 
 
 def current_version(session: Session) -> int:
@@ -236,14 +262,16 @@ def load(session: Session) -> Snapshot:
                     voicemail_prompt=client.voicemail_prompt or "",
                     label=pool.name or site.name,
                 )
-        sites[site.public_key] = SiteConfig(
-            id=site.id,
-            key=site.public_key,
-            client_id=client.id,
-            allowed_origins=tuple(o.rstrip("/") for o in site.allowed_origins or ()),
-            consent_mode=site.consent_mode,
-            honor_dnt=bool(site.honor_dnt),
-            pools=tuple(pools),
+        sites[site.public_key] = with_display(
+            SiteConfig(
+                id=site.id,
+                key=site.public_key,
+                client_id=client.id,
+                allowed_origins=tuple(o.rstrip("/") for o in site.allowed_origins or ()),
+                consent_mode=site.consent_mode,
+                honor_dnt=bool(site.honor_dnt),
+                pools=tuple(pools),
+            )
         )
     agencies = session.scalars(select(Agency)).all()
     tokens = {

@@ -56,9 +56,11 @@ class Visitor:
     address: str | None = None  # the client's IP address: hashed for a limit, never kept
 
 
-def entry(e164: str) -> dict[str, str]:
-    """The answer's shape for one replacement number."""
-    return {"e164": e164, "display": national(e164)}
+def entry(e164: str, site: SiteConfig | None = None) -> dict[str, str]:
+    """The answer's shape for one replacement number; its display comes from the site's
+    table, made when the directory loaded (``national`` for a number not in it)."""
+    shown = site.display.get(e164) if site is not None else None
+    return {"e164": e164, "display": shown or national(e164)}
 
 
 def source_number(pool: PoolConfig, source: str, medium: str) -> str | None:
@@ -91,7 +93,7 @@ def source_numbers(site: SiteConfig, source: str, medium: str) -> dict[str, dict
     out = {}
     for pool in site.pools:
         if number := source_number(pool, source, medium):
-            out[pool.business_number] = entry(number)
+            out[pool.business_number] = entry(number, site)
     return out
 
 
@@ -136,11 +138,11 @@ def lease_numbers(
     leases = store.lease_all(requests, now=now, also=also)
     for pool, lease in zip(site.pools, leases, strict=True):
         if lease.number:
-            out[pool.business_number] = entry(lease.number)
+            out[pool.business_number] = entry(lease.number, site)
         elif lease.status == "overflow" and pool.overflow_number:
-            out[pool.business_number] = entry(pool.overflow_number)
+            out[pool.business_number] = entry(pool.overflow_number, site)
         elif number := source_number(pool, source, medium):
-            out[pool.business_number] = entry(number)
+            out[pool.business_number] = entry(number, site)
     limited = bool(leases) and all(lease.status == "limited" for lease in leases)
     return out, limited
 

@@ -72,7 +72,8 @@ def amp(site_key: str) -> Response:
         )
     except NotFound as exc:
         return _amp_error(exc.reason, 404)
-    response = jsonify(phoneNumber=number, formattedPhoneNumber=national(number))
+    shown = site.display.get(number) or national(number)
+    response = jsonify(phoneNumber=number, formattedPhoneNumber=shown)
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("Origin")
     if origin and (origin.rstrip("/") in site.allowed_origins or AMP_CACHE.match(origin)):

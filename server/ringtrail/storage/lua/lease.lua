@@ -227,14 +227,36 @@ if policy == 'reuse_oldest' and not has_source then
   -- resting. Calls that could be either visitor's are ambiguous.
   -- A number no longer in the pool (retiring, or removed) is never shared: only its
   -- own holders renew it until their leases end.
-  local reuse
-  for _, number in ipairs(redis.call('ZRANGE', KEYS[3], 0, 15)) do
-    if redis.call('SISMEMBER', KEYS[1], number) == 1 then
-      reuse = number
+  --
+  -- Live leases whose latest expiry ties (leases started at one instant: a burst, or a
+  -- time passed in) are taken in turn, by the running count of shared leases, so that
+  -- they cannot all land on the first of them by name; the tied ones hold consecutive
+  -- ranks, so the turn costs O(log n) like the rest.
+  local reuse, score
+  local lowest = redis.call('ZRANGE', KEYS[3], 0, 15, 'WITHSCORES')
+  for i = 1, #lowest, 2 do
+    if redis.call('SISMEMBER', KEYS[1], lowest[i]) == 1 then
+      reuse, score = lowest[i], lowest[i + 1]
       break
     end
   end
-  reuse = reuse or redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if reuse then
+    local ties = redis.call('ZCOUNT', KEYS[3], score, score)
+    if ties > 1 then
+      local below = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. score)
+      local turn = tonumber(redis.call('HGET', KEYS[7], 'shared') or '0')
+      for step = 0, math.min(ties, 16) - 1 do
+        local rank = below + (turn + step) % ties
+        local candidate = redis.call('ZRANGE', KEYS[3], rank, rank)[1]
+        if candidate and redis.call('SISMEMBER', KEYS[1], candidate) == 1 then
+          reuse = candidate
+          break
+        end
+      end
+    end
+  else
+    reuse = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  end
   if reuse then
     take(reuse, 1)
     redis.call('HINCRBY', KEYS[7], 'shared', 1)
