@@ -19,7 +19,7 @@
     // Never swapped, nor anything inside them. (Template content is not in the document.)
     NO_SWAP = '[data-ringtrail-noswap],script,style,textarea,select,input',
     // Inline elements: a number split across them is still one number.
-    INLINE = /^(A|B|I|EM|SPAN|STRONG|SMALL)$/,
+    INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
     // What may separate the digits of a phone number: spaces (no-break too), . / ( ) and
     // every dash, U+2010 to U+2015 and U+2212.
     SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,2}',
@@ -42,7 +42,7 @@
     storedAnswer, observer, swapTimer, channel, current;
 
   function warn(problem) {
-    if (debug) console.warn('ringtrail: ' + problem);
+    debug && console.warn(storageKey + ': ' + problem);
   }
 
   // fn, but whatever it throws is kept from the page.
@@ -111,7 +111,8 @@
       }
     }
     flush();
-    mark || container.querySelectorAll('[title],[href^="tel:"]').forEach(function (element) {
+    // (href^=tel is wide, "telegram.html" too: the test below keeps only tel: links.)
+    mark || container.querySelectorAll('[title],[href^=tel]').forEach(function (element) {
       ['title', 'href'].forEach(function (attribute, value) {
         value = element.getAttribute(attribute) || '';
         if ((attribute > 'i' || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP)) element.setAttribute(attribute, swapNumbers(value));
@@ -238,7 +239,9 @@
   }
 
   try {
-    if (!config.n[0] || (w.ringtrail || {}).rt) return;
+    // What the page holds as ringtrail before us: the queue stub, or another copy of us.
+    var before = w.ringtrail || {};
+    if (!config.n[0] || before.rt) return;
     ds = (d.currentScript || root).dataset;
     debug = 'debug' in ds;
     apiBase = ds.api || config.a;
@@ -271,17 +274,16 @@
     } catch (error) {}
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
     // made before the snippet loaded wait in ringtrail.q (the queue stub).
-    var queue = (w.ringtrail || {}).q || [];
-    w.ringtrail = safe(function (command, value) {
+    var api = w.ringtrail = safe(function (command, value) {
       if (command == 'swap') swap(root);
       if (command == 'consent') {
         refused = !value;
         if (started && !(value && session)) restart();
       }
     });
-    w.ringtrail.rt = 1;
-    queue.forEach(function (call) {
-      w.ringtrail(call[0], call[1]);
+    api.rt = 1;
+    (before.q || []).forEach(function (call) {
+      api(call[0], call[1]);
     });
     // A visitor who refused consent is forgotten.
     if (refused) storedAnswer = save();
@@ -296,10 +298,10 @@
       w.addEventListener(type, safe(function (event) {
         active = 1;
         if (event.type != 'scroll') start();
-      }), true);
+      }), 1); // 1: capture, so a page that stops propagation hides nothing
     });
     setInterval(safe(function () {
-      if (active && !d.hidden) page({heartbeat: true});
+      if (active && !d.hidden) page({heartbeat: 1}); // 1 or true: the server takes either
       active = 0;
     }), 6e4);
     // On-intent leasing: wait until a number is on screen, or the visitor does something.

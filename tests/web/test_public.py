@@ -82,12 +82,20 @@ def test_pageviews_renew_the_same_number_and_are_capped(client, db, redis_client
     assert all("secret" not in p[1] for p in pages)
 
 
-def test_heartbeat_renews_without_a_page(client, db, redis_client):
+@pytest.mark.parametrize("beat", [True, 1])  # the snippet sends 1; older ones sent true
+def test_heartbeat_renews_without_a_page(client, db, redis_client, beat):
     setup = make_site(db)
     sid = start(client, setup.site_key).get_json()["session"]
-    res = post(client, f"/v1/sessions/{sid}/pageviews", {"site": setup.site_key, "heartbeat": True})
+    res = post(client, f"/v1/sessions/{sid}/pageviews", {"site": setup.site_key, "heartbeat": beat})
     assert res.status_code == 200
     assert len(decode(redis_client.get(VisitKeys(sid).visit)).pages) == 1
+
+
+def test_a_heartbeat_of_another_value_is_a_page_view_that_needs_its_url(client, db):
+    setup = make_site(db)
+    sid = start(client, setup.site_key).get_json()["session"]
+    res = post(client, f"/v1/sessions/{sid}/pageviews", {"site": setup.site_key, "heartbeat": 2})
+    assert res.status_code == 400 and "url" in res.get_data(as_text=True)
 
 
 def test_pageview_for_an_unknown_session_is_404(client, db):

@@ -141,7 +141,7 @@ def create_pageview(session: str):
         raise Invalid("malformed session id")
     body = read_body()
     site, origin = site_and_origin(body)
-    heartbeat = body.get("heartbeat") is True
+    heartbeat = body.get("heartbeat") in (True, 1)  # JSON true, or 1 (the snippet sends 1)
     url = None if heartbeat else page_url(body)
     text_field(body, "title", TITLE_LIMIT)  # accepted for compatibility; only paths are kept
     try:
