@@ -174,7 +174,7 @@ def describe(response) -> dict:
     except ValueError:
         body = {}
     kind = "session" if flask_request.path == "/v1/sessions" else "pageview"
-    if body.get("heartbeat") is True:
+    if body.get("heartbeat") in (True, 1):
         kind = "heartbeat"
     return {
         "kind": kind,
