@@ -125,7 +125,12 @@ def _enforce_unclaimed(db: Session, now: datetime, counts: Counter) -> None:
     follow: they go after the default call limit. They are never recorded; one that holds
     a recording reference anyway waits (its audio cannot be deleted without a client)."""
     cut = now - timedelta(days=RETENTION_DEFAULT_DAYS["call"])
-    old = (Call.client_id.is_(None), _started() < cut)
+    _delete_old_calls(db, (Call.client_id.is_(None), _started() < cut), counts)
+
+
+def _delete_old_calls(db: Session, old: tuple, counts: Counter) -> None:
+    """Delete the calls that match ``old`` and hold no recording, in batches; count those
+    that still hold one (their recording could not be deleted yet: the next run)."""
     while True:
         ids = db.scalars(
             select(Call.id)
@@ -186,32 +191,7 @@ def _enforce_client(
         db.commit()
 
     # Calls: those whose recording could not be deleted wait for the next run.
-    while True:
-        ids = db.scalars(
-            select(Call.id)
-            .where(
-                Call.client_id == client.id,
-                _started() < call_cut,
-                Call.recording_sid.is_(None),
-                Call.recording_url.is_(None),
-            )
-            .order_by(Call.id)
-            .limit(BATCH)
-        ).all()
-        if not ids:
-            break
-        calls, snapshots = delete_calls(db, ids)
-        counts["calls_deleted"] += calls
-        counts["snapshots_deleted"] += snapshots
-        db.commit()
-    counts["calls_waiting"] += (
-        db.scalar(
-            select(func.count())
-            .select_from(Call)
-            .where(Call.client_id == client.id, _started() < call_cut)
-        )
-        or 0
-    )
+    _delete_old_calls(db, (Call.client_id == client.id, _started() < call_cut), counts)
 
     # Visit snapshots of the client's sites.
     site_ids = select(Site.id).where(Site.client_id == client.id)
