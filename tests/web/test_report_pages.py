@@ -293,3 +293,10 @@ def test_csv_downloads_are_attachments_and_formula_safe(client, db, world):
 )
 def test_only_http_urls_become_links(url, linked):
     assert (safe_href(url) is not None) is linked
+
+
+def test_durations_read_as_clock_times_and_long_ones_in_days():
+    from ringtrail.web.dashboard.reports import duration
+
+    assert [duration(s) for s in (None, 125, 5400, 86400)] == ["–", "2:05", "1:30:00", "24:00:00"]
+    assert [duration(s) for s in (7 * 86400, 3.5 * 86400)] == ["7 days", "3.5 days"]

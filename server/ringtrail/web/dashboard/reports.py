@@ -92,10 +92,13 @@ def pct(value: float | None, digits: int = 0) -> str:
 
 @bp.app_template_filter("duration")
 def duration(seconds: float | None) -> str:
-    """125 → "2:05"; None → "–"."""
+    """125 → "2:05"; two days and more in days (a cool-down: "7 days"); None → "–"."""
     if seconds is None:
         return "–"
     seconds = round(seconds)
+    if seconds >= 2 * 86400:
+        days = seconds / 86400
+        return f"{days:.0f} days" if seconds % 86400 == 0 else f"{days:.1f} days"
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
