@@ -412,8 +412,26 @@ def spread(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> dict:
-    """Measure both hot paths against their baselines, ``rounds`` times; the figures."""
+def profile_load(facts: dict, scripts: dict, pids: dict, duration: int, conns: int, tmp):
+    """py-spy on Ringtrail's workers (and the minimal app's, to compare) under wrk."""
+    import spy_profile as spy
+
+    found = {}
+    for name, app, url, script in (
+        ("sessions_varied_ua", "ringtrail", f"{facts['base']}/v1/sessions", "varied"),
+        ("minimal_sessions", "minimal", f"{facts['minimal']}/sessions", "varied"),
+        ("voice", "ringtrail", f"{facts['base']}/telephony/twilio/voice", "voice"),
+        ("minimal_voice", "minimal", f"{facts['minimal']}/voice", "minimal_voice"),
+    ):
+        running = spy.start(workers(pids[app]), duration, tmp)
+        wrk(url, scripts[script], duration + 1, conns, tmp)
+        found[name] = spy.summarise(running)
+    return found
+
+
+def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False) -> dict:
+    """Measure both hot paths against their baselines, ``rounds`` times; the figures.
+    With ``profile``, then py-spy the workers under load (bench/spy_profile.py)."""
     if not shutil.which("wrk"):
         raise RuntimeError("the benchmark needs wrk: apt-get install wrk")
     from browser_agents import realistic
@@ -476,6 +494,9 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> dict:
             results[-1]["warnings_logged"] = warnings(facts) - logged
             logged = warnings(facts)
             print(f"round {n + 1}: {json.dumps(results[-1]['ratios'])}", file=sys.stderr)
+        profiles = (
+            profile_load(facts, scripts, pids, duration, connections, tmp) if profile else None
+        )
     finally:
         for p in procs.values():
             p.terminate()
@@ -505,6 +526,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> dict:
             [r["sessions_one_ua"]["redis_commands_per_request"] for r in results]
         ),
         "rounds": results,
+        "profiles": profiles,
         "settings": {
             "duration_s": duration,
             "connections": connections,
@@ -521,14 +543,21 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="then py-spy the workers under load")
     args = parser.parse_args()
-    results = run(args.duration, args.connections, args.rounds)
+    results = run(args.duration, args.connections, args.rounds, args.profile)
     print(f"warm-up: {results['warm_up']}")
     print(
         f"Ringtrail warnings logged while measuring: {results['warnings_logged_while_measuring']}"
     )
     for name, s in results["summary"].items():
         print(f"{name:<40} {s['min']:>7} {s['median']:>7} {s['max']:>7}")
+    for name, found in (results["profiles"] or {}).items():
+        print(
+            f"\n{name}: share of {found['samples']} py-spy samples with the function on the stack"
+        )
+        for frame, share in found["inclusive_percent"].items():
+            print(f"  {share:5.1f} %  {frame}")
     out = HERE / "results" / "hotpaths.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out.relative_to(ROOT)}")
