@@ -437,6 +437,10 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
     from browser_agents import realistic
     from minimal import signature
 
+    if profile:
+        import spy_profile
+
+        spy_profile.py_spy()  # fail now, not after the rounds
     tmp = Path(tempfile.mkdtemp(prefix="ringtrail-bench-"))
     facts, procs = start(tmp)
     began = time.monotonic()

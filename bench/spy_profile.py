@@ -13,13 +13,19 @@ import collections
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 FRAME = re.compile(r"^(?P<name>.+?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
-def available() -> bool:
-    return shutil.which("py-spy") is not None
+def py_spy() -> str:
+    """py-spy next to this Python (a venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if not found:
+        raise RuntimeError("--profile needs py-spy: pip install py-spy")
+    return found
 
 
 def start(pids: list[int], seconds: int, out: Path) -> list[tuple[subprocess.Popen, Path]]:
@@ -27,7 +33,7 @@ def start(pids: list[int], seconds: int, out: Path) -> list[tuple[subprocess.Pop
     running = []
     for pid in pids:
         path = out / f"pyspy-{pid}.txt"
-        cmd = ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds)]
+        cmd = [py_spy(), "record", "--pid", str(pid), "--duration", str(seconds)]
         cmd += ["--rate", "200", "--format", "raw", "--output", str(path)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         running.append((proc, path))
