@@ -562,6 +562,9 @@ def main() -> None:
         )
         for frame, share in found["inclusive_percent"].items():
             print(f"  {share:5.1f} %  {frame}")
+        print("  self:")
+        for frame, share in found["self_percent"].items():
+            print(f"  {share:5.1f} %  {frame}")
     out = HERE / "results" / "hotpaths.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out.relative_to(ROOT)}")

@@ -4,7 +4,9 @@ on sys.path, and a bench/profile.py would hide the standard library's profile.
 
 py-spy (``pip install py-spy``) samples each worker; the collapsed stacks are summed
 into the share of samples in which a function is on the stack (inclusive), so that
-"submit 40 %" means 40 % of the worker's busy samples were inside ``submit``.
+"submit 40 %" means 40 % of the worker's busy samples were inside ``submit`` (threads,
+gunicorn and Flask's dispatch left out), and the functions most often at the top of the
+stack (self).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Frames every request has (threads, gunicorn, Flask's dispatch): left out of the summary.
+GENERIC = ("threading.py", "concurrent/futures/", "gunicorn/", "flask/app.py")
 FRAME = re.compile(r"^(?P<name>.+?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
@@ -43,6 +47,7 @@ def start(pids: list[int], seconds: int, out: Path) -> list[tuple[subprocess.Pop
 def summarise(running: list[tuple[subprocess.Popen, Path]], top: int = 25) -> dict:
     """Wait for the recorders; the inclusive share of samples per function."""
     inclusive: collections.Counter[str] = collections.Counter()
+    leaf: collections.Counter[str] = collections.Counter()
     total = 0
     for proc, path in running:
         proc.wait(120)
@@ -55,19 +60,24 @@ def summarise(running: list[tuple[subprocess.Popen, Path]], top: int = 25) -> di
             n = int(count)
             total += n
             seen = set()
+            name = ""
             for frame in stack.split(";"):
                 found = FRAME.match(frame.strip())
                 if not found:
                     continue
                 name = f"{found['name']} ({shorten(found['file'])})"
-                if name not in seen:
+                if name not in seen and not any(g in found["file"] for g in GENERIC):
                     seen.add(name)
                     inclusive[name] += n
+            leaf[name] += n
     return {
         "samples": total,
         "inclusive_percent": {
             name: round(100 * n / total, 1) for name, n in inclusive.most_common(top)
         }
+        if total
+        else {},
+        "self_percent": {name: round(100 * n / total, 1) for name, n in leaf.most_common(12)}
         if total
         else {},
     }
