@@ -10,7 +10,9 @@ minimal-work endpoints (bench/minimal.py). wrk is the Debian package ``wrk``.
 Warm-up (nothing is measured until it ends): wrk bursts of session starts (varied user
 agents) and signed voice webhooks until the pool's sync has finished in Redis (its number
 set holds all 50,000 numbers and its stats carry this list's version) and then two bursts
-in a row answer every request with a 2xx and no socket error. Ringtrail's workers build
+in a row answer every request with a 2xx, no socket error, no warning in Ringtrail's log
+and no degraded voice answer (/metrics, summed over the workers as under ``ringtrail
+serve``). Ringtrail's workers build
 the compiled user-agent resolver before their first request (``post_worker_init``, as
 ``ringtrail serve``); each loads the routing table on its first request, inside the
 warm-up. The pool is NOT synced ahead: the first lease syncs it, as in production, and
@@ -39,6 +41,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -210,6 +213,9 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
         # limits would turn it away and measure the refusal instead of the lease.
         "RINGTRAIL_SESSION_LIMIT_CLIENT": "0",
         "RINGTRAIL_SESSION_LIMIT_SITE": "0",
+        # As under `ringtrail serve`: every worker counts into the same folder, so one
+        # scrape of /metrics sums the degraded answers of all of them.
+        "RINGTRAIL_METRICS_TOKEN": secrets.token_hex(16),
     }
     app = create_app(
         {k.removeprefix("RINGTRAIL_"): v for k, v in env.items() if k.startswith("RINGTRAIL_")}
@@ -224,7 +230,9 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     minimal.seed(client, tracking_numbers(POOL_SIZE, start=POOL_SIZE))
     client.close()
+    (tmp / "metrics").mkdir(mode=0o700)
     env |= {
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
         "BENCH_REDIS_URL": redis_url,
         "BENCH_TWILIO_TOKEN": setup.token,
         "BENCH_PUBLIC_URL": f"http://127.0.0.1:{ports['minimal']}",
@@ -264,6 +272,7 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
         "pool_id": setup.pool.id,
         "numbers": setup.numbers,
         "log": tmp / "ringtrail.log",
+        "metrics_token": env["RINGTRAIL_METRICS_TOKEN"],
         "keep": keep,
     }
     return facts, procs
@@ -274,6 +283,23 @@ def warnings(facts: dict) -> int:
     logs its warnings, such as "redis unavailable", a degraded answer that is still a
     200)."""
     return len(facts["log"].read_text(errors="replace").splitlines())
+
+
+def degraded(facts: dict) -> int:
+    """Calls Ringtrail's workers have answered the degraded way so far (all reasons),
+    from /metrics: a stale routing table or an unqueued record still answers 200."""
+    ask = urllib.request.Request(
+        f"{facts['base']}/metrics",
+        headers={"Authorization": f"Bearer {facts['metrics_token']}"},
+    )
+    with urllib.request.urlopen(ask, timeout=10) as answer:  # noqa: S310
+        return degraded_total(answer.read().decode())
+
+
+def degraded_total(metrics: str) -> int:
+    """The degraded answers in a /metrics text, summed over reasons."""
+    found = re.findall(r"^ringtrail_degraded_answers_total\{[^}]*\} ([\d.e+]+)$", metrics, re.M)
+    return int(sum(float(v) for v in found))
 
 
 def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
@@ -298,12 +324,12 @@ def warm_up(facts: dict, scripts: dict[str, str], tmp: Path, timeout: float = 30
     while clean < 2:
         if time.monotonic() - started > timeout:
             raise RuntimeError(f"warm-up did not settle in {timeout} s ({bursts} bursts)")
-        logged = warnings(facts)
+        logged, unplain = warnings(facts), degraded(facts)
         s = wrk(f"{facts['base']}/v1/sessions", scripts["varied"], 1, 4, tmp)
         v = wrk(f"{facts['base']}/telephony/twilio/voice", scripts["voice"], 1, 4, tmp)
         bursts += 1
         bad = s["non_2xx"] + s["socket_errors"] + v["non_2xx"] + v["socket_errors"]
-        bad += warnings(facts) - logged
+        bad += warnings(facts) - logged + degraded(facts) - unplain
         failed += bad
         if synced_at is None and pool_synced(client, facts["pool_id"], facts["numbers"]):
             synced_at = time.monotonic() - started
@@ -492,11 +518,12 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
             file=sys.stderr,
         )
         results = []
-        logged = warnings(facts)
+        logged, unplain = warnings(facts), degraded(facts)
         for n in range(rounds):
             results.append(one_round(facts, scripts, pids, duration, connections, tmp))
             results[-1]["warnings_logged"] = warnings(facts) - logged
-            logged = warnings(facts)
+            results[-1]["degraded_answers"] = degraded(facts) - unplain
+            logged, unplain = warnings(facts), degraded(facts)
             print(f"round {n + 1}: {json.dumps(results[-1]['ratios'])}", file=sys.stderr)
         profiles = (
             profile_load(facts, scripts, pids, duration, connections, tmp) if profile else None
@@ -526,6 +553,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
             m: sum(r[m]["non_2xx"] + r[m]["socket_errors"] for r in results) for m in measures
         },
         "warnings_logged_while_measuring": sum(r["warnings_logged"] for r in results),
+        "degraded_answers_while_measuring": sum(r["degraded_answers"] for r in results),
         "redis_commands_per_session": spread(
             [r["sessions_one_ua"]["redis_commands_per_request"] for r in results]
         ),
@@ -552,7 +580,9 @@ def main() -> None:
     results = run(args.duration, args.connections, args.rounds, args.profile)
     print(f"warm-up: {results['warm_up']}")
     print(
-        f"Ringtrail warnings logged while measuring: {results['warnings_logged_while_measuring']}"
+        f"Ringtrail warnings logged / degraded answers while measuring: "
+        f"{results['warnings_logged_while_measuring']} / "
+        f"{results['degraded_answers_while_measuring']}"
     )
     for name, s in results["summary"].items():
         print(f"{name:<40} {s['min']:>7} {s['median']:>7} {s['max']:>7}")

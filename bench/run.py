@@ -87,7 +87,12 @@ def main() -> None:
             f"{warm['seconds']} (sync {warm['pool_synced_after_s']})",
             "",
         ),
-        ("   warnings logged while measuring", f"{http['warnings_logged_while_measuring']}", "0"),
+        (
+            "   warnings logged / degraded answers while measuring",
+            f"{http['warnings_logged_while_measuring']} / "
+            f"{http['degraded_answers_while_measuring']}",
+            "0 / 0",
+        ),
         (
             "1. sessions, varied UAs / minimal: rps",
             mmm("sessions_varied_ua_vs_minimal_rps"),

@@ -132,3 +132,14 @@ def test_the_wrk_script_cycles_user_agents_and_paces():
     assert "function delay() return 12 end" in script
     assert 'wrk.headers["User-Agent"] = uas[i]' in script
     assert "function request()" not in hotpaths.post_script("{}", {})
+
+
+def test_degraded_answers_are_read_from_the_metrics_text():
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    registry = CollectorRegistry()
+    counter = Counter("ringtrail_degraded_answers", "d", ["reason"], registry=registry)
+    assert hotpaths.degraded_total(generate_latest(registry).decode()) == 0
+    counter.labels("stale_routing").inc(2)
+    counter.labels("not_queued").inc()
+    assert hotpaths.degraded_total(generate_latest(registry).decode()) == 3
