@@ -27,7 +27,6 @@ from twilio.twiml.voice_response import VoiceResponse
 from ringtrail import phones
 from ringtrail.calls.events import CallEvent, event_id, facts_of, number
 from ringtrail.calls.intake import submit
-from ringtrail.context import setting
 from ringtrail.crypto import SecretUnreadable, unseal
 from ringtrail.storage.metrics import count_degraded
 from ringtrail.telephony import twiml
@@ -307,10 +306,10 @@ def fallback(hook: Webhook) -> Answer:
         log.exception("fallback: error while noting the call; forwarding anyway")
     count_degraded("fallback")
     try:
-        return Answer.of(twiml.forward(target_of(snapshot, route, agency), caller))
+        return forward_default(route, caller, snapshot, agency)
     except Exception:
         log.exception("fallback: no routing; forwarding to the default number")
-        return Answer.of(twiml.forward(setting("DEFAULT_FORWARD_NUMBER") or None, caller))
+        return forward_default(None, caller)
 
 
 def _event_id(event: CallEvent, kind: str, extra: str = "") -> str:
