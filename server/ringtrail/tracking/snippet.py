@@ -25,14 +25,30 @@ log = logging.getLogger(__name__)
 
 SNIPPET = resources.files("ringtrail.snippet") / "ringtrail.js"
 CONFIG = re.compile(r"/\*CONFIG\*/.*?/\*END\*/", re.DOTALL)
+# An optional part of the snippet: /*IF:name*/ ... /*FI*/ is served only to sites whose
+# settings need the feature "name" (see features()), so a site pays no bytes for what it
+# does not use. Blocks do not nest; each must be valid ES5 with or without its neighbours.
+BLOCK = re.compile(r"/\*IF:(\w+)\*/(.*?)/\*FI\*/", re.DOTALL)
 SENTINEL = "RINGTRAIL_CONFIG"
 UNKNOWN_KEY_JS = "/* ringtrail: unknown site key; the page keeps its own numbers. */\n"
 
 
-@lru_cache(maxsize=4)
-def _template(mtime_ns: int) -> str:
-    """The snippet as served: minified, with a sentinel string where the settings go."""
-    source = CONFIG.sub(f'"{SENTINEL}"', SNIPPET.read_text(encoding="utf-8"), count=1)
+def block_names(source: str) -> set[str]:
+    """The names of the optional blocks in the snippet's source."""
+    return {match.group(1) for match in BLOCK.finditer(source)}
+
+
+def with_features(source: str, features: frozenset[str]) -> str:
+    """The source with the optional blocks of ``features`` kept and the others removed."""
+    return BLOCK.sub(lambda m: m.group(2) if m.group(1) in features else "", source)
+
+
+@lru_cache(maxsize=32)
+def _template(mtime_ns: int, features: frozenset[str] = frozenset()) -> str:
+    """The snippet as served: minified, with the optional blocks of ``features`` only, and
+    a sentinel string where the settings go."""
+    source = with_features(SNIPPET.read_text(encoding="utf-8"), features)
+    source = CONFIG.sub(f'"{SENTINEL}"', source, count=1)
     try:
         from calmjs.parse import es5
         from calmjs.parse.unparsers.es5 import minify_print
@@ -43,10 +59,11 @@ def _template(mtime_ns: int) -> str:
     return minified + "\n"
 
 
-def template() -> str:
-    """The minified snippet, minified again when the file changes."""
+def template(features: frozenset[str] = frozenset()) -> str:
+    """The minified snippet with the optional blocks of ``features``, minified again when
+    the file changes."""
     with resources.as_file(SNIPPET) as path:
-        return _template(path.stat().st_mtime_ns)
+        return _template(path.stat().st_mtime_ns, features)
 
 
 def js_json(value: object) -> str:
@@ -70,9 +87,14 @@ def _render(template_text: str, settings: str) -> tuple[str, str]:
     return body, hashlib.sha256(body.encode()).hexdigest()[:20]
 
 
+def features(site: SiteConfig) -> frozenset[str]:
+    """The optional blocks of the snippet that this site's settings need."""
+    return frozenset()
+
+
 def render(site: SiteConfig, api: str) -> tuple[str, str]:
     """The snippet for one site, and its ETag."""
-    return _render(template(), js_json(site_settings(site, api)))
+    return _render(template(features(site)), js_json(site_settings(site, api)))
 
 
 # AMP: amp-call-tracking fetches {phoneNumber, formattedPhoneNumber} by CORS GET.
