@@ -8,12 +8,13 @@ COPY static ./static
 COPY snippet ./snippet
 RUN pip wheel --no-cache-dir --no-deps -w /wheels .
 
-# Stage 2: install the wheel (not the source) with the PostgreSQL driver.
+# Stage 2: install the wheel (not the source) with the PostgreSQL driver and hiredis
+# (the "fast" extra: Redis replies parsed in C).
 FROM python:3.11-slim
 COPY --from=build /wheels /wheels
 # A quoted "/wheels/ringtrail-*.whl[postgres]" would not glob; resolve the file first.
 RUN wheel="$(ls /wheels/ringtrail-*.whl)" \
-    && pip install --no-cache-dir "${wheel}[postgres]" \
+    && pip install --no-cache-dir "${wheel}[postgres,fast]" \
     && useradd --system ringtrail \
     && mkdir -p /var/lib/ringtrail \
     && chown ringtrail:ringtrail /var/lib/ringtrail
