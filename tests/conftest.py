@@ -134,17 +134,22 @@ def pg_schema():
     engine.dispose()
 
 
+def truncate_postgresql(engine) -> None:
+    """Empty the PostgreSQL test database after a test, as the migrations left it."""
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # The row the migration made: configuration changes bump it.
+        conn.execute(text("INSERT INTO config_version (id, version) VALUES (1, 0)"))
+
+
 @pytest.fixture
 def database_url(db_backend, tmp_path, request):
     """A migrated, empty database for one test."""
     if db_backend == "postgresql":
         engine = request.getfixturevalue("pg_schema")
         yield PG_URL
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            # The row the migration made: configuration changes bump it.
-            conn.execute(text("INSERT INTO config_version (id, version) VALUES (1, 0)"))
+        truncate_postgresql(engine)
         return
     url = f"sqlite:///{tmp_path / 'ringtrail.sqlite3'}"
     engine = make_engine(url, 1.0)

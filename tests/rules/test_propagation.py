@@ -21,16 +21,19 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
+import redis as redis_lib
 
 from ringtrail import create_app
 from ringtrail.calls.events import event_id
 from ringtrail.calls.intake import EventStash
 from ringtrail.storage.sql import get_db
+from tests.conftest import PG_URL, truncate_postgresql
 from tests.helpers import (
     BUSINESS,
     DEFAULT_FORWARD,
@@ -118,10 +121,10 @@ class Answer:
     new: bool  # shows the configuration as changed
 
 
-@pytest.fixture
-def served(app_config, redis_client, tmp_path):
-    """A tenant in the database (a recording client, its site, a pool of numbers, an agency
-    API key) and gunicorn serving it; yields (gunicorn, setup, key)."""
+@contextmanager
+def serving(app_config: dict, tmp: Path):
+    """A tenant in the configured database (a recording client, its site, a pool of numbers,
+    an agency API key) and gunicorn serving it; yields (gunicorn, setup)."""
     app = create_app(app_config)
     with app.app_context():
         setup = make_site(get_db(), numbers=3, record=True)
@@ -133,10 +136,19 @@ def served(app_config, redis_client, tmp_path):
         + ("SPOOL_DIR", "DEFAULT_FORWARD_NUMBER")
     }
     env.pop("RINGTRAIL_CACHE_SECONDS", None)  # the production default
-    server = Gunicorn(env, tmp_path)
+    server = Gunicorn(env, tmp)
     server.start()
-    yield server, setup
-    server.stop()
+    try:
+        yield server, setup
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served(app_config, redis_client, tmp_path):
+    """gunicorn serving a tenant on the test's database; yields (gunicorn, setup)."""
+    with serving(app_config, tmp_path) as both:
+        yield both
 
 
 def voice(server: Gunicorn, setup, number: str) -> tuple[str, str]:
@@ -315,14 +327,52 @@ def test_every_change_reaches_every_worker_within_two_seconds(served, redis_clie
     assert worst < BUDGET, results
 
 
-@pytest.mark.slow
-@pytest.mark.postgres
-def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured(
-    served, redis_client, db_backend
-):
-    server, setup = served
+def other_database(redis_url: str, index: int) -> str:
+    """The same Redis server, another numbered database."""
+    if redis_url.startswith("unix://"):
+        return f"{redis_url.split('?')[0]}?db={index}"
+    parts = urlsplit(redis_url)
+    return urlunsplit(parts._replace(path=f"/{index}"))
 
-    def calls_until_every_worker_answered(rounds: int) -> list[tuple[int, str, str]]:
+
+@pytest.fixture
+def served_on_every_backend(app_config, redis_client, tmp_path, request):
+    """gunicorn serving a tenant on SQLite (this test's database and Redis) and, when the
+    storage tests have PostgreSQL, a second gunicorn on PostgreSQL (with another database of
+    the same Redis), so that both wait out one quiet period together; yields
+    {backend: (gunicorn, setup, redis client)}."""
+    configs = {"sqlite": app_config}
+    if PG_URL:
+        request.getfixturevalue("pg_schema")
+        pg_redis = other_database(app_config["REDIS_URL"], 1)
+        configs["postgresql"] = app_config | {
+            "DATABASE_URL": PG_URL,
+            "REDIS_URL": pg_redis,
+            "INSTANCE_PATH": str(tmp_path / "pg" / "instance"),
+            "SPOOL_DIR": str(tmp_path / "pg" / "spool"),
+        }
+    with ExitStack() as stack:
+        running = {}
+        for backend, config in configs.items():
+            folder = tmp_path / backend
+            folder.mkdir(exist_ok=True)
+            client = redis_lib.Redis.from_url(config["REDIS_URL"], decode_responses=True)
+            stack.callback(client.close)
+            if backend != "sqlite":
+                stack.callback(client.flushdb)
+                stack.callback(truncate_postgresql, request.getfixturevalue("pg_schema"))
+            server, setup = stack.enter_context(serving(config, folder))
+            running[backend] = (server, setup, client)
+        yield running
+
+
+@pytest.mark.slow
+def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured(
+    served_on_every_backend,
+):
+    """One quiet period for every database backend: their gunicorns idle side by side."""
+
+    def calls_until_every_worker_answered(server, setup, rounds: int) -> list:
         """Calls, three at a time (so the kernel hands them to different workers), until
         each worker answered one: (pid, sid, TwiML) of every call made."""
         answered: list[tuple[int, str, str]] = []
@@ -337,14 +387,18 @@ def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured
         reached = len({pid for pid, _, _ in answered})
         pytest.fail(f"{len(answered)} calls reached only {reached} of {WORKERS} workers")
 
-    warm = calls_until_every_worker_answered(40)
-    assert all(records(body) for _, _, body in warm)
-    time.sleep(100)  # a quiet line: no request at all
-    after = calls_until_every_worker_answered(40)
-    degraded = [
-        (pid, body)
-        for pid, sid, body in after
-        if not records(body) or stashed(redis_client, setup, sid)["degraded"]
-    ]
-    print(f"\n{db_backend}: {len(after)} calls after 100 s idle, {len(degraded)} degraded")
-    assert degraded == []
+    for backend, (server, setup, _) in served_on_every_backend.items():
+        warm = calls_until_every_worker_answered(server, setup, 40)
+        assert all(records(body) for _, _, body in warm), backend
+    time.sleep(100)  # a quiet line: no request at all, on every backend at once
+    for backend, (server, setup, client) in served_on_every_backend.items():
+        after = calls_until_every_worker_answered(server, setup, 40)
+        degraded = [
+            (pid, body)
+            for pid, sid, body in after
+            if not records(body) or stashed(client, setup, sid)["degraded"]
+        ]
+        print(f"\n{backend}: {len(after)} calls after 100 s idle, {len(degraded)} degraded")
+        assert degraded == [], backend
+    if PG_URL:
+        assert set(served_on_every_backend) == {"sqlite", "postgresql"}
