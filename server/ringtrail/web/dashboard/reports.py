@@ -249,12 +249,12 @@ def query_with(**changes: Any) -> str:
 
 @bp.app_context_processor
 def report_helpers() -> dict[str, Any]:
-    return {
-        "query_with": query_with,
-        "RANGES": RANGES,
-        "CONFIDENCE_LABELS": CONFIDENCE_LABELS,
-        "CONFIDENCE_MEANINGS": CONFIDENCE_MEANINGS,
-    }
+    return {"query_with": query_with, "RANGES": RANGES}
+
+
+# Globals, not context: the shared macros (imported without context) read them.
+bp.add_app_template_global(CONFIDENCE_LABELS, "CONFIDENCE_LABELS")
+bp.add_app_template_global(CONFIDENCE_MEANINGS, "CONFIDENCE_MEANINGS")
 
 
 def period_args(period: Period) -> dict[str, str]:
