@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from ringtrail import phones
@@ -255,6 +255,15 @@ def report_helpers() -> dict[str, Any]:
 # Globals, not context: the shared macros (imported without context) read them.
 bp.add_app_template_global(CONFIDENCE_LABELS, "CONFIDENCE_LABELS")
 bp.add_app_template_global(CONFIDENCE_MEANINGS, "CONFIDENCE_MEANINGS")
+
+
+@bp.app_template_global("drill_url")
+def drill_url(client_id: int, dimension: str, label: str, period: Period, touch: str) -> str:
+    """The call log showing exactly the calls of one source-report row."""
+    args: dict[str, Any] = {"client": client_id, **calllog.drill_args(dimension, label)}
+    if touch == "first":
+        args["touch"] = "first"
+    return url_for("reportpages.calls", **args, **period_args(period))
 
 
 def period_args(period: Period) -> dict[str, str]:
