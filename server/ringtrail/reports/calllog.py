@@ -295,11 +295,9 @@ def _order(sort: str):
     descending = key.startswith("-")
     columns = SORTS[key.removeprefix("-")]
     order = [(c.desc() if descending else c.asc()).nulls_last() for c in columns]
-    tie = Call.id.desc() if descending else Call.id.asc()
-    if key.removeprefix("-") != "started_at":
-        tie_time = Call.started_at.desc() if descending else Call.started_at.asc()
-        return [*order, tie_time, tie]
-    return [*order, tie]
+    if key.removeprefix("-") == "started_at":
+        return [*order, Call.id.desc() if descending else Call.id.asc()]
+    return [*order, Call.started_at.desc(), Call.id.desc()]  # ties: newest first
 
 
 def call_log(
