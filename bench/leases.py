@@ -92,11 +92,12 @@ def memory_per_session(client, sessions: int = 5_000, pages: int = 10) -> dict:
             device="mobile",
             browser="Mobile Safari",
             os="iOS",
-            pages=[page_entry(now, now, "/plumbing/emergency")],
+            pages=[page_entry(now, now, "/plumbing/emergency", "Emergency plumbing | Acme")],
         )
         visits.create(sid, visit, 6000)
         for p in range(pages - 1):
-            visits.add_page(sid, 1, f"/services/water-heaters/page-{p}", 6000, now + 30 * p)
+            path, title = f"/services/water-heaters/page-{p}", f"Water heaters, part {p} | Acme"
+            visits.add_page(sid, 1, path, 6000, now + 30.4 * p, title)
     after = client.info("memory")["used_memory"]
     return {
         "bytes_per_session": round((after - before) / sessions),

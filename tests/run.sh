@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh machine: makes .venv, installs Ringtrail with its
-# test extras, installs Debian's chromium and chromium-driver if they are missing, runs
+# test extras, installs Debian's chromium and chromium-driver (and libreoffice-calc-nogui,
+# for the spreadsheet test) if they are missing, runs
 # pytest. Extra arguments go to pytest. The storage and fault tests also run on
 # PostgreSQL: without RINGTRAIL_TEST_DATABASE_URL, it installs Debian's postgresql if
 # missing, starts it and uses the database ringtrail_test on 127.0.0.1:5432 (wiped).
@@ -20,6 +21,16 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if ! command -v soffice >/dev/null 2>&1; then
+  # tests/reports/test_spreadsheets.py opens the CSV exports in LibreOffice Calc.
+  echo "tests/run.sh: installing Debian's libreoffice-calc-nogui for the spreadsheet test"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    libreoffice-calc-nogui >/dev/null
 fi
 
 if [ -z "${RINGTRAIL_TEST_DATABASE_URL:-}" ]; then

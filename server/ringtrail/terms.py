@@ -22,6 +22,28 @@ NUMBER_ROLES = ("pool", "overflow", "source")
 
 # How sure the attribution of a call is.
 CONFIDENCES = ("exact", "late", "ambiguous", "repeat", "source", "none")
+# The same confidences in a marketer's words (pages and CSV headers), and what each means;
+# pages show the technical term in a tooltip.
+CONFIDENCE_LABELS = {
+    "exact": "Matched to a visit",
+    "late": "Matched after the visit",
+    "ambiguous": "Shared number",
+    "repeat": "Repeat caller's visit",
+    "source": "Source only",
+    "none": "No visit",
+}
+CONFIDENCE_MEANINGS = {
+    "exact": "the visitor held this number when the call came, and nobody else could have called",
+    "late": "the one visitor who could have called: their lease had ended, within the match window",
+    "ambiguous": "several visitors could have called; the likeliest is shown",
+    "repeat": "this caller called before: the visit of that earlier call",
+    "source": "a fixed source-level number: a source, not a person",
+    "none": "nobody could have called from a visit",
+}
+# Whether a call is the caller's first to the client ("first") or not ("repeat"); calls
+# from withheld numbers are neither.
+CALLER_KINDS = ("first", "repeat")
+CALLER_KIND_LABELS = {"first": "First-time caller", "repeat": "Repeat caller"}
 
 # How a call was answered (Call.route_kind). A number Ringtrail does not route
 # ("unknown_number") or of a suspended client ("suspended") goes to the agency's default

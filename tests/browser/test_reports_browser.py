@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,12 +218,15 @@ def test_download_the_calls_csv(live, seeded, tmp_path):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 13
     hostile = next(r for r in rows if r["campaign"].startswith("<script>"))
-    assert hostile["caller"] == "'+12125550143"
+    assert hostile["caller"] == '="+12125550143"'  # a strictly E.164 number as text
     assert hostile["source"] == "<script>window.__pwned=1</script>"
     assert hostile["landing url"] == PAYLOADS["landing_url"]
     for row in rows:
-        for cell in row.values():
-            assert not cell.lstrip().startswith(("=", "+", "-", "@")), cell
+        for name, cell in row.items():
+            if name in ("caller", "tracking number"):
+                assert re.fullmatch(r'(="\+[0-9]{2,15}")?', cell), cell
+            else:
+                assert not cell.lstrip().startswith(("=", "+", "-", "@")), cell
 
 
 def test_stored_script_and_javascript_urls_never_run(live, seeded):

@@ -28,7 +28,7 @@ from ringtrail.web.responses import csv_response
         ("\r=1+1", "'\r=1+1"),
         ("\n=1+1", "'\n=1+1"),
         ("  =1+1", "'  =1+1"),  # leading blanks do not hide a formula
-        # E.164 numbers: the same rule, so they stay text and keep their +.
+        # E.164 numbers outside the phone columns: the same rule, text with their +.
         ("+14155550100", "'+14155550100"),
         ("+442071838750", "'+442071838750"),
         # A value that starts with an apostrophe gets one more: the rule is reversible.
@@ -111,19 +111,47 @@ def test_no_cell_of_a_hostile_call_row_can_start_a_formula():
         source="=cmd",
         medium="cpc",
     )
-    row = exports.call_row(call, visit, "-Client", ZoneInfo("America/New_York"))
+    row = exports.call_row(call, visit, "-Client", "repeat", ZoneInfo("America/New_York"))
     [header, cells] = read(exports.to_text(exports.CALL_HEADER, [row]))
     written = dict(zip(header, cells, strict=True))
     assert written["started (local)"] == "2024-05-01T08:00:00-04:00"
-    assert written["caller"] == "'+14155550100"
+    # The one formula: a strictly E.164 number as text, shown without an apostrophe.
+    assert written["caller"] == '="+14155550100"'
+    assert written["tracking number"] == '="+16285550101"'
+    assert written["first-time or repeat caller"] == "repeat"
+    assert written["attribution"] == "Matched to a visit"
+    assert written["confidence"] == "exact"
     assert written["source"] == "'=cmd"
     assert written["client"] == "'-Client"
     assert written["landing url"] == "javascript:window.__pwned=1"
     assert written["content"] == "<script>window.__pwned=1</script>"
     assert written["pages viewed"] == "/=1 > /contact"
     assert written["click ids"] == "gclid==1"
+    phones = {written["caller"], written["tracking number"]}
     for cell in cells:
-        assert not cell.lstrip().startswith(exports.TRIGGERS), cell
+        assert cell in phones or not cell.lstrip().startswith(exports.TRIGGERS), cell
+
+
+@pytest.mark.parametrize(
+    ("number", "written"),
+    [
+        ("+14155550100", '="+14155550100"'),
+        ("+442071838750", '="+442071838750"'),
+        # Anything but a plus sign and digits never becomes a formula.
+        ('+1415")&HYPERLINK("http://evil.example', '\'+1415")&HYPERLINK("http://evil.example'),
+        ("+1 415 555 0100", "'+1 415 555 0100"),
+        ("+14155550100\n", "'+14155550100\n"),
+        ("+0123", "'+0123"),
+        ("+1234567890123456", "'+1234567890123456"),
+        ("anonymous", "anonymous"),
+        ("sip:alice@example.com", "sip:alice@example.com"),
+        ("=1+1", "'=1+1"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_phone_cells_are_a_text_formula_only_for_strict_e164(number, written):
+    assert exports.phone_cell(number) == written
 
 
 def test_report_exports_carry_every_column():

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ringtrail.reports import calllog
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import Period
 from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS, erlang_b, recommend
@@ -297,21 +298,6 @@ def test_calls_by_confidence_lists_every_confidence(db, two_clients):
     assert counts == {"exact": 5, "late": 0, "ambiguous": 0, "repeat": 0, "source": 0, "none": 1}
 
 
-def test_call_log_filters_and_pages_newest_first(db, two_clients):
-    a, _ = two_clients
-    page = reports.call_log(db, [a.client.id], MAY, per_page=4)
-    assert page.total == 6 and page.pages == 2
-    started = [call.started_at for call, _, _ in page.rows]
-    assert started == sorted(started, reverse=True) and len(started) == 4
-    assert reports.call_log(db, [a.client.id], MAY, page=2, per_page=4).rows[-1][0].started_at == (
-        utc(2024, 5, 3, 15)
-    )
-    google = reports.call_log(db, [a.client.id], MAY, source="google")
-    assert google.total == 4 and all(c.source == "google" for c, _, _ in google.rows)
-    none = reports.call_log(db, [a.client.id], MAY, confidence="none")
-    assert none.total == 1 and none.rows[0][1] is None
-
-
 def pool_hours(db, setup, rows):
     for hour, new, exhausted, peak, held, ended in rows:
         db.add(
@@ -459,8 +445,8 @@ def test_pages_across_clients_apply_the_dates_in_each_clients_timezone(db, db_ba
     ids = [east.client.id, west.client.id]
     tzs = {east.client.id: NY, west.client.id: LA}
     may1 = Period(date(2024, 5, 1), date(2024, 5, 1), ZoneInfo("UTC"))
-    log = reports.call_log(db, ids, may1, timezones=tzs)
-    assert [c.client_id for c, _, _ in log.rows] == [west.client.id] and log.total == 1
+    log = calllog.call_log(db, ids, may1, timezones=tzs)
+    assert [c.client_id for c, *_ in log.rows] == [west.client.id] and log.total == 1
     health = {
         h.client_id: h
         for h in reports.pool_health(db, ids, may1, timezones=tzs, now=utc(2024, 6, 1))

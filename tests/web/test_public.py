@@ -56,7 +56,7 @@ def test_session_leases_a_number_and_stores_the_visit(client, db, db_backend, re
     # the rest (here an e-mail address) is nobody's business.
     assert visit.landing_url == "https://shop.example/plumbing"
     assert visit.title == "Plumbing"
-    assert visit.pages == [[0, "/plumbing"]]
+    assert visit.pages == [[0, "/plumbing", "Plumbing"]]
     assert 0 < redis_client.ttl(VisitKeys(data["session"]).visit) <= data["ttl"]
 
 
@@ -78,7 +78,7 @@ def test_pageviews_renew_the_same_number_and_are_capped(client, db, redis_client
         assert res.get_json()["numbers"][BUSINESS]["e164"] == number
     pages = decode(redis_client.get(VisitKeys(sid).visit)).pages
     assert len(pages) == MAX_PAGES
-    assert pages[-1][1:] == ["/p54"]
+    assert pages[-1][1:] == ["/p54", "Page 54"]
     assert all("secret" not in p[1] for p in pages)
 
 

@@ -260,12 +260,15 @@ def test_csv_downloads_are_attachments_and_formula_safe(client, db, world):
         assert text.startswith("\ufeff")
         for row in csv.reader(io.StringIO(text.removeprefix("\ufeff"))):
             for cell in row:
+                # The one formula: a strictly E.164 phone number, as text (exports.py).
+                if re.fullmatch(r'="\+[0-9]{2,15}"', cell):
+                    continue
                 assert not cell.lstrip().startswith(("=", "+", "-", "@")), (path, cell)
     calls = client.get("/dashboard/calls.csv").get_data(as_text=True).removeprefix("\ufeff")
     rows = list(csv.DictReader(io.StringIO(calls)))
     assert len(rows) == 3
     hostile = next(r for r in rows if r["campaign"].startswith("<script>"))
-    assert hostile["caller"] == "'+12125550143"
+    assert hostile["caller"] == '="+12125550143"'
     assert hostile["keyword"] == '\'=HYPERLINK("http://evil.example")'
     assert hostile["referrer"] == JS_URL
     assert hostile["pages viewed"] == "/<img src=x onerror=alert(1)> > /contact"

@@ -7,29 +7,27 @@ referrer or UTM value chosen by a stranger could run ``=HYPERLINK(...)``,
 
 - Every text cell whose first non-blank character is one of ``= + - @`` or that begins
   with a tab, carriage return or line feed gets one leading apostrophe (``'``), as OWASP
-  recommends. All three spreadsheets treat a leading apostrophe as "this is text"; none
-  of them evaluates what follows.
+  recommends. None of the three spreadsheets evaluates what follows (Excel and Google
+  Sheets hide the apostrophe on typed input; LibreOffice Calc shows it).
 - A text cell that already begins with an apostrophe gets one more, so the rule is exactly
   reversible: a program that reads the file back removes one leading apostrophe from any
   cell that starts with one, and gets the stored value.
 - Numbers that Ringtrail computes (counts, rates, seconds) are written as numbers.
 
-Phone numbers. E.164 numbers (``+14155550100``) start with ``+``, so they fall under the
-same rule and are written ``'+14155550100``. We chose that over the alternatives:
-
-- Written bare, ``+14155550100`` is read as the number 14155550100: the ``+`` is lost, and
-  Excel shows a longer one, ``+442071838750``, as ``4.42072E+11``. Bare is only safe for
-  strictly valid E.164, and a caller id is whatever the carrier sent (``sip:``, ``client:``
-  or anything a non-Twilio PBX posts), so the writer would have to trust a validator.
-- A leading tab or space hides the prefix but some importers (Google Sheets among them)
-  trim leading whitespace and then parse what is left, which brings the formula back.
-- ``tel:+14155550100`` or a national format changes the value itself, and a national format
-  drops the country.
-- The apostrophe keeps the number as text, exactly as stored, in every tool: the cell
-  shows ``+14155550100`` where the apostrophe is read as a text marker and
-  ``'+14155550100`` where it is shown, which is still the number, still readable, and one
-  character to strip when importing into a CRM. One rule for every cell is easier to
-  audit than a rule with exceptions.
+Phone numbers. E.164 numbers (``+14155550100``) start with ``+``: written bare, every
+spreadsheet reads them as the number 14155550100 (the ``+`` lost, long ones shown as
+``4.42072E+11``), and with the apostrophe above, LibreOffice Calc shows the apostrophe
+(``'+14155550100``: its CSV import keeps it as part of the text). So the phone-number
+columns (tracking number, caller) write a value that is strictly E.164
+(``+`` and 2 to 15 digits, nothing else) as the text formula ``="+14155550100"``, which
+Excel, LibreOffice Calc and Google Sheets all show as the text ``+14155550100``, no
+apostrophe. That is the one formula the files hold, and it cannot carry an injection:
+it is written only for a value made of a plus sign and digits, checked here by a strict
+pattern, so nothing a stranger typed can reach it. Anything else in those columns
+(``anonymous``, ``sip:…``, whatever a PBX posted) is ordinary text under the rule above.
+A program reading the file back strips ``="`` and ``"`` around such a cell.
+``tests/reports/test_spreadsheets.py`` opens a real export in LibreOffice Calc, headless,
+and checks each cell's type.
 
 HTML and script. ``<script>`` and ``javascript:`` values are plain text in a CSV; the
 files are served as ``text/csv`` attachments with ``nosniff`` so a browser never renders
@@ -43,12 +41,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from ringtrail.reports.queries import DIMENSIONS, DayCount, PoolHealth, SourceReport
-from ringtrail.terms import CONFIDENCES, ROUTE_LABELS
+from ringtrail.terms import CONFIDENCE_LABELS, CONFIDENCES, ROUTE_LABELS
 
 BOM = "\ufeff"
 TRIGGERS = ("=", "+", "-", "@")
@@ -59,6 +59,8 @@ def safe_cell(value: Any) -> str | int | float:
     """One cell as written: numbers as numbers, text neutralised against formulas."""
     if value is None:
         return ""
+    if isinstance(value, PhoneCell):
+        return phone_cell(value.number)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
@@ -71,6 +73,24 @@ def safe_cell(value: Any) -> str | int | float:
     if text.startswith(("'", *CONTROL)) or text.lstrip().startswith(TRIGGERS):
         return "'" + text
     return text
+
+
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+@dataclass(frozen=True)
+class PhoneCell:
+    """A phone number for a CSV cell: see "Phone numbers" in the module's docstring."""
+
+    number: str | None
+
+
+def phone_cell(number: str | None) -> str:
+    """A strictly E.164 number as the text formula ``="+1…"``; anything else safe text."""
+    text = number or ""
+    if E164.fullmatch(text):
+        return f'="{text}"'
+    return str(safe_cell(text))
 
 
 def write_rows(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
@@ -206,10 +226,12 @@ CALL_HEADER = (
     "client",
     "tracking number",
     "caller",
+    "first-time or repeat caller",
     "status",
     "answered",
     "talk seconds",
     "duration seconds",
+    "attribution",
     "confidence",
     "source",
     "medium",
@@ -226,7 +248,7 @@ CALL_HEADER = (
 )
 
 
-def call_row(call, visit, client_name: str, tz) -> list[Any]:
+def call_row(call, visit, client_name: str, caller_kind: str | None, tz) -> list[Any]:
     """One call as a CSV row; times in the client's timezone."""
     pages = ""
     if visit is not None:
@@ -236,12 +258,14 @@ def call_row(call, visit, client_name: str, tz) -> list[Any]:
         call.call_sid,
         started,
         client_name,
-        call.tracking_number,
-        call.caller_number,
+        PhoneCell(call.tracking_number),
+        PhoneCell(call.caller_number),
+        caller_kind or "",
         call.status,
         call.answered,
         call.talk_seconds,
         call.duration_seconds,
+        CONFIDENCE_LABELS.get(call.confidence, call.confidence),
         call.confidence,
         call.source,
         call.medium,

@@ -1,4 +1,4 @@
-"""Reports over SQL: the source report, calls per day, confidence, pool health, the call log.
+"""Reports over SQL: the source report, calls per day, confidence, pool health.
 
 Every function takes a database session, the client ids the caller may see (its tenant
 scope: never widen it here) and a :class:`Period`, whose days are the client's local days.
@@ -23,7 +23,6 @@ Attribution touch:
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -706,80 +705,6 @@ def _busiest_by_day(
         if local in peaks:
             peaks[local] = max(peaks[local], r.new_leases + r.exhausted)
     return list(peaks.values())
-
-
-# ---------------------------------------------------------------------------- call log
-
-
-@dataclass
-class CallPage:
-    """One page of the call log."""
-
-    rows: list[tuple[Call, VisitSnapshot | None, str]]  # call, its visit, client name
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages the log has (at least one)."""
-        return max(1, math.ceil(self.total / self.per_page))
-
-
-def call_log(
-    db: Session,
-    client_ids: Sequence[int],
-    period: Period,
-    *,
-    source: str | None = None,
-    confidence: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-    timezones: Timezones | None = None,
-    agency_id: int | None = None,
-) -> CallPage:
-    """Calls of the period, newest first, with their visit, filtered and paginated.
-
-    With ``timezones``, the period is each client's own local days. With ``agency_id``,
-    the agency's calls of no client (numbers Ringtrail does not route) come too, in the
-    period's own days; their client name is "".
-    """
-    page = max(1, page)
-    per_page = min(max(1, per_page), 1000)
-    if not client_ids and agency_id is None:
-        return CallPage([], 0, page, per_page)
-    where = []
-    if source:
-        where.append(Call.source == source)
-    if confidence:
-        where.append(Call.confidence == confidence)
-
-    def narrowed(query):
-        query = query.where(*where)
-        theirs = _in_period(query.where(Call.client_id.in_(client_ids)), period, timezones)
-        if agency_id is None:
-            return theirs
-        lo, hi = period.bounds
-        unclaimed = and_(
-            Call.client_id.is_(None),
-            Call.agency_id == agency_id,
-            Call.started_at >= lo,
-            Call.started_at < hi,
-        )
-        return query.where(or_(theirs.whereclause, unclaimed))
-
-    total = db.scalar(narrowed(select(func.count(Call.id)))) or 0
-    rows = db.execute(
-        narrowed(
-            select(Call, VisitSnapshot, func.coalesce(Client.name, ""))
-            .outerjoin(VisitSnapshot, Call.visit_id == VisitSnapshot.id)
-            .outerjoin(Client, Client.id == Call.client_id)
-        )
-        .order_by(Call.started_at.desc(), Call.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return CallPage([tuple(r) for r in rows], int(total), page, per_page)
 
 
 # ---------------------------------------------------------------------------- overview

@@ -242,7 +242,7 @@ def start_visit(
         device=device.kind,
         browser=device.browser,
         os=device.os,
-        pages=[page_entry(now, now, path_of(url))],
+        pages=[page_entry(now, now, path_of(url), title)],
     )
     try:
         visits = get_visits()
@@ -265,7 +265,9 @@ def start_visit(
     return {"session": session, "numbers": numbers, "ttl": ttl}
 
 
-def add_pageview(site: SiteConfig, session: str, url: str | None) -> dict[str, Any]:
+def add_pageview(
+    site: SiteConfig, session: str, url: str | None, title: str = ""
+) -> dict[str, Any]:
     """Record a page view (``url=None``: a heartbeat) and renew the visit's leases.
 
     NotFound for a session that expired or is another site's; Unavailable when Redis is.
@@ -274,7 +276,7 @@ def add_pageview(site: SiteConfig, session: str, url: str | None) -> dict[str, A
     now = time.time()
     try:
         visit = get_visits().add_page(
-            session, site.id, None if url is None else path_of(url), ttl, now
+            session, site.id, None if url is None else path_of(url), ttl, now, title
         )
         if visit is None:
             raise NotFound("unknown session")

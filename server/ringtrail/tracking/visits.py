@@ -9,6 +9,8 @@ by the number of live visitors.
 from __future__ import annotations
 
 import json
+import math
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,7 @@ from ringtrail.storage.clients import get_redis
 MAX_PAGES = 50
 PATH_LIMIT = 300
 TITLE_LIMIT = 120
+PAGE_TITLE_LIMIT = 80  # a title kept with each page viewed
 
 PAGEVIEW_LUA = lua("pageview.lua")
 
@@ -39,7 +42,8 @@ class VisitKeys:
     """Every key of one visitor session.
 
     - ``visit``  STRING  a JSON document (fields named in ``DOC_FIELDS``), then one line
-      per page, "SECONDS PATH" (the last 50)
+      per page, "SECONDS PATH" or "SECONDS PATH<tab>TITLE" (the last 50; seconds since
+      the visit began, in tenths)
     """
 
     def __init__(self, session_id: str):
@@ -72,7 +76,8 @@ class Visit:
 
     def to_doc(self) -> dict[str, Any]:
         doc = {short: getattr(self, name) for short, name in DOC_FIELDS.items()}
-        doc["t"] = int(self.started)
+        # Tenths of a second: a page viewed 0.4 s after landing reads "+0:00.4".
+        doc["t"] = round(self.started, 1)
         return {k: v for k, v in doc.items() if v not in ("", {}, None)}
 
     @classmethod
@@ -104,32 +109,56 @@ DOC_FIELDS = {
 
 
 def clean_path(path: str) -> str:
-    """A path as stored: bounded, on one line, never empty."""
-    return path.replace("\n", "").replace("\r", "")[:PATH_LIMIT] or "/"
+    """A path as stored: bounded, on one line, no tab (it ends the path), never empty."""
+    return re.sub(r"[\n\r\t]", "", path)[:PATH_LIMIT] or "/"
+
+
+def clean_title(title: str) -> str:
+    """A page title as stored with its page: bounded, on one line, no tab."""
+    return " ".join(re.sub(r"[\n\r\t]", " ", title or "").split())[:PAGE_TITLE_LIMIT]
+
+
+def _seconds(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _offset(seconds: float) -> str:
+    tenths = max(0.0, math.floor(seconds * 10) / 10)
+    return str(int(tenths)) if tenths.is_integer() else f"{tenths:.1f}"
 
 
 def encode(visit: Visit) -> str:
-    """The stored form: the JSON document, then one "SECONDS PATH" line per page."""
+    """The stored form: the JSON document, then one "SECONDS PATH[<tab>TITLE]" line per
+    page (seconds in tenths, e.g. "0.4")."""
     doc = visit.to_doc()
-    lines = [f"{int(offset)} {clean_path(path)}" for offset, path in visit.pages]
+    lines = []
+    for offset, path, *rest in visit.pages:
+        title = clean_title(rest[0]) if rest else ""
+        line = f"{_offset(offset)} {clean_path(path)}"
+        lines.append(f"{line}\t{title}" if title else line)
     return "\n".join([json.dumps(doc, separators=(",", ":")), *lines])
 
 
 def decode(raw: str) -> Visit:
-    """Read the stored form back (see :func:`encode`)."""
+    """Read the stored form back (see :func:`encode`); pages are [seconds, path, title]."""
     head, *lines = raw.split("\n")
     visit = Visit.from_doc(json.loads(head))
-    visit.pages = [[int(offset), path] for offset, _, path in (ln.partition(" ") for ln in lines)]
+    visit.pages = []
+    for line in lines:
+        offset, _, rest = line.partition(" ")
+        path, _, title = rest.partition("\t")
+        visit.pages.append([_seconds(offset), path, title])
     return visit
 
 
-def page_entry(started: float, now: float, path: str) -> list[Any]:
-    """One page view as stored: seconds since the visit began, and the path.
+def page_entry(started: float, now: float, path: str, title: str = "") -> list[Any]:
+    """One page view as stored: seconds since the visit began (tenths), path and title.
 
-    Only the landing page keeps its title (in the visit): every byte here is multiplied by
-    the number of live visitors, and a path is what a marketer reads.
+    Titles are bounded to :data:`PAGE_TITLE_LIMIT` characters: every byte here is
+    multiplied by the number of live visitors.
     """
-    return [max(0, int(now - started)), path[:PATH_LIMIT]]
+    return [_seconds(_offset(now - started)), clean_path(path), clean_title(title)]
 
 
 class VisitStore:
@@ -145,7 +174,13 @@ class VisitStore:
         target.set(VisitKeys(session_id).visit, encode(visit), ex=ttl)
 
     def add_page(
-        self, session_id: str, site_id: int, path: str | None, ttl: int, now: float
+        self,
+        session_id: str,
+        site_id: int,
+        path: str | None,
+        ttl: int,
+        now: float,
+        title: str = "",
     ) -> Visit | None:
         """Record a page view (none for a heartbeat, ``path=None``) and extend the session.
 
@@ -153,7 +188,8 @@ class VisitStore:
         """
         page = "" if path is None else clean_path(path)
         raw = self._pageview(
-            keys=[VisitKeys(session_id).visit], args=[site_id, repr(now), page, MAX_PAGES, ttl]
+            keys=[VisitKeys(session_id).visit],
+            args=[site_id, repr(now), page, MAX_PAGES, ttl, clean_title(title)],
         )
         return decode(raw) if raw else None
 

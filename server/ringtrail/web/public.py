@@ -143,9 +143,9 @@ def create_pageview(session: str):
     site, origin = site_and_origin(body)
     heartbeat = body.get("heartbeat") in (True, 1)  # JSON true, or 1 (the snippet sends 1)
     url = None if heartbeat else page_url(body)
-    text_field(body, "title", TITLE_LIMIT)  # accepted for compatibility; only paths are kept
+    title = "" if heartbeat else text_field(body, "title", TITLE_LIMIT)
     try:
-        answer = add_pageview(site, session, url)
+        answer = add_pageview(site, session, url, title)
     except Unavailable as exc:
         # The snippet keeps what it shows; it may read why, so the answer carries CORS.
         return _cors(jsonify(error=exc.reason), origin), 503

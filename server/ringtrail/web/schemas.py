@@ -27,7 +27,11 @@ from marshmallow import (
 from ringtrail import phones
 from ringtrail.phones import US_STATES
 from ringtrail.phones import parse as e164
+from ringtrail.reports.calllog import NONE as NONE_VALUE
+from ringtrail.reports.calllog import SORTS, STATUSES
+from ringtrail.reports.queries import TOUCHES
 from ringtrail.terms import (
+    CALLER_KINDS,
     CONFIDENCES,
     CONSENT_MODES,
     DAYS,
@@ -761,9 +765,65 @@ class CallQuery(PageQuery):
     client_id = Id(query=True)
     since = fields.AwareDateTime(metadata={"description": "ISO 8601, inclusive"})
     until = fields.AwareDateTime(metadata={"description": "ISO 8601, exclusive"})
-    source = Text(max_length=100, allow_empty=True)
-    campaign = Text(max_length=200, allow_empty=True)
+    q = Text(
+        max_length=200,
+        allow_empty=True,
+        metadata={
+            "description": "Search, case-insensitive: any part of the caller's or tracking "
+            "number (digits), source, medium, campaign, keyword, landing page and title, "
+            "referrer or client name. A client in HIPAA mode keeps no caller numbers: its "
+            "callers are found by the whole number only (through its keyed hash)."
+        },
+    )
+    source = Text(
+        max_length=200,
+        allow_empty=True,
+        metadata={"description": f"Exactly, whatever its case; {NONE_VALUE}: not set"},
+    )
+    medium = Text(
+        max_length=200,
+        allow_empty=True,
+        metadata={"description": f"Exactly, whatever its case; {NONE_VALUE}: not set"},
+    )
+    campaign = Text(
+        max_length=200, allow_empty=True, metadata={"description": f"{NONE_VALUE}: not set"}
+    )
+    keyword = Text(
+        max_length=200, allow_empty=True, metadata={"description": f"{NONE_VALUE}: not set"}
+    )
+    landing = Text(
+        max_length=200,
+        allow_empty=True,
+        metadata={"description": f"The landing page's path; {NONE_VALUE}: no visit"},
+    )
+    referrer = Text(
+        max_length=200,
+        allow_empty=True,
+        metadata={"description": f"The referrer's domain, or (direct); {NONE_VALUE}: no visit"},
+    )
+    touch = fields.String(
+        validate=validate.OneOf(TOUCHES),
+        metadata={
+            "description": "Which visit source, medium, campaign, keyword, landing and "
+            "referrer read: the call's own (last, default) or the caller's first "
+            "attributed call's (first), as the source report counts them"
+        },
+    )
+    tracking = Text(
+        max_length=40,
+        allow_empty=True,
+        metadata={"description": "The tracking number called: a whole number, or digits"},
+    )
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    caller = fields.String(
+        validate=validate.OneOf(CALLER_KINDS),
+        metadata={"description": "first: the caller's first call to the client; repeat"},
+    )
     confidence = fields.String(validate=validate.OneOf(CONFIDENCES))
+    sort = fields.String(
+        validate=validate.OneOf([*SORTS, *(f"-{k}" for k in SORTS)]),
+        metadata={"description": "A column; a leading - sorts descending (default -started_at)"},
+    )
 
 
 class RecordingQuery(In):
@@ -846,6 +906,16 @@ class CallOut(Schema):
     repeat_of = fields.Integer(
         allow_none=True, metadata={"description": "a repeat call: the earlier call it repeats"}
     )
+    caller_kind = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "first: the caller's first call to this client; repeat: not the "
+            "first; null: a withheld number, or a call of no client"
+        },
+    )
+    attribution = fields.String(
+        metadata={"description": "the confidence in plain words, as the dashboard shows it"}
+    )
     route_kind = fields.String(
         metadata={
             "description": "how the call was answered: normal, overflow, after_hours, "
@@ -859,6 +929,13 @@ class CallOut(Schema):
 
 class CallDetailOut(CallOut):
     visit = fields.Nested(VisitOut, allow_none=True)
+    caller_calls = fields.List(
+        fields.Nested(CallOut),
+        metadata={
+            "description": "the same caller's other calls to the same client, newest first "
+            "(matched by the keyed hash of the number, so in HIPAA mode too)"
+        },
+    )
     candidates = fields.List(
         fields.Nested(VisitOut),
         metadata={"description": "an ambiguous call: every visit that could have made it"},

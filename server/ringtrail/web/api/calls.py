@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from ringtrail.accounts import probes
 from ringtrail.accounts.tenancy import scoped
@@ -15,13 +16,16 @@ from ringtrail.calls.events import CallEvent, facts_of
 from ringtrail.calls.records import apply_event, candidate_visits
 from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
 from ringtrail.privacy.recordings import open_recording
-from ringtrail.storage.models import Call, VisitSnapshot
+from ringtrail.reports import calllog
+from ringtrail.reports.calllog import CallFilter, call_log
+from ringtrail.reports.queries import MAX_PERIOD_DAYS, Period
+from ringtrail.storage.models import Call, Client, VisitSnapshot
 from ringtrail.storage.sql import get_db
-from ringtrail.terms import ROUTE_LABELS
+from ringtrail.terms import CONFIDENCE_LABELS, ROUTE_LABELS
 from ringtrail.tracking.directory import route_for
 from ringtrail.tracking.pool import get_pools
 from ringtrail.tracking.visits import get_visits
-from ringtrail.web.api.blueprint import bp, paginate, principal
+from ringtrail.web.api.blueprint import bp, principal
 from ringtrail.web.login import owned
 from ringtrail.web.responses import recording_response
 from ringtrail.web.schemas import (
@@ -33,13 +37,32 @@ from ringtrail.web.schemas import (
     page_of,
 )
 
+# The call log's filters, as GET /calls takes them.
+FILTER_ARGS = (
+    "q",
+    "source",
+    "medium",
+    "campaign",
+    "keyword",
+    "landing",
+    "referrer",
+    "touch",
+    "tracking",
+    "status",
+    "caller",
+    "confidence",
+    "sort",
+)
 MAX_AGE = 30 * 86400  # older calls cannot be attributed: lease history is gone
 MAX_AHEAD = 300  # clocks disagree a little; calls from the future do not happen
 
 
-def call_out(call: Call, *, detail: bool = False) -> dict[str, Any]:
-    """A call as the API shows it; with ``detail``, the visit and the pages viewed."""
+def call_out(call: Call, *, detail: bool = False, caller_kind: str | None = None) -> dict[str, Any]:
+    """A call as the API shows it; with ``detail``, the visit with the pages viewed, and
+    the caller's other calls."""
     visit: VisitSnapshot | None = call.visit
+    if detail:
+        caller_kind = calllog.caller_kind(get_db(), call)
     out = {
         "id": call.id,
         "provider": call.provider,
@@ -61,12 +84,18 @@ def call_out(call: Call, *, detail: bool = False) -> dict[str, Any]:
         "landing_url": visit.landing_url if visit else "",
         "has_click_id": bool(visit and visit.click_ids),
         "repeat_of": call.repeat_of,
+        "caller_kind": caller_kind,
+        "attribution": CONFIDENCE_LABELS.get(call.confidence, call.confidence),
         "route_kind": call.route_kind,
         "route": ROUTE_LABELS.get(call.route_kind, call.route_kind),
     }
     if detail:
         out["visit"] = _visit_out(visit) if visit else None
         out["candidates"] = [_visit_out(v) for v in candidate_visits(get_db(), call)]
+        others = calllog.caller_calls(get_db(), call)
+        out["caller_calls"] = [
+            call_out(c, caller_kind=calllog.caller_kind(get_db(), c)) for c in others
+        ]
     return out
 
 
@@ -106,23 +135,53 @@ def _visit_out(visit: VisitSnapshot) -> dict[str, Any]:
 @bp.arguments(CallQuery, location="query")
 @bp.response(200, page_of(CallOut))
 def list_calls(query: dict[str, Any]):
-    """Calls, newest first, filtered by client, date range, source, campaign, confidence."""
-    stmt = scoped(select(Call), Call, principal()).options(selectinload(Call.visit))
+    """Calls, newest first unless sorted otherwise: searched and filtered as the
+    dashboard's call log (the same service), by client and time too.
+
+    ``source``, ``medium``, ``campaign``, ``keyword``, ``landing`` and ``referrer`` select
+    exactly the calls a row of the source report counts (``__none__``: its "(not set)"
+    row), under ``touch``; they read the days from ``since`` to ``until`` in UTC, at most
+    400 (from ``until`` back when ``since`` is missing).
+    """
+    p = principal()
+    db = get_db()
+    visible = list(db.scalars(scoped(select(Client.id), Client, p).order_by(Client.id)))
+    agency_id = p.agency_id if p.client_id is None else None
     if "client_id" in query:
-        stmt = stmt.where(Call.client_id == query["client_id"])
-    if "since" in query:
-        stmt = stmt.where(Call.started_at >= query["since"])
-    if "until" in query:
-        stmt = stmt.where(Call.started_at < query["until"])
-    if "source" in query:
-        stmt = stmt.where(Call.source == query["source"])
-    if "confidence" in query:
-        stmt = stmt.where(Call.confidence == query["confidence"])
-    if "campaign" in query:
-        stmt = stmt.join(VisitSnapshot, Call.visit_id == VisitSnapshot.id).where(
-            VisitSnapshot.campaign == query["campaign"]
-        )
-    return paginate(stmt.order_by(Call.started_at.desc(), Call.id.desc()), query, call_out)
+        visible = [c for c in visible if c == query["client_id"]]
+        agency_id = None
+    filt = CallFilter(**{k: query[k] for k in FILTER_ARGS if k in query and query[k] is not None})
+    since, until = query.get("since"), query.get("until")
+    period = drill_period(since, until) if filt.drills else None
+    log = call_log(
+        db,
+        visible,
+        period,
+        filt,
+        page=query["page"],
+        per_page=query["per_page"],
+        agency_id=agency_id,
+        since=since,
+        until=until,
+    )
+    return {
+        "items": [call_out(r.call, caller_kind=r.caller_kind) for r in log.rows],
+        "page": log.page,
+        "per_page": log.per_page,
+        "total": log.total,
+    }
+
+
+def drill_period(since: datetime | None, until: datetime | None) -> Period:
+    """The UTC days a drill-down reads: ``since`` to ``until``, at most 400 days."""
+    end = until or datetime.now(UTC)
+    start = since or end - timedelta(days=MAX_PERIOD_DAYS - 1)
+    last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    first = start.astimezone(UTC).date()
+    try:
+        return Period(min(first, last), last, ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise Unprocessable(f"since and until: {exc}") from None
 
 
 # {call}, not {call_id}: a call's call_id is the carrier's id (a string); {call} is its id.

@@ -17,21 +17,27 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from ringtrail import phones
 from ringtrail.accounts import pool_autosize, tenancy
 from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
-from ringtrail.reports import autosizer, exports
+from ringtrail.reports import autosizer, calllog, exports
 from ringtrail.reports import queries as reports
 from ringtrail.reports.queries import DIMENSIONS, Period
 from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS
 from ringtrail.storage.models import Call, Client, Pool, Site
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import consent
-from ringtrail.terms import CONFIDENCES, EDITORS, UNROUTED
+from ringtrail.terms import (
+    CONFIDENCE_LABELS,
+    CONFIDENCE_MEANINGS,
+    CONFIDENCES,
+    EDITORS,
+    UNROUTED,
+)
 from ringtrail.terms import ROUTE_LABELS as TERSE_ROUTES
 from ringtrail.tracking.pool import get_pools
 from ringtrail.web.dashboard.blueprints import reports as bp
@@ -41,7 +47,21 @@ from ringtrail.web.responses import csv_response
 RANGES = (7, 30, 90)
 DEFAULT_DAYS = 30
 OVERFLOW_TARGETS = (0.005, 0.01, 0.02, 0.05)
-PER_PAGE = 50
+# The call log's sortable columns, as the sort menu names them.
+SORT_LABELS = {
+    "started_at": "When",
+    "client": "Client",
+    "caller": "Caller",
+    "tracking": "Tracking number",
+    "outcome": "Outcome",
+    "duration": "Call length",
+    "confidence": "Attribution",
+    "source": "Source / medium",
+    "campaign": "Campaign",
+    "keyword": "Keyword",
+    "landing": "Landing page",
+    "referrer": "Referrer",
+}
 ROUTE_LABELS = {
     "normal": "Normal",
     "overflow": "Overflow number (the pool was exhausted)",
@@ -102,6 +122,16 @@ def duration(seconds: float | None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@bp.app_template_filter("since_landing")
+def since_landing(seconds: float | None) -> str:
+    """A page's time since landing: 7 → "+0:07", 0.4 → "+0:00.4", 65 → "+1:05"."""
+    if seconds is None:
+        return ""
+    if seconds < 10 and not float(seconds).is_integer():
+        return f"+0:0{seconds:.1f}"
+    return "+" + duration(seconds)
 
 
 @bp.app_template_filter("phone")
@@ -220,6 +250,20 @@ def query_with(**changes: Any) -> str:
 @bp.app_context_processor
 def report_helpers() -> dict[str, Any]:
     return {"query_with": query_with, "RANGES": RANGES}
+
+
+# Globals, not context: the shared macros (imported without context) read them.
+bp.add_app_template_global(CONFIDENCE_LABELS, "CONFIDENCE_LABELS")
+bp.add_app_template_global(CONFIDENCE_MEANINGS, "CONFIDENCE_MEANINGS")
+
+
+@bp.app_template_global("drill_url")
+def drill_url(client_id: int, dimension: str, label: str, period: Period, touch: str) -> str:
+    """The call log showing exactly the calls of one source-report row."""
+    args: dict[str, Any] = {"client": client_id, **calllog.drill_args(dimension, label)}
+    if touch == "first":
+        args["touch"] = "first"
+    return url_for("reportpages.calls", **args, **period_args(period))
 
 
 def period_args(period: Period) -> dict[str, str]:
@@ -385,11 +429,16 @@ def _call_filters():
     client = chosen_client()
     in_view = scope(client)
     period = period_from_args(in_view.tz)
-    source = request.args.get("source", "").strip()[:100] or None
-    confidence = request.args.get("confidence", "") or None
-    if confidence is not None and confidence not in CONFIDENCES:
-        raise Invalid(f"confidence must be one of: {', '.join(CONFIDENCES)}.")
-    return client, in_view, period, source, confidence
+    return client, in_view, period, calllog.parse_filter(request.args)
+
+
+def per_page_choice() -> int:
+    """The page size: one of :data:`calllog.PER_PAGE_CHOICES`."""
+    raw = request.args.get("per_page", str(calllog.DEFAULT_PER_PAGE))
+    allowed = calllog.PER_PAGE_CHOICES
+    if not raw.isdigit() or int(raw) not in allowed:
+        raise Invalid(f"per_page must be one of: {', '.join(map(str, allowed))}.")
+    return int(raw)
 
 
 def unclaimed_agency(client: Client | None) -> int | None:
@@ -402,28 +451,30 @@ def unclaimed_agency(client: Client | None) -> int | None:
 @bp.get("/calls")
 @login_required()
 def calls():
-    """The call log with each call's source, visit and pages viewed."""
-    client, in_view, period, source, confidence = _call_filters()
-    log = reports.call_log(
+    """The call log: search, filters, sorting and page size, all carried in the URL."""
+    client, in_view, period, filt = _call_filters()
+    log = calllog.call_log(
         get_db(),
         in_view.ids,
         period,
-        source=source,
-        confidence=confidence,
+        filt,
         page=page_number(),
-        per_page=PER_PAGE,
+        per_page=per_page_choice(),
         timezones=in_view.timezones,
         agency_id=unclaimed_agency(client),
     )
+    clients = scope().clients
     return render_template(
         "reports_calls.html",
         log=log,
         period=period,
         client=client,
-        clients=scope().clients,
-        source=source or "",
-        confidence=confidence or "",
+        clients=clients,
+        filt=filt,
+        hipaa=any(c.hipaa for c in ([client] if client else clients)),
         confidences=CONFIDENCES,
+        per_page_choices=calllog.PER_PAGE_CHOICES,
+        sort_labels=SORT_LABELS,
         timezones=in_view.timezones | {None: period.tz},
         route_labels=TERSE_ROUTES,
         unrouted=UNROUTED,
@@ -433,8 +484,8 @@ def calls():
 @bp.get("/calls.csv")
 @login_required()
 def calls_csv():
-    """Every call matching the call log's filters, as CSV."""
-    client, in_view, period, source, confidence = _call_filters()
+    """Every call matching the call log's search and filters, in its order, as CSV."""
+    client, in_view, period, filt = _call_filters()
     db = get_db()
     tzs = in_view.timezones | {None: period.tz}
     agency_id = unclaimed_agency(client)
@@ -442,19 +493,18 @@ def calls_csv():
     def rows():
         page = 1
         while True:
-            chunk = reports.call_log(
+            chunk = calllog.call_log(
                 db,
                 in_view.ids,
                 period,
-                source=source,
-                confidence=confidence,
+                filt,
                 page=page,
                 per_page=1000,
                 timezones=in_view.timezones,
                 agency_id=agency_id,
             )
-            for call, visit, client_name in chunk.rows:
-                yield exports.call_row(call, visit, client_name, tzs[call.client_id])
+            for row in chunk.rows:
+                yield exports.call_row(*row, tzs[row.call.client_id])
             if page >= chunk.pages:
                 return
             page += 1
@@ -463,21 +513,26 @@ def calls_csv():
     return csv_response(name, exports.CALL_HEADER, rows())
 
 
+def journey(visit, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The pages of a visit, each with its time since landing and its title."""
+    out = []
+    for entry in (visit.pages or []) if visit is not None else []:
+        if isinstance(entry, list | tuple) and len(entry) >= 2:
+            seconds = entry[0] if isinstance(entry[0], int | float) else None
+            title = str(entry[2]) if len(entry) > 2 and entry[2] else ""
+            out.append({"seconds": seconds, "path": str(entry[1]), "title": title})
+    return out
+
+
 @bp.get("/calls/<int:call_id>")
 @login_required()
 def call_detail(call_id: int):
-    """One call: who, when, how it went, and the visit with the pages viewed before it."""
+    """One call: who, when, how it went, the visit with its pages, the caller's other calls."""
     call = owned(Call, call_id)
     db = get_db()
     client = db.get(Client, call.client_id) if call.client_id else None
     tz = reports.zone(client.timezone if client else None)
     visit = call.visit
-    pages = []
-    if visit is not None:
-        for entry in visit.pages or []:
-            if isinstance(entry, list | tuple) and len(entry) >= 2:
-                seconds = entry[0] if isinstance(entry[0], int | float) else None
-                pages.append({"seconds": seconds, "path": str(entry[1])})
     has_recording = bool(call.recording_sid or call.recording_url)
     state = consent.STATES.get(call.caller_state or "")
     return render_template(
@@ -485,7 +540,7 @@ def call_detail(call_id: int):
         call=call,
         client=client,
         visit=visit,
-        pages=pages,
+        pages=journey(visit, tz),
         tz=tz,
         has_recording=has_recording,
         # Report-only users see that a recording exists, never a player (nor its URL).
@@ -493,6 +548,8 @@ def call_detail(call_id: int):
         route_kind=ROUTE_LABELS.get(call.route_kind, call.route_kind),
         candidates=candidate_visits(db, call),
         caller_state=f"{state[0]} ({call.caller_state})" if state else None,
+        caller_kind=calllog.caller_kind(db, call),
+        other_calls=calllog.caller_calls(db, call),
     )
 
 
