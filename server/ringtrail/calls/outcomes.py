@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ringtrail.errors import Forbidden, Unprocessable
@@ -212,20 +212,23 @@ def audit(db: Session, call: Call, actor: Actor, action: str, details: dict[str,
     )
 
 
-def history(db: Session, call: Call) -> list[AuditEntry]:
-    """Every change to the call's outcome and notes, oldest first."""
-    return list(
-        db.scalars(
-            select(AuditEntry)
-            .where(
-                AuditEntry.object_type == "call",
-                AuditEntry.object_id == call.id,
-                AuditEntry.action.in_(("outcome", "note", "rules")),
-                AuditEntry.agency_id == call.agency_id,
-            )
-            .order_by(AuditEntry.id)
-        ).all()
+def history_query(call: Call) -> Select:
+    """Every change to the call's outcome and its notes, oldest first (a select)."""
+    return (
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == "call",
+            AuditEntry.object_id == call.id,
+            AuditEntry.action.in_(("outcome", "note")),
+            AuditEntry.agency_id == call.agency_id,
+        )
+        .order_by(AuditEntry.id)
     )
+
+
+def history(db: Session, call: Call) -> list[AuditEntry]:
+    """Every change to the call's outcome and its notes, oldest first."""
+    return list(db.scalars(history_query(call)).all())
 
 
 def changed(

@@ -12,7 +12,9 @@ from sqlalchemy.orm import selectinload
 from ringtrail.accounts import probes
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.calls.events import CallEvent, facts_of
+from ringtrail.calls.outcomes import outcome_of
 from ringtrail.calls.records import apply_event, candidate_visits
+from ringtrail.calls.rules import on_completed
 from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
 from ringtrail.privacy.recordings import open_recording
 from ringtrail.storage.models import Call, VisitSnapshot
@@ -63,6 +65,7 @@ def call_out(call: Call, *, detail: bool = False) -> dict[str, Any]:
         "repeat_of": call.repeat_of,
         "route_kind": call.route_kind,
         "route": ROUTE_LABELS.get(call.route_kind, call.route_kind),
+        "outcome": outcome_of(call),
     }
     if detail:
         out["visit"] = _visit_out(visit) if visit else None
@@ -107,7 +110,9 @@ def _visit_out(visit: VisitSnapshot) -> dict[str, Any]:
 @bp.response(200, page_of(CallOut))
 def list_calls(query: dict[str, Any]):
     """Calls, newest first, filtered by client, date range, source, campaign, confidence."""
-    stmt = scoped(select(Call), Call, principal()).options(selectinload(Call.visit))
+    stmt = scoped(select(Call), Call, principal()).options(
+        selectinload(Call.visit), selectinload(Call.tags), selectinload(Call.notes)
+    )
     if "client_id" in query:
         stmt = stmt.where(Call.client_id == query["client_id"])
     if "since" in query:
@@ -231,6 +236,7 @@ def ingest_call(data: dict[str, Any]):
             call.answered = data["answered"]
         elif data["status"] in ("busy", "no-answer", "failed", "canceled"):
             call.answered = False
+        on_completed(db, call)  # the client's rules, once the call is complete
         db.commit()
     except redis.RedisError:
         db.rollback()
