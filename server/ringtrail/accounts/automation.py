@@ -30,7 +30,9 @@ def tags_of(db: Session, client: Client) -> list[ClientTag]:
     """The client's tag vocabulary, by name."""
     return list(
         db.scalars(
-            select(ClientTag).where(ClientTag.client_id == client.id).order_by(ClientTag.name)
+            select(ClientTag)
+            .where(ClientTag.client_id == client.id)
+            .order_by(func.lower(ClientTag.name), ClientTag.id)
         ).all()
     )
 

@@ -157,6 +157,8 @@ def apply(
     if "value" in change and "value" not in protected:
         value = change["value"]
         if isinstance(value, dict):
+            if "amount_minor" not in value or "currency" not in value:
+                raise Unprocessable("a value needs amount_minor and currency")
             value = Value(int(value["amount_minor"]), str(value["currency"]))
         old = _value_text(call.value_minor, call.currency)
         if value is None:
