@@ -1002,7 +1002,7 @@ class ActionIn(In):
 
 
 class RuleIn(In):
-    name = Text(max_length=200, load_default="")
+    name = Text(max_length=200, allow_empty=True, load_default="")
     position = Int(validate=validate.Range(0, 10_000), load_default=None)
     enabled = Flag(load_default=True)
     conditions = fields.List(
