@@ -156,3 +156,14 @@ def test_a_hipaa_client_keeps_only_the_hash_of_a_blocked_number(db, tenant):
     row = db.get(BlockedCaller, block.id)
     assert row.number is None and len(row.caller_hash) == 64
     assert "555" not in str(automation.describe_block(row))
+
+
+def test_erasing_a_caller_forgets_a_blocked_number_and_keeps_the_block(db, tenant):
+    from ringtrail.privacy import erasure
+
+    block = automation.block_number(db, cli_principal(), tenant.client, "+12125550199")
+    assert block.number == "+12125550199"
+    erasure.erase(db, cli_principal(), erasure.caller_subject("(212) 555-0199"))
+    db.expire_all()
+    row = db.get(BlockedCaller, block.id)
+    assert row.number is None and row.caller_hash == block.caller_hash

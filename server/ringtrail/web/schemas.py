@@ -855,8 +855,8 @@ class CallOut(Schema):
         metadata={
             "description": "how the call was answered: normal, overflow, after_hours, "
             "voicemail, unknown_number (a number of the agency's account that Ringtrail "
-            "does not route: no client), suspended, or fallback (only the Fallback URL "
-            "was reached)"
+            "does not route: no client), suspended, fallback (only the Fallback URL "
+            "was reached), or blocked (refused: the client blocked the caller)"
         }
     )
     route = fields.String(metadata={"description": "the route kind in a few words"})
