@@ -110,7 +110,8 @@ def apply(
     ``change`` may hold ``tags`` (the whole list), ``add_tags``, ``remove_tags``,
     ``lead_status`` and ``value`` (a :class:`Value`, a dict of it, or None to clear).
     A "rule" change skips every field a person set, so a manual change is never
-    overwritten. Nothing is committed here: the caller commits with the audit entry.
+    overwritten; a field is marked as set by whoever last changed it. Nothing is
+    committed here: the caller commits with the audit entry.
     """
     if source == "manual":
         may_change(actor)
@@ -142,8 +143,6 @@ def apply(
         if before != after:
             diff["tags"] = [before, after]
             sources["tags"] = source
-        elif source == "manual":
-            sources["tags"] = source  # a person looked and chose: rules keep off
 
     if "lead_status" in change and "lead_status" not in protected:
         status = change["lead_status"]
@@ -152,7 +151,7 @@ def apply(
         if status != call.lead_status:
             diff["lead_status"] = [call.lead_status, status]
             call.lead_status = status
-        sources["lead_status"] = source
+            sources["lead_status"] = source
 
     if "value" in change and "value" not in protected:
         value = change["value"]
@@ -170,7 +169,7 @@ def apply(
         new = _value_text(call.value_minor, call.currency)
         if old != new:
             diff["value"] = [old, new]
-        sources["value"] = source
+            sources["value"] = source
 
     if sources != (call.outcome_sources or {}):
         call.outcome_sources = {f: sources[f] for f in OUTCOME_FIELDS if f in sources}
