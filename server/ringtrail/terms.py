@@ -58,6 +58,7 @@ ROUTE_KINDS = (
     "suspended",
     "fallback",
     "unknown",
+    "blocked",
 )
 # Calls that no route took as configured: the call log labels them.
 UNROUTED = ("unknown_number", "suspended", "fallback", "unknown")
@@ -71,6 +72,7 @@ ROUTE_LABELS = {
     "suspended": "suspended client",
     "fallback": "fallback",
     "unknown": "unknown number",
+    "blocked": "blocked caller",
 }
 
 # The kinds of call event a carrier sends over the life of one call.
@@ -105,3 +107,35 @@ DEFAULT_TARGET_OVERFLOW = 0.01
 DEFAULT_AUTOSIZE_MIN = 1
 DEFAULT_AUTOSIZE_MAX = 100
 DEFAULT_AUTOSIZE_COOLDOWN_SECONDS = 7 * 86400
+
+# Call outcomes (calls/outcomes.py): what a call was worth, set by people and by rules.
+LEAD_STATUSES = ("new", "qualified", "not_a_lead", "spam", "customer")
+LEAD_LABELS = {
+    "new": "new",
+    "qualified": "qualified",
+    "not_a_lead": "not a lead",
+    "spam": "spam",
+    "customer": "customer",
+}
+# The parts of an outcome whose setter is tracked: a rule never overwrites a person's.
+OUTCOME_FIELDS = ("tags", "lead_status", "value")
+# Who set an outcome field: a person or a script ("manual"), a rule, or the block list.
+OUTCOME_SOURCES = ("manual", "rule", "block")
+TAG_MAX = 60
+NOTE_MAX = 4000
+
+# Automation rules (calls/rules.py): what a condition tests, and what an action does.
+RULE_CONDITIONS = (
+    "min_duration",  # value: seconds; the call lasted at least that long
+    "answered",  # value: true (answered) or false (missed)
+    "first_time_caller",  # value: true or false
+    "source",  # value: text, equal ignoring case
+    "medium",
+    "campaign",
+    "keyword",
+    "landing_page",  # value: text the landing page URL contains, ignoring case
+    "tracking_number",  # value: E.164
+    "business_hours",  # value: "inside" or "outside" (the client's hours and time zone)
+    "caller_state",  # value: two letters; the caller number's area, approximate
+)
+RULE_ACTIONS = ("add_tag", "set_lead_status", "set_value")

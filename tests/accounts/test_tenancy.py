@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
-from ringtrail.accounts import access
+from ringtrail.accounts import access, automation
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.storage.models import AuditEntry, Call, Client, TrackingNumber
 from tests.helpers import bearer, call_params, make_site, new_key, run_jobs, twilio_post
@@ -61,7 +61,16 @@ def _objects(
         db.add(call)
         db.commit()
         number = db.scalar(select(TrackingNumber.id).where(TrackingNumber.pool_id == pool_id))
+        client = db.get(Client, client_id)
+        word = automation.create_tag(db, cli_principal(), client, f"tag {tag}")
+        rule = automation.create_rule(
+            db, cli_principal(), client, {"actions": [{"kind": "add_tag", "tag": word.name}]}
+        )
+        block = automation.block_number(db, cli_principal(), client, "+12125550177")
         return raw, {
+            "tag_id": word.id,
+            "rule_id": rule.id,
+            "block_id": block.id,
             "client_id": client_id,
             "site_id": site_id,
             "pool_id": pool_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from ringtrail.accounts import audit
@@ -23,12 +23,15 @@ from ringtrail.errors import Conflict, Forbidden, Invalid, Unprocessable
 from ringtrail.storage.models import (
     Agency,
     ApiKey,
+    BlockedCaller,
     Call,
     Client,
+    ClientTag,
     DailyVisits,
     Pool,
     PoolAutosize,
     PoolHour,
+    Rule,
     Site,
     TrackingNumber,
     User,
@@ -266,6 +269,8 @@ def delete_client(db: Session, p: Principal, client: Client) -> None:
         principal=p,
         agency_id=client.agency_id,
     )
+    for owned in (ClientTag, Rule, BlockedCaller):  # its outcome settings go with it
+        db.execute(delete(owned).where(owned.client_id == client.id))
     db.delete(client)
     commit_config(db)
 

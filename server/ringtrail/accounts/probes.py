@@ -40,11 +40,14 @@ from ringtrail.storage.models import (
     Agency,
     ApiKey,
     AuditEntry,
+    BlockedCaller,
     Call,
     Client,
+    ClientTag,
     DailyVisits,
     Pool,
     PoolHour,
+    Rule,
     Site,
     TrackingNumber,
     User,
@@ -72,6 +75,9 @@ OBJECT_TYPES: dict[type, str] = {
     AuditEntry: "audit_entry",
     PoolHour: "pool_hour",
     DailyVisits: "daily_visits",
+    ClientTag: "tag",
+    Rule: "rule",
+    BlockedCaller: "block",
 }
 MODELS = {name: model for model, name in OBJECT_TYPES.items()}
 
@@ -91,7 +97,7 @@ def tenant_of(db: Session, obj: Any) -> tuple[int | None, int | None]:
         if obj.client_id is None:
             return obj.agency_id, None
         client_id = obj.client_id
-    elif isinstance(obj, Site):
+    elif isinstance(obj, Site | ClientTag | Rule | BlockedCaller):
         client_id = obj.client_id
     elif isinstance(obj, Pool):
         client_id = obj.site.client_id

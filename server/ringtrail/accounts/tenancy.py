@@ -24,11 +24,14 @@ from ringtrail.storage.models import (
     Agency,
     ApiKey,
     AuditEntry,
+    BlockedCaller,
     Call,
     Client,
+    ClientTag,
     DailyVisits,
     Pool,
     PoolHour,
+    Rule,
     Site,
     TrackingNumber,
     User,
@@ -87,6 +90,8 @@ def conditions(model: type, principal: Principal | None) -> list[Any]:
         return [Agency.id == p.agency_id]
     if model is Client:
         return [Client.id.in_(client_ids(p))]
+    if model in (ClientTag, Rule, BlockedCaller):
+        return [model.client_id.in_(client_ids(p))]
     if model in (Site,):
         return [Site.client_id.in_(client_ids(p))]
     if model is Pool:
@@ -148,6 +153,9 @@ VIEW_ARGS: dict[str, type] = {
     "call": Call,  # the admin API's /calls/{call}: its calls have a call_id of their own
     "user_id": User,
     "key_id": ApiKey,
+    "tag_id": ClientTag,
+    "rule_id": Rule,
+    "block_id": BlockedCaller,
 }
 
 

@@ -106,6 +106,7 @@ class CallEvent:
     forward_to: str = ""
     route_kind: str | None = None  # terms.ROUTE_KINDS: normal, overflow, unknown_number…
     degraded: bool = False  # answered without recording (stale routing, no queue)
+    blocked: bool = False  # refused (<Reject>): the client blocked this caller
     # proof of disclosure (voice, and a dial that led to voicemail)
     notice_played: bool = False
     notice_version: str | None = None

@@ -30,6 +30,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ringtrail.calls.events import CallEvent
 from ringtrail.calls.records import apply_event as apply_to_sql
+from ringtrail.calls.rules import on_completed
 from ringtrail.calls.spool import Spool
 from ringtrail.context import setting
 from ringtrail.storage import lua
@@ -266,6 +267,8 @@ def apply_event(event_id: str) -> str:
             result = "already applied"
         else:
             call = apply_to_sql(db, event, get_pools(), get_visits())
+            if call is not None:
+                on_completed(db, call)  # the client's rules, once the call is over
             db.add(AppliedEvent(event_id=event_id))
             db.commit()
             if call is None:  # an older release's event whose agency cannot be told

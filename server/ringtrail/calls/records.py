@@ -185,6 +185,17 @@ def apply_disclosure(call: Call, event: CallEvent) -> None:
     call.notice_played = True
 
 
+def _mark_blocked(call: Call) -> None:
+    """A call refused because the client blocked its caller: spam, unless a person has
+    already said otherwise."""
+    call.blocked = True
+    call.confidence = "none"
+    sources = dict(call.outcome_sources or {})
+    if sources.get("lead_status") != "manual":
+        call.lead_status = "spam"
+        call.outcome_sources = sources | {"lead_status": "block"}
+
+
 def fixed_number_source(role: str, pattern: str | None) -> tuple[str, str]:
     """What a call to a fixed number says about its source.
 
@@ -226,6 +237,9 @@ def _apply_voice(
             call.recording_sid = call.recording_url = call.transcription = None
             call.recording_seconds = None
     advance_status(db, call, event.status, same_rank=False)
+    if event.blocked:
+        _mark_blocked(call)
+        return  # refused: never connected, attributed to no visit
 
     role = route.role if route else None
     if role in ("source", "overflow"):

@@ -3,6 +3,7 @@
 
 - ``run.py``: demo, serve, worker, seed-demo, migrate, replay-spool, secrets rotate;
 - ``manage.py``: agencies, clients, sites, pools, numbers, keys, users, erasure;
+- ``outcomes.py``: call outcomes, tags, automation rules, block lists;
 - ``tools.py``: the attribution simulator and the benchmarks;
 - ``app.py``: the app context and how refusals become messages and exit codes.
 """
@@ -13,7 +14,7 @@ import os
 
 import click
 
-from ringtrail.cli import carrier, manage, run, tools
+from ringtrail.cli import carrier, manage, outcomes, run, tools
 from ringtrail.cli.app import Group
 
 
@@ -36,5 +37,6 @@ for _command in (
     tools.bench,
     *manage.COMMANDS,
     *carrier.COMMANDS,
+    *outcomes.COMMANDS,
 ):
     main.add_command(_command)

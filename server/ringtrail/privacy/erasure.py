@@ -53,7 +53,16 @@ from ringtrail.hashing import caller_hash
 from ringtrail.privacy.retention import delete_calls, delete_snapshots
 from ringtrail.storage.clients import get_queue
 from ringtrail.storage.jobs import all_job_ids, registries
-from ringtrail.storage.models import Agency, Call, Client, ErasureReceipt, Pool, Site, VisitSnapshot
+from ringtrail.storage.models import (
+    Agency,
+    BlockedCaller,
+    Call,
+    Client,
+    ErasureReceipt,
+    Pool,
+    Site,
+    VisitSnapshot,
+)
 from ringtrail.telephony import carrier
 from ringtrail.tracking.pool import get_pools
 from ringtrail.tracking.visits import get_visits
@@ -199,6 +208,7 @@ def _erase(db: Session, principal: Principal, scope: Scope, subject: Subject) ->
         calls = _matching_calls(db, scope, subject)
         sessions |= {c.session_id for c in calls if c.session_id}
         _erase_calls(db, scope, calls, counts)
+        _forget_blocked_number(db, scope, subject)
     else:
         counts["calls_detached"] += _detach_calls(db, scope, subject.canonical)
     for session_id in sorted(sessions):
@@ -260,6 +270,21 @@ def _matching_calls(db: Session, scope: Scope, subject: Subject) -> list[Call]:
     if subject.hashes:
         conditions.append(Call.caller_hash.in_(sorted(subject.hashes)))
     return list(db.scalars(stmt.where(or_(*conditions))))
+
+
+def _forget_blocked_number(db: Session, scope: Scope, subject: Subject) -> None:
+    """A blocked caller's number goes; the block stays, kept by its keyed hash alone (the
+    client asked for it, and the hash says nothing without the key)."""
+    if not subject.hashes or not scope.client_ids:
+        return
+    db.execute(
+        update(BlockedCaller)
+        .where(
+            BlockedCaller.client_id.in_(scope.client_ids),
+            BlockedCaller.caller_hash.in_(sorted(subject.hashes)),
+        )
+        .values(number=None)
+    )
 
 
 def _erase_calls(db: Session, scope: Scope, calls: list[Call], counts: Counter) -> None:

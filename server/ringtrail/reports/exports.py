@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ringtrail.reports.outcomes import OutcomeReport
 from ringtrail.reports.queries import DIMENSIONS, DayCount, PoolHealth, SourceReport
 from ringtrail.terms import CONFIDENCE_LABELS, CONFIDENCES, ROUTE_LABELS
 
@@ -150,6 +151,20 @@ def source_report_rows(report: SourceReport) -> tuple[list[str], list[list[Any]]
         for r in (*report.rows, report.total)
     ]
     return header, rows
+
+
+OUTCOME_HEADER = ("qualified leads", "value", "calls by tag")
+
+
+def with_outcomes(
+    header: list[str], rows: list[list[Any]], figures: OutcomeReport
+) -> tuple[list[str], list[list[Any]]]:
+    """The source report's header and rows (total last) with the outcome columns."""
+    extra = [figures.row(row[0]) for row in rows[:-1]] + [figures.total]
+    return [*header, *OUTCOME_HEADER], [
+        [*row, f.qualified, f.value_text(), f.tags_text()]
+        for row, f in zip(rows, extra, strict=True)
+    ]
 
 
 def series_rows(days: Sequence[DayCount]) -> tuple[list[str], list[list[Any]]]:

@@ -242,7 +242,7 @@ def call_facts(
             firsts,
             (firsts.c.client_id == Call.client_id) & (firsts.c.caller == CALLER_KEY),
         )
-        .where(Call.client_id.in_(client_ids)),
+        .where(Call.client_id.in_(client_ids), Call.blocked.is_(False)),  # refused: apart
         period,
     ).order_by(Call.started_at, Call.id)
     out = []

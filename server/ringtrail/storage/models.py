@@ -300,10 +300,113 @@ class Call(Base):
     recording_sid: Mapped[str | None] = mapped_column(String(64))
     recording_url: Mapped[str | None] = mapped_column(Text)
     recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Outcome (calls/outcomes.py): terms.LEAD_STATUSES; a value in minor units (cents) of
+    # ``currency``; ``outcome_sources`` says who set each of "tags", "lead_status" and
+    # "value": "manual" (a person or a script: rules never overwrite it), "rule" or "block".
+    lead_status: Mapped[str] = mapped_column(String(16), default="new")
+    value_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    outcome_sources: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Refused by the carrier response because the client blocked the caller (always spam).
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the client's rules ran on the completed call: they run once (a job may rerun).
+    rules_ran_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     visit: Mapped[VisitSnapshot | None] = relationship()
+    tags: Mapped[list[CallTag]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="CallTag.id"
+    )
+    notes: Mapped[list[CallNote]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="CallNote.id"
+    )
+
+    @property
+    def tag_names(self) -> list[str]:
+        """The call's tags, by name, in the order they were added."""
+        return [t.tag.name for t in self.tags]
+
+
+class ClientTag(Base):
+    """One word of a client's own tag vocabulary; calls carry only these."""
+
+    __tablename__ = "client_tags"
+    __table_args__ = (UniqueConstraint("client_id", "name", name="uq_client_tags_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallTag(Base):
+    """A tag on a call, with who put it there ("manual" or "rule")."""
+
+    __tablename__ = "call_tags"
+    __table_args__ = (UniqueConstraint("call_id", "tag_id", name="uq_call_tags"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("client_tags.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(8), default="manual")
+
+    call: Mapped[Call] = relationship(back_populates="tags")
+    tag: Mapped[ClientTag] = relationship(lazy="joined")
+
+
+class CallNote(Base):
+    """A note on a call: who wrote it (e-mail, key prefix or "cli") and when."""
+
+    __tablename__ = "call_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(254), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="notes")
+
+
+class Rule(Base):
+    """An automation rule of one client: when every condition holds for a completed call,
+    its actions set the outcome (calls/rules.py). Rules run in ``position`` order (then id).
+
+    ``conditions``: [{"kind": terms.RULE_CONDITIONS, "value": ...}]; ``actions``:
+    [{"kind": terms.RULE_ACTIONS, ...}].
+    """
+
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    conditions: Mapped[list] = mapped_column(JSON, default=list)
+    actions: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BlockedCaller(Base):
+    """A caller a client refuses: the keyed hash of the number (``hashing.caller_hash``,
+    the one calls carry), and the number itself only where the client keeps callers'
+    numbers anyway (never in HIPAA mode). Part of the configuration: it reaches the voice
+    webhook through the cached directory."""
+
+    __tablename__ = "blocked_callers"
+    __table_args__ = (UniqueConstraint("client_id", "caller_hash", name="uq_blocked_callers_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    caller_hash: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DailyVisits(Base):
@@ -468,4 +571,4 @@ class AppliedEvent(Base):
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber)
+CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller)

@@ -84,6 +84,14 @@ def voicemail(notice: str, prompt: str, transcribe: bool) -> VoiceResponse:
     return response
 
 
+def reject() -> VoiceResponse:
+    """Refuse the call before it is answered (``<Reject reason="busy">``): the caller hears
+    a busy tone and is not charged. Only for a caller the client blocked."""
+    response = VoiceResponse()
+    response.reject(reason="busy")
+    return response
+
+
 def nobody() -> VoiceResponse:
     """Voicemail that cannot be taken: say so and hang up, recording nothing."""
     response = VoiceResponse()

@@ -228,6 +228,28 @@ def unrouted(
     return Answer.of(twiml.forward(target, caller))
 
 
+def blocked(snapshot: Snapshot, route: Route, hashed: str | None) -> bool:
+    """Whether the route's client blocked this caller (by the keyed hash of the number).
+
+    Read from the cached directory like the rest of the configuration; anything that
+    goes wrong reading it counts as not blocked: the call connects.
+    """
+    try:
+        return hashed is not None and hashed in snapshot.blocked.get(route.client_id, ())
+    except Exception:
+        log.exception("voice: block list unreadable; connecting the call")
+        return False
+
+
+def refuse(event: CallEvent) -> Answer:
+    """A blocked caller: refuse the call (``<Reject>``) and queue its record, which says
+    so (blocked, spam). The only call Ringtrail does not connect, because a person asked."""
+    event = dataclasses.replace(event, blocked=True, route_kind="blocked", forward_to="")
+    submit(_event_id(event, "voice"), event)
+    log.info("voice: blocked caller refused")
+    return Answer.of(twiml.reject())
+
+
 def voice(hook: Webhook) -> Answer:
     """A call is ringing on a tracking number: forward it, queue its record."""
     caller = None
@@ -250,6 +272,8 @@ def voice(hook: Webhook) -> Answer:
             return unrouted(hook, snapshot, route, agency, caller)
         fresh = routing_fresh(directory, snapshot)
         event = voice_event(hook, route)
+        if fresh and blocked(snapshot, route, event.caller_hash):
+            return refuse(event)
         plan = plan_call(route, event.caller_state, event.received_at, fresh)
         plain = plan.degraded(route)
         event = dataclasses.replace(

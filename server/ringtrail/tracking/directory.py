@@ -27,7 +27,14 @@ from ringtrail.context import instance_path, setting, state
 from ringtrail.phones import national_table
 from ringtrail.storage.channel import ConfigChannel
 from ringtrail.storage.clients import make_redis
-from ringtrail.storage.models import Agency, Client, ConfigVersion, Site, TrackingNumber
+from ringtrail.storage.models import (
+    Agency,
+    BlockedCaller,
+    Client,
+    ConfigVersion,
+    Site,
+    TrackingNumber,
+)
 from ringtrail.tracking.pool import numbers_version
 from ringtrail.tracking.watcher import ConfigWatcher
 
@@ -118,6 +125,8 @@ class Snapshot:
     version: int = -1  # ConfigVersion.version when loaded; -1: unknown (a copy from disk)
     # agency id -> its default forward number: where its calls that no route takes go
     defaults: dict[int, str] = field(default_factory=dict)
+    # client id -> keyed hashes of the callers it blocked (``hashing.caller_hash``)
+    blocked: dict[int, frozenset[str]] = field(default_factory=dict)
     # account sid -> agency id, made from ``tokens`` (account sids are unique in SQL)
     accounts: dict[str, int] = field(init=False, repr=False)
 
@@ -133,6 +142,7 @@ class Snapshot:
                 "routes": [asdict(r) for r in self.routes.values()],
                 "tokens": {str(k): [sid, toks] for k, (sid, toks) in self.tokens.items()},
                 "defaults": {str(k): number for k, number in self.defaults.items()},
+                "blocked": {str(k): sorted(hashes) for k, hashes in self.blocked.items()},
             }
         )
 
@@ -152,8 +162,16 @@ class Snapshot:
         routes = {r["number"]: Route(**r) for r in data["routes"]}
         tokens = {int(k): (sid, toks) for k, (sid, toks) in data["tokens"].items()}
         defaults = {int(k): number for k, number in data.get("defaults", {}).items()}
+        blocked = {int(k): frozenset(v) for k, v in data.get("blocked", {}).items()}
         # loaded_at 0: a copy of unknown age, never taken for fresh.
-        return cls(sites=sites, routes=routes, tokens=tokens, loaded_at=0.0, defaults=defaults)
+        return cls(
+            sites=sites,
+            routes=routes,
+            tokens=tokens,
+            loaded_at=0.0,
+            defaults=defaults,
+            blocked=blocked,
+        )
 
 
 def _without_display(items: list[tuple[str, object]]) -> dict:
@@ -282,6 +300,11 @@ def load(session: Session) -> Snapshot:
         for a in agencies
     }
     defaults = {a.id: a.default_forward_number for a in agencies if a.default_forward_number}
+    blocked: dict[int, set[str]] = {}
+    for client_id, hashed in session.execute(
+        select(BlockedCaller.client_id, BlockedCaller.caller_hash)
+    ):
+        blocked.setdefault(client_id, set()).add(hashed)
     return Snapshot(
         sites=sites,
         routes=routes,
@@ -289,6 +312,7 @@ def load(session: Session) -> Snapshot:
         loaded_at=time.monotonic(),
         version=version,
         defaults=defaults,
+        blocked={client: frozenset(hashes) for client, hashes in blocked.items()},
     )
 
 

@@ -36,9 +36,14 @@ from ringtrail.terms import (
     CONSENT_MODES,
     DAYS,
     EXHAUSTION_POLICIES,
+    LEAD_STATUSES,
+    NOTE_MAX,
     NUMBER_ROLES,
     RETENTION_MAX_DAYS,
     ROLES,
+    RULE_ACTIONS,
+    RULE_CONDITIONS,
+    TAG_MAX,
 )
 
 MAX_ID = 2**31 - 1
@@ -920,11 +925,12 @@ class CallOut(Schema):
         metadata={
             "description": "how the call was answered: normal, overflow, after_hours, "
             "voicemail, unknown_number (a number of the agency's account that Ringtrail "
-            "does not route: no client), suspended, or fallback (only the Fallback URL "
-            "was reached)"
+            "does not route: no client), suspended, fallback (only the Fallback URL "
+            "was reached), or blocked (refused: the client blocked the caller)"
         }
     )
     route = fields.String(metadata={"description": "the route kind in a few words"})
+    outcome = fields.Nested(lambda: OutcomeOut())
 
 
 class CallDetailOut(CallOut):
@@ -940,6 +946,194 @@ class CallDetailOut(CallOut):
         fields.Nested(VisitOut),
         metadata={"description": "an ambiguous call: every visit that could have made it"},
     )
+
+
+# -- outcomes, rules and block lists ----------------------------------------------------------
+
+
+class CallValue(Schema):
+    """A value: an amount in minor units (cents) of a three-letter currency."""
+
+    class Meta:
+        unknown = RAISE
+
+    amount_minor = Int(required=True, validate=validate.Range(0, 2**31 - 1))
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z]{3}$", error="a three-letter ISO currency code"),
+    )
+
+
+class NoteOut(Schema):
+    id = fields.Integer()
+    author = fields.String()
+    body = fields.String()
+    at = fields.DateTime()
+
+
+class OutcomeOut(Schema):
+    tags = fields.List(fields.String())
+    lead_status = fields.String(metadata={"enum": list(LEAD_STATUSES)})
+    value = fields.Nested(CallValue, allow_none=True)
+    blocked = fields.Boolean(metadata={"description": "refused: the client blocked the caller"})
+    sources = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "who set tags, lead_status, value: manual, rule or block"},
+    )
+    notes = fields.List(fields.Nested(NoteOut))
+
+
+class CallPatch(Patch):
+    """An outcome change: the whole tag list, or tags to add and remove; the lead status;
+    the value (null clears it); a note to add. Tags come from the client's vocabulary."""
+
+    OPENAPI = {
+        "not": {
+            "anyOf": [{"required": ["tags", "add_tags"]}, {"required": ["tags", "remove_tags"]}]
+        }
+    }
+
+    tags = fields.List(Text(max_length=TAG_MAX), validate=validate.Length(max=50))
+    add_tags = fields.List(Text(max_length=TAG_MAX), validate=validate.Length(max=50))
+    remove_tags = fields.List(Text(max_length=TAG_MAX), validate=validate.Length(max=50))
+    lead_status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
+    value = fields.Nested(CallValue, allow_none=True)
+    note = Text(max_length=NOTE_MAX)
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "tags" in data and ("add_tags" in data or "remove_tags" in data):
+            raise ValidationError("send tags, or add_tags and remove_tags, not both")
+
+
+class BulkOutcomeIn(CallPatch):
+    OPENAPI = {"minProperties": 2}
+
+    call_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _a_change(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if set(data) <= {"call_ids"}:
+            raise ValidationError("send at least one change with call_ids")
+
+
+class BulkOutcomeOut(Schema):
+    changed = fields.List(fields.Integer(), metadata={"description": "ids of calls changed"})
+
+
+class HistoryOut(Schema):
+    at = fields.String()
+    actor_type = fields.String()
+    actor = fields.String()
+    action = fields.String(metadata={"description": "outcome, note or rules"})
+    details = fields.Dict(metadata={"description": "changes: {field: [old, new]}, source"})
+
+
+class TagIn(In):
+    name = Text(max_length=TAG_MAX, required=True)
+
+
+class TagOut(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer()
+    name = fields.String()
+    created_at = fields.DateTime()
+
+
+class ConditionIn(In):
+    kind = fields.String(required=True, validate=validate.OneOf(RULE_CONDITIONS))
+    value = fields.Raw(
+        required=True,
+        metadata={
+            "description": "min_duration: seconds; answered, first_time_caller: true or "
+            "false; business_hours: inside or outside; caller_state: two letters; "
+            "tracking_number: a phone number; source, medium, campaign, keyword: text "
+            "(equal, ignoring case); landing_page: text the landing URL contains"
+        },
+    )
+
+
+class ActionIn(In):
+    kind = fields.String(required=True, validate=validate.OneOf(RULE_ACTIONS))
+    tag = Text(max_length=TAG_MAX, metadata={"description": "add_tag: one of the client's tags"})
+    lead_status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
+    amount_minor = Int(validate=validate.Range(0, 2**31 - 1))
+    currency = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z]{3}$", error="a three-letter ISO currency code")
+    )
+
+    @validates_schema
+    def _complete(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        needs = {
+            "add_tag": ("tag",),
+            "set_lead_status": ("lead_status",),
+            "set_value": ("amount_minor", "currency"),
+        }[data["kind"]]
+        missing = [n for n in needs if n not in data]
+        if missing:
+            raise ValidationError(f"{data['kind']} needs {' and '.join(missing)}")
+        extra = set(data) - set(needs) - {"kind"}
+        if extra:
+            raise ValidationError(f"{data['kind']} takes no {', '.join(sorted(extra))}")
+
+
+class RuleIn(In):
+    name = Text(max_length=200, allow_empty=True, load_default="")
+    position = Int(validate=validate.Range(0, 10_000), load_default=None)
+    enabled = Flag(load_default=True)
+    conditions = fields.List(
+        fields.Nested(ConditionIn),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "all must hold; none: every completed call"},
+    )
+    actions = fields.List(
+        fields.Nested(ActionIn), required=True, validate=validate.Length(min=1, max=20)
+    )
+
+
+class RulePatch(Patch):
+    name = Text(max_length=200, allow_empty=True)
+    position = Int(validate=validate.Range(0, 10_000))
+    enabled = Flag()
+    conditions = fields.List(fields.Nested(ConditionIn), validate=validate.Length(max=20))
+    actions = fields.List(fields.Nested(ActionIn), validate=validate.Length(min=1, max=20))
+
+
+class RuleOut(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer()
+    name = fields.String()
+    position = fields.Integer()
+    enabled = fields.Boolean()
+    conditions = fields.List(fields.Dict())
+    actions = fields.List(fields.Dict())
+
+
+class BlockIn(In):
+    OPENAPI = {"oneOf": [{"required": ["number"]}, {"required": ["call_id"]}]}
+
+    number = Phone(metadata={"description": "the caller's number"})
+    call_id = Id(metadata={"description": "block the caller of this call (HIPAA too)"})
+    reason = Text(max_length=200, allow_empty=True, load_default="")
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("number" in data) == ("call_id" in data):
+            raise ValidationError("send number or call_id (one of them)")
+
+
+class BlockOut(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer()
+    number = fields.String(
+        allow_none=True, metadata={"description": "kept only outside HIPAA mode"}
+    )
+    caller = fields.String(metadata={"description": "the number, or a short form of its hash"})
+    reason = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
 
 
 class ErrorOut(Schema):

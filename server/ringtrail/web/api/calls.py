@@ -13,7 +13,9 @@ from sqlalchemy import select
 from ringtrail.accounts import probes
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.calls.events import CallEvent, facts_of
+from ringtrail.calls.outcomes import outcome_of
 from ringtrail.calls.records import apply_event, candidate_visits
+from ringtrail.calls.rules import on_completed
 from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
 from ringtrail.privacy.recordings import open_recording
 from ringtrail.reports import calllog
@@ -88,6 +90,7 @@ def call_out(call: Call, *, detail: bool = False, caller_kind: str | None = None
         "attribution": CONFIDENCE_LABELS.get(call.confidence, call.confidence),
         "route_kind": call.route_kind,
         "route": ROUTE_LABELS.get(call.route_kind, call.route_kind),
+        "outcome": outcome_of(call),
     }
     if detail:
         out["visit"] = _visit_out(visit) if visit else None
@@ -290,6 +293,7 @@ def ingest_call(data: dict[str, Any]):
             call.answered = data["answered"]
         elif data["status"] in ("busy", "no-answer", "failed", "canceled"):
             call.answered = False
+        on_completed(db, call)  # the client's rules, once the call is complete
         db.commit()
     except redis.RedisError:
         db.rollback()

@@ -7,6 +7,7 @@ from ringtrail.web.dashboard import (  # noqa: F401
     account,
     carrier,
     login,
+    outcomes,
     privacy,
     reports,
     settings,

@@ -26,6 +26,7 @@ from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
 from ringtrail.reports import autosizer, calllog, exports
 from ringtrail.reports import queries as reports
+from ringtrail.reports.outcomes import outcome_figures
 from ringtrail.reports.queries import DIMENSIONS, Period
 from ringtrail.reports.sizing import DEFAULT_VISIT_SECONDS
 from ringtrail.storage.models import Call, Client, Pool, Site
@@ -390,6 +391,7 @@ def client_view(client_id: int):
         touch=touch,
         dimensions=DIMENSIONS,
         report=report,
+        outcomes=outcome_figures(db, [client.id], period, dimension, touch),
         summary=by_source.total,
         days=day_chart(days),
         sources=source_chart(by_source.rows),
@@ -409,6 +411,8 @@ def client_report_csv(client_id: int):
     touch = choice("touch", reports.TOUCHES, "last")
     report = reports.source_report(get_db(), [client.id], period, dimension, touch)
     header, rows = exports.source_report_rows(report)
+    figures = outcome_figures(get_db(), [client.id], period, dimension, touch)
+    header, rows = exports.with_outcomes(header, rows, figures)
     name = f"ringtrail-{client.id}-{dimension}-{touch}-{period.start}-{period.end}.csv"
     return csv_response(name, header, rows)
 
