@@ -130,7 +130,7 @@ def since_landing(seconds: float | None) -> str:
     """A page's time since landing: 7 → "+0:07", 0.4 → "+0:00.4", 65 → "+1:05"."""
     if seconds is None:
         return ""
-    if seconds < 10 and not float(seconds).is_integer():
+    if seconds < 9.95 and not float(seconds).is_integer():
         return f"+0:0{seconds:.1f}"
     return "+" + duration(seconds)
 
@@ -517,7 +517,7 @@ def calls_csv():
     return csv_response(name, exports.CALL_HEADER, rows())
 
 
-def journey(visit, tz: ZoneInfo) -> list[dict[str, Any]]:
+def journey(visit) -> list[dict[str, Any]]:
     """The pages of a visit, each with its time since landing and its title."""
     out = []
     for entry in (visit.pages or []) if visit is not None else []:
@@ -544,7 +544,7 @@ def call_detail(call_id: int):
         call=call,
         client=client,
         visit=visit,
-        pages=journey(visit, tz),
+        pages=journey(visit),
         tz=tz,
         has_recording=has_recording,
         # Report-only users see that a recording exists, never a player (nor its URL).
