@@ -6,7 +6,14 @@ register themselves on its blueprint when imported here.
 
 from __future__ import annotations
 
-from ringtrail.web.api import access, calls, carrier, config, privacy  # noqa: F401 (routes on bp)
+from ringtrail.web.api import (  # noqa: F401 (routes on bp)
+    access,
+    calls,
+    carrier,
+    config,
+    privacy,
+    reports,
+)
 from ringtrail.web.api.blueprint import bp, init_app
 
 __all__ = ["bp", "init_app"]

@@ -1,0 +1,63 @@
+"""Links from a report row to the call log, filtered to exactly the calls the row counts.
+
+The call log reads ``source``, ``medium``, ``campaign``, ``keyword`` and ``landing``,
+and ``touch`` for first-touch rows. A "(not set)" row (or "(no visit)" for landing pages)
+is asked for with the literal value ``__none__``: an empty parameter would mean "no
+filter" and open every call. The period goes along as ``from`` and ``to`` (local days).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import url_for
+
+from ringtrail.reports.queries import NO_VISIT, NOT_SET, Period
+
+NONE = "__none__"
+# Each dimension's call-log parameters; "source / medium" sets both.
+PARAMS = {
+    "source": ("source",),
+    "medium": ("medium",),
+    "source_medium": ("source", "medium"),
+    "campaign": ("campaign",),
+    "keyword": ("keyword",),
+    "landing_page": ("landing",),
+}
+
+
+def _value(label: str) -> str:
+    return NONE if label in (NOT_SET, NO_VISIT) else label
+
+
+def filters(dimension: str, label: str, touch: str = "last") -> dict[str, str] | None:
+    """The call log's filter for one row (None for a dimension it cannot filter by)."""
+    names = PARAMS.get(dimension)
+    if names is None:
+        return None
+    if dimension == "source_medium":
+        source, sep, medium = label.partition(" / ")
+        values = (source, medium) if sep else (label, NOT_SET)
+    else:
+        values = (label,)
+    out = {name: _value(v) for name, v in zip(names, values, strict=True)}
+    if touch != "last":
+        out["touch"] = touch
+    return out
+
+
+def calls_url(
+    client_id: int, period: Period, dimension: str, label: str, touch: str = "last"
+) -> str | None:
+    """The call log of one client and period, filtered to one report row."""
+    row = filters(dimension, label, touch)
+    if row is None:
+        return None
+    args = {"client": client_id, "from": period.start.isoformat(), "to": period.end.isoformat()}
+    return url_for("reportpages.calls") + "?" + urlencode(args | row)
+
+
+def total_url(client_id: int, period: Period) -> str:
+    """The call log of one client and period, unfiltered (a report's total row)."""
+    args = {"client": client_id, "from": period.start.isoformat(), "to": period.end.isoformat()}
+    return url_for("reportpages.calls") + "?" + urlencode(args)
