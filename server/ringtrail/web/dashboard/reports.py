@@ -249,6 +249,16 @@ def _macro_globals(state) -> None:
     )
 
 
+def choice_args(chosen: periods.Choice) -> dict[str, str]:
+    """The query parameters that choose this period and comparison again."""
+    out = {"preset": chosen.preset}
+    if chosen.preset == "custom":
+        out |= period_args(chosen.period)
+    if chosen.compare != "none":
+        out["compare"] = chosen.compare
+    return out
+
+
 def period_args(period: Period) -> dict[str, str]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
@@ -285,6 +295,7 @@ def overview():
         before=before,
         period=chosen.period,
         chosen=chosen,
+        link_args=choice_args(chosen),
         single=principal.client_id is not None,
     )
 
