@@ -120,6 +120,8 @@ def test_choose_reads_presets_dates_days_and_defaults():
         {"days": "0"},
         {"days": "x"},
         {"start": "2020-01-01", "end": "2026-01-01"},
+        {"start": "0001-01-01", "end": "0001-01-02"},
+        {"start": "9999-12-30", "end": "9999-12-31"},
     ],
 )
 def test_choose_refuses_what_does_not_read(kwargs):

@@ -154,7 +154,7 @@ def choose(
             first = _as_date(start)
             last = _as_date(end) or today_in(tz, now)
         except ValueError:
-            raise Invalid("Dates must look like 2024-05-31.") from None
+            raise Invalid("Dates must look like 2024-05-31, from 1970 to 2999.") from None
         first = first or last - timedelta(days=29)
         try:
             return Choice("custom", Period(first, last, tz), how)
@@ -169,7 +169,14 @@ def choose(
     return Choice(DEFAULT_PRESET, preset(DEFAULT_PRESET, tz, now), how)
 
 
+EARLIEST = date(1970, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
 def _as_date(value: str | date | None) -> date | None:
     if value in (None, ""):
         return None
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+    day = value if isinstance(value, date) else date.fromisoformat(str(value))
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError("out of range")
+    return day
