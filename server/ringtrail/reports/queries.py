@@ -373,7 +373,7 @@ class SourceRow:
         """Visits that called: the share of the period's visits that led to a call."""
         if not self.visits or self.visits_called is None:
             return None
-        return min(self.visits_called, self.visits) / self.visits
+        return min(self.visits_called, self.visits) / self.visits  # see source_report
 
 
 @dataclass
@@ -519,13 +519,15 @@ def source_report(
         row = _fill(SourceRow(label), groups.get(label, ()))
         if counted:
             row.visits = visits.get(label, 0)
-            row.visits_called = called.get(label, 0)
+            # Never more than were counted: a count Redis lost before its copy to SQL
+            # must not make a rate above 100 %.
+            row.visits_called = min(called.get(label, 0), row.visits)
         rows.append(row)
     rows.sort(key=lambda r: (-r.calls, -(r.visits or 0), r.label))
     total = _fill(SourceRow("Total"), facts)
     if counted:
         total.visits = sum(visits.values())
-        total.visits_called = sum(called.values())
+        total.visits_called = sum(r.visits_called or 0 for r in rows)
     return SourceReport(dimension, touch, period, rows, total)
 
 

@@ -108,6 +108,13 @@ def pct(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f} %"
 
 
+@bp.app_template_filter("days_label")
+def days_label(period: Period) -> str:
+    """ "1 Mar 2026", or "1 Mar 2026 – 7 Mar 2026" for more than one day."""
+    first = period.start.strftime("%-d %b %Y")
+    return first if period.end == period.start else f"{first} – {period.end.strftime('%-d %b %Y')}"
+
+
 @bp.app_template_filter("duration")
 def duration(seconds: float | None) -> str:
     """125 → "2:05"; two days and more in days (a cool-down: "7 days"); None → "–"."""
