@@ -20,7 +20,12 @@ from ringtrail.reports.periods import preset
 from ringtrail.reports.queries import zone
 from ringtrail.storage.models import DailyVisits
 from tests.browser.conftest import WAIT
-from tests.browser.test_reports_browser import assert_no_page_errors_here, log_in, shot
+from tests.browser.test_reports_browser import (
+    ARTIFACTS,
+    assert_no_page_errors_here,
+    log_in,
+    shot,
+)
 from tests.helpers import add_call, make_user
 
 pytestmark = pytest.mark.browser
@@ -156,6 +161,21 @@ def test_presets_comparison_and_readable_charts(live, seeded):
     conversion = driver.find_element(By.CSS_SELECTOR, "#source-report tbody").text
     assert re.search(r"Spring sale.*\n?.*of 60", conversion), conversion
     shot(driver, "source-report-campaign")
+
+    # On a 390 px phone the chart text keeps its size and the page does not scroll sideways.
+    driver.get(
+        f"{live.url}/dashboard/clients/{setup.client.id}?preset=last_7_days&compare=previous"
+    )
+    driver.set_window_size(390, 844)
+    try:
+        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "chart-days")))
+        width = live.js("return document.documentElement.scrollWidth")
+        assert width <= 390, width
+        tick = driver.find_element(By.CSS_SELECTOR, "#chart-days .rp-xaxis span")
+        assert float(live.js("return getComputedStyle(arguments[0]).fontSize", tick)[:-2]) >= 12
+        driver.save_screenshot(str(ARTIFACTS / "reports-client-phone.png"))
+    finally:
+        driver.set_window_size(1200, 800)
     assert_no_page_errors_here(live)
 
 

@@ -513,6 +513,7 @@ def pools():
             for h in health
         },
         kept=advice.kept_share,
+        confidence_words=CONFIDENCE_WORDS,
         timezones=in_view.timezones,
         default_visit=DEFAULT_VISIT_SECONDS,
         autosizing=autosizing_of(get_db(), [h.pool_id for h in health]),
