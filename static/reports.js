@@ -19,3 +19,21 @@
     });
   });
 })();
+
+/* The period picker: editing a date switches the preset to "Custom", and choosing a
+   preset submits at once. Without this script, pick "Custom" and press Apply. */
+(function () {
+  'use strict';
+  document.querySelectorAll('form.rp-period').forEach(function (form) {
+    var preset = form.querySelector('select[name="preset"]');
+    if (!preset) return;
+    form.querySelectorAll('input[type="date"]').forEach(function (input) {
+      input.addEventListener('change', function () { preset.value = 'custom'; });
+    });
+    preset.addEventListener('change', function () {
+      if (preset.value !== 'custom') form.submit();
+    });
+    var compare = form.querySelector('select[name="compare"]');
+    if (compare) compare.addEventListener('change', function () { form.submit(); });
+  });
+})();

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from ringtrail.settings import BY_NAME
 
@@ -34,3 +34,8 @@ def instance_path() -> str:
 def running_app() -> Flask:
     """The app itself, for a thread that must open an app context of its own."""
     return current_app._get_current_object()
+
+
+def has_app() -> bool:
+    """Whether code runs inside the app (a report read by a bare script does not)."""
+    return has_app_context()

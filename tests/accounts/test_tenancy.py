@@ -691,3 +691,23 @@ def test_an_attempt_that_cannot_be_written_is_logged_as_lost(app, tenants, caplo
         assert probes.writer.wait(10)
     assert "a denied attempt was lost: pool" in caplog.text
     assert _entries(app, "denied") == []
+
+
+def test_report_routes_hide_other_tenants_clients_named_in_the_query(app, client, tenants):
+    """The reports API's routes without an id in the path take ``client_id`` in the query:
+    the walk asks each for the other tenant's client (404) and for its own (200)."""
+    routes = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/reports/") and not rule.arguments
+    ]
+    assert {"/api/v1/reports/overview", "/api/v1/reports/pools"} <= set(routes)
+    headers = bearer(tenants["key_a"])
+    for path in routes:
+        theirs = client.get(f"{path}?client_id={tenants['b']['client_id']}", headers=headers)
+        assert theirs.status_code == 404, f"{path}: {theirs.status_code}"
+        ours = client.get(f"{path}?client_id={tenants['a']['client_id']}", headers=headers)
+        assert ours.status_code == 200, f"{path}: {ours.status_code}"
+        listed = client.get(path, headers=headers).get_json()
+        seen = {c["client_id"] for c in listed.get("clients", listed.get("pools", []))}
+        assert seen == {tenants["a"]["client_id"]}, path

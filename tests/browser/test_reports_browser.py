@@ -146,7 +146,7 @@ def test_log_in_and_read_each_report(live, seeded):
 
     driver.find_element(By.LINK_TEXT, "Acme Plumbing").click()
     WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "chart-days")))
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-sources .bar")) == 4
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-sources li")) == 4
     rows = driver.find_elements(By.CSS_SELECTOR, "#source-report tbody tr")
     assert rows[0].find_elements(By.TAG_NAME, "td")[0].text in ("google", "bing", "facebook")
     total = driver.find_elements(By.CSS_SELECTOR, "#source-report tfoot td")
@@ -168,9 +168,14 @@ def test_log_in_and_read_each_report(live, seeded):
     # 45 visitors wanting a number in the busiest hour, 10 minutes each, then an hour's
     # rest before the next visitor: 52.5 Erlangs.
     assert text_of(driver, '[data-metric="recommended"]') == str(recommend(45, 600 + 3600))
-    assert text_of(driver, '[data-metric="rest-cost"]') == str(recommend(45, 4200) - 15)
+    # The sizing's workings are one click away: hidden until "How this is worked out".
+    rest = driver.find_element(By.CSS_SELECTOR, '[data-metric="rest-cost"]')
+    assert not rest.is_displayed()
+    driver.find_element(By.CSS_SELECTOR, "details.rp-why summary").click()
+    assert rest.is_displayed() and rest.text == str(recommend(45, 4200) - 15)
+    assert text_of(driver, '[data-metric="advice"]').startswith("Add ")
     shot(driver, "pools")
-    Select(driver.find_element(By.ID, "overflow")).select_by_visible_text("5.0 %")
+    Select(driver.find_element(By.ID, "overflow")).select_by_visible_text("95 % of calls")
     driver.find_element(By.CSS_SELECTOR, ".rp-filters button[type=submit]").click()
     WebDriverWait(driver, WAIT).until(ec.url_contains("overflow=0.05"))
     assert text_of(driver, '[data-metric="recommended"]') == str(recommend(45, 4200, 0.05))

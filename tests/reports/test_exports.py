@@ -158,12 +158,14 @@ def test_report_exports_carry_every_column():
     period = Period(date(2024, 5, 1), date(2024, 5, 2))
     row = SourceRow("=google", calls=4, unique_callers=3, first_time_callers=2, answered=3)
     row.talk_seconds, row.talked, row.with_click_id, row.visits = 90, 3, 1, 8
+    row.visits_called = 2
     report = SourceReport("source", "last", period, [row], SourceRow("Total", calls=4))
     header, rows = exports.source_report_rows(report)
     [head, first, total] = read(exports.to_text(header, rows))
-    assert head[0] == "Source" and len(head) == 9
-    assert first == ["'=google", "4", "3", "2", "0.75", "30.0", "1", "8", "0.5"]
-    assert total[0] == "Total" and total[7] == ""  # no visits counted: empty, not zero
+    assert head[0] == "Source" and len(head) == 11
+    assert head[-2:] == ["visits that called", "share of visits that called"]
+    assert first == ["'=google", "4", "3", "2", "3", "0.75", "30.0", "1", "8", "2", "0.25"]
+    assert total[0] == "Total" and total[8] == ""  # no visits counted: empty, not zero
     header, rows = exports.series_rows([DayCount(date(2024, 5, 1), 3, 2)])
     assert read(exports.to_text(header, rows)) == [
         ["day", "calls", "answered"],

@@ -171,9 +171,16 @@ def test_source_report_by_visit_dimensions(db, two_clients, dimension, label, ca
     report = reports.source_report(db, [a.client.id], MAY, dimension)
     rows = {r.label: r for r in report.rows}
     assert rows[label].calls == calls
-    # Visits are counted per source and medium only: elsewhere they would be invented.
-    assert all(r.visits is None for r in report.rows) and report.total.visits is None
-    assert rows[label].calls_per_visit is None
+    if dimension == "referrer_domain":
+        # Visits are not counted by referrer domain: there they would be invented.
+        assert all(r.visits is None for r in report.rows) and report.total.visits is None
+        assert rows[label].conversion_rate is None
+    else:
+        # Counts kept before campaign, keyword and landing page were counted fall under
+        # "(not set)"; every row's share of visits that called is a real rate.
+        assert report.total.visits == sum(r.visits for r in report.rows)
+        for row in report.rows:
+            assert row.conversion_rate is None or 0 <= row.conversion_rate <= 1
 
 
 def test_first_touch_credits_the_callers_first_attributed_call(db, two_clients):

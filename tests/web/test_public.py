@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ringtrail.tracking.pool import PoolKeys
+from ringtrail.tracking.visit_counts import VisitKey, landing_path
 from ringtrail.tracking.visits import MAX_PAGES, VisitKeys, decode
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
 
@@ -180,7 +181,10 @@ def test_visits_without_a_lease_are_still_counted(client, db, redis_client):
     counts = {}
     for key in redis_client.keys(f"ringtrail:{{pool:{setup.pool.id}}}:visits:*"):
         counts.update(redis_client.hgetall(key))
-    assert counts == {"google|cpc": "2"}
+    # Counted by source, medium, campaign, keyword and landing page (a JSON array).
+    assert {VisitKey.parse(k): v for k, v in counts.items()} == {
+        VisitKey("google", "cpc", "spring", "burst pipe", landing_path(LANDING)): "2"
+    }
 
 
 def test_exhausted_overflow_pool_shows_the_overflow_number(client, db):

@@ -8,15 +8,18 @@ value and Redis's. A Redis that lost its data mid-day never lowers a count alrea
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from ringtrail.reports.queries import HOUR_FIELDS
 from ringtrail.storage.jobs import Periodic
 from ringtrail.storage.models import DailyVisits, Pool, PoolHour
 from ringtrail.storage.sql import get_db
 from ringtrail.tracking.pool import get_pools
+from ringtrail.tracking.visit_counts import VisitKey
 
 FLUSH_EVERY = 300  # seconds
 
@@ -33,8 +36,8 @@ def flush(now: float | None = None, days: int = 2) -> int:
             for back in range(days):
                 day = day0 - timedelta(days=back)
                 counts = pools.visit_counts(pool_id, day.isoformat())
-                for (source, medium), visits in counts.items():
-                    touched += _upsert(db, site_id, day, source[:100], medium[:100], visits)
+                for key, visits in counts.items():
+                    touched += _upsert(db, site_id, day, key, visits)
                 touched += _copy_hours(db, pool_id, day, pools.hours(pool_id, day.isoformat()))
         db.commit()
     finally:
@@ -42,31 +45,45 @@ def flush(now: float | None = None, days: int = 2) -> int:
     return touched
 
 
-def _upsert(db, site_id: int, day: date, source: str, medium: str, visits: int) -> int:
+def dims_hash(key: VisitKey) -> str:
+    """The short hash of the campaign, keyword and landing page of a count ("" without)."""
+    if not (key.campaign or key.keyword or key.landing_page):
+        return ""
+    text = "\x1f".join((key.campaign, key.keyword, key.landing_page))
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _upsert(db, site_id: int, day: date, key: VisitKey, visits: int) -> int:
+    dims = dims_hash(key)
     row = db.scalar(
         select(DailyVisits).where(
             DailyVisits.site_id == site_id,
             DailyVisits.day == day,
-            DailyVisits.source == source,
-            DailyVisits.medium == medium,
+            DailyVisits.source == key.source,
+            DailyVisits.medium == key.medium,
+            DailyVisits.dims == dims,
         )
     )
     if row is None:
-        db.add(DailyVisits(site_id=site_id, day=day, source=source, medium=medium, visits=visits))
+        db.add(
+            DailyVisits(
+                site_id=site_id,
+                day=day,
+                source=key.source,
+                medium=key.medium,
+                campaign=key.campaign,
+                keyword=key.keyword,
+                landing_page=key.landing_page,
+                dims=dims,
+                visits=visits,
+            )
+        )
+        db.flush()  # a second key of the same site and day must find this row
         return 1
     if visits > row.visits:
         row.visits = visits
         return 1
     return 0
-
-
-HOUR_FIELDS = {
-    "new": "new_leases",
-    "exhausted": "exhausted",
-    "peak": "peak_leases",
-    "held": "held_seconds",
-    "ended": "ended_leases",
-}
 
 
 def _copy_hours(db, pool_id: int, day: date, counts: dict[str, int]) -> int:

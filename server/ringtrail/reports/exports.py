@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ringtrail.reports.figures import SOURCE_FIELDS, row_values
 from ringtrail.reports.outcomes import OutcomeReport
 from ringtrail.reports.queries import DIMENSIONS, DayCount, PoolHealth, SourceReport
 from ringtrail.terms import CONFIDENCE_LABELS, CONFIDENCES, ROUTE_LABELS
@@ -121,35 +122,14 @@ def _seconds(value: float | None) -> float | str:
     return round(value, 1) if value is not None else ""
 
 
-SOURCE_HEADER = (
-    "calls",
-    "unique callers",
-    "first-time callers",
-    "answered rate",
-    "average duration (s)",
-    "calls with a click id",
-    "visits",
-    "calls per visit",
-)
-
-
 def source_report_rows(report: SourceReport) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the source report, total last."""
-    header = [DIMENSIONS[report.dimension], *SOURCE_HEADER]
-    rows = [
-        [
-            r.label,
-            r.calls,
-            r.unique_callers,
-            r.first_time_callers,
-            _rate(r.answered_rate),
-            _seconds(r.average_duration),
-            r.with_click_id,
-            "" if r.visits is None else r.visits,
-            _rate(r.calls_per_visit),
-        ]
-        for r in (*report.rows, report.total)
-    ]
+    """Header and rows of the source report, total last: the figures the API answers
+    (:data:`ringtrail.reports.figures.SOURCE_FIELDS`), in that order."""
+    header = [DIMENSIONS[report.dimension], *(h for _name, h in SOURCE_FIELDS)]
+    rows = []
+    for r in (*report.rows, report.total):
+        values = row_values(r)
+        rows.append([r.label, *("" if values[n] is None else values[n] for n, _ in SOURCE_FIELDS)])
     return header, rows
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ringtrail.phones import is_withheld
+from ringtrail.reports import live
 from ringtrail.reports.sizing import (
     DAYS_SHARE,
     erlang_b,
@@ -53,6 +54,7 @@ from ringtrail.storage.models import (
     VisitSnapshot,
 )
 from ringtrail.terms import CONFIDENCES
+from ringtrail.tracking.visit_counts import VisitKey
 
 DIMENSIONS = {
     "source": "Source",
@@ -63,8 +65,8 @@ DIMENSIONS = {
     "landing_page": "Landing page",
     "referrer_domain": "Referrer domain",
 }
-# Dimensions that DailyVisits can count, so visits and calls per visit mean something.
-VISIT_DIMENSIONS = ("source", "medium", "source_medium")
+# Dimensions that visits are counted by, so visits and the share that called mean something.
+VISIT_DIMENSIONS = ("source", "medium", "source_medium", "campaign", "keyword", "landing_page")
 TOUCHES = ("last", "first")
 NOT_SET = "(not set)"
 NO_VISIT = "(no visit)"
@@ -183,6 +185,20 @@ class CallFacts:
     first_ever: bool  # this is the caller's first call to the client
     dims: dict[str, str]
     has_click_id: bool
+
+
+def _visit_dims(key: VisitKey) -> dict[str, str]:
+    """The dimensions of a counted visit, labelled as calls' are."""
+    source = key.source or NOT_SET
+    medium = key.medium or NOT_SET
+    return {
+        "source": source,
+        "medium": medium,
+        "source_medium": f"{source} / {medium}",
+        "campaign": key.campaign or NOT_SET,
+        "keyword": key.keyword or NOT_SET,
+        "landing_page": key.landing_page or NOT_SET,
+    }
 
 
 def _dims(call_source: str, call_medium: str, snap: VisitSnapshot | None) -> dict[str, str]:
@@ -333,6 +349,7 @@ class SourceRow:
     talked: int = 0  # answered calls whose talk time is known
     with_click_id: int = 0
     visits: int | None = None
+    visits_called: int | None = None  # of those visits, how many led to a call
 
     @property
     def answered_rate(self) -> float | None:
@@ -346,8 +363,16 @@ class SourceRow:
 
     @property
     def calls_per_visit(self) -> float | None:
-        """Calls over visits counted for the same source and medium."""
+        """Calls over visits counted for the same value (may exceed 1: a visit may call
+        twice, and calls to source-level numbers have no counted visit)."""
         return self.calls / self.visits if self.visits else None
+
+    @property
+    def conversion_rate(self) -> float | None:
+        """Visits that called: the share of the period's visits that led to a call."""
+        if not self.visits or self.visits_called is None:
+            return None
+        return min(self.visits_called, self.visits) / self.visits  # see source_report
 
 
 @dataclass
@@ -381,30 +406,93 @@ def _fill(row: SourceRow, facts: Iterable[CallFacts]) -> SourceRow:
     return row
 
 
+def _scope_pools(db: Session, client_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(pool id, site id) of every pool of the clients' sites."""
+    return [
+        (pool_id, site_id)
+        for pool_id, site_id in db.execute(
+            select(Pool.id, Pool.site_id)
+            .join(Site, Site.id == Pool.site_id)
+            .where(Site.client_id.in_(client_ids))
+            .order_by(Pool.id)
+        ).all()
+    ]
+
+
+def _utc_days(period: Period) -> tuple[datetime, datetime]:
+    """The period's days read as UTC days, as visits are counted."""
+    lo = datetime.combine(period.start, time(0), UTC)
+    return lo, datetime.combine(period.end + timedelta(days=1), time(0), UTC)
+
+
 def visit_counts(
     db: Session, client_ids: Sequence[int], period: Period, dimension: str
 ) -> dict[str, int]:
-    """Visits by source, medium or "source / medium" in the period.
+    """Visits by ``dimension`` in the period: SQL, merged with Redis's live counts.
 
-    DailyVisits are counted per UTC day (the lease script runs in UTC), so a period's
-    first and last day are matched by date, not to the hour.
+    Visits are counted per UTC day (the lease script runs in UTC), so a period's first
+    and last day are matched by date, not to the hour. For the days Redis still holds,
+    each count is the larger of SQL's and Redis's (:mod:`ringtrail.reports.live`), so a
+    visit is in the report the moment it is counted, as its call is.
     """
     if dimension not in VISIT_DIMENSIONS or not client_ids:
         return {}
-    rows = db.execute(
-        select(DailyVisits.source, DailyVisits.medium, func.sum(DailyVisits.visits))
+    counts: dict[tuple[int, date, VisitKey], int] = {}
+    for site_id, day, source, medium, campaign, keyword, landing, visits in db.execute(
+        select(
+            DailyVisits.site_id,
+            DailyVisits.day,
+            DailyVisits.source,
+            DailyVisits.medium,
+            DailyVisits.campaign,
+            DailyVisits.keyword,
+            DailyVisits.landing_page,
+            DailyVisits.visits,
+        )
         .join(Site, Site.id == DailyVisits.site_id)
         .where(
             Site.client_id.in_(client_ids),
             DailyVisits.day >= period.start,
             DailyVisits.day <= period.end,
         )
-        .group_by(DailyVisits.source, DailyVisits.medium)
-    ).all()
+    ).all():
+        key = (site_id, day, VisitKey(source, medium, campaign, keyword, landing))
+        counts[key] = counts.get(key, 0) + int(visits or 0)
+    days = live.live_days(period.start, period.end)
+    if days and (now := live.visit_counts(_scope_pools(db, client_ids), days)):
+        for key, visits in now.items():
+            counts[key] = max(counts.get(key, 0), visits)
     out: Counter[str] = Counter()
-    for source, medium, visits in rows:
-        dims = _dims(source, medium, None)
-        out[dims[dimension]] += int(visits or 0)
+    for (_site, _day, key), visits in counts.items():
+        out[_visit_dims(key)[dimension]] += visits
+    return dict(out)
+
+
+def visits_that_called(
+    db: Session, client_ids: Sequence[int], period: Period, dimension: str
+) -> dict[str, int]:
+    """Of the visits counted in the period, how many led to a call (by now), by
+    ``dimension`` of the visit itself. Read on the same UTC days as the counts, so it is
+    a part of them: the rate it gives never passes 100 %."""
+    if dimension not in VISIT_DIMENSIONS or not client_ids:
+        return {}
+    lo, hi = _utc_days(period)
+    called = select(Call.visit_id).where(Call.visit_id.is_not(None)).distinct().subquery()
+    out: Counter[str] = Counter()
+    for snap in db.scalars(
+        select(VisitSnapshot)
+        .join(Site, Site.id == VisitSnapshot.site_id)
+        .join(called, called.c.visit_id == VisitSnapshot.id)
+        .where(
+            Site.client_id.in_(client_ids),
+            VisitSnapshot.started_at >= lo,
+            VisitSnapshot.started_at < hi,
+        )
+    ):
+        key = VisitKey(
+            snap.source, snap.medium, snap.campaign, snap.term, path_of(snap.landing_url)
+        )
+        out[_visit_dims(key)[dimension]] += 1
     return dict(out)
 
 
@@ -423,17 +511,22 @@ def source_report(
     for f in facts:
         groups[f.dims[dimension]].append(f)
     visits = visit_counts(db, client_ids, period, dimension)
+    called = visits_that_called(db, client_ids, period, dimension)
     counted = dimension in VISIT_DIMENSIONS
     rows = []
     for label in set(groups) | set(visits):
         row = _fill(SourceRow(label), groups.get(label, ()))
         if counted:
             row.visits = visits.get(label, 0)
+            # Never more than were counted: a count Redis lost before its copy to SQL
+            # must not make a rate above 100 %.
+            row.visits_called = min(called.get(label, 0), row.visits)
         rows.append(row)
     rows.sort(key=lambda r: (-r.calls, -(r.visits or 0), r.label))
     total = _fill(SourceRow("Total"), facts)
     if counted:
         total.visits = sum(visits.values())
+        total.visits_called = sum(r.visits_called or 0 for r in rows)
     return SourceReport(dimension, touch, period, rows, total)
 
 
@@ -563,6 +656,58 @@ class PoolHealth:
         return self.recommended - self.size
 
 
+@dataclass
+class HourLoad:
+    """One pool's load in one hour, as :class:`PoolHour` holds it (or Redis, before the
+    copy)."""
+
+    hour: datetime
+    new_leases: int = 0
+    exhausted: int = 0
+    peak_leases: int = 0
+    held_seconds: int = 0
+    ended_leases: int = 0
+
+
+# The lease script's hourly field names, and the column each is copied to.
+HOUR_FIELDS = {
+    "new": "new_leases",
+    "exhausted": "exhausted",
+    "peak": "peak_leases",
+    "held": "held_seconds",
+    "ended": "ended_leases",
+}
+
+
+def _hour_loads(
+    db: Session, pool_ids: Sequence[int], lo: datetime, hi: datetime
+) -> dict[int, list[HourLoad]]:
+    """Each pool's hours in [lo, hi): SQL, merged with Redis's live counts (each field
+    the larger of the two, as the copy job does), in order."""
+    loads: dict[tuple[int, datetime], HourLoad] = {}
+    for row in db.scalars(
+        select(PoolHour).where(
+            PoolHour.pool_id.in_(pool_ids), PoolHour.hour >= lo, PoolHour.hour < hi
+        )
+    ):
+        loads[(row.pool_id, row.hour)] = HourLoad(
+            row.hour, *(getattr(row, c) for c in HOUR_FIELDS.values())
+        )
+    days = live.live_days(lo.date(), (hi - timedelta(seconds=1)).date())
+    if days and (now := live.pool_hours(pool_ids, days)):
+        for (pool_id, hour), fields in now.items():
+            if not lo <= hour < hi:
+                continue
+            load = loads.setdefault((pool_id, hour), HourLoad(hour))
+            for field, column in HOUR_FIELDS.items():
+                if field in fields:
+                    setattr(load, column, max(getattr(load, column), fields[field]))
+    out: dict[int, list[HourLoad]] = defaultdict(list)
+    for (pool_id, _hour), load in sorted(loads.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        out[pool_id].append(load)
+    return out
+
+
 def _floor_hour(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -613,13 +758,7 @@ def pool_health(
             .group_by(TrackingNumber.pool_id)
         ).all()
     )
-    hours: dict[int, list[PoolHour]] = defaultdict(list)
-    for row in db.scalars(
-        select(PoolHour)
-        .where(PoolHour.pool_id.in_(ids), PoolHour.hour >= lo, PoolHour.hour < hi)
-        .order_by(PoolHour.hour)
-    ):
-        hours[row.pool_id].append(row)
+    hours = _hour_loads(db, ids, lo, hi)
     confidence: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CONFIDENCES, 0))
     for pool_id, conf, count in db.execute(
         _in_period(
@@ -691,7 +830,7 @@ def pool_health(
 
 
 def _busiest_by_day(
-    rows: Sequence[PoolHour], start: datetime, end: datetime, tz: ZoneInfo
+    rows: Sequence[HourLoad], start: datetime, end: datetime, tz: ZoneInfo
 ) -> list[int]:
     """Each local day's busiest hour of arrivals, for every day of the span (a day without
     a counted hour had none)."""

@@ -410,16 +410,27 @@ class BlockedCaller(Base):
 
 
 class DailyVisits(Base):
-    """Visits per site, day and source; the denominator of calls-per-visit."""
+    """Visits per site and UTC day, by source, medium, campaign, keyword and landing page:
+    the denominator of every conversion rate. An aggregate: no row names a visitor.
+
+    ``dims`` is a short hash of (campaign, keyword, landing page), so that the unique key
+    stays small whatever the lengths of those values; "" for counts kept before they were
+    counted (source and medium only)."""
 
     __tablename__ = "daily_visits"
-    __table_args__ = (UniqueConstraint("site_id", "day", "source", "medium"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "day", "source", "medium", "dims", name="uq_daily_visits"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     day: Mapped[date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(100), default="")
     medium: Mapped[str] = mapped_column(String(100), default="")
+    campaign: Mapped[str] = mapped_column(String(200), default="")
+    keyword: Mapped[str] = mapped_column(String(200), default="")
+    landing_page: Mapped[str] = mapped_column(String(300), default="")
+    dims: Mapped[str] = mapped_column(String(40), default="")
     visits: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -33,6 +33,7 @@ from redis.exceptions import NoScriptError
 from ringtrail.context import state
 from ringtrail.storage import lua
 from ringtrail.storage.clients import get_redis
+from ringtrail.tracking.visit_counts import VisitKey
 
 LEASE_LUA = lua("lease.lua")
 SYNC_LUA = lua("sync.lua")
@@ -330,18 +331,18 @@ class PoolStore:
         """The pool's load by hour on ``day`` (YYYY-MM-DD), as counted by the lease script."""
         return {k: int(v) for k, v in self.redis.hgetall(PoolKeys(pool_id).hours(day)).items()}
 
-    def count_visit(self, pool_id: int, day: str, source: str, medium: str) -> None:
+    def count_visit(self, pool_id: int, day: str, key: VisitKey) -> None:
         """Count one visit that took no lease (an aggregate, with no visitor id)."""
-        key = PoolKeys(pool_id).visits(day)
-        if self.redis.hincrby(key, f"{source}|{medium}", 1) == 1:
-            self.redis.expire(key, VISIT_COUNTS_TTL)
+        name = PoolKeys(pool_id).visits(day)
+        if self.redis.hincrby(name, key.field, 1) == 1:
+            self.redis.expire(name, VISIT_COUNTS_TTL)
 
-    def visit_counts(self, pool_id: int, day: str) -> dict[tuple[str, str], int]:
-        """Visits on ``day`` (YYYY-MM-DD) by (source, medium), leased or not."""
-        out = {}
+    def visit_counts(self, pool_id: int, day: str) -> dict[VisitKey, int]:
+        """Visits on ``day`` (YYYY-MM-DD) by what they are counted by, leased or not."""
+        out: dict[VisitKey, int] = {}
         for field, value in self.redis.hgetall(PoolKeys(pool_id).visits(day)).items():
-            source, _, medium = field.partition("|")
-            out[(source, medium)] = int(value)
+            key = VisitKey.parse(field)
+            out[key] = out.get(key, 0) + int(value)
         return out
 
     def erase_session(self, pool_id: int, session: str, stand_in: str) -> int:

@@ -35,7 +35,8 @@ from ringtrail.phones import national
 from ringtrail.tracking.devices import classify_agent
 from ringtrail.tracking.directory import PoolConfig, SiteConfig
 from ringtrail.tracking.pool import LeaseRequest, PoolStore, get_pools
-from ringtrail.tracking.sources import classify
+from ringtrail.tracking.sources import Source, classify
+from ringtrail.tracking.visit_counts import VisitKey, landing_path
 from ringtrail.tracking.visits import Visit, get_visits, new_session_id, page_entry
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def lease_numbers(
     *,
     source: str,
     medium: str,
-    count_visit: bool,
+    count_visit: VisitKey | None,
     now: float | None = None,
     client: str = "",
     also: Callable[[Pipeline], None] | None = None,
@@ -124,7 +125,7 @@ def lease_numbers(
             lease_seconds=pool.lease_seconds,
             policy=pool.policy,
             history_seconds=pool.match_window + history,
-            visit_field=f"{source}|{medium}" if count_visit and i == 0 else "",
+            visit_field=count_visit.field if count_visit and i == 0 else "",
             version=pool.version,
             rest_seconds=pool.rest,
             has_source_number=own_source_number(pool, source, medium) is not None,
@@ -223,7 +224,7 @@ def start_visit(
 
     if not lease or not may_track(site, visitor, device.bot):
         if not device.bot:
-            _count_untracked(site, src.source, src.medium, now)
+            _count_untracked(site, visit_key(src, url), now)
         return untracked | {"ttl": ttl}
 
     session = new_session_id()
@@ -252,7 +253,7 @@ def start_visit(
             session,
             source=src.source,
             medium=src.medium,
-            count_visit=True,
+            count_visit=visit_key(src, url),
             client=client_fingerprint(visitor, now),
             also=lambda pipe: visits.create(session, visit, ttl, pipe=pipe),
         )
@@ -286,7 +287,7 @@ def add_pageview(
             session,
             source=visit.source,
             medium=visit.medium,
-            count_visit=False,
+            count_visit=None,
         )
     except redis.RedisError:
         log.warning("sessions: redis unavailable during a page view")
@@ -294,10 +295,15 @@ def add_pageview(
     return {"session": session, "numbers": numbers, "ttl": ttl}
 
 
-def _count_untracked(site: SiteConfig, source: str, medium: str, now: float) -> None:
+def visit_key(src: Source, url: str) -> VisitKey:
+    """What a new visit is counted by in the traffic counters."""
+    return VisitKey(src.source, src.medium, src.campaign, src.term, landing_path(url))
+
+
+def _count_untracked(site: SiteConfig, key: VisitKey, now: float) -> None:
     """Count a visit that took no lease; an aggregate, with no visitor id."""
     if not site.pools:
         return
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     with contextlib.suppress(redis.RedisError):  # a lost count beats a failed page
-        get_pools().count_visit(site.pools[0].id, day, source, medium)
+        get_pools().count_visit(site.pools[0].id, day, key)

@@ -13,6 +13,7 @@ from ringtrail.web.api import (  # noqa: F401 (routes on bp)
     config,
     outcomes,
     privacy,
+    reports,
 )
 from ringtrail.web.api.blueprint import bp, init_app
 

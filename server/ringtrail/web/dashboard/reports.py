@@ -11,20 +11,18 @@ text: templates autoescape them, and only http(s) URLs ever become links (:func:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-import redis
-from flask import current_app, render_template, request, url_for
+from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from ringtrail import phones
 from ringtrail.accounts import pool_autosize, tenancy
 from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
-from ringtrail.reports import autosizer, calllog, exports
+from ringtrail.reports import advice, autosizer, calllog, exports, figures, periods
 from ringtrail.reports import queries as reports
 from ringtrail.reports.outcomes import outcome_figures
 from ringtrail.reports.queries import DIMENSIONS, Period
@@ -40,13 +38,14 @@ from ringtrail.terms import (
     UNROUTED,
 )
 from ringtrail.terms import ROUTE_LABELS as TERSE_ROUTES
-from ringtrail.tracking.pool import get_pools
+from ringtrail.web import drilldown
+from ringtrail.web.dashboard import charts
 from ringtrail.web.dashboard.blueprints import reports as bp
+from ringtrail.web.live import live_leases
 from ringtrail.web.login import current_principal, login_required, owned
 from ringtrail.web.responses import csv_response
 
 RANGES = (7, 30, 90)
-DEFAULT_DAYS = 30
 OVERFLOW_TARGETS = (0.005, 0.01, 0.02, 0.05)
 # The call log's sortable columns, as the sort menu names them.
 SORT_LABELS = {
@@ -62,6 +61,13 @@ SORT_LABELS = {
     "keyword": "Keyword",
     "landing": "Landing page",
     "referrer": "Referrer",
+}
+PER_PAGE = 50
+# The confidence of a call's match to a visit, in a marketer's words, with what it means
+# (terms.py holds both; the stored names stay the same in the API and the CSV).
+CONFIDENCE_WORDS = {
+    name: (label, CONFIDENCE_MEANINGS[name].capitalize() + ".")
+    for name, label in CONFIDENCE_LABELS.items()
 }
 ROUTE_LABELS = {
     "normal": "Normal",
@@ -109,6 +115,13 @@ def url_host(url: str | None) -> str:
 def pct(value: float | None, digits: int = 0) -> str:
     """0.756 → "76 %"; None → "–"."""
     return "–" if value is None else f"{value * 100:.{digits}f} %"
+
+
+@bp.app_template_filter("days_label")
+def days_label(period: Period) -> str:
+    """ "1 Mar 2026", or "1 Mar 2026 – 7 Mar 2026" for more than one day."""
+    first = period.start.strftime("%-d %b %Y")
+    return first if period.end == period.start else f"{first} – {period.end.strftime('%-d %b %Y')}"
 
 
 @bp.app_template_filter("duration")
@@ -189,26 +202,23 @@ def chosen_client() -> Client | None:
     return owned(Client, raw)
 
 
+def choice_from_args(tz: ZoneInfo) -> periods.Choice:
+    """The period and comparison in the query string (``preset``, ``from``/``to``,
+    ``days``, ``compare``), by the one rule the API shares; default the last 30 days."""
+    args = request.args
+    return periods.choose(
+        tz,
+        preset_name=args.get("preset") or None,
+        start=args.get("from") or None,
+        end=args.get("to") or None,
+        days=args.get("days") or None,
+        compare=args.get("compare") or None,
+    )
+
+
 def period_from_args(tz: ZoneInfo) -> Period:
-    """``from`` and ``to`` (YYYY-MM-DD, local days) or ``days``; default the last 30 days."""
-    raw_from, raw_to = request.args.get("from", ""), request.args.get("to", "")
-    if raw_from or raw_to:
-        try:
-            start = date.fromisoformat(raw_from) if raw_from else None
-            end = date.fromisoformat(raw_to) if raw_to else None
-        except ValueError:
-            raise Invalid("Dates must look like 2024-05-31.") from None
-        today = Period.last_days(1, tz).end
-        end = end or today
-        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-        try:
-            return Period(start, end, tz)
-        except ValueError as exc:
-            raise Invalid(f"That date range does not work: {exc}.") from None
-    days = request.args.get("days", str(DEFAULT_DAYS))
-    if not days.isdigit() or not 1 <= int(days) <= reports.MAX_PERIOD_DAYS:
-        raise Invalid(f"days must be a whole number from 1 to {reports.MAX_PERIOD_DAYS}.")
-    return Period.last_days(int(days), tz)
+    """The period in the query string (see :func:`choice_from_args`)."""
+    return choice_from_args(tz).period
 
 
 def choice(name: str, allowed, default: str) -> str:
@@ -258,85 +268,30 @@ bp.add_app_template_global(CONFIDENCE_LABELS, "CONFIDENCE_LABELS")
 bp.add_app_template_global(CONFIDENCE_MEANINGS, "CONFIDENCE_MEANINGS")
 
 
-@bp.app_template_global("drill_url")
-def drill_url(client_id: int, dimension: str, label: str, period: Period, touch: str) -> str:
-    """The call log showing exactly the calls of one source-report row."""
-    args: dict[str, Any] = {"client": client_id, **calllog.drill_args(dimension, label)}
-    if touch == "first":
-        args["touch"] = "first"
-    return url_for("reportpages.calls", **args, **period_args(period))
+@bp.record_once
+def _macro_globals(state) -> None:
+    # Globals, not context: the macros in reports_macros.html are imported without the
+    # page's context, and read these.
+    state.app.jinja_env.globals.update(
+        PRESETS=periods.PRESETS,
+        COMPARISONS=periods.COMPARISONS,
+        change_of=periods.change,
+        calls_url=drilldown.calls_url,
+    )
+
+
+def choice_args(chosen: periods.Choice) -> dict[str, str]:
+    """The query parameters that choose this period and comparison again."""
+    out = {"preset": chosen.preset}
+    if chosen.preset == "custom":
+        out |= period_args(chosen.period)
+    if chosen.compare != "none":
+        out["compare"] = chosen.compare
+    return out
 
 
 def period_args(period: Period) -> dict[str, str]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
-
-
-# ---------------------------------------------------------------------------- charts
-
-
-def day_chart(days: list[reports.DayCount], width: int = 720, height: int = 180) -> dict:
-    """Bars of calls per day (answered darker), as coordinates for the SVG template."""
-    top = max((d.calls for d in days), default=0) or 1
-    pad_left, pad_bottom, pad_top = 32, 22, 8
-    inner_w, inner_h = width - pad_left - 4, height - pad_bottom - pad_top
-    step = inner_w / max(1, len(days))
-    bar = max(1.0, step * 0.72)
-    bars = []
-    label_every = max(1, round(len(days) / 8))
-    for i, d in enumerate(days):
-        x = pad_left + i * step + (step - bar) / 2
-        h = inner_h * d.calls / top
-        ah = inner_h * d.answered / top
-        bars.append(
-            {
-                "x": round(x, 1),
-                "w": round(bar, 1),
-                "y": round(pad_top + inner_h - h, 1),
-                "h": round(h, 1),
-                "ay": round(pad_top + inner_h - ah, 1),
-                "ah": round(ah, 1),
-                "day": d.day,
-                "calls": d.calls,
-                "answered": d.answered,
-                "label": d.day.strftime("%b %-d") if i % label_every == 0 else "",
-                "lx": round(x + bar / 2, 1),
-            }
-        )
-    ticks = sorted({0, top // 2, top}) if top > 1 else [0, 1]
-    return {
-        "width": width,
-        "height": height,
-        "bars": bars,
-        "base": pad_top + inner_h,
-        "ticks": [
-            {"value": t, "y": round(pad_top + inner_h - inner_h * t / top, 1)} for t in ticks
-        ],
-        "left": pad_left,
-        "total": sum(d.calls for d in days),
-    }
-
-
-def source_chart(rows: list[reports.SourceRow], limit: int = 8) -> dict:
-    """Horizontal bars of calls for the top rows of the source report."""
-    shown = [r for r in rows if r.calls][:limit]
-    top = max((r.calls for r in shown), default=0) or 1
-    row_h, label_w, width = 28, 180, 720
-    return {
-        "width": width,
-        "height": row_h * len(shown) + 4,
-        "label_w": label_w,
-        "bars": [
-            {
-                "y": i * row_h + 4,
-                "w": round((width - label_w - 60) * r.calls / top, 1),
-                "label": r.label,
-                "short": r.label if len(r.label) <= 26 else r.label[:25] + "…",
-                "calls": r.calls,
-                "answered_w": round((width - label_w - 60) * r.answered / top, 1),
-            }
-            for i, r in enumerate(shown)
-        ],
-    }
 
 
 # ---------------------------------------------------------------------------- pages
@@ -349,19 +304,29 @@ def overview():
     """The agency overview: one line per client, in each client's own days."""
     principal = current_principal()
     in_view = scope()
-    period = period_from_args(in_view.tz)
-    rows = reports.overview(get_db(), in_view.clients, period.start, period.end)
-    totals = {
-        "calls": sum(r.calls for r in rows),
-        "answered": sum(r.answered for r in rows),
-        "first": sum(r.first_time_callers for r in rows),
-        "short": sum(r.pools_short for r in rows),
+    chosen = choice_from_args(in_view.tz)
+    result = figures.overview_figures(get_db(), in_view.clients, chosen)
+    names = {
+        "calls": "calls",
+        "answered": "answered",
+        "first": "first_time_callers",
+        "short": "pools_short",
     }
+    totals = {k: result.total(v) for k, v in names.items()}
+    before = (
+        None
+        if chosen.previous is None
+        else {k: result.total(v, before=True) for k, v in names.items()}
+    )
     return render_template(
         "reports_overview.html",
-        rows=rows,
+        rows=result.rows,
+        earlier=result.before,
         totals=totals,
-        period=period,
+        before=before,
+        period=chosen.period,
+        chosen=chosen,
+        link_args=choice_args(chosen),
         single=principal.client_id is not None,
     )
 
@@ -369,35 +334,40 @@ def overview():
 @bp.get("/clients/<int:client_id>")
 @login_required()
 def client_view(client_id: int):
-    """One client: summary, charts of calls by source and per day, the source report."""
+    """One client: cards, calls over time, calls by source, and the source report, each
+    compared with the period before (or a year before) when asked."""
     client = owned(Client, client_id)
-    period = period_from_args(reports.zone(client.timezone))
+    chosen = choice_from_args(reports.zone(client.timezone))
     dimension = choice("dimension", DIMENSIONS, "source")
     touch = choice("touch", reports.TOUCHES, "last")
     db = get_db()
-    report = reports.source_report(db, [client.id], period, dimension, touch)
+    result = figures.source_figures(db, [client.id], chosen, dimension, touch)
     by_source = (
-        report
+        result
         if dimension == "source"
-        else reports.source_report(db, [client.id], period, "source", touch)
+        else figures.source_figures(db, [client.id], chosen, "source", touch)
     )
-    days = reports.calls_per_day(db, [client.id], period)
-    confidence = reports.calls_by_confidence(db, [client.id], period)
+    series = figures.series_figures(db, [client.id], chosen)
+    confidence = reports.calls_by_confidence(db, [client.id], chosen.period)
     return render_template(
         "reports_client.html",
         client=client,
-        period=period,
+        period=chosen.period,
+        chosen=chosen,
         dimension=dimension,
         touch=touch,
         dimensions=DIMENSIONS,
-        report=report,
-        outcomes=outcome_figures(db, [client.id], period, dimension, touch),
-        summary=by_source.total,
-        days=day_chart(days),
-        sources=source_chart(by_source.rows),
+        report=result.report,
+        compared=result,
+        outcomes=outcome_figures(db, [client.id], chosen.period, dimension, touch),
+        summary=by_source.report.total,
+        summary_before=by_source.before.total if by_source.before else None,
+        days=charts.day_chart(series.days, series.before),
+        sources=charts.source_chart(by_source.report.rows),
         confidence=confidence,
+        confidence_words=CONFIDENCE_WORDS,
         counted=dimension in reports.VISIT_DIMENSIONS,
-        csv_args={**period_args(period), "dimension": dimension, "touch": touch},
+        csv_args={**period_args(chosen.period), "dimension": dimension, "touch": touch},
     )
 
 
@@ -557,39 +527,33 @@ def call_detail(call_id: int):
     )
 
 
-def live_leases(pool_ids: list[int]) -> dict[int, int] | None:
-    """Numbers leased right now per pool, from Redis; None if Redis does not answer."""
-    out = {}
-    try:
-        store = get_pools()
-        for pool_id in pool_ids:
-            out[pool_id] = store.holder_count(pool_id)
-    except (redis.RedisError, OSError):
-        current_app.logger.warning("pool health: Redis did not answer; no live counts")
-        return None
-    return out
-
-
 @bp.get("/pools")
 @login_required()
 def pools():
-    """Pool health: load against size, exhaustion, confidence, and the Erlang-B size."""
+    """Pool health: what each pool needs, in outcomes; load, exhaustion and the sizing
+    behind it one click away."""
     client = chosen_client()
     in_view = scope(client)
-    period = period_from_args(in_view.tz)
+    chosen = choice_from_args(in_view.tz)
     overflow = overflow_target()
-    health = reports.pool_health(
-        get_db(), in_view.ids, period, overflow, timezones=in_view.timezones
-    )
+    health = figures.pool_figures(get_db(), in_view.ids, chosen, overflow, in_view.timezones)
+    live = live_leases([h.pool_id for h in health])
     return render_template(
         "reports_pools.html",
         health=health,
-        period=period,
+        period=chosen.period,
+        chosen=chosen,
         overflow=overflow,
         targets=OVERFLOW_TARGETS,
         client=client,
         clients=scope().clients,
-        live=live_leases([h.pool_id for h in health]),
+        live=live,
+        advice={
+            h.pool_id: advice.advise(h, None if live is None else live.get(h.pool_id))
+            for h in health
+        },
+        kept=advice.kept_share,
+        confidence_words=CONFIDENCE_WORDS,
         timezones=in_view.timezones,
         default_visit=DEFAULT_VISIT_SECONDS,
         autosizing=autosizing_of(get_db(), [h.pool_id for h in health]),

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009h"
-down_revision = "0008d"
+down_revision = "0009e"
 branch_labels = None
 depends_on = None
 
