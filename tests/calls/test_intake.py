@@ -18,7 +18,16 @@ from sqlalchemy import func, select
 
 from ringtrail.calls.attribution import Attribution, attribute
 from ringtrail.calls.events import CallEvent, event_id
-from ringtrail.calls.intake import JOB, EventStash, apply_event, enqueue, get_stash, replay
+from ringtrail.calls.intake import (
+    INBOX,
+    JOB,
+    EventStash,
+    apply_event,
+    enqueue,
+    get_stash,
+    move,
+    replay,
+)
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import Call, VisitSnapshot
@@ -446,6 +455,8 @@ def test_job_payloads_hold_only_the_event_id(app, client, new_site):
     eid = event_id("twilio", sid, "voice", "", setup.agency.id)
     with app.app_context():
         queue = get_queue()
+        assert queue.job_ids == []  # the webhooks stashed the events; the worker makes jobs
+        assert move(queue) == 2
         job_ids = queue.job_ids
         assert eid in job_ids and len(job_ids) == 2
         digits = [CALLER[2:], setup.numbers[0][2:], BUSINESS[2:]]
@@ -688,7 +699,9 @@ def test_replay_queues_again_what_a_crashed_redis_lost_and_forgets_what_is_commi
     with app.app_context():  # what kill -9 of a Redis without its last second does
         queue = get_queue()
         queue.connection.delete(
-            queue.key, get_stash().key(event_id("twilio", lost_sid, "voice", "", setup.agency.id))
+            queue.key,
+            INBOX,
+            get_stash().key(event_id("twilio", lost_sid, "voice", "", setup.agency.id)),
         )
         assert queue.count == 0
         assert replay(grace=60) == 0  # too young: its webhook may be at work still
