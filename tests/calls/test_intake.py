@@ -810,3 +810,26 @@ def test_the_stash_stamps_redis_time_and_a_replay_keeps_the_nodes_clock(app, new
     assert before <= stamped.clock <= _redis_now(app)
     assert stamped.received_at == 1_000.0
     assert replayed.clock is None and replayed.received_at == 1_000.0
+
+
+def test_a_queue_redis_that_fsyncs_every_write_holds_the_event_instead_of_the_spool(
+    app, client, new_site, redis_client
+):
+    setup = new_site(numbers=1)
+    before = redis_client.config_get("append*")
+    redis_client.config_set("appendonly", "yes")
+    redis_client.config_set("appendfsync", "always")
+    try:
+        sid = ring(client, setup, setup.numbers[0])
+        eid = event_id("twilio", sid, "voice", "", setup.agency.id)
+        assert _spooled(app) == []  # committed by Redis before it answered
+        with app.app_context():
+            assert get_stash().exists(eid)
+            assert get_queue_redis().lrange(INBOX, 0, -1) == [eid]
+            assert replay() == 0
+    finally:
+        redis_client.config_set("appendfsync", before["appendfsync"])
+        redis_client.config_set("appendonly", before["appendonly"])
+    assert run_jobs(app) == 1
+    [call] = calls(app)
+    assert call.call_sid == sid

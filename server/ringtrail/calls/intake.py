@@ -9,13 +9,23 @@ The webhook does the least that is durable: one script stashes the event and put
 id in the intake inbox (:func:`enqueue`). The worker's scheduling thread turns inbox ids
 into RQ jobs (:func:`move`), in batches, so RQ's job bookkeeping is not paid per call.
 
-Every event is first written to this node's spool (a folder on local disk), the
-write-ahead log: durable before the webhook answers, and kept until the job has committed
-its record (marked in SQL by an :class:`~ringtrail.storage.models.AppliedEvent` row in
-the same transaction). If the queue Redis cannot take an event, the spool is all there
-is. :func:`replay` (run every few seconds by :mod:`ringtrail.calls.replayer` in web
-processes and the worker) forgets what is committed and queues again what the queue
-does not hold: an event lost by a Redis that crashed, or never queued.
+An answered event is committed before the webhook answers: on disk, or in SQL. Where
+it is committed depends on the queue Redis (:func:`queue_commits`):
+
+- A queue Redis that writes every command to its append-only file and fsyncs it before
+  it replies (``appendonly yes``, ``appendfsync always``) has the event on disk once the
+  stash script returns: the stash is the write-ahead log, and this node's spool is
+  written only when that Redis does not answer.
+- Any other queue Redis (the embedded one runs ``appendfsync everysec``: a ``kill -9``
+  loses up to its last second) does not: every event is first written to this node's
+  spool (a folder on local disk), durably, and kept until the job has committed its
+  record (marked in SQL by an :class:`~ringtrail.storage.models.AppliedEvent` row in
+  the same transaction).
+
+If the queue Redis cannot take an event, the spool is all there is. :func:`replay` (run
+every few seconds by :mod:`ringtrail.calls.replayer` in web processes and the worker)
+forgets what is committed and queues again what the queue does not hold: an event lost
+by a Redis that crashed, or never queued.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ringtrail.calls.events import CallEvent
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.calls.spool import Spool
-from ringtrail.context import setting
+from ringtrail.context import setting, state
 from ringtrail.storage import lua
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import AppliedEvent
@@ -56,6 +66,7 @@ WAITING = "ringtrail:waiting-for-database"  # SET of event ids whose job waits f
 HELD = {b"queued", b"started", b"scheduled", b"deferred"}  # the queue still has the job
 INBOX = "ringtrail:intake:inbox"  # LIST of event ids stashed but not yet made jobs
 MOVE_BATCH = 500  # inbox ids made jobs per transaction
+RECHECK = 5.0  # seconds a process trusts what it read of the queue Redis's persistence
 
 
 class EventStash:
@@ -180,26 +191,47 @@ def move(queue: Queue | None = None, limit: int = MOVE_BATCH) -> int:
     return len(ids)
 
 
-def submit(event_id: str, event: CallEvent, *, if_spooled: CallEvent | None = None) -> bool:
-    """Write the event to the spool (durably), then queue it; returns True if queued.
+def queue_commits() -> bool:
+    """Whether the queue Redis commits each write to disk before it answers
+    (``appendonly yes`` and ``appendfsync always``), as read at most :data:`RECHECK`
+    seconds ago. False when it cannot be told (``CONFIG`` renamed away, Redis away):
+    the spool then takes every event."""
+    shared = state()
+    checked_at, commits = shared.get("queue_commits", (0.0, False))
+    now = time.monotonic()
+    if now - checked_at < RECHECK:
+        return commits
+    try:
+        config = get_queue_redis().config_get("append*")
+        commits = config.get("appendonly") == "yes" and config.get("appendfsync") == "always"
+    except redis.RedisError:
+        commits = False
+    shared["queue_commits"] = (now, commits)
+    return commits
 
-    Never raises for a store failure: a webhook must answer whatever happens. The
-    spooled copy stays until the record is committed. ``if_spooled`` is the event to
-    keep instead when the queue cannot take it and the webhook answers differently
-    without a queue (a voice call is then not recorded).
+
+def submit(event_id: str, event: CallEvent, *, if_spooled: CallEvent | None = None) -> bool:
+    """Commit the event (see the module doc), then queue it; returns True if queued.
+
+    Never raises for a store failure: a webhook must answer whatever happens. A spooled
+    copy stays until the record is committed. ``if_spooled`` is the event to keep
+    instead when the queue cannot take it and the webhook answers differently without a
+    queue (a voice call is then not recorded).
     """
     spool = get_spool()
-    try:
-        spool.put(event_id, event.to_dict())
-    except OSError:
-        log.exception("intake: spool unwritable; event %s rests on the queue alone", event_id)
+    committed = queue_commits()
+    if not committed:
+        try:
+            spool.put(event_id, event.to_dict())
+        except OSError:
+            log.exception("intake: spool unwritable; event %s rests on the queue alone", event_id)
     try:
         enqueue(event_id, event)
     except Exception:
         log.warning("intake: queue unavailable, %s waits in the spool", event_id)
-        if if_spooled is not None:
+        if if_spooled is not None or committed:
             try:
-                spool.put(event_id, if_spooled.to_dict())
+                spool.put(event_id, (if_spooled or event).to_dict())
             except OSError:
                 log.exception("intake: spool failed too; event %s lost", event_id)
         return False
