@@ -367,9 +367,7 @@ def test_spooled_calls_are_queued_within_30_s_without_traffic(app, app_config, t
         assert len(os.listdir(app_config["SPOOL_DIR"])) == 20
         redis_server.start()  # empty: it kept nothing
         queue = redis_lib.Redis(port=redis_server.port)
-        took = wait_for(
-            lambda: queue.llen("rq:queue:ringtrail") == 20, 30, "20 spooled calls queued"
-        )
+        took = wait_for(lambda: queue.llen(INBOX) == 20, 30, "20 spooled calls queued")
         print(f"20 spooled calls queued {took:.1f} s after Redis came back")
         queue.close()
     finally:
