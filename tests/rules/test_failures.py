@@ -26,7 +26,7 @@ from sqlalchemy import select
 from ringtrail import create_app
 from ringtrail.calls import replayer
 from ringtrail.calls.events import event_id
-from ringtrail.calls.intake import INBOX, RETRY_INTERVALS, get_stash, replay
+from ringtrail.calls.intake import INBOX, RETRY_INTERVALS, get_stash, move, replay
 from ringtrail.calls.spool import Spool
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import Call
@@ -282,9 +282,12 @@ def test_enqueue_failing_spools_and_the_replayed_call_keeps_its_attribution(
 
 
 def run_due_retries(app) -> None:
-    """Let the retry delays pass: the RQ scheduler enqueues due jobs, a worker runs them."""
+    """Let the retry delays pass: the RQ scheduler enqueues due jobs, the worker makes the
+    jobs of new events and runs them."""
     with app.app_context():
         queue = get_queue()
+        while move(queue):
+            pass
         registry = ScheduledJobRegistry(queue=queue)
         for job_id in registry.get_job_ids():
             job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
