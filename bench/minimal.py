@@ -10,7 +10,8 @@ ratio against them shows what Ringtrail does beyond the necessary work:
   algorithm: the URL, then each parameter's name and value in name order), pushes the
   call to a Redis list, and answers a fixed TwiML document.
 
-Settings from the environment: ``BENCH_REDIS_URL``, ``BENCH_TWILIO_TOKEN``,
+Settings from the environment: ``BENCH_REDIS_URL``, ``BENCH_QUEUE_REDIS_URL`` (where
+calls are pushed; default ``BENCH_REDIS_URL``), ``BENCH_TWILIO_TOKEN``,
 ``BENCH_PUBLIC_URL`` (the URL Twilio signs, without the path), ``BENCH_FORWARD_TO``.
 Its keys are ``bench:minimal:*``; :func:`seed` loads the numbers.
 """
@@ -59,6 +60,8 @@ def signature(token: str, url: str, params: dict[str, str]) -> str:
 def create_app() -> Flask:
     app = Flask(__name__)
     client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"], decode_responses=True)
+    queue_url = os.environ.get("BENCH_QUEUE_REDIS_URL") or os.environ["BENCH_REDIS_URL"]
+    queue = redis.Redis.from_url(queue_url, decode_responses=True)
     lease = client.register_script(LEASE_LUA)
     token = os.environ.get("BENCH_TWILIO_TOKEN", "")
     public_url = os.environ.get("BENCH_PUBLIC_URL", "").rstrip("/")
@@ -84,7 +87,7 @@ def create_app() -> Flask:
         given = request.headers.get("X-Twilio-Signature", "")
         if not hmac.compare_digest(signature(token, url, params), given):
             return Response("bad signature", status=403, mimetype="text/plain")
-        client.rpush(QUEUE, json.dumps(params))
+        queue.rpush(QUEUE, json.dumps(params))
         return Response(twiml, mimetype="text/xml")
 
     return app

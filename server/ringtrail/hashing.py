@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 from ringtrail import phones
 from ringtrail.context import setting
@@ -25,7 +26,12 @@ RECOVERY_CODE = b"ringtrail two-factor recovery code v1"
 
 def _key(purpose: bytes, secret: str | bytes | None) -> bytes:
     secret = setting("SECRET_KEY") if secret is None else secret
-    secret = secret.encode() if isinstance(secret, str) else secret
+    return _derived(purpose, secret.encode() if isinstance(secret, str) else secret)
+
+
+@lru_cache(maxsize=64)
+def _derived(purpose: bytes, secret: bytes) -> bytes:
+    # Derived once per (purpose, key), not once per hash: a caller hash is on every call.
     return hmac.new(secret, purpose, hashlib.sha256).digest()
 
 
@@ -39,5 +45,9 @@ def caller_hash(number: str | None, secret: str | bytes | None = None) -> str | 
 
     None when the caller id is not a real number: withheld callers are not one caller.
     """
-    e164 = phones.normalise(number)
+    return caller_hash_of_e164(phones.normalise(number), secret)
+
+
+def caller_hash_of_e164(e164: str | None, secret: str | bytes | None = None) -> str | None:
+    """:func:`caller_hash` of a number already read by :func:`phones.normalise`."""
     return None if e164 is None else keyed_hash(CALLER, e164, secret)

@@ -18,7 +18,16 @@ from sqlalchemy import func, select
 
 from ringtrail.calls.attribution import Attribution, attribute
 from ringtrail.calls.events import CallEvent, event_id
-from ringtrail.calls.intake import JOB, EventStash, apply_event, enqueue, get_stash, replay
+from ringtrail.calls.intake import (
+    INBOX,
+    JOB,
+    EventStash,
+    apply_event,
+    enqueue,
+    get_stash,
+    move,
+    replay,
+)
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import Call, VisitSnapshot
@@ -446,6 +455,8 @@ def test_job_payloads_hold_only_the_event_id(app, client, new_site):
     eid = event_id("twilio", sid, "voice", "", setup.agency.id)
     with app.app_context():
         queue = get_queue()
+        assert queue.job_ids == []  # the webhooks stashed the events; the worker makes jobs
+        assert move(queue) == 2
         job_ids = queue.job_ids
         assert eid in job_ids and len(job_ids) == 2
         digits = [CALLER[2:], setup.numbers[0][2:], BUSINESS[2:]]
@@ -688,7 +699,9 @@ def test_replay_queues_again_what_a_crashed_redis_lost_and_forgets_what_is_commi
     with app.app_context():  # what kill -9 of a Redis without its last second does
         queue = get_queue()
         queue.connection.delete(
-            queue.key, get_stash().key(event_id("twilio", lost_sid, "voice", "", setup.agency.id))
+            queue.key,
+            INBOX,
+            get_stash().key(event_id("twilio", lost_sid, "voice", "", setup.agency.id)),
         )
         assert queue.count == 0
         assert replay(grace=60) == 0  # too young: its webhook may be at work still
@@ -797,3 +810,26 @@ def test_the_stash_stamps_redis_time_and_a_replay_keeps_the_nodes_clock(app, new
     assert before <= stamped.clock <= _redis_now(app)
     assert stamped.received_at == 1_000.0
     assert replayed.clock is None and replayed.received_at == 1_000.0
+
+
+def test_a_queue_redis_that_fsyncs_every_write_holds_the_event_instead_of_the_spool(
+    app, client, new_site, redis_client
+):
+    setup = new_site(numbers=1)
+    before = redis_client.config_get("append*")
+    redis_client.config_set("appendonly", "yes")
+    redis_client.config_set("appendfsync", "always")
+    try:
+        sid = ring(client, setup, setup.numbers[0])
+        eid = event_id("twilio", sid, "voice", "", setup.agency.id)
+        assert _spooled(app) == []  # committed by Redis before it answered
+        with app.app_context():
+            assert get_stash().exists(eid)
+            assert get_queue_redis().lrange(INBOX, 0, -1) == [eid]
+            assert replay() == 0
+    finally:
+        redis_client.config_set("appendfsync", before["appendfsync"])
+        redis_client.config_set("appendonly", before["appendonly"])
+    assert run_jobs(app) == 1
+    [call] = calls(app)
+    assert call.call_sid == sid

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from ringtrail import create_app
 from ringtrail.calls import replayer
 from ringtrail.calls.events import event_id
-from ringtrail.calls.intake import RETRY_INTERVALS, get_stash, replay
+from ringtrail.calls.intake import INBOX, RETRY_INTERVALS, get_stash, move, replay
 from ringtrail.calls.spool import Spool
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import Call
@@ -230,7 +230,7 @@ def test_the_replayer_queues_the_spool_without_traffic(make_app, own_redis):
         deadline = time.monotonic() + 10
         while True:
             with app.app_context():
-                if get_queue().count == 1:
+                if get_queue().connection.llen(INBOX) == 1:  # stashed, its job to be made
                     break
             assert time.monotonic() < deadline, "the replayer queued nothing in 10 s"
             time.sleep(0.05)
@@ -282,9 +282,12 @@ def test_enqueue_failing_spools_and_the_replayed_call_keeps_its_attribution(
 
 
 def run_due_retries(app) -> None:
-    """Let the retry delays pass: the RQ scheduler enqueues due jobs, a worker runs them."""
+    """Let the retry delays pass: the RQ scheduler enqueues due jobs, the worker makes the
+    jobs of new events and runs them."""
     with app.app_context():
         queue = get_queue()
+        while move(queue):
+            pass
         registry = ScheduledJobRegistry(queue=queue)
         for job_id in registry.get_job_ids():
             job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
@@ -572,3 +575,25 @@ def test_the_routing_table_is_reloaded_only_when_configuration_changes(app_confi
         assert second is not first
         assert second.sites[setup.site_key].pools[0].lease_seconds == 99
     app.extensions["ringtrail"]["engine"].dispose()
+
+
+def test_a_spool_known_empty_is_not_listed_until_it_changes(tmp_path, monkeypatch):
+    folder = tmp_path / "spool"
+    spool = Spool(str(folder))
+    spool.put("voice-1", _event(1))
+    spool.discard("voice-1")
+    settled = time.time() - 5  # the folder changed long enough ago to trust its mtime
+    os.utime(folder, (settled, settled))
+    listings = []
+    real = os.listdir
+
+    def listdir(path):
+        listings.append(path)
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    assert spool.pending() == [] and len(listings) == 1  # listed: found empty
+    assert spool.pending() == [] and spool.older_than(0) == [] and len(listings) == 1
+    other = Spool(str(folder))  # another process's spool object: the folder is what counts
+    other.put("voice-2", _event(2))
+    assert spool.pending() == ["voice-2"] and len(listings) == 2  # changed: listed again

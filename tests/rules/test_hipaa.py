@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ringtrail import create_app
 from ringtrail import hashing as privacy
+from ringtrail.calls.intake import move
 from ringtrail.storage.clients import get_queue
 from ringtrail.storage.models import Base, Call, Client
 from ringtrail.storage.sql import get_db
@@ -176,7 +177,7 @@ def test_hipaa_no_raw_caller_number_reaches_sql_redis_the_queue_or_the_spool(
     twiml = a_call_with_everything(app, client, setup, CALLER)
     assert "<Say>" not in twiml and "record" not in twiml  # recording asked for, refused
     with app.app_context():
-        assert get_queue().count == 5  # the job queue holds the events, by id only
+        assert move() == 5 and get_queue().count == 5  # the jobs hold the events' ids only
     assert everywhere(app, redis_url, queue_db_url) == {
         "sql": [],
         "lease redis": [],

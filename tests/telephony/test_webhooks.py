@@ -12,10 +12,11 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 
+from ringtrail.calls.intake import move
 from ringtrail.storage.clients import get_queue
 from ringtrail.storage.models import Agency, Call, Client, TrackingNumber
 from ringtrail.storage.sql import get_db
-from ringtrail.telephony.webhooks import signature_valid
+from ringtrail.telephony.webhooks import Validator, signature_valid
 from ringtrail.tracking.directory import Snapshot
 from ringtrail.web.telephony import public_url, read
 from tests.helpers import (
@@ -150,7 +151,7 @@ def test_a_valid_signature_is_accepted_and_queued(app, client, setup, written):
     response = twilio_post(client, VOICE, call_params(setup, setup.numbers[0]), setup.token)
     assert forwarded_plainly(response, BUSINESS)["callerId"] == CALLER
     with app.app_context():
-        assert get_queue().count == 1
+        assert move() == 1 and get_queue().count == 1  # the event's id, made a job
 
 
 def _tamper(setup, other):
@@ -514,3 +515,86 @@ def test_a_huge_body_is_a_413(client, setup, written):
 def test_other_methods_are_a_405(client):
     for path in (VOICE, FALLBACK, *CALLBACKS):
         assert client.get(path).status_code == 405, path
+
+
+# The lean voice webhook ---------------------------------------------------------------
+
+
+class CountingValidator(Validator):
+    """The webhook's validator, counting the HMACs it computes."""
+
+    hmacs = 0
+
+    def compute_signature(self, uri, params, algorithm=None):
+        CountingValidator.hmacs += 1
+        return super().compute_signature(uri, params, algorithm)
+
+
+@pytest.mark.parametrize("ported", [False, True], ids=["as-configured", "port-443"])
+def test_a_genuine_signature_costs_one_hmac(ported):
+    url = "https://calls.example/telephony/twilio/voice"
+    signed = url.replace(".example/", ".example:443/") if ported else url
+    params = dict(VECTOR_PARAMS)
+    signature = sign(signed, params, VECTOR_TOKEN)
+    Validator._with_port.clear()
+    CountingValidator.hmacs = 0
+    validator = CountingValidator(VECTOR_TOKEN)
+    assert validator.validate(url, params, signature)
+    # The first request signed with the port tries the plain form first; after that the
+    # form that matched is tried first.
+    assert CountingValidator.hmacs == (2 if ported else 1)
+    for _ in range(3):
+        assert validator.validate(url, params, signature)
+    assert CountingValidator.hmacs == (2 if ported else 1) + 3
+    # The library accepts the same requests, with two HMACs each.
+    assert RequestValidator(VECTOR_TOKEN).validate(url, params, signature)
+    assert not validator.validate(url, params | {"Digits": "9"}, signature)
+    assert not CountingValidator("54321").validate(url, params, signature)
+
+
+def test_the_caller_is_read_once_and_located_by_the_job(app, client, setup, monkeypatch):
+    from ringtrail import phones
+
+    parses, locates = [], []
+    real_parse, real_state = phones.parse, phones.state_of
+    monkeypatch.setattr(phones, "parse", lambda *a: parses.append(a) or real_parse(*a))
+    monkeypatch.setattr(phones, "state_of", lambda n: locates.append(n) or real_state(n))
+    response = twilio_post(client, VOICE, call_params(setup, setup.numbers[0]), setup.token)
+    assert forwarded_plainly(response, BUSINESS)["callerId"] == CALLER
+    assert len(parses) == 1  # the caller id, hash and event alike
+    assert locates == []  # the answer does not depend on the caller's state
+    run_jobs(app)
+    with app.app_context():
+        [call] = get_db().scalars(select(Call)).all()
+    assert call.caller_state == "NY" and locates == [CALLER]  # the job located it
+
+
+def test_a_recorded_one_party_call_is_located_by_the_webhook(app, client, new_site, monkeypatch):
+    from ringtrail import phones
+
+    setup = new_site(numbers=1, record=True)
+    with app.app_context():
+        db = get_db()
+        db.get(Client, setup.client.id).us_state = "NY"  # a one-party state
+        db.get(Client, setup.client.id).consent_mode = "one_party"
+        db.commit()
+    locates = []
+    real_state = phones.state_of
+    monkeypatch.setattr(phones, "state_of", lambda n: locates.append(n) or real_state(n))
+    params = call_params(setup, setup.numbers[0])
+    body = twilio_post(client, VOICE, params, setup.token).get_data(as_text=True)
+    assert locates == [CALLER]  # a NY caller of a NY business in one_party mode...
+    assert "record-from-answer-dual" in body and "<Say>" not in body  # ...hears no notice
+
+
+def test_cached_answers_are_what_the_library_builds(app, client, setup):
+    from ringtrail.telephony import twiml as build
+
+    bodies = {}
+    for caller in ("+12125550143", "+13105550199", "anonymous"):
+        params = call_params(setup, setup.numbers[0]) | {"From": caller}
+        bodies[caller] = twilio_post(client, VOICE, params, setup.token).get_data(as_text=True)
+    with app.app_context():
+        for caller, body in bodies.items():
+            wanted = None if caller == "anonymous" else caller
+            assert body == str(build.forward(BUSINESS, wanted))

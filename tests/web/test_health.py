@@ -97,6 +97,7 @@ def test_readyz_is_ready_when_every_store_answers(own_app):
     assert set(body["checks"]) == {"sql", "leases", "queue_redis", "queue"}
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["queue"]["depth"] == 0
+    assert body["checks"]["queue"]["inbox"] == 0
     assert body["spooled"] == 0
 
 
@@ -261,6 +262,24 @@ def test_queue_depth_and_failed_jobs_are_counted(own_app):
     text = scrape(client)
     assert value(text, "ringtrail_queue_depth") == 0
     assert value(text, "ringtrail_failed_jobs") == 1
+
+
+def test_call_events_waiting_for_their_jobs_are_counted(own_app):
+    from ringtrail.calls.events import CallEvent
+    from ringtrail.calls.intake import enqueue
+
+    client = own_app.test_client()
+    event = CallEvent.update(
+        "status", provider="twilio", call_sid="CA1", received_at=1.0, agency_id=1, status="busy"
+    )
+    with own_app.app_context():
+        enqueue("status-1", event)
+        enqueue("status-2", event)
+    text = scrape(client)
+    assert value(text, "ringtrail_intake_backlog") == 2  # no worker has made their jobs
+    assert value(text, "ringtrail_queue_depth") == 0
+    run_jobs(own_app)  # makes the jobs, as the worker does, and runs them
+    assert value(scrape(client), "ringtrail_intake_backlog") == 0
 
 
 def test_carrier_errors_are_counted_by_kind(own_app, stand_in):

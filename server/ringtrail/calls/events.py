@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ringtrail import phones
-from ringtrail.hashing import caller_hash
+from ringtrail.hashing import caller_hash_of_e164
 from ringtrail.terms import EVENT_KINDS
 from ringtrail.tracking.directory import Route
 
 TEXT_LIMIT = 500  # ids, statuses, numbers, URLs
+UNREAD = object()  # a voice event's caller not yet read by phones.normalise
 TRANSCRIPT_LIMIT = 20_000
 
 
@@ -144,10 +145,21 @@ class CallEvent:
         agency_id: int | None,
         status: str = "ringing",
         forward_to: str = "",
+        e164: str | None | object = UNREAD,
+        locate: bool = True,
     ) -> CallEvent:
         """The first event of a call, from any door. Hashes the caller and, in HIPAA
-        mode (or when the number's client is unknown), drops the number itself."""
+        mode (or when the number's client is unknown), drops the number itself.
+
+        ``e164`` is the caller as :func:`phones.normalise` read it, when the door has
+        read it already (the caller is parsed once per call). Without ``locate`` the
+        caller's state is left to the job (:meth:`caller_state_of`), when the answer does
+        not depend on it; a HIPAA event is always located here, since its number goes
+        no further than this request.
+        """
         raw = clean(caller) or None
+        if e164 is UNREAD:
+            e164 = phones.normalise(raw)
         return cls(
             kind="voice",
             provider=clean(provider, 20),
@@ -156,8 +168,8 @@ class CallEvent:
             agency_id=agency_id,
             to=clean(to, 20),
             caller=None if hipaa else raw,
-            caller_hash=caller_hash(raw),
-            caller_state=phones.state_of(raw),
+            caller_hash=caller_hash_of_e164(e164),  # type: ignore[arg-type]
+            caller_state=phones.state_of(raw) if locate or hipaa else None,
             hipaa=hipaa,
             route=route,
             forward_to=clean(forward_to, 20),
@@ -191,6 +203,11 @@ class CallEvent:
             agency_id=agency_id,
             **(values | texts),
         )
+
+    def caller_state_of(self) -> str | None:
+        """The caller's state: as located by the webhook, else from the number (a job
+        locates what the webhook left, :meth:`voice` without ``locate``)."""
+        return self.caller_state or phones.state_of(self.caller)
 
     def to_dict(self) -> dict[str, Any]:
         """The event as JSON-ready data."""

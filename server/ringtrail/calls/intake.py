@@ -5,13 +5,27 @@ the job gets only the id (RQ keeps failed jobs, with their arguments, for a long
 The event id is derived from the carrier's call id, so a webhook delivered twice makes
 one event and one job, and the job (:func:`apply_event`) is idempotent anyway.
 
-Every event is first written to this node's spool (a folder on local disk), the
-write-ahead log: durable before the webhook answers, and kept until the job has committed
-its record (marked in SQL by an :class:`~ringtrail.storage.models.AppliedEvent` row in
-the same transaction). If the queue Redis cannot take an event, the spool is all there
-is. :func:`replay` (run every few seconds by :mod:`ringtrail.calls.replayer` in web
-processes and the worker) forgets what is committed and queues again what the queue
-does not hold: an event lost by a Redis that crashed, or never queued.
+The webhook does the least that is durable: one script stashes the event and puts its
+id in the intake inbox (:func:`enqueue`). The worker's scheduling thread turns inbox ids
+into RQ jobs (:func:`move`), in batches, so RQ's job bookkeeping is not paid per call.
+
+An answered event is committed before the webhook answers: on disk, or in SQL. Where
+it is committed depends on the queue Redis (:func:`queue_commits`):
+
+- A queue Redis that writes every command to its append-only file and fsyncs it before
+  it replies (``appendonly yes``, ``appendfsync always``) has the event on disk once the
+  stash script returns: the stash is the write-ahead log, and this node's spool is
+  written only when that Redis does not answer.
+- Any other queue Redis (the embedded one runs ``appendfsync everysec``: a ``kill -9``
+  loses up to its last second) does not: every event is first written to this node's
+  spool (a folder on local disk), durably, and kept until the job has committed its
+  record (marked in SQL by an :class:`~ringtrail.storage.models.AppliedEvent` row in
+  the same transaction).
+
+If the queue Redis cannot take an event, the spool is all there is. :func:`replay` (run
+every few seconds by :mod:`ringtrail.calls.replayer` in web processes and the worker)
+forgets what is committed and queues again what the queue does not hold: an event lost
+by a Redis that crashed, or never queued.
 """
 
 from __future__ import annotations
@@ -20,9 +34,10 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 
 import redis
-from rq import Retry
+from rq import Queue, Retry
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, text
@@ -32,7 +47,7 @@ from ringtrail.calls.events import CallEvent
 from ringtrail.calls.records import apply_event as apply_to_sql
 from ringtrail.calls.rules import on_completed
 from ringtrail.calls.spool import Spool
-from ringtrail.context import setting
+from ringtrail.context import setting, state
 from ringtrail.storage import lua
 from ringtrail.storage.clients import get_queue, get_queue_redis
 from ringtrail.storage.models import AppliedEvent
@@ -50,12 +65,16 @@ JOB_TIMEOUT = 60  # seconds; applying one event takes milliseconds
 GRACE = 10  # seconds an event may take from its webhook to its record before replay looks
 WAITING = "ringtrail:waiting-for-database"  # SET of event ids whose job waits for SQL
 HELD = {b"queued", b"started", b"scheduled", b"deferred"}  # the queue still has the job
+INBOX = "ringtrail:intake:inbox"  # LIST of event ids stashed but not yet made jobs
+MOVE_BATCH = 500  # inbox ids made jobs per transaction
+RECHECK = 5.0  # seconds a process trusts what it read of the queue Redis's persistence
 
 
 class EventStash:
     """Stashed call events on the queue Redis, read by their jobs.
 
     - ``event(id)``  STRING  the event's JSON; deleted once the event is applied
+    - ``inbox``      LIST    ids of stashed events not yet made jobs (:data:`INBOX`)
     """
 
     PREFIX = "ringtrail:event:"
@@ -66,8 +85,8 @@ class EventStash:
     def key(self, event_id: str) -> str:
         return f"{self.PREFIX}{event_id}"
 
-    def put(self, event_id: str, event: CallEvent, pipe=None, *, stamp: bool = True) -> None:
-        """Stash the event (on ``pipe``: the transaction that queues its job).
+    def put(self, event_id: str, event: CallEvent, *, stamp: bool = True, again: bool = False):
+        """Stash the event and put its id in the inbox (if it is new, or ``again``).
 
         With ``stamp`` the event gets ``clock``, Redis's time as it is stashed, unless it
         carries one already (tests inject time that way). An event replayed from a spool
@@ -76,11 +95,9 @@ class EventStash:
         data = event.to_dict()
         clock = data.pop("clock", None)
         arg = "-" if not stamp else ("" if clock is None else repr(float(clock)))
-        script = self.redis.register_script(STASH_LUA)
-        script(
-            keys=[self.key(event_id)],
-            args=[json.dumps(data), EVENT_TTL, arg],
-            client=self.redis if pipe is None else pipe,
+        _stash_script(self.redis)(
+            keys=[self.key(event_id), INBOX],
+            args=[json.dumps(data), EVENT_TTL, arg, event_id, "1" if again else ""],
         )
 
     def get(self, event_id: str) -> CallEvent | None:
@@ -115,6 +132,11 @@ class EventStash:
             yield key.removeprefix(self.PREFIX), event
 
 
+@lru_cache(maxsize=8)
+def _stash_script(client: redis.Redis):
+    return client.register_script(STASH_LUA)  # registered once per client, not per call
+
+
 def get_stash() -> EventStash:
     """The stash on the queue Redis."""
     return EventStash(get_queue_redis())
@@ -125,50 +147,92 @@ def get_spool() -> Spool:
     return Spool(setting("SPOOL_DIR"))
 
 
-def enqueue(event_id: str, event: CallEvent, *, stamp: bool = True) -> None:
-    """Stash the event and queue its job, atomically and in one round trip (MULTI/EXEC);
-    raises if Redis cannot take it. A job never exists without its event.
+def enqueue(event_id: str, event: CallEvent, *, stamp: bool = True, again: bool = False) -> None:
+    """Stash the event and put its id in the inbox, atomically and in one round trip (one
+    script); raises if Redis cannot take it. The worker makes the job (:func:`move`).
 
     The stash stamps the event with Redis's clock (``stamp``), the clock leases are read
-    on; a replayed event keeps the time its web node read (``stamp=False``).
+    on; a replayed event keeps the time its web node read (``stamp=False``) and goes in
+    the inbox even if it was stashed already (``again``: its job may be gone).
     """
-    queue = get_queue()
-    pipe = queue.connection.pipeline()
-    queue.enqueue(
-        JOB,
-        event_id,
-        job_id=event_id,
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        job_timeout=JOB_TIMEOUT,
-        result_ttl=3600,
-        failure_ttl=30 * 24 * 3600,
-        description=f"apply {event.kind} event",
-        pipeline=pipe,  # RQ opens the MULTI, so the stash comes after the job
-    )
-    EventStash(queue.connection).put(event_id, event, pipe=pipe, stamp=stamp)
+    EventStash(get_queue_redis()).put(event_id, event, stamp=stamp, again=again)
+
+
+def move(queue: Queue | None = None, limit: int = MOVE_BATCH) -> int:
+    """Turn the inbox's first ids into RQ jobs; returns how many ids it took.
+
+    The jobs are queued and the ids leave the inbox in one transaction, so an id is
+    never lost between the two. Run by one process at a time (the worker that holds the
+    scheduler lock); should two ever overlap, an event gets its job twice, which the job
+    shrugs off (it is idempotent). A webhook only ever appends, so the ids read at the
+    head are still there when they are trimmed.
+    """
+    queue = get_queue() if queue is None else queue
+    connection = queue.connection
+    head = connection.lrange(INBOX, 0, limit - 1)
+    ids = [i.decode() if isinstance(i, bytes) else i for i in head]
+    if not ids:
+        return 0
+    pipe = connection.pipeline()
+    pipe.multi()
+    for event_id in dict.fromkeys(ids):  # once each, in order
+        queue.enqueue(
+            JOB,
+            event_id,
+            job_id=event_id,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=3600,
+            failure_ttl=30 * 24 * 3600,
+            description=f"apply {event_id.partition('-')[0]} event",
+            pipeline=pipe,
+        )
+    pipe.ltrim(INBOX, len(ids), -1)
     pipe.execute()
+    return len(ids)
+
+
+def queue_commits() -> bool:
+    """Whether the queue Redis commits each write to disk before it answers
+    (``appendonly yes`` and ``appendfsync always``), as read at most :data:`RECHECK`
+    seconds ago. False when it cannot be told (``CONFIG`` renamed away, Redis away):
+    the spool then takes every event."""
+    shared = state()
+    checked_at, commits = shared.get("queue_commits", (0.0, False))
+    now = time.monotonic()
+    if now - checked_at < RECHECK:
+        return commits
+    try:
+        config = get_queue_redis().config_get("append*")
+        commits = config.get("appendonly") == "yes" and config.get("appendfsync") == "always"
+    except redis.RedisError:
+        commits = False
+    shared["queue_commits"] = (now, commits)
+    return commits
 
 
 def submit(event_id: str, event: CallEvent, *, if_spooled: CallEvent | None = None) -> bool:
-    """Write the event to the spool (durably), then queue it; returns True if queued.
+    """Commit the event (see the module doc), then queue it; returns True if queued.
 
-    Never raises for a store failure: a webhook must answer whatever happens. The
-    spooled copy stays until the record is committed. ``if_spooled`` is the event to
-    keep instead when the queue cannot take it and the webhook answers differently
-    without a queue (a voice call is then not recorded).
+    Never raises for a store failure: a webhook must answer whatever happens. A spooled
+    copy stays until the record is committed. ``if_spooled`` is the event to keep
+    instead when the queue cannot take it and the webhook answers differently without a
+    queue (a voice call is then not recorded).
     """
     spool = get_spool()
-    try:
-        spool.put(event_id, event.to_dict())
-    except OSError:
-        log.exception("intake: spool unwritable; event %s rests on the queue alone", event_id)
+    committed = queue_commits()
+    if not committed:
+        try:
+            spool.put(event_id, event.to_dict())
+        except OSError:
+            log.exception("intake: spool unwritable; event %s rests on the queue alone", event_id)
     try:
         enqueue(event_id, event)
     except Exception:
         log.warning("intake: queue unavailable, %s waits in the spool", event_id)
-        if if_spooled is not None:
+        if if_spooled is not None or committed:
             try:
-                spool.put(event_id, if_spooled.to_dict())
+                spool.put(event_id, (if_spooled or event).to_dict())
             except OSError:
                 log.exception("intake: spool failed too; event %s lost", event_id)
         return False
@@ -191,12 +255,14 @@ def applied(event_ids: list[str]) -> set[str]:
 
 
 def _held(connection: redis.Redis, event_id: str) -> bool:
-    """Whether the queue holds the event: stashed, with a job that will still run."""
+    """Whether the queue holds the event: stashed, with a job that will still run or its
+    id in the inbox."""
     pipe = connection.pipeline(transaction=False)
     pipe.exists(EventStash.PREFIX + event_id)
     pipe.hget(Job.key_for(event_id), "status")
-    stashed, status = pipe.execute()
-    return bool(stashed) and status in HELD
+    pipe.lpos(INBOX, event_id)
+    stashed, status, waiting = pipe.execute()
+    return bool(stashed) and (status in HELD or waiting is not None)
 
 
 def replay(grace: float = 0) -> int:
@@ -221,7 +287,7 @@ def replay(grace: float = 0) -> int:
     def resubmit(event_id: str, data: dict) -> None:
         if not _held(queue.connection, event_id):
             # A spooled event carries its node's clock: judged with a tolerance.
-            enqueue(event_id, CallEvent.from_dict(data), stamp=False)
+            enqueue(event_id, CallEvent.from_dict(data), stamp=False, again=True)
             queued.append(event_id)
 
     spool.replay(resubmit, [e for e in waiting if e not in done], keep=True)

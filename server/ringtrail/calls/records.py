@@ -221,7 +221,7 @@ def _apply_voice(
     # HIPAA events carry no number at all; the check here is a second lock.
     call.caller_number = None if event.hipaa or not event.caller else event.caller[:64]
     call.caller_hash = event.caller_hash or call.caller_hash
-    call.caller_state = (event.caller_state or "")[:2] or None
+    call.caller_state = (event.caller_state_of() or "")[:2] or None
     call.client_id = route.client_id if route else None
     call.site_id = route.site_id if route else None
     call.pool_id = route.pool_id if route else None

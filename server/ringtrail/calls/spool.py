@@ -9,6 +9,10 @@ claims a file by renaming it, so several gunicorn workers can replay the same fo
 without submitting an event twice at once. The claim is named with the time it was
 made: a file keeps the time it was spooled, which says nothing of how long its replayer
 has had it.
+
+A folder known to be empty is not listed again until it changes: its modification time
+(which every file created, renamed or deleted in it moves) is noted when a listing finds
+nothing, and compared before the next one.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = 300  # seconds before a claim left by a dead process is taken back
+SETTLED_NS = 1_000_000_000  # a folder's mtime this old cannot hide a change (coarse clocks)
+
+_made: set[str] = set()  # folders this process has made (or found) already
+_empty: dict[str, int] = {}  # folder -> its mtime (ns) when a listing last found it empty
 
 
 class Spool:
@@ -36,10 +44,16 @@ class Spool:
     def put(self, event_id: str, event: dict[str, Any]) -> None:
         """Write one event durably (it survives a crash once this returns); raises
         OSError if even the disk fails."""
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        if self.directory not in _made:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            _made.add(self.directory)
         final = self.path(event_id)
         tmp = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except FileNotFoundError:  # the folder went away since: make it again
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, json.dumps(event).encode())
             os.fdatasync(fd)  # the data; the file's size comes with it
@@ -70,11 +84,17 @@ class Spool:
         return old
 
     def pending(self) -> list[str]:
-        """Event ids waiting to be replayed."""
+        """Event ids waiting to be replayed (no listing while the folder is known empty)."""
         try:
+            mtime = os.stat(self.directory).st_mtime_ns
+            if _empty.get(self.directory) == mtime:
+                return []
             names = os.listdir(self.directory)
         except FileNotFoundError:
+            _made.discard(self.directory)
             return []
+        if not names and time.time_ns() - mtime > SETTLED_NS:
+            _empty[self.directory] = mtime
         return sorted(n.removesuffix(".json") for n in names if n.endswith(".json"))
 
     def __len__(self) -> int:

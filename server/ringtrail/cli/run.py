@@ -248,7 +248,7 @@ def worker(burst: bool) -> None:
     from flask import current_app
 
     from ringtrail.calls import replayer
-    from ringtrail.calls.intake import replay
+    from ringtrail.calls.intake import move, replay
     from ringtrail.privacy import retention
     from ringtrail.reports import autosizer, counters
     from ringtrail.storage.clients import get_queue, worker_connection
@@ -266,6 +266,7 @@ def worker(burst: bool) -> None:
         queue.name,
         lambda **kwargs: worker_connection(url, **kwargs),
         [counters.PERIODIC, retention.PERIODIC, autosizer.PERIODIC],
+        movers=[move],
     )
     if not burst:
         replayer.start(current_app._get_current_object(), resume=True)

@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from ringtrail.calls.intake import get_spool
+from ringtrail.calls.intake import INBOX, get_spool
 from ringtrail.context import state
 from ringtrail.storage.clients import get_queue, get_queue_redis, get_redis
 from ringtrail.storage.metrics import carrier_errors
@@ -127,7 +127,7 @@ def readiness(deadline: float = CHECK_SECONDS) -> tuple[bool, dict[str, Any]]:
         "sql": sql,
         "leases": lambda: leases.ping() and None,
         "queue_redis": lambda: queue_redis.ping() and None,
-        "queue": lambda: {"depth": queue.count},
+        "queue": lambda: {"depth": queue.count, "inbox": queue_redis.llen(INBOX)},
     }
     checks = _run(probes, deadline, f"ready:{id(state())}")
     ready = all(check.ok for check in checks.values())
@@ -167,6 +167,7 @@ class StoreFigures:
                 "pools": lambda: {"stats": {pid: pools.stats(pid) for pid in pool_ids}},
                 "queue": lambda: {
                     "depth": queue.count,
+                    "inbox": queue_redis.llen(INBOX),
                     "failed": queue.failed_job_registry.count,
                     "carrier": carrier_errors(queue_redis),
                 },
@@ -183,6 +184,11 @@ class StoreFigures:
             got = checks["queue"].detail
             yield GaugeMetricFamily(
                 "ringtrail_queue_depth", "Jobs waiting in the queue.", value=got["depth"]
+            )
+            yield GaugeMetricFamily(
+                "ringtrail_intake_backlog",
+                "Call events stashed whose jobs the worker has not made yet.",
+                value=got["inbox"],
             )
             yield GaugeMetricFamily(
                 "ringtrail_failed_jobs",

@@ -113,15 +113,19 @@ def _keepalive(url: str) -> dict[str, Any]:
     return {"socket_keepalive": True, "socket_keepalive_options": KEEPALIVE}
 
 
-def start_embedded_redis(instance_path: str, keep: dict[str, Any] | None = None) -> str:
+def start_embedded_redis(
+    instance_path: str, keep: dict[str, Any] | None = None, *, fsync: str = "everysec"
+) -> str:
     """Start (or join) the embedded Redis of the instance folder; returns its URL.
 
     ``keep`` holds the :class:`~ringtrail.storage.embedded.EmbeddedRedis`, to watch or
-    stop it. The server dies with the process that started it.
+    stop it. ``fsync`` is its ``appendfsync`` (``always`` for a queue Redis whose writes
+    are committed: see :mod:`ringtrail.calls.intake`). The server dies with the process
+    that started it.
     """
     from ringtrail.storage.embedded import EmbeddedRedis
 
-    server = EmbeddedRedis(instance_path)
+    server = EmbeddedRedis(instance_path, fsync=fsync)
     url = server.start()
     if keep is not None:
         keep["embedded_redis"] = server

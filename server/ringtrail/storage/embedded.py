@@ -70,8 +70,9 @@ def socket_path(instance_path: str) -> str:
 class EmbeddedRedis:
     """One redis-server for one instance folder, started (or joined) by :meth:`start`."""
 
-    def __init__(self, instance_path: str, *, start_timeout: float = 20.0):
+    def __init__(self, instance_path: str, *, start_timeout: float = 20.0, fsync: str = "everysec"):
         self.instance_path = os.path.abspath(instance_path)
+        self.fsync = fsync  # "always": a write is on disk before Redis answers it
         self.socket = socket_path(self.instance_path)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
@@ -115,7 +116,7 @@ class EmbeddedRedis:
             "--dbfilename", DB_FILE,
             "--appendonly", "yes" if appendonly else "no",
             "--appendfilename", AOF_FILE,
-            "--appendfsync", "everysec",
+            "--appendfsync", self.fsync,
             "--maxmemory-policy", "noeviction",
             "--daemonize", "no",
             "--logfile", "",

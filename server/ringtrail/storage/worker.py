@@ -16,6 +16,10 @@
   every 3 s requeues the jobs a dead worker left in the started registry and those lost
   on their way to a worker (in RQ's intermediate queue, never started). An error
   (Redis away) is logged and the thread tries again a second later: it never dies.
+- **Intake**, a thread: while this process holds the scheduler lock, every quarter of a
+  second it turns the ids webhooks put in the intake inbox into jobs (the ``movers``,
+  :func:`ringtrail.calls.intake.move`), until the inbox is empty. A burst worker moves
+  them once before it works.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ HEARTBEAT_EVERY = 2.0
 LOCK_TTL = 6  # seconds
 TICK = 1.0  # seconds between scheduling rounds
 ABANDONED_EVERY = 3.0
+MOVE_EVERY = 0.25  # seconds between looks at the intake inbox
 HELPER_TIMEOUT = 3.0  # socket timeout of the helper threads' short commands
 MAX_BACKOFF = 30.0
 
@@ -68,10 +73,12 @@ class Runner:
         queue_name: str,
         connect: Callable[..., redis.Redis],
         periodic: list[Periodic] | None = None,
+        movers: list[Callable[[Queue], int]] | None = None,
     ):
         self.queue_name = queue_name
         self.connect = connect
         self.periodic = periodic or []
+        self.movers = movers or []
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         self.names: list[str] = []  # every RQ worker name this process has used
         self.current = ""  # the one at work: the others quit, leaving their jobs behind
@@ -127,6 +134,21 @@ class Runner:
             release_lock(connection, lock, self.id)
             cron.register_death()
 
+    # Intake -----------------------------------------------------------------------
+
+    def _move(self) -> None:
+        connection = self.connect(timeout=HELPER_TIMEOUT)
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        while not self.stopping.is_set():
+            try:
+                if self.holds_lock:
+                    for mover in self.movers:
+                        while mover(queue):  # a busy inbox is emptied batch by batch
+                            pass
+            except Exception as exc:  # Redis away: try again next time
+                log.warning("worker: intake failed (%s); retrying", exc)
+            self.stopping.wait(MOVE_EVERY)
+
     def _alive(self, connection: redis.Redis) -> Callable[[str], bool]:
         def alive(name: str) -> bool:
             return name == self.current or bool(connection.exists(alive_key(name)))
@@ -155,6 +177,7 @@ class Runner:
         threads = [
             threading.Thread(target=self._heartbeat, name="ringtrail-liveness", daemon=True),
             threading.Thread(target=self._schedule, name="ringtrail-scheduling", daemon=True),
+            threading.Thread(target=self._move, name="ringtrail-intake", daemon=True),
         ]
         for thread in threads:
             thread.start()
@@ -189,6 +212,10 @@ class Runner:
         scheduler = RQScheduler([self.queue_name], connection=connection, serializer=JSONSerializer)
         scheduler.prepare_registries([self.queue_name])
         scheduler.enqueue_scheduled_jobs()
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        for mover in self.movers:
+            while mover(queue):
+                pass
         self._new_worker().work(burst=True)
 
     def _forget(self) -> None:

@@ -121,6 +121,11 @@ def notice_required(mode: str | None, client_state: str | None, caller_state: st
     return caller_state not in STATES or is_all_party(caller_state)
 
 
+def caller_state_matters(mode: str | None, client_state: str | None) -> bool:
+    """Whether :func:`notice_required` depends on the caller's state (one_party mode)."""
+    return effective_mode(client_state, mode) != "all_party"
+
+
 def notice_version(text: str) -> str:
     """A short fingerprint of the exact notice text: which wording a caller heard."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,8 +1,17 @@
 """TwiML, built with the ``twilio`` library's classes (never with string templates, so
-``&``, ``<`` and ``</Say>`` in a notice stay text)."""
+``&``, ``<`` and ``</Say>`` in a notice stay text).
+
+The voice webhook's answers are built once and reused (:func:`forward_text`,
+:func:`of_plan_text`): a route's answer depends on its settings, the plan and the public
+URL, all part of the cache key, and on the caller id, which is the only part that varies
+per call. That is filled into the library's output of a placeholder; being E.164 (``+``
+and digits, checked), it needs no escaping. Anything else is built afresh.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +23,9 @@ from ringtrail.telephony.plan import Plan
 from ringtrail.tracking.directory import Route
 
 VOICEMAIL_SECONDS = 120  # Twilio transcribes recordings up to 120 s
+CACHED = 1024  # answers kept per process: a few per route
+CALLER_SLOT = "ringtrail-caller-id-slot"
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 NOBODY = "Sorry, nobody can take your call right now. Please call again later."
 
 
@@ -128,3 +140,48 @@ def of_plan(plan: Plan, caller: str | None, tracking_number: str, route: Route) 
         say_notice=bool(plan.notice),
         whisper_for=tracking_number if plan.whisper else None,
     )
+
+
+def forward_text(forward_to: str | None, caller: str | None, **options: Any) -> str:
+    """:func:`forward` as text, from a cached answer with the caller id filled in."""
+    if caller is not None and not E164.fullmatch(caller):
+        return str(forward(forward_to, caller, **options))
+    template = _forward_template(
+        setting("PUBLIC_URL"), forward_to, caller is not None, tuple(sorted(options.items()))
+    )
+    if template is None:
+        return str(forward(forward_to, caller, **options))
+    return template if caller is None else template.replace(CALLER_SLOT, caller, 1)
+
+
+@lru_cache(maxsize=CACHED)
+def _forward_template(
+    public_url: str, forward_to: str | None, has_caller: bool, options: tuple
+) -> str | None:
+    # public_url is in the key: the callback URLs depend on it (one process, many apps
+    # in tests).
+    text = str(forward(forward_to, CALLER_SLOT if has_caller else None, **dict(options)))
+    if has_caller and text.count(CALLER_SLOT) != 1:
+        return None  # the placeholder also appears in a notice: build this one each time
+    return text
+
+
+def of_plan_text(plan: Plan, caller: str | None, tracking_number: str, route: Route) -> str:
+    """:func:`of_plan` as text, built once per route and plan (see the module doc)."""
+    if plan.kind == "voicemail":
+        return _voicemail_text(
+            setting("PUBLIC_URL"), plan.notice, route.voicemail_prompt, plan.transcribe
+        )
+    return forward_text(
+        plan.target,
+        caller,
+        record=plan.record,
+        notice=consent.notice_text(route.notice),
+        say_notice=bool(plan.notice),
+        whisper_for=tracking_number if plan.whisper else None,
+    )
+
+
+@lru_cache(maxsize=CACHED)
+def _voicemail_text(public_url: str, notice: str, prompt: str, transcribe: bool) -> str:
+    return str(voicemail(notice, prompt, transcribe))

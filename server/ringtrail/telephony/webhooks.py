@@ -20,16 +20,17 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, remove_port
 from twilio.twiml.voice_response import VoiceResponse
 
 from ringtrail import phones
-from ringtrail.calls.events import CallEvent, event_id, facts_of, number
+from ringtrail.calls.events import UNREAD, CallEvent, clean, event_id, facts_of, number
 from ringtrail.calls.intake import submit
 from ringtrail.crypto import SecretUnreadable, unseal
 from ringtrail.storage.metrics import count_degraded
-from ringtrail.telephony import twiml
+from ringtrail.telephony import consent, twiml
 from ringtrail.telephony.plan import (
     Plan,
     disclosure,
@@ -81,13 +82,30 @@ class Answer:
         return cls(200, str(response))
 
     @classmethod
+    def twiml(cls, body: str) -> Answer:
+        return cls(200, body)
+
+    @classmethod
     def text(cls, status: int, body: str) -> Answer:
         return cls(status, body, "text/plain")
 
 
 class Validator(RequestValidator):
-    """Twilio's validator over the bytes as sent: a value that is not valid UTF-8 was
-    signed as its bytes, which the door keeps as surrogate escapes."""
+    """Twilio's validator over the bytes as sent (a value that is not valid UTF-8 was
+    signed as its bytes, which the door keeps as surrogate escapes), computing one HMAC
+    for a genuine request.
+
+    ``RequestValidator.validate`` always computes two signatures: of the URL without its
+    port and with it (443 or 80 added), because Twilio's signing back end is not
+    consistent about including the default port. Either form is accepted. Here the
+    form that matched last for this host is tried first, and the other one only if it
+    fails: the same requests pass, for one HMAC instead of two (a forged or
+    misconfigured request costs the two). The ``bodySHA256`` form (JSON bodies) is left
+    to the library.
+    """
+
+    # (scheme, host) -> whether the port form matched last; per process, a hint only.
+    _with_port: dict[tuple[str, str], bool] = {}
 
     def compute_signature(self, uri, params, algorithm=None):
         """The signature of ``uri`` and ``params`` (HMAC-SHA1, Twilio's algorithm)."""
@@ -100,6 +118,21 @@ class Validator(RequestValidator):
         )
         digest = hmac.new(self.token, text.encode("utf-8", "surrogateescape"), hashlib.sha1)
         return base64.b64encode(digest.digest()).decode("ascii")
+
+    def validate(self, uri, params, signature, algorithm=None):
+        """Whether ``signature`` is Twilio's for ``uri`` (with or without its port)."""
+        parsed = urlparse(uri)
+        if algorithm is not None or not isinstance(params, Mapping) or "bodySHA256" in uri:
+            return super().validate(uri, params, signature, algorithm)
+        host = (parsed.scheme, parsed.hostname or "")
+        first = self._with_port.get(host, False)
+        for ported in (first, not first):
+            form = add_port(parsed) if ported else remove_port(parsed)
+            computed = self.compute_signature(form, params)
+            if hmac.compare_digest(computed.encode(), str(signature).encode()):
+                self._with_port[host] = ported
+                return True
+        return False
 
 
 FORBIDDEN = Answer.text(403, "invalid signature\n")
@@ -138,11 +171,18 @@ def signature_valid(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
     return verified_agency(snapshot, route, hook) is not None
 
 
-def voice_event(hook: Webhook, route: Route | None, agency_id: int | None = None) -> CallEvent:
+def voice_event(
+    hook: Webhook,
+    route: Route | None,
+    agency_id: int | None = None,
+    *,
+    e164: str | None | object = UNREAD,
+    locate: bool = True,
+) -> CallEvent:
     """The call's first event, of the route's agency (else ``agency_id``: the agency whose
     account signed a call to a number we do not route). In HIPAA mode, and for numbers
     of no known client, the caller's number goes no further than this request: only its
-    keyed hash does."""
+    keyed hash does. ``e164`` and ``locate``: see :meth:`CallEvent.voice`."""
     form = hook.form
     return CallEvent.voice(
         provider=PROVIDER,
@@ -155,7 +195,15 @@ def voice_event(hook: Webhook, route: Route | None, agency_id: int | None = None
         agency_id=route.agency_id if route is not None else agency_id,
         status=form.get("CallStatus", ""),
         forward_to=route.forward_to if route is not None else "",
+        e164=e164,
+        locate=locate,
     )
+
+
+def read_caller(hook: Webhook) -> str | None:
+    """The caller as E.164 (None if withheld or not a number): read once per call, for
+    the answer's caller id and the event's hash alike."""
+    return phones.normalise(clean(hook.form.get("From", "")) or None)
 
 
 def update_event(kind: str, hook: Webhook, agency_id: int) -> CallEvent:
@@ -206,7 +254,7 @@ def forward_default(
 ) -> Answer:
     """The degraded answer: forward (to the business, or the default number), record
     nothing."""
-    return Answer.of(twiml.forward(target_of(snapshot, route, agency_id), caller))
+    return Answer.twiml(twiml.forward_text(target_of(snapshot, route, agency_id), caller))
 
 
 def unrouted(
@@ -222,10 +270,10 @@ def unrouted(
     kind = "suspended" if route is not None else "unknown_number"
     log.info("voice: %s number, forwarding to the default", kind)
     if agency is not None:
-        event = voice_event(hook, route, agency)
+        event = voice_event(hook, route, agency, e164=caller)
         event = dataclasses.replace(event, route_kind=kind, forward_to=target or "")
         submit(_event_id(event, "voice"), event)
-    return Answer.of(twiml.forward(target, caller))
+    return Answer.twiml(twiml.forward_text(target, caller))
 
 
 def blocked(snapshot: Snapshot, route: Route, hashed: str | None) -> bool:
@@ -265,13 +313,16 @@ def voice(hook: Webhook) -> Answer:
             agency = verified_agency(snapshot, route, hook)
             if agency is None:
                 return FORBIDDEN
-        caller = phones.normalise(hook.form.get("From", ""))
+        caller = read_caller(hook)
         if snapshot is None or hook.call_sid is None:
             return forward_default(route, caller, snapshot, agency)
         if route is None or route.suspended:
             return unrouted(hook, snapshot, route, agency, caller)
         fresh = routing_fresh(directory, snapshot)
-        event = voice_event(hook, route)
+        # The caller's state is looked up here only if the answer depends on it (a
+        # recorded call in one_party mode); else the job looks it up.
+        locate = route.record and consent.caller_state_matters(route.consent_mode, route.us_state)
+        event = voice_event(hook, route, e164=caller, locate=locate)
         if fresh and blocked(snapshot, route, event.caller_hash):
             return refuse(event)
         plan = plan_call(route, event.caller_state, event.received_at, fresh)
@@ -295,7 +346,7 @@ def voice(hook: Webhook) -> Answer:
         queued = submit(_event_id(event, "voice"), event, if_spooled=spooled)
         if not (fresh and queued):
             count_degraded("stale_routing" if not fresh else "not_queued")
-        return Answer.of(twiml.of_plan(plan if queued else plain, caller, to, route))
+        return Answer.twiml(twiml.of_plan_text(plan if queued else plain, caller, to, route))
     except Exception:
         log.exception("voice: unexpected error; forwarding without recording")
         count_degraded("error")
@@ -314,11 +365,11 @@ def fallback(hook: Webhook) -> Answer:
     try:
         snapshot = get_directory().get()
         route = snapshot.routes.get(hook.form.get("To", "")) if snapshot else None
-        caller = phones.normalise(hook.form.get("From", ""))
+        caller = read_caller(hook)
         if hook.call_sid:
             agency = verified_agency(snapshot, route, hook)
         if agency is not None:
-            event = voice_event(hook, route, agency)
+            event = voice_event(hook, route, agency, e164=caller)
             event = dataclasses.replace(
                 event,
                 degraded=True,
