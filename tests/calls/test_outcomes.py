@@ -80,6 +80,7 @@ def test_patch_sets_the_outcome_and_keeps_its_history(api, tenant):
         ({"tags": ["booked"], "add_tags": ["booked"]}, 422, "not both"),
         ({}, 422, "at least one"),
         ({"colour": "red"}, 422, "colour"),
+        ({"value": {"currency": "USD"}}, 422, "amount_minor"),
     ],
 )
 def test_bad_outcomes_are_refused_with_a_reason(api, tenant, body, status, reason):
@@ -96,6 +97,8 @@ def test_bulk_sets_every_call_or_none(api, tenant, db):
     assert res.get_json()["changed"] == [first, second]
     db.expire_all()
     assert {c.lead_status for c in db.scalars(select(Call)).all()} == {"spam"}
+    res = api("POST", "/calls/outcomes", {"lead_status": "spam"})
+    assert res.status_code == 422 and "call_ids" in str(res.get_json())
     # One id of no call: nothing changes.
     res = api("POST", "/calls/outcomes", {"call_ids": [first, 999999], "lead_status": "customer"})
     assert res.status_code == 404

@@ -176,19 +176,24 @@ def test_rules_run_in_order_later_ones_win_and_tags_add_up(db):
 
 
 def test_rules_run_once_even_when_the_job_runs_again(db):
+    from ringtrail.storage.sql import new_session
+
     setup = _client(db)
     _rule(db, setup, [], [{"kind": "add_tag", "tag": "hot lead"}])
     call = _completed(db, setup)
-    assert on_completed(db, call) == 1
-    db.commit()
-    # A person removes the tag; the job runs again: the rule does not run twice.
-    outcomes.apply(db, call, {"tags": []}, cli_principal())
-    db.commit()
-    fresh = db.get(Call, call.id)
-    fresh.rules_ran_at = None  # a second job that read the call before the first committed
-    assert on_completed(db, fresh) == 0  # the conditional UPDATE finds it claimed
-    db.rollback()
+    with new_session() as other:
+        stale = other.get(Call, call.id)  # a second job read the call before the first ran
+        assert stale.rules_ran_at is None
+        assert on_completed(db, call) == 1
+        db.commit()
+        # A person removes the tag; then the second job goes on with what it read.
+        outcomes.apply(db, call, {"tags": []}, cli_principal())
+        db.commit()
+        assert on_completed(other, stale) == 0  # the conditional UPDATE finds it claimed
+        other.commit()
+    db.expire_all()
     assert db.get(Call, call.id).tag_names == []
+    assert on_completed(db, db.get(Call, call.id)) == 0  # and a rerun of the first
 
 
 def test_a_rule_never_overwrites_a_persons_change(db):

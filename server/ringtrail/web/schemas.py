@@ -1001,6 +1001,12 @@ class CallPatch(Patch):
     value = fields.Nested(CallValue, allow_none=True)
     note = Text(max_length=NOTE_MAX)
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        # Not partial: no field here is required, and a value needs both of its parts
+        # (a partial load would let a nested value through with one).
+        kwargs.setdefault("partial", False)
+        super().__init__(*args, **kwargs)
+
     @validates_schema
     def _one_way(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if "tags" in data and ("add_tags" in data or "remove_tags" in data):
