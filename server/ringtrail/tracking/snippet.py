@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from urllib.parse import urlsplit
 
+from ringtrail import phones
 from ringtrail.errors import NotFound
 from ringtrail.tracking.directory import SiteConfig
 from ringtrail.tracking.sessions import Visitor, start_visit
@@ -72,13 +73,23 @@ def js_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def business_numbers(site: SiteConfig) -> list[str]:
+    """The site's business numbers, each once, in the order of its pools."""
+    return list(dict.fromkeys(p.business_number for p in site.pools))
+
+
 def site_settings(site: SiteConfig, api: str) -> dict[str, object]:
-    """What the snippet needs to know about a site; baked in, so no request is needed."""
-    return {
-        "k": site.key,
-        "n": list(dict.fromkeys(p.business_number for p in site.pools)),
-        "a": api.rstrip("/"),
-    }
+    """What the snippet needs to know about a site; baked in, so no request is needed.
+
+    A site with a number outside North America also gets ``f``: each business number's
+    national and international displays, from which the snippet reads the number's digit
+    forms (national with its trunk prefix, international, and "+44 (0)20" alike).
+    """
+    numbers = business_numbers(site)
+    settings: dict[str, object] = {"k": site.key, "n": numbers, "a": api.rstrip("/")}
+    if "intl" in features(site):
+        settings["f"] = {number: list(phones.displays(number)) for number in numbers}
+    return settings
 
 
 @lru_cache(maxsize=1024)
@@ -88,8 +99,29 @@ def _render(template_text: str, settings: str) -> tuple[str, str]:
 
 
 def features(site: SiteConfig) -> frozenset[str]:
-    """The optional blocks of the snippet that this site's settings need."""
-    return frozenset()
+    """The optional blocks of the snippet that this site's settings need.
+
+    "nanp" matches North American numbers only, as compactly as it can; "intl" matches
+    the numbers of any country (see ``site_settings``), and is served as soon as one
+    number the site can show is outside North America.
+    """
+    return _features(shown_numbers(site))
+
+
+def shown_numbers(site: SiteConfig) -> tuple[str, ...]:
+    """Every number the site's pages may show: business, pool and source numbers."""
+    numbers: list[str] = []
+    for pool in site.pools:
+        numbers.append(pool.business_number)
+        numbers += pool.numbers
+        numbers += pool.source_numbers.values()
+    return tuple(numbers)
+
+
+@lru_cache(maxsize=1024)
+def _features(numbers: tuple[str, ...]) -> frozenset[str]:
+    everywhere = not all(phones.is_north_american(number) for number in numbers)
+    return frozenset({"intl" if everywhere else "nanp"})
 
 
 def render(site: SiteConfig, api: str) -> tuple[str, str]:
