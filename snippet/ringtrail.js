@@ -75,10 +75,11 @@
 /*FI*/
 /*IF:intl*/
   // The digit forms of a number, from its [national, international] displays: national
-  // (with the trunk prefix: 020...), international (44 20...), and both ("+44 (0)20...").
+  // (with the trunk prefix: 020...), international (44 20...), both ("+44 (0)20...") and
+  // international after 00.
   function forms(number, shown) {
-    shown = config.f[number];
-    return [digits(shown[0]), digits(shown[1]), digits(shown[1].split(' ')[0]) + digits(shown[0])];
+    shown = config.f[number].map(digits);
+    return shown.concat(config.f[number][1].match(/\d+/) + shown[0], '00' + shown[1]);
   }
 /*FI*/
 
@@ -86,19 +87,16 @@
   // format; but never one inside a longer string of digits. (A number of another length
   // takes its own display, national or international as the occurrence was.)
   function swapNumbers(text) {
-    return text.replace(matcher, function (match, before, number/*IF:intl*/, form, shown/*FI*/) {
+    return text.replace(matcher, function (match, before, number/*IF:intl*/, form, show, shown/*FI*/) {
       var /*IF:nanp*/shown = digitsFor[national(number)].slice(-digits(number).length),
         /*FI*/next = 0;
 /*IF:intl*/
-      // form: the digits after a 00 prefix, if any.
-      form = digits(number);
-      form = formOf[form] ? form : form.slice(2);
-      // [the number shown, which form] of what to show instead
-      next = [showFor[businessFor[formOf[form][0]]], formOf[form][1]];
-      shown = forms(next[0])[next[1]];
-      if (shown.length != form.length) return before + config.f[next[0]][next[1] && 1];
-      shown = ('00' + shown).slice(-digits(number).length);
-      next = 0;
+      // [number, which form], and what to show instead: the same form of that. (A + before
+      // the number is kept in before.)
+      form = formOf[digits(number)];
+      show = showFor[businessFor[form[0]]];
+      shown = forms(show)[form = form[1]];
+      if (shown.length != digits(number).length) return before + config.f[show][form && 1].slice(before == '+');
 /*FI*/
       return before + number.replace(/\d/g, function () {
         return shown[next++];
@@ -163,7 +161,7 @@
   // Show what the server says for each business number, or else the business number.
   // The matcher: for each number that may be on the page, its national digits with
   // separators between them, after an optional +1 or 1 and an optional ( before the
-  // area code (elsewhere: each of its digit forms, after an optional + or 00), and with
+  // area code (elsewhere: each of its digit forms), and with
   // no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
@@ -188,10 +186,10 @@
       return '(?:\\+?1' + SEPARATOR + ')?\\(?' + national(number).split('').join(SEPARATOR);
 /*FI*/
 /*IF:intl*/
-      return '(?:\\+|00)?(?:' + forms(number).map(function (form, kind) {
+      return forms(number).map(function (form, kind) {
         formOf[form] = [number, kind];
         return form.split('').join(SEPARATOR);
-      }).join('|') + ')';
+      }).join('|');
 /*FI*/
     }).join('|') + ')(?!\\d)', 'g');
     // The first call only builds the matcher: nothing to show yet.
