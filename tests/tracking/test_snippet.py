@@ -72,7 +72,8 @@ def test_a_site_with_uk_and_german_numbers_fits_the_gzip_budget(client, db, app)
     number, so its snippet has the international block and every number's displays."""
     app.config["PUBLIC_URL"] = "https://calls.example-agency.com"
     setup = make_site(db)
-    for business, tracking in (("+442079460018", "+442079460999"), ("+493012345678", "+49301234567")):
+    pairs = (("+442079460018", "+442079460999"), ("+493012345678", "+49301234567"))
+    for business, tracking in pairs:
         pool = Pool(site=setup.site, business_number=business)
         pool.numbers = [TrackingNumber(number=tracking, role="pool")]
         db.add(pool)
