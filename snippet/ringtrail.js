@@ -15,7 +15,7 @@
   'use strict';
   // Baked in by the server: k site key, n business numbers (E.164), a API base URL; for a
   // site with numbers outside North America, f: business number -> [national display,
-  // international display].
+  // international display]; for a site with vanity texts, v: text -> business number.
   // (The server alone applies the site's consent mode and Do-Not-Track setting.)
   var config = /*CONFIG*/{"k": "", "n": [], "a": ""}/*END*/,
     // Never swapped, nor anything inside them. (Template content is not in the document.)
@@ -88,6 +88,10 @@
   // takes its own display, national or international as the occurrence was.)
   function swapNumbers(text) {
     return text.replace(matcher, function (match, before, number/*IF:intl*/, form, show, shown/*FI*/) {
+/*IF:vanity*/
+      // A vanity text shows the display of the number leased for its business number.
+      if (config.v[number]) return before + (config.d[config.v[number]] || number);
+/*FI*/
       var /*IF:nanp*/shown = digitsFor[national(number)].slice(-digits(number).length),
         /*FI*/next = 0;
 /*IF:intl*/
@@ -126,6 +130,9 @@
       run.forEach(function (textNode, slice) {
         slice = swapped.slice(offset, offset += textNode.data.length);
 /*IF:intl*/
+        if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
+/*FI*/
+/*IF:vanity*/
         if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
 /*FI*/
         if (mark) runText.search(matcher) < 0 || mark(textNode.parentNode);
@@ -175,6 +182,9 @@
       shown = numbers && numbers[business] && numbers[business].e164;
       showFor[business] = shown = /*IF:intl*/shown && config.f[shown] || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
       businessFor[shown] = business;
+/*IF:vanity*/
+      (config.d = config.d || {})[business] = shown != business && numbers[business].display;
+/*FI*/
     });
     digitsFor = {};
 /*IF:intl*/
@@ -191,7 +201,10 @@
         return form.split('').join(SEPARATOR);
       }).join('|');
 /*FI*/
-    }).join('|') + ')(?!\\d)', 'g');
+    })/*IF:vanity*/.concat(Object.keys(config.v).map(function (text) {
+      // (the whole text only: no letter or digit right after it)
+      return text.replace(/\W/g, '\\$&') + '(?!\\w)';
+    }))/*FI*/.join('|') + ')(?!\\d)', 'g');
     // The first call only builds the matcher: nothing to show yet.
     if (init) return;
     swap(root);

@@ -89,7 +89,19 @@ def site_settings(site: SiteConfig, api: str) -> dict[str, object]:
     settings: dict[str, object] = {"k": site.key, "n": numbers, "a": api.rstrip("/")}
     if "intl" in features(site):
         settings["f"] = {number: list(phones.displays(number)) for number in numbers}
+    if vanity := vanity_texts(site):
+        settings["v"] = vanity
     return settings
+
+
+def vanity_texts(site: SiteConfig) -> dict[str, str]:
+    """Each vanity text of the site's pools -> the business number it stands for (the
+    first pool that lists a text has it)."""
+    texts: dict[str, str] = {}
+    for pool in site.pools:
+        for text in pool.vanity_texts:
+            texts.setdefault(text, pool.business_number)
+    return texts
 
 
 @lru_cache(maxsize=1024)
@@ -103,9 +115,11 @@ def features(site: SiteConfig) -> frozenset[str]:
 
     "nanp" matches North American numbers only, as compactly as it can; "intl" matches
     the numbers of any country (see ``site_settings``), and is served as soon as one
-    number the site can show is outside North America.
+    number the site can show is outside North America; "vanity" swaps the pools' vanity
+    texts.
     """
-    return _features(shown_numbers(site))
+    vanity = frozenset({"vanity"}) if any(p.vanity_texts for p in site.pools) else frozenset()
+    return _features(shown_numbers(site)) | vanity
 
 
 def shown_numbers(site: SiteConfig) -> tuple[str, ...]:
