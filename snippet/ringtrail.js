@@ -15,7 +15,8 @@
   'use strict';
   // Baked in by the server: k site key, n business numbers (E.164), a API base URL; for a
   // site with numbers outside North America, f: business number -> [national display,
-  // international display]; for a site with vanity texts, v: text -> business number.
+  // international display]; for a site with vanity texts, v: text -> business number;
+  // for a site that shares the visit across subdomains, c: its registrable domains.
   // (The server alone applies the site's consent mode and Do-Not-Track setting.)
   var config = /*CONFIG*/{"k": "", "n": [], "a": ""}/*END*/,
     // Never swapped, nor anything inside them. (Template content is not in the document.)
@@ -46,6 +47,9 @@
 
 /*IF:intl*/
   var formOf;
+/*FI*/
+/*IF:subdomains*/
+  var cookieDomain = '';
 /*FI*/
 
   function warn(problem) {
@@ -218,7 +222,7 @@
   function save(answer) {
     var value = answer ? encodeURIComponent(JSON.stringify(answer)) : '';
     try {
-      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/;max-age=' + (answer ? answer.ttl : 0);
+      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/' /*IF:subdomains*/ + cookieDomain /*FI*/ + ';max-age=' + (answer ? answer.ttl : 0);
       else sessionStorage[answer ? 'setItem' : 'removeItem'](storageKey, value);
     } catch (error) {}
   }
@@ -308,6 +312,13 @@
     debug = 'debug' in ds;
     apiBase = ds.api || config.a;
     useCookie = ds.storage == 'cookie';
+/*IF:subdomains*/
+    // The visit spans the site's subdomains: stored (as ever, only once the server gave
+    // a session) in a cookie on the registrable domain this page is on.
+    config.c.forEach(function (domain) {
+      if (('.' + pageLocation.hostname).slice(-domain.length - 1) == '.' + domain) useCookie = cookieDomain = ';domain=' + domain;
+    });
+/*FI*/
     // Content added or changed later is swapped 50 ms after the first change. (Our own
     // edits cost one more pass, which finds nothing to do.)
     observer = new MutationObserver(function () {

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ringtrail import phones
 from ringtrail.errors import NotFound
 from ringtrail.tracking.directory import SiteConfig
+from ringtrail.tracking.domains import cookie_domains, host_allowed
 from ringtrail.tracking.sessions import Visitor, start_visit
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ def site_settings(site: SiteConfig, api: str) -> dict[str, object]:
         settings["f"] = {number: list(phones.displays(number)) for number in numbers}
     if vanity := vanity_texts(site):
         settings["v"] = vanity
+    if domains := cookie_domains(site):
+        settings["c"] = domains
     return settings
 
 
@@ -116,10 +119,12 @@ def features(site: SiteConfig) -> frozenset[str]:
     "nanp" matches North American numbers only, as compactly as it can; "intl" matches
     the numbers of any country (see ``site_settings``), and is served as soon as one
     number the site can show is outside North America; "vanity" swaps the pools' vanity
-    texts.
+    texts; "subdomains" keeps the visit in a cookie on the registrable domain.
     """
-    vanity = frozenset({"vanity"}) if any(p.vanity_texts for p in site.pools) else frozenset()
-    return _features(shown_numbers(site)) | vanity
+    extra = {"vanity"} if any(p.vanity_texts for p in site.pools) else set()
+    if cookie_domains(site):
+        extra.add("subdomains")
+    return _features(shown_numbers(site)) | extra
 
 
 def shown_numbers(site: SiteConfig) -> tuple[str, ...]:
@@ -147,12 +152,13 @@ def render(site: SiteConfig, api: str) -> tuple[str, str]:
 
 
 def amp_page_url(site: SiteConfig, url: str, source_origin: str | None) -> str:
-    """The AMP page's URL: ``url`` if it is on one of the site's hosts, else its origin."""
+    """The AMP page's URL: ``url`` if it is on one of the site's hosts (or their
+    subdomains, when the site shares the visit across them), else its origin."""
     try:
         parts = urlsplit(url)
     except ValueError:
         parts = None
-    if parts and parts.scheme in ("http", "https") and parts.hostname in site.hosts:
+    if parts and parts.scheme in ("http", "https") and host_allowed(site, parts.hostname):
         return url[:2048]
     return (source_origin or (site.allowed_origins or ("https://unknown.invalid",))[0]) + "/"
 
