@@ -13,16 +13,19 @@
 // that tests/test_snippet.py checks the v1 contract by).
 (function (w, d) {
   'use strict';
-  // Baked in by the server: k site key, n business numbers (E.164), a API base URL.
+  // Baked in by the server: k site key, n business numbers (E.164), a API base URL; for a
+  // site with numbers outside North America, f: business number -> [national display,
+  // international display]; for a site with vanity texts, v: text -> business number;
+  // for a site that shares the visit across subdomains, c: its registrable domains.
   // (The server alone applies the site's consent mode and Do-Not-Track setting.)
   var config = /*CONFIG*/{"k": "", "n": [], "a": ""}/*END*/,
     // Never swapped, nor anything inside them. (Template content is not in the document.)
     NO_SWAP = '[data-ringtrail-noswap],script,style,textarea,select,input',
     // Inline elements: a number split across them is still one number.
     INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
-    // What may separate the digits of a phone number: spaces (no-break too), . / ( ) and
-    // every dash, U+2010 to U+2015 and U+2212.
-    SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,2}',
+    // What may separate the digits of a phone number: up to four of spaces (no-break
+    // too), . / ( ) and every dash, U+2010 to U+2015 and U+2212: "(714) - 225 - 1326".
+    SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,4}',
     root = d.documentElement,
     pageLocation = location,
     lastHref = pageLocation.href,
@@ -34,12 +37,20 @@
     showFor = {},
     businessFor = {},
     hiddenElements = [],
-    // digitsFor: national digits of each number in businessFor -> digits of what it
-    // should show.
+    // digitsFor (North America): national digits of each number in businessFor -> digits
+    // of what it should show. formOf (elsewhere): each digit form of each number in
+    // businessFor -> [that number, which form].
     // refused: undefined until the page says; then whether the visitor refused consent
     // (so refused == 0 only once they consented).
     digitsFor, matcher, ds, debug, apiBase, useCookie, refused, session, started,
     storedAnswer, observer, swapTimer, channel, current;
+
+/*IF:intl*/
+  var formOf;
+/*FI*/
+/*IF:subdomains*/
+  var cookieDomain = '';
+/*FI*/
 
   function warn(problem) {
     debug && console.warn(storageKey + ': ' + problem);
@@ -60,17 +71,41 @@
     return text.replace(/\D/g, '');
   }
 
+/*IF:nanp*/
   // National digits: a North American number without its leading 1.
   function national(number) {
     return digits(number).replace(/^1(?=\d{10}$)/, '');
   }
+/*FI*/
+/*IF:intl*/
+  // The digit forms of a number, from its [national, international] displays: national
+  // (with the trunk prefix: 020...), international (44 20...), both ("+44 (0)20...") and
+  // international after 00.
+  function forms(number, shown) {
+    shown = config.f[number].map(digits);
+    return shown.concat(config.f[number][1].match(/\d+/) + shown[0], '00' + shown[1]);
+  }
+/*FI*/
 
   // text with each number swapped digit for digit, so that every occurrence keeps its own
-  // format; but never one inside a longer string of digits.
+  // format; but never one inside a longer string of digits. (A number of another length
+  // takes its own display, national or international as the occurrence was.)
   function swapNumbers(text) {
-    return text.replace(matcher, function (match, before, number) {
-      var shown = digitsFor[national(number)].slice(-digits(number).length),
-        next = 0;
+    return text.replace(matcher, function (match, before, number/*IF:intl*/, form, show, shown/*FI*/) {
+/*IF:vanity*/
+      // A vanity text shows the display of the number leased for its business number.
+      if (config.v[number]) return before + (config.d[config.v[number]] || number);
+/*FI*/
+      var /*IF:nanp*/shown = digitsFor[national(number)].slice(-digits(number).length),
+        /*FI*/next = 0;
+/*IF:intl*/
+      // [number, which form], and what to show instead: the same form of that. (A + before
+      // the number is kept in before.)
+      form = formOf[digits(number)];
+      show = showFor[businessFor[form[0]]];
+      shown = forms(show)[form = form[1]];
+      if (shown.length != digits(number).length) return before + config.f[show][form && 1].slice(before == '+');
+/*FI*/
       return before + number.replace(/\d/g, function () {
         return shown[next++];
       });
@@ -91,12 +126,19 @@
       runText = '',
       node, runBlock;
     // A run of adjacent text nodes in one block is swapped as one string, then each node
-    // gets its own slice back (swapping keeps the length).
+    // gets its own slice back (a swap digit for digit keeps the length; else each node is
+    // swapped on its own).
     function flush(swapped, offset) {
       swapped = swapNumbers(runText);
       offset = 0;
       run.forEach(function (textNode, slice) {
         slice = swapped.slice(offset, offset += textNode.data.length);
+/*IF:intl*/
+        if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
+/*FI*/
+/*IF:vanity*/
+        if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
+/*FI*/
         if (mark) runText.search(matcher) < 0 || mark(textNode.parentNode);
         else if (slice != textNode.data) textNode.data = slice;
       });
@@ -130,19 +172,43 @@
   // Show what the server says for each business number, or else the business number.
   // The matcher: for each number that may be on the page, its national digits with
   // separators between them, after an optional +1 or 1 and an optional ( before the
-  // area code, and with no digit right before or after.
+  // area code (elsewhere: each of its digit forms), and with
+  // no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
+/*IF:intl*/
+      // A number of another length needs its displays (an answer stored by an older
+      // snippet has none).
+      shown = numbers && numbers[business];
+      shown && shown.international && (config.f[shown.e164] = [shown.display, shown.international]);
+/*FI*/
       // Only digits are ever copied from shown, and only as many as business has.
       shown = numbers && numbers[business] && numbers[business].e164;
-      showFor[business] = shown = shown && digits(shown).length == digits(business).length ? shown : business;
+      showFor[business] = shown = /*IF:intl*/shown && config.f[shown] || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
       businessFor[shown] = business;
+/*IF:vanity*/
+      (config.d = config.d || {})[business] = shown != business && numbers[business].display;
+/*FI*/
     });
     digitsFor = {};
+/*IF:intl*/
+    formOf = {};
+/*FI*/
     matcher = new RegExp('(^|\\D)(' + Object.keys(businessFor).map(function (number) {
+/*IF:nanp*/
       digitsFor[national(number)] = digits(showFor[businessFor[number]]);
       return '(?:\\+?1' + SEPARATOR + ')?\\(?' + national(number).split('').join(SEPARATOR);
-    }).join('|') + ')(?!\\d)', 'g');
+/*FI*/
+/*IF:intl*/
+      return forms(number).map(function (form, kind) {
+        formOf[form] = [number, kind];
+        return form.split('').join(SEPARATOR);
+      }).join('|');
+/*FI*/
+    })/*IF:vanity*/.concat(Object.keys(config.v).map(function (text) {
+      // (the whole text only: no letter or digit right after it)
+      return text.replace(/\W/g, '\\$&') + '(?!\\w)';
+    }))/*FI*/.join('|') + ')(?!\\d)', 'g');
     // The first call only builds the matcher: nothing to show yet.
     if (init) return;
     swap(root);
@@ -156,7 +222,7 @@
   function save(answer) {
     var value = answer ? encodeURIComponent(JSON.stringify(answer)) : '';
     try {
-      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/;max-age=' + (answer ? answer.ttl : 0);
+      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/' /*IF:subdomains*/ + cookieDomain /*FI*/ + ';max-age=' + (answer ? answer.ttl : 0);
       else sessionStorage[answer ? 'setItem' : 'removeItem'](storageKey, value);
     } catch (error) {}
   }
@@ -246,6 +312,13 @@
     debug = 'debug' in ds;
     apiBase = ds.api || config.a;
     useCookie = ds.storage == 'cookie';
+/*IF:subdomains*/
+    // The visit spans the site's subdomains: stored (as ever, only once the server gave
+    // a session) in a cookie on the registrable domain this page is on.
+    config.c.forEach(function (domain) {
+      if (('.' + pageLocation.hostname).slice(-domain.length - 1) == '.' + domain) useCookie = cookieDomain = ';domain=' + domain;
+    });
+/*FI*/
     // Content added or changed later is swapped 50 ms after the first change. (Our own
     // edits cost one more pass, which finds nothing to do.)
     observer = new MutationObserver(function () {

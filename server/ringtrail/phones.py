@@ -3,7 +3,8 @@
 - :func:`parse` reads a number someone typed (a tracking number, a business number) and
   says why it is not one; :func:`normalise` reads a caller id, which may be withheld,
   ``sip:``, ``client:`` or junk, and never raises.
-- :func:`national` and :func:`international` format a number for people;
+- :func:`national` and :func:`international` format a number for people (:func:`displays`
+  gives both, :func:`is_north_american` says whether a number is +1);
   :func:`national_table` formats many at once (a site's pools, when the directory loads).
 - :func:`is_withheld` knows every form a withheld caller id takes: Twilio's stand-in
   numbers for "anonymous" and the words carriers use. None of them is one caller.
@@ -231,6 +232,34 @@ def international(number: str | None) -> str:
     if not phonenumbers.is_possible_number(parsed):
         return number
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+NORTH_AMERICAN = re.compile(r"\+1[2-9]\d{9}")
+
+
+def is_north_american(e164: str) -> bool:
+    """Whether a number (E.164) is in the North American Numbering Plan (+1)."""
+    return bool(NORTH_AMERICAN.fullmatch(e164))
+
+
+@lru_cache(maxsize=4096)
+def displays(e164: str) -> tuple[str, str]:
+    """A number's national display (with its trunk prefix: 020 7946 0018) and its
+    international one (+44 20 7946 0018), as its country writes them."""
+    return national(e164), international_display(e164)
+
+
+def international_display(e164: str) -> str:
+    """:func:`international`, without a parse for a North American number (the answer
+    of a session holds one per leased number)."""
+    if is_north_american(e164):
+        return f"+1 {e164[2:5]}-{e164[5:8]}-{e164[8:]}"
+    return _international(e164)
+
+
+@lru_cache(maxsize=4096)
+def _international(e164: str) -> str:
+    return international(e164)
 
 
 def state_of(number: str | None) -> str | None:

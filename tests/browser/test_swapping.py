@@ -15,7 +15,7 @@ LEASED = "+16282000000"  # make_site(numbers=1) leases this one
 NBSP = "\u00a0"
 
 # Every North American variant (with and without 1 or +1; space, dash, dot, parentheses,
-# slash; no-break spaces; each Unicode dash), and E.164.
+# slash; no-break spaces; each Unicode dash; up to four separators), and E.164.
 VARIANTS = [
     "4155550100",
     "415 555 0100",
@@ -42,6 +42,12 @@ VARIANTS = [
     f"415{NBSP}555{NBSP}0100",
     f"({NBSP}415){NBSP}555-0100",
     f"+1{NBSP}415{NBSP}555{NBSP}0100",
+    # Up to four separator characters between groups.
+    "(415) 555 - 0100",
+    "(415) - 555 - 0100",
+    "415 . 555 . 0100",
+    "+1 - 415 - 555 - 0100",
+    f"(415){NBSP}555{NBSP}-{NBSP}0100",
 ] + [f"415{dash}555{dash}0100" for dash in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"]
 
 

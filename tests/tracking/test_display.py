@@ -10,7 +10,7 @@ import phonenumbers
 import pytest
 
 from ringtrail import phones
-from ringtrail.phones import national, national_table
+from ringtrail.phones import international, national, national_table
 from ringtrail.tracking.directory import Snapshot, load
 from tests.helpers import HUMAN_UA, ORIGIN, make_site, tracking_numbers
 
@@ -107,9 +107,17 @@ def test_every_answer_shows_the_same_display_as_before(client, db, app):
     leased = start("https://shop.example/")
     overflow = start("https://shop.example/")  # the pool's one number is taken
     source = start("https://shop.example/?utm_source=google&utm_medium=cpc")
-    assert leased == {"e164": "+16282000000", "display": national("+16282000000")}
-    assert overflow == {"e164": "+442079460000", "display": national("+442079460000")}
-    assert source == {"e164": "+14155550101", "display": national("+14155550101")}
+    for shown, e164 in ((leased, "+16282000000"), (overflow, "+442079460000")):
+        assert shown == {
+            "e164": e164,
+            "display": national(e164),
+            "international": international(e164),
+        }
+    assert source == {
+        "e164": "+14155550101",
+        "display": national("+14155550101"),
+        "international": "+1 415-555-0101",
+    }
     assert overflow["display"] == "020 7946 0000"
 
     amp = client.get(

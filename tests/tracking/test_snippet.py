@@ -9,6 +9,7 @@ import pytest
 
 from ringtrail.storage.models import Pool, Site, TrackingNumber
 from ringtrail.tracking import snippet
+from ringtrail.tracking.directory import site_for_key
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site
 
 BUDGET = 2000  # bytes after gzip -9, as served
@@ -64,6 +65,34 @@ def test_served_bytes_fit_the_gzip_budget(client, db, app, numbers):
     body = served(client, setup.site_key).data
     size = len(gzip.compress(body, 9))
     assert size <= BUDGET, f"{size} bytes gzipped for {numbers} number(s); budget {BUDGET}"
+
+
+def test_a_site_with_uk_and_german_numbers_fits_the_gzip_budget(client, db, app):
+    """The largest site of the test data: a North American, a UK and a German business
+    number, so its snippet has the international block and every number's displays."""
+    app.config["PUBLIC_URL"] = "https://calls.example-agency.com"
+    setup = make_site(db)
+    pairs = (("+442079460018", "+442079460999"), ("+493012345678", "+49301234567"))
+    for business, tracking in pairs:
+        pool = Pool(site=setup.site, business_number=business)
+        pool.numbers = [TrackingNumber(number=tracking, role="pool")]
+        db.add(pool)
+    db.commit()
+    body = served(client, setup.site_key).get_data(as_text=True)
+    assert '"+442079460018":["020 7946 0018","+44 20 7946 0018"]' in body
+    size = len(gzip.compress(body.encode(), 9))
+    assert size <= BUDGET, f"{size} bytes gzipped for a site with UK and German numbers"
+
+
+def test_a_north_american_site_gets_no_international_bytes(client, db, app):
+    setup = make_site(db, numbers=2)
+    body = served(client, setup.site_key).get_data(as_text=True)
+    assert '"f":' not in body
+    with app.app_context():
+        site = site_for_key(setup.site_key)
+    assert snippet.features(site) == frozenset({"nanp"})
+    assert body == snippet.render(site, "https://ringtrail.test")[0]
+    assert len(snippet.template(frozenset({"nanp"}))) < len(snippet.template(frozenset({"intl"})))
 
 
 def test_settings_are_escaped_for_script_context(client, db, app):

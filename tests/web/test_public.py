@@ -154,7 +154,13 @@ def test_no_visitor_lease_without_permission(client, db, redis_client, headers, 
     data = res.get_json()
     assert data["session"] is None
     # Source-level number instead of a visitor lease; nothing about the visitor stored.
-    assert data["numbers"] == {BUSINESS: {"e164": "+16285550777", "display": "(628) 555-0777"}}
+    assert data["numbers"] == {
+        BUSINESS: {
+            "e164": "+16285550777",
+            "display": "(628) 555-0777",
+            "international": "+1 628-555-0777",
+        }
+    }
     assert not redis_client.keys("ringtrail:visit:*")
     assert not redis_client.hgetall(PoolKeys(setup.pool.id).holders)
 

@@ -155,8 +155,13 @@ site = AppGroup("site", help="Sites of a client.")
 @click.option("--name", required=True)
 @click.option("--origin", "origins", multiple=True, help="Allowed origin; repeat for more.")
 @click.option("--consent", type=click.Choice(["auto", "required"]), default=None)
+@click.option(
+    "--share-subdomains/--host-only",
+    default=None,
+    help="Share the visit across the subdomains of the origins' registrable domain.",
+)
 @json_option
-def site_create(client_id, name, origins, consent, as_json) -> None:
+def site_create(client_id, name, origins, consent, share_subdomains, as_json) -> None:
     """Create a site; prints its public key."""
     data = _load(
         SiteIn(),
@@ -165,6 +170,7 @@ def site_create(client_id, name, origins, consent, as_json) -> None:
             "name": name,
             "allowed_origins": list(origins),
             "consent_mode": consent,
+            "share_subdomains": share_subdomains,
         },
     )
     _emit(SiteOut(), configuration.create_site(get_db(), cli_principal(), data), as_json)
@@ -201,6 +207,14 @@ def _pool_options(func: Callable) -> Callable:
                 help="Seconds a released number rests before reuse (default: the match window).",
             ),
             click.option(
+                "--vanity",
+                "vanity_texts",
+                multiple=True,
+                default=None,
+                help="A text that stands for the business number (239-400-FREE); repeat for"
+                " more. pool set: replaces the list; --vanity '' clears it.",
+            ),
+            click.option(
                 "--policy",
                 "exhaustion_policy",
                 type=click.Choice(EXHAUSTION_POLICIES),
@@ -212,13 +226,20 @@ def _pool_options(func: Callable) -> Callable:
     return func
 
 
+def _vanity(settings: dict[str, Any]) -> dict[str, Any]:
+    """The pool options with --vanity as a list: none given leaves the texts as they are,
+    --vanity '' clears them."""
+    texts = settings.get("vanity_texts")
+    return settings | {"vanity_texts": [t for t in texts if t] if texts else None}
+
+
 @pool.command("create")
 @click.option("--site", "site_id", type=int, required=True)
 @_pool_options
 @json_option
 def pool_create(site_id, as_json, **settings) -> None:
     """Create an empty pool."""
-    data = _load(PoolIn(), {"site_id": site_id, **settings})
+    data = _load(PoolIn(), {"site_id": site_id, **_vanity(settings)})
     created = configuration.create_pool(get_db(), cli_principal(), data)
     rows = _pool_rows([created])
     click.echo(
@@ -232,7 +253,7 @@ def pool_create(site_id, as_json, **settings) -> None:
 @json_option
 def pool_set(pool_id, as_json, **settings) -> None:
     """Change a pool's settings (lease time, match window, policy...)."""
-    data = _load(PoolPatch(), settings)
+    data = _load(PoolPatch(), _vanity(settings))
     changed = configuration.update_pool(
         get_db(), cli_principal(), get_or_404(Pool, pool_id, cli_principal()), data
     )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -127,6 +128,9 @@ class Site(Base):
     # "auto": lease unless GPC; "required": wait for ringtrail('consent', true).
     consent_mode: Mapped[str] = mapped_column(String(16), default="auto")
     honor_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Share the visit across the subdomains of the allowed origins' registrable domain:
+    # a cookie on that domain (where consent allows storing one), and CORS for them.
+    share_subdomains: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     client: Mapped[Client] = relationship(back_populates="sites")
@@ -152,6 +156,9 @@ class Pool(Base):
     # How long a released number rests before another visitor gets it; None: the match
     # window, so that a late call from its last holder cannot reach a new one.
     rest_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Texts on the page that stand for the business number ("239-400-FREE"): shown as
+    # the leased number's display, left alone when none is leased. None: no texts.
+    vanity_texts: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="pools")

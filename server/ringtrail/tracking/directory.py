@@ -55,6 +55,7 @@ class PoolConfig:
     source_numbers: dict[str, str] = field(default_factory=dict)
     version: str = ""  # numbers_version(numbers), computed once per load
     rest_seconds: int | None = None  # None: the match window
+    vanity_texts: tuple[str, ...] = ()  # texts on the page that stand for business_number
 
     @property
     def rest(self) -> int:
@@ -77,6 +78,7 @@ class SiteConfig:
     # once when the directory loads (phones.national_table), so that an answer costs a
     # lookup, not a phonenumbers parse. Not written to directory.json (made on reading).
     display: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    share_subdomains: bool = False  # the visit spans the registrable domain's subdomains
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -152,7 +154,16 @@ class Snapshot:
         sites = {}
         for site in data["sites"]:
             pools = tuple(
-                PoolConfig(**(pool | {"numbers": tuple(pool["numbers"])})) for pool in site["pools"]
+                PoolConfig(
+                    **(
+                        pool
+                        | {
+                            "numbers": tuple(pool["numbers"]),
+                            "vanity_texts": tuple(pool.get("vanity_texts", ())),
+                        }
+                    )
+                )
+                for pool in site["pools"]
             )
             sites[site["key"]] = with_display(
                 SiteConfig(
@@ -240,6 +251,7 @@ def load(session: Session) -> Snapshot:
                     lease_seconds=pool.lease_seconds,
                     match_window=pool.match_window_seconds,
                     rest_seconds=pool.rest_seconds,
+                    vanity_texts=tuple(pool.vanity_texts or ()),
                     policy=pool.exhaustion_policy,
                     numbers=leasable,
                     version=numbers_version(leasable),
@@ -289,6 +301,7 @@ def load(session: Session) -> Snapshot:
                 consent_mode=site.consent_mode,
                 honor_dnt=bool(site.honor_dnt),
                 pools=tuple(pools),
+                share_subdomains=bool(site.share_subdomains),
             )
         )
     agencies = session.scalars(select(Agency)).all()

@@ -31,7 +31,7 @@ from redis.client import Pipeline
 from ringtrail.context import setting
 from ringtrail.errors import NotFound, Unavailable
 from ringtrail.hashing import keyed_hash
-from ringtrail.phones import national
+from ringtrail.phones import international_display, national
 from ringtrail.tracking.devices import classify_agent
 from ringtrail.tracking.directory import PoolConfig, SiteConfig
 from ringtrail.tracking.pool import LeaseRequest, PoolStore, get_pools
@@ -61,7 +61,11 @@ def entry(e164: str, site: SiteConfig | None = None) -> dict[str, str]:
     """The answer's shape for one replacement number; its display comes from the site's
     table, made when the directory loaded (``national`` for a number not in it)."""
     shown = site.display.get(e164) if site is not None else None
-    return {"e164": e164, "display": shown or national(e164)}
+    return {
+        "e164": e164,
+        "display": shown or national(e164),
+        "international": international_display(e164),
+    }
 
 
 def source_number(pool: PoolConfig, source: str, medium: str) -> str | None:

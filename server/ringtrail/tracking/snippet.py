@@ -17,8 +17,10 @@ from functools import lru_cache
 from importlib import resources
 from urllib.parse import urlsplit
 
+from ringtrail import phones
 from ringtrail.errors import NotFound
 from ringtrail.tracking.directory import SiteConfig
+from ringtrail.tracking.domains import cookie_domains, host_allowed
 from ringtrail.tracking.sessions import Visitor, start_visit
 
 log = logging.getLogger(__name__)
@@ -72,13 +74,37 @@ def js_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def business_numbers(site: SiteConfig) -> list[str]:
+    """The site's business numbers, each once, in the order of its pools."""
+    return list(dict.fromkeys(p.business_number for p in site.pools))
+
+
 def site_settings(site: SiteConfig, api: str) -> dict[str, object]:
-    """What the snippet needs to know about a site; baked in, so no request is needed."""
-    return {
-        "k": site.key,
-        "n": list(dict.fromkeys(p.business_number for p in site.pools)),
-        "a": api.rstrip("/"),
-    }
+    """What the snippet needs to know about a site; baked in, so no request is needed.
+
+    A site with a number outside North America also gets ``f``: each business number's
+    national and international displays, from which the snippet reads the number's digit
+    forms (national with its trunk prefix, international, and "+44 (0)20" alike).
+    """
+    numbers = business_numbers(site)
+    settings: dict[str, object] = {"k": site.key, "n": numbers, "a": api.rstrip("/")}
+    if "intl" in features(site):
+        settings["f"] = {number: list(phones.displays(number)) for number in numbers}
+    if vanity := vanity_texts(site):
+        settings["v"] = vanity
+    if domains := cookie_domains(site):
+        settings["c"] = domains
+    return settings
+
+
+def vanity_texts(site: SiteConfig) -> dict[str, str]:
+    """Each vanity text of the site's pools -> the business number it stands for (the
+    first pool that lists a text has it)."""
+    texts: dict[str, str] = {}
+    for pool in site.pools:
+        for text in pool.vanity_texts:
+            texts.setdefault(text, pool.business_number)
+    return texts
 
 
 @lru_cache(maxsize=1024)
@@ -88,8 +114,33 @@ def _render(template_text: str, settings: str) -> tuple[str, str]:
 
 
 def features(site: SiteConfig) -> frozenset[str]:
-    """The optional blocks of the snippet that this site's settings need."""
-    return frozenset()
+    """The optional blocks of the snippet that this site's settings need.
+
+    "nanp" matches North American numbers only, as compactly as it can; "intl" matches
+    the numbers of any country (see ``site_settings``), and is served as soon as one
+    number the site can show is outside North America; "vanity" swaps the pools' vanity
+    texts; "subdomains" keeps the visit in a cookie on the registrable domain.
+    """
+    extra = {"vanity"} if any(p.vanity_texts for p in site.pools) else set()
+    if cookie_domains(site):
+        extra.add("subdomains")
+    return _features(shown_numbers(site)) | extra
+
+
+def shown_numbers(site: SiteConfig) -> tuple[str, ...]:
+    """Every number the site's pages may show: business, pool and source numbers."""
+    numbers: list[str] = []
+    for pool in site.pools:
+        numbers.append(pool.business_number)
+        numbers += pool.numbers
+        numbers += pool.source_numbers.values()
+    return tuple(numbers)
+
+
+@lru_cache(maxsize=1024)
+def _features(numbers: tuple[str, ...]) -> frozenset[str]:
+    everywhere = not all(phones.is_north_american(number) for number in numbers)
+    return frozenset({"intl" if everywhere else "nanp"})
 
 
 def render(site: SiteConfig, api: str) -> tuple[str, str]:
@@ -101,12 +152,13 @@ def render(site: SiteConfig, api: str) -> tuple[str, str]:
 
 
 def amp_page_url(site: SiteConfig, url: str, source_origin: str | None) -> str:
-    """The AMP page's URL: ``url`` if it is on one of the site's hosts, else its origin."""
+    """The AMP page's URL: ``url`` if it is on one of the site's hosts (or their
+    subdomains, when the site shares the visit across them), else its origin."""
     try:
         parts = urlsplit(url)
     except ValueError:
         parts = None
-    if parts and parts.scheme in ("http", "https") and parts.hostname in site.hosts:
+    if parts and parts.scheme in ("http", "https") and host_allowed(site, parts.hostname):
         return url[:2048]
     return (source_origin or (site.allowed_origins or ("https://unknown.invalid",))[0]) + "/"
 

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ringtrail.errors import Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from ringtrail.tracking.directory import SiteConfig, get_directory, site_for_key
+from ringtrail.tracking.domains import origin_allowed
 from ringtrail.tracking.sessions import (
     TITLE_LIMIT,
     URL_LIMIT,
@@ -92,7 +93,7 @@ def site_and_origin(body: dict[str, Any]) -> tuple[SiteConfig, str | None]:
     origin = request.headers.get("Origin")
     if origin is None:
         return site, None  # not a browser's cross-origin request; CORS does not apply
-    if origin.rstrip("/") not in site.allowed_origins:
+    if not origin_allowed(site, origin):
         raise Forbidden("origin not allowed for this site")
     return site, origin
 
@@ -166,6 +167,4 @@ def preflight(session: str | None = None):
 
 def _any_site_allows(origin: str) -> bool:
     snapshot = get_directory().get()
-    return bool(snapshot) and any(
-        origin.rstrip("/") in s.allowed_origins for s in snapshot.sites.values()
-    )
+    return bool(snapshot) and any(origin_allowed(s, origin) for s in snapshot.sites.values())

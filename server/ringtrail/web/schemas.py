@@ -468,6 +468,10 @@ class SiteIn(In):
     allowed_origins = fields.List(Origin(), validate=validate.Length(max=50), load_default=list)
     consent_mode = fields.String(validate=validate.OneOf(("auto", "required")), load_default="auto")
     honor_dnt = Flag(load_default=False)
+    share_subdomains = Flag(
+        load_default=False,
+        metadata={"description": "Share the visit across the allowed origins' subdomains"},
+    )
 
 
 class SitePatch(Patch, SiteIn):
@@ -484,10 +488,34 @@ class SiteOut(Schema):
     allowed_origins = fields.List(fields.String())
     consent_mode = fields.String()
     honor_dnt = fields.Boolean()
+    share_subdomains = fields.Boolean()
     created_at = fields.DateTime()
 
 
 # -- pools ------------------------------------------------------------------------------
+
+
+MAX_VANITY_TEXTS = 10
+# A vanity text: letters and digits, with the separators people write between them; at
+# least one letter (a plain number is a business number) and three digits.
+VANITY_TEXT = re.compile(r"[0-9A-Za-z+(][0-9A-Za-z ().+-]{2,38}[0-9A-Za-z)]")
+
+
+class VanityText(fields.String):
+    """A text on the page that stands for a business number: "239-400-FREE"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = " ".join(str(super()._deserialize(value, attr, data, **kwargs)).split())
+        if (
+            not VANITY_TEXT.fullmatch(text)
+            or not re.search(r"[A-Za-z]", text)
+            or len(re.findall(r"\d", text)) < 3
+        ):
+            raise ValidationError(
+                "a vanity text is 4 to 40 letters, digits, spaces and ( ) . + -, with a letter"
+                " and at least 3 digits, e.g. 239-400-FREE"
+            )
+        return text
 
 
 def Override(**kwargs: Any) -> fields.Boolean:  # noqa: N802 (reads as a type)
@@ -521,6 +549,14 @@ class PoolIn(In):
         validate=validate.Range(0, 7 * 86400, error="rest_seconds must be between 0 and 604800"),
         metadata={"description": "Rest of a released number before reuse; null: the match window"},
     )
+    vanity_texts = fields.List(
+        VanityText(),
+        validate=validate.Length(max=MAX_VANITY_TEXTS, error="at most 10 vanity texts"),
+        load_default=list,
+        metadata={
+            "description": 'Texts on the page that stand for the business number ("239-400-FREE")'
+        },
+    )
 
 
 class PoolPatch(Patch, PoolIn):
@@ -539,6 +575,7 @@ class PoolOut(Schema):
     exhaustion_policy = fields.String()
     record_calls = Override()
     rest_seconds = fields.Integer(allow_none=True)
+    vanity_texts = fields.List(fields.String())
     numbers = fields.Integer(metadata={"description": "active tracking numbers"})
     created_at = fields.DateTime()
 

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ringtrail.errors import NotFound
 from ringtrail.phones import national
 from ringtrail.tracking.directory import site_for_key
+from ringtrail.tracking.domains import origin_allowed
 from ringtrail.tracking.snippet import UNKNOWN_KEY_JS, amp_number, amp_page_url, render
 from ringtrail.web.public import visitor
 
@@ -59,7 +60,7 @@ def amp(site_key: str) -> Response:
         return _amp_error("unknown site key", 404)
     origin = request.headers.get("Origin")
     source_origin = request.args.get("__amp_source_origin") or origin
-    if source_origin is not None and source_origin.rstrip("/") not in site.allowed_origins:
+    if source_origin is not None and not origin_allowed(site, source_origin):
         return _amp_error("origin not allowed for this site", 403)
     try:
         number = amp_number(
@@ -76,7 +77,7 @@ def amp(site_key: str) -> Response:
     response = jsonify(phoneNumber=number, formattedPhoneNumber=shown)
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("Origin")
-    if origin and (origin.rstrip("/") in site.allowed_origins or AMP_CACHE.match(origin)):
+    if origin and (origin_allowed(site, origin) or AMP_CACHE.match(origin)):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
     if request.args.get("__amp_source_origin"):

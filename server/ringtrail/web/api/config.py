@@ -169,6 +169,7 @@ def pool_out(pool: Pool) -> dict[str, Any]:
         "exhaustion_policy": pool.exhaustion_policy,
         "record_calls": pool.record_calls,
         "rest_seconds": pool.rest_seconds,
+        "vanity_texts": pool.vanity_texts or [],
         "numbers": config.pool_number_count(get_db(), pool.id),
         "created_at": pool.created_at,
     }

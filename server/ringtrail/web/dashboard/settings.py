@@ -200,11 +200,14 @@ def edit_client(client_id: int):
     return redirect(url_for("dashboard.edit_client", client_id=client.id))
 
 
+SITE_BOXES = ("honor_dnt", "share_subdomains")
+
+
 @bp.post("/dashboard/settings/sites")
 @login_required(*EDITORS)
 def create_site():
     """Create a site for one of the user's clients."""
-    data = load_form(SiteIn(), checkboxes=("honor_dnt",))
+    data = load_form(SiteIn(), checkboxes=SITE_BOXES)
     if data is not None:
         site = configuration.create_site(get_db(), current_principal(), data)
         flash(f"Site “{site.name}” created.", "success")
@@ -218,7 +221,7 @@ def edit_site(site_id: int):
     """A site's settings."""
     site = owned(Site, site_id)
     if request.method == "POST":
-        data = load_form(SitePatch(), checkboxes=("honor_dnt",))
+        data = load_form(SitePatch(), checkboxes=SITE_BOXES)
         if data is not None:
             configuration.update_site(get_db(), current_principal(), site, data)
             flash("Site saved.", "success")

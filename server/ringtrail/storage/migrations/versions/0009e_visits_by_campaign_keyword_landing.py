@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009e"
-down_revision = "0008d"
+down_revision = "0009d"
 branch_labels = None
 depends_on = None
 
