@@ -6,6 +6,7 @@ from ringtrail.web.dashboard import (  # noqa: F401
     access,
     account,
     carrier,
+    first_run,
     login,
     privacy,
     reports,

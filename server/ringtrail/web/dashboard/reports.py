@@ -21,7 +21,7 @@ from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from ringtrail import phones
-from ringtrail.accounts import pool_autosize, tenancy
+from ringtrail.accounts import first_run, pool_autosize, tenancy
 from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
 from ringtrail.reports import autosizer, exports
@@ -301,8 +301,12 @@ def source_chart(rows: list[reports.SourceRow], limit: int = 8) -> dict:
 @bp.get("/")
 @login_required()
 def overview():
-    """The agency overview: one line per client, in each client's own days."""
+    """The agency overview: one line per client, in each client's own days, and the
+    first-run checklist until the agency has set up. A client's own people land on
+    their client's view instead (no agency table, no agency cards)."""
     principal = current_principal()
+    if principal.client_id is not None:
+        return client_view(principal.client_id)
     in_view = scope()
     period = period_from_args(in_view.tz)
     rows = reports.overview(get_db(), in_view.clients, period.start, period.end)
@@ -318,6 +322,7 @@ def overview():
         totals=totals,
         period=period,
         single=principal.client_id is not None,
+        first_run=first_run.checklist(get_db(), principal),
     )
 
 
