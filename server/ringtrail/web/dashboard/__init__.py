@@ -11,6 +11,7 @@ from ringtrail.web.dashboard import (  # noqa: F401
     privacy,
     reports,
     settings,
+    wording,
 )
 from ringtrail.web.dashboard.blueprints import dashboard
 from ringtrail.web.dashboard.blueprints import privacy as compliance

@@ -415,7 +415,10 @@ def import_pool_numbers(pool_id: int):
     except REFUSED as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Imported {result.imported} number(s); {result.unchanged} already here.", "success")
+        flash(
+            f"Imported {plural(result.imported, 'number')}; {result.unchanged} already here.",
+            "success",
+        )
     return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
 
 
