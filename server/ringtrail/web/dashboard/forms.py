@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, g, request, session
+from flask import Response, flash, request, session
 from marshmallow import Schema, ValidationError, fields
 
 from ringtrail.errors import Forbidden, Invalid, RingtrailError
@@ -128,14 +128,14 @@ def keep_after_refusal(response: Response) -> Response:
 def take_kept() -> None:
     """The page after a refusal takes what was kept (once: a later visit starts clean)."""
     if request.method == "GET" and KEPT in session:
-        g.kept_form = session.pop(KEPT)
+        request.environ[KEPT] = session.pop(KEPT)  # this request's, not the app context's
 
 
 def _typed_source(endpoint: str, match: dict[str, Any]) -> Any:
     if request.method == "POST" and request.endpoint == endpoint:
         source: Any = request.form
     else:
-        kept = g.get("kept_form") or {}
+        kept = request.environ.get(KEPT) or {}
         source = kept.get("values") if kept.get("endpoint") == endpoint else None
     if source is None or any(str(source.get(k, "")) != str(v) for k, v in match.items()):
         return None
