@@ -95,7 +95,7 @@ def create_client():
         else:
             flash(f"Client “{client.name}” created.", "success")
             return redirect(url_for("dashboard.edit_client", client_id=client.id))
-    return redirect(url_for("dashboard.settings"))
+    return redirect(url_for("dashboard.settings") + "#add-client")  # the form, as typed
 
 
 # Client settings that are checkboxes on the client's form.
