@@ -393,7 +393,7 @@ def test_pool_and_number_forms_set_the_override(client, db, tenant):
     assert db.get(Pool, tenant.pool.id).record_calls is True
     assert db.get(TrackingNumber, number.id).record_calls is False
     page = client.get(f"/dashboard/settings/pools/{tenant.pool.id}").get_data(as_text=True)
-    assert "Inherit from the pool (on)" in page
+    assert "as the pool (on)" in page  # the other numbers; this one is set to off
     # Under HIPAA mode "record" is refused with the reason, and offered disabled.
     client_row = db.get(Client, tenant.client.id)
     client_row.hipaa = True
@@ -477,7 +477,7 @@ def test_call_detail_shows_disclosure_route_state_and_a_player_for_listeners(
     html = client.get(f"/dashboard/calls/{detailed.id}").get_data(as_text=True)
     assert re.search(r'id="notice-played">Yes<', html)
     assert "0123456789abcdef" in html and "3 May 2024, 11:00:05" in html  # New York time
-    assert re.search(r'id="route-kind">After hours<', html)
+    assert re.search(r'id="route-kind">After hours: sent to the after-hours number<', html)
     assert "Washington (WA)" in html and "approximate (from the number's area code)" in html
     audio = re.findall(r"<audio[^>]*>", html)
     assert "api.twilio.com" not in html
@@ -496,7 +496,8 @@ def test_a_call_without_recording_or_notice_says_so(client, db, tenant):
     log_in(client, make_user(db, tenant))
     html = client.get(f"/dashboard/calls/{call.id}").get_data(as_text=True)
     assert re.search(r'id="notice-played">No<', html) and "<audio" not in html
-    assert re.search(r'id="route-kind">Normal<', html) and "unknown (toll-free" in html
+    assert re.search(r'id="route-kind">Forwarded to the business number<', html)
+    assert "unknown (toll-free" in html
 
 
 def test_the_pool_form_sets_and_clears_the_rest(client, db, tenant):

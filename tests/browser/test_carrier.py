@@ -56,7 +56,10 @@ def test_connect_search_buy_and_see_it_in_the_pool(live, admin, stand_in):
 
     def connect(with_token: str) -> None:
         form = driver.find_element(By.ID, "connect-form")
-        form.find_element(By.NAME, "account_sid").send_keys(account)
+        sid = form.find_element(By.NAME, "account_sid")
+        sid.clear()  # a refused form keeps the account typed (never the token)
+        sid.send_keys(account)
+        assert form.find_element(By.NAME, "auth_token").get_attribute("value") == ""
         form.find_element(By.NAME, "auth_token").send_keys(with_token)
         form.find_element(By.ID, "connect").click()
 
@@ -66,6 +69,8 @@ def test_connect_search_buy_and_see_it_in_the_pool(live, admin, stand_in):
             (By.CSS_SELECTOR, ".flash-error"), "Twilio refused the credentials (401)"
         )
     )
+    kept = driver.find_element(By.CSS_SELECTOR, "#connect-form [name=account_sid]")
+    assert kept.get_attribute("value") == account
     connect(token)
     WebDriverWait(driver, WAIT).until(
         ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Twilio account connected.")

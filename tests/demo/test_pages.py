@@ -56,6 +56,66 @@ def test_demo_page_places_a_signed_call_that_is_attributed(app, live_server, db)
     assert record["found"] and record["confidence"] == "exact"
     assert (record["source"], record["medium"]) == ("demo", "test")
     assert record["answered"] is True and record["status"] == "completed"
+    # The result in words: where it rang (the business, read from the TwiML), and the visit.
+    assert call["rings"] == ["(415) 555-0100"] and call["to"] != call["rings"][0]
+    assert record["words"][0].startswith(f"Your call from {call['caller']} to {call['to']}")
+    assert "would ring (415) 555-0100, Demo Plumbing's business number." in record["words"][0]
+    assert record["words"][1].startswith("It was matched to this visit: source demo / test")
+    assert "The business answered" in record["words"][2]
+
+
+@pytest.mark.parametrize(
+    ("agent", "tracked", "said"),
+    [
+        (HUMAN_UA, True, "leased a tracking number of its own"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
+            False,
+            "treated as a bot: its user agent says it is a headless browser (“Headless”)",
+        ),
+        ("curl/8.5.0", False, "treated as a bot: its user agent names an automation tool"),
+        ("Googlebot/2.1 (+http://www.google.com/bot.html)", False, "treated as a bot"),
+        ("", False, "treated as a bot: it sent no user agent"),
+    ],
+)
+def test_the_demo_says_whether_and_why_a_browser_was_treated_as_a_bot(
+    app, db, agent, tracked, said
+):
+    from ringtrail.demo import seed_demo
+
+    seed_demo(db, "http://localhost:5000")
+    answer = app.test_client().get("/demo/visitor", headers={"User-Agent": agent}).get_json()
+    assert answer["tracked"] is tracked and said in answer["words"]
+    assert answer["why"] == (None if tracked else "bot")
+
+
+def test_the_demo_names_global_privacy_control(app, db):
+    from ringtrail.demo import seed_demo
+
+    seed_demo(db, "http://localhost:5000")
+    headers = {"User-Agent": HUMAN_UA, "Sec-GPC": "1"}
+    answer = app.test_client().get("/demo/visitor", headers=headers).get_json()
+    assert answer == {
+        "tracked": False,
+        "why": "gpc",
+        "words": "This browser sends Global Privacy Control, so it is not tracked as a person: "
+        "it was shown the site's source-level number, not a tracking number of its own, so a "
+        "call from it is attributed to its source only.",
+    }
+
+
+def test_the_session_answer_carries_no_reason(app, db):
+    """The v1 snippet contract is unchanged: the reason lives in the demo's route only."""
+    from ringtrail.demo import seed_demo
+
+    info = seed_demo(db, "http://localhost:5000")
+    answer = app.test_client().post(
+        "/v1/sessions",
+        data=json.dumps({"site": info["site_key"], "url": "http://localhost:5000/demo"}),
+        content_type="text/plain",
+        headers={"User-Agent": "curl/8.5.0", "Origin": "http://localhost:5000"},
+    )
+    assert answer.status_code == 200 and set(answer.get_json()) == {"session", "numbers", "ttl"}
 
 
 def test_a_served_app_has_no_demo_pages_even_after_seed_demo(app_config, redis_client):

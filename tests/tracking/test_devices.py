@@ -7,6 +7,7 @@ import time
 import pytest
 
 from ringtrail.tracking.devices import classify_agent
+from tests.helpers import HUMAN_UA
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -69,3 +70,24 @@ def test_the_maintained_crawler_list_catches_what_user_agents_does_not(ua):
 def test_headless_is_a_setting_even_though_the_crawler_list_names_it():
     assert classify_agent(HEADLESS, headless_is_bot=True).bot
     assert not classify_agent(HEADLESS, headless_is_bot=False).bot
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        HUMAN_UA,
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
+        "curl/8.5.0",
+        "python-requests/2.31",
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "",
+    ],
+)
+@pytest.mark.parametrize("headless_is_bot", [True, False])
+def test_the_reason_agrees_with_the_verdict(ua, headless_is_bot):
+    """The demo's reason names a bot exactly when the session API treats one as a bot."""
+    from ringtrail.tracking.devices import bot_reason, classify_agent
+
+    reason = bot_reason(ua, headless_is_bot=headless_is_bot)
+    assert (reason is not None) == classify_agent(ua, headless_is_bot=headless_is_bot).bot

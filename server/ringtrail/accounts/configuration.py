@@ -476,6 +476,12 @@ def update_number(
 ) -> TrackingNumber:
     """Change a number's role, source, recording override or whether it is active."""
     require_editor(p)
+    _update_number(db, p, number, data)
+    commit_config(db)
+    return number
+
+
+def _update_number(db: Session, p: Principal, number: TrackingNumber, data: dict[str, Any]) -> bool:
     _check_role(data, number)
     check_fields(p, "number", data, number)
     check_override(number.pool.site.client, data.get("record_calls"))
@@ -491,13 +497,48 @@ def update_number(
             principal=p,
             agency_id=number.pool.site.client.agency_id,
         )
-    commit_config(db)
-    return number
+    return bool(changed)
 
 
-def delete_number(db: Session, p: Principal, number: TrackingNumber) -> None:
-    """Remove a tracking number (calls keep the number they were made to)."""
+def pool_numbers(db: Session, pool: Pool, ids: list[int]) -> list[TrackingNumber]:
+    """The chosen numbers of ``pool`` (for a bulk change); Invalid if one is not its own."""
+    if not ids:
+        raise Invalid("choose at least one number")
+    chosen = db.scalars(
+        select(TrackingNumber)
+        .where(TrackingNumber.pool_id == pool.id, TrackingNumber.id.in_(ids))
+        .order_by(TrackingNumber.number)
+    ).all()
+    if len(chosen) != len(set(ids)):
+        raise Invalid("some of the chosen numbers are not in this pool (any more)")
+    return list(chosen)
+
+
+def update_numbers(
+    db: Session, p: Principal, numbers: list[TrackingNumber], data: dict[str, Any]
+) -> int:
+    """Make the same change to several numbers, all or none; returns how many changed."""
     require_editor(p)
+    try:
+        changed = sum(_update_number(db, p, number, data) for number in numbers)
+    except Exception:
+        db.rollback()  # one number refused: none changes
+        raise
+    commit_config(db)
+    return changed
+
+
+def delete_numbers(db: Session, p: Principal, numbers: list[TrackingNumber]) -> int:
+    """Remove several numbers from their pools in one change; returns how many."""
+    require_editor(p)
+    for number in numbers:
+        _audit_delete(db, p, number)
+        db.delete(number)
+    commit_config(db)
+    return len(numbers)
+
+
+def _audit_delete(db: Session, p: Principal, number: TrackingNumber) -> None:
     audit.record(
         db,
         "delete",
@@ -507,5 +548,11 @@ def delete_number(db: Session, p: Principal, number: TrackingNumber) -> None:
         principal=p,
         agency_id=number.pool.site.client.agency_id,
     )
+
+
+def delete_number(db: Session, p: Principal, number: TrackingNumber) -> None:
+    """Remove a tracking number (calls keep the number they were made to)."""
+    require_editor(p)
+    _audit_delete(db, p, number)
     db.delete(number)
     commit_config(db)

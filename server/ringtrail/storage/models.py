@@ -73,6 +73,8 @@ class Agency(Base):
     # Where calls to numbers of the account that Ringtrail does not route (released,
     # bought elsewhere, of a suspended client) go; else RINGTRAIL_DEFAULT_FORWARD_NUMBER.
     default_forward_number: Mapped[str | None] = mapped_column(String(20))
+    # When an admin put the first-run checklist away (only once every step was done).
+    first_run_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clients: Mapped[list[Client]] = relationship(back_populates="agency")

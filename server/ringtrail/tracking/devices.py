@@ -132,6 +132,23 @@ def summarise(parsed: UserAgent, ua: str, headless_is_bot: bool) -> Device:
     return Device(kind, parsed.browser.family[:60], parsed.os.family[:60], bot)
 
 
+def bot_reason(ua: str | None, *, max_chars: int = 512, headless_is_bot: bool = True) -> str | None:
+    """Why :func:`classify_agent` calls this user agent a bot, in words; None if it does
+    not. (The demo shows it; the snippet's answer never carries it.)"""
+    text = (ua or "")[:max_chars]
+    if not text.strip():
+        return "it sent no user agent"
+    if headless_is_bot and (found := HEADLESS.search(text)):
+        return f"its user agent says it is a headless browser (“{found.group(0)}”)"
+    if found := AUTOMATION.search(text):
+        return f"its user agent names an automation tool (“{found.group(0)}”)"
+    if is_crawler(text if headless_is_bot else HEADLESS.sub("", text)):
+        return "its user agent is on the crawler list"
+    if parse(text).is_bot:
+        return "the user-agent parser classes it as a bot"
+    return None
+
+
 @lru_cache(maxsize=2048)
 def _parse(ua: str, headless_is_bot: bool) -> Device:
     if not ua.strip():

@@ -160,11 +160,21 @@ def session_ttl(site: SiteConfig, slack: int) -> int:
 
 def may_track(site: SiteConfig, visitor: Visitor, bot: bool) -> bool:
     """Whether this visitor may be tracked as a person (get a visitor-level lease)."""
-    if bot or visitor.gpc:
-        return False
+    return untracked_because(site, visitor, bot) is None
+
+
+def untracked_because(site: SiteConfig, visitor: Visitor, bot: bool) -> str | None:
+    """Why this visitor gets no lease of their own: "bot", "gpc" (Global Privacy Control),
+    "dnt" (Do-Not-Track, where the site honours it) or "consent"; None if they get one."""
+    if bot:
+        return "bot"
+    if visitor.gpc:
+        return "gpc"
     if site.honor_dnt and visitor.dnt:
-        return False
-    return not (site.consent_mode == "required" and not visitor.consent)
+        return "dnt"
+    if site.consent_mode == "required" and not visitor.consent:
+        return "consent"
+    return None
 
 
 def path_of(url: str) -> str:

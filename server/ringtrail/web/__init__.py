@@ -25,19 +25,22 @@ def init_app(app: Flask) -> None:
         errors,
         headers,
         health,
+        icons,
         login,
         public,
         snippet,
         telephony,
+        words,
     )
 
     decoding.init_app(app)  # first: nothing may read text before it is checked
     login.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
+    words.init_app(app)
     login.exempt_from_csrf(public.bp, snippet.bp, telephony.bp, api.bp)
     app.before_request(_name_the_request)
-    for bp in (health.bp, public.bp, snippet.bp, telephony.bp):
+    for bp in (health.bp, icons.bp, public.bp, snippet.bp, telephony.bp):
         app.register_blueprint(bp)
     api.init_app(app)
     for bp in dashboard.BLUEPRINTS:

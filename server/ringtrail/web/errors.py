@@ -51,15 +51,43 @@ def for_machines() -> bool:
     return request.path.startswith(MACHINE_PATHS)
 
 
-def answer(reason: str, status: int, *, extra: dict[str, Any] | None = None, headers=None):
+def answer(reason: str | None, status: int, *, extra: dict[str, Any] | None = None, headers=None):
     """An error answer: JSON for APIs, the error page for people."""
     if for_machines():
         response = jsonify({"error": reason} | (extra or {}))
     else:
-        response = Response(render_template("error.html", message=reason, status=status))
+        response = Response(error_page(reason, status), mimetype="text/html")
     response.status_code = status
     response.headers.update(headers or {})
     return response
+
+
+# The last resort when even the error page cannot be drawn (the database is down and the
+# page's header could not ask who is logged in): no layout, still no stack trace.
+BARE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Error {status} · Ringtrail</title><link rel="icon" href="/favicon.ico"></head>
+<body style="font-family:sans-serif;max-width:40rem;margin:3rem auto">
+<h1>Something went wrong on our side</h1><p>Error {status}. The problem was logged for the
+people who run this server. Try again in a minute.</p><p><a href="/dashboard">Overview</a></p>
+</body></html>"""
+
+
+def error_page(reason: str | None, status: int) -> str:
+    """The error page in the app's own layout: what happened in words, never a trace."""
+    try:
+        return render_template("error.html", message=reason, status=status, bare=status >= 500)
+    except Exception:  # noqa: BLE001: an error page must answer, whatever failed
+        log.exception("could not draw the error page for %s", status)
+        return BARE_PAGE.format(status=int(status))
+
+
+def page_reason(exc: HTTPException) -> str | None:
+    """What a page says about a framework error: a view's own words (``abort(403, why)``),
+    never the framework's stock text (the template has better) nor a server error's."""
+    if (exc.code or 500) >= 500:
+        return None
+    stock = type(exc).description
+    return exc.description if exc.description and exc.description != stock else None
 
 
 def readable(messages: Any, prefix: str = "") -> list[str]:
@@ -98,7 +126,11 @@ def init_app(app: Flask) -> None:
         if isinstance(exc, InternalServerError):
             log.exception("internal error on %s", request.path)
         if not for_machines():
-            return exc
+            response = Response(error_page(page_reason(exc), exc.code or 500))
+            response.status_code = exc.code or 500
+            if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response
         data = getattr(exc, "data", None) or {}
         if "messages" in data:  # webargs (flask-smorest) could not parse the input
             reason = "; ".join(readable(data["messages"])) or "invalid input"

@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
-from zoneinfo import available_timezones
 
 from marshmallow import (
     EXCLUDE,
@@ -24,7 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from ringtrail import phones
+from ringtrail import phones, timezones
 from ringtrail.phones import US_STATES
 from ringtrail.phones import parse as e164
 from ringtrail.reports.calllog import NONE as NONE_VALUE
@@ -165,12 +164,16 @@ class Origin(fields.String):
         return value.rstrip("/").lower()
 
 
-ZONES = sorted(available_timezones() | {"UTC"})
+class Timezone(fields.String):
+    """An IANA time zone, stored as the zone database spells it; "Chicago" or
+    "america/chicago" read as America/Chicago, and a refusal suggests the zones meant."""
 
-
-def Timezone(**kwargs: Any) -> fields.String:  # noqa: N802 (reads as a type)
-    """An IANA time zone name, exactly as the zone database spells it."""
-    return fields.String(validate=validate.OneOf(ZONES, error="unknown time zone"), **kwargs)
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return timezones.resolve(text)
+        except timezones.UnknownZone as exc:
+            raise ValidationError(str(exc)) from None
 
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")

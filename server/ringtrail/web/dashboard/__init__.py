@@ -6,11 +6,13 @@ from ringtrail.web.dashboard import (  # noqa: F401
     access,
     account,
     carrier,
+    first_run,
     login,
     outcomes,
     privacy,
     reports,
     settings,
+    wording,
 )
 from ringtrail.web.dashboard.blueprints import dashboard
 from ringtrail.web.dashboard.blueprints import privacy as compliance

@@ -7,12 +7,12 @@ from sqlalchemy import select
 
 from ringtrail.accounts import access as people
 from ringtrail.accounts import configuration
-from ringtrail.accounts.audit import describe
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.errors import Conflict, Invalid
 from ringtrail.storage.models import Agency, ApiKey, AuditEntry, Client, User
 from ringtrail.storage.sql import get_db
 from ringtrail.terms import ROLES
+from ringtrail.web.dashboard.audit_log import readable
 from ringtrail.web.dashboard.blueprints import dashboard as bp
 from ringtrail.web.dashboard.forms import flash_refusal, load_form
 from ringtrail.web.login import (
@@ -41,7 +41,7 @@ def _access_page(new_key: str | None = None) -> str:
         users=db.scalars(scoped(select(User).order_by(User.email), User, p)).all(),
         keys=db.scalars(scoped(select(ApiKey).order_by(ApiKey.id.desc()), ApiKey, p)).all(),
         clients=db.scalars(scoped(select(Client).order_by(Client.name), Client, p)).all(),
-        entries=[describe(e) for e in db.scalars(entries)],
+        entries=[readable(e) for e in db.scalars(entries)],
         roles=ROLES,
         new_key=new_key,
         agency=db.get(Agency, p.agency_id),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, request
+from flask import Response, flash, request, session
 from marshmallow import Schema, ValidationError, fields
 
 from ringtrail.errors import Forbidden, Invalid, RingtrailError
@@ -93,3 +93,64 @@ def flash_refusal(exc: RingtrailError) -> int:
     flash(exc.reason, "error")
     status = status_of(exc)
     return status if 400 <= status < 500 else 422
+
+
+# -- what was typed survives a refusal -------------------------------------------------
+#
+# A refused form either answers its page again (the page reads ``request.form``) or
+# flashes the reason and redirects; then what was typed rides along in the session for
+# the one page that follows, so nobody types a form twice. Secrets never do.
+
+KEPT = "kept_form"
+SECRET_PARTS = ("password", "token", "secret", "code", "csv")
+MAX_KEPT = 4000  # characters per field: a session cookie is small
+
+
+def _typed_values() -> dict[str, str]:
+    return {
+        name: value[:MAX_KEPT]
+        for name, value in request.form.items()
+        if name not in PLUMBING and not any(part in name for part in SECRET_PARTS)
+    }
+
+
+def _refused_now() -> bool:
+    return any(category == "error" for category, _ in session.get("_flashes", ()))
+
+
+def keep_after_refusal(response: Response) -> Response:
+    """After a refused POST that redirects, keep what was typed for the next page."""
+    if request.method == "POST" and response.status_code in (302, 303) and _refused_now():
+        session[KEPT] = {"endpoint": request.endpoint, "values": _typed_values()}
+    return response
+
+
+def take_kept() -> None:
+    """The page after a refusal takes what was kept (once: a later visit starts clean)."""
+    if request.method == "GET" and KEPT in session:
+        request.environ[KEPT] = session.pop(KEPT)  # this request's, not the app context's
+
+
+def _typed_source(endpoint: str, match: dict[str, Any]) -> Any:
+    if request.method == "POST" and request.endpoint == endpoint:
+        source: Any = request.form
+    else:
+        kept = request.environ.get(KEPT) or {}
+        source = kept.get("values") if kept.get("endpoint") == endpoint else None
+    if source is None or any(str(source.get(k, "")) != str(v) for k, v in match.items()):
+        return None
+    return source
+
+
+def typed(endpoint: str, name: str, default: Any = "", **match: Any) -> Any:
+    """What was typed into ``name`` of the form that posts to ``endpoint``, after a
+    refusal; else ``default``. ``match`` picks one of several such forms on a page
+    (``client_id=3``: the form whose hidden client_id is 3)."""
+    source = _typed_source(endpoint, match)
+    return default if source is None else source.get(name, "")
+
+
+def typed_box(endpoint: str, name: str, default: bool, **match: Any) -> bool:
+    """Whether a checkbox was ticked, after a refusal; else ``default``."""
+    source = _typed_source(endpoint, match)
+    return default if source is None else name in source

@@ -20,6 +20,7 @@ from ringtrail.web.login import (
     logout_user,
     safe_next,
 )
+from ringtrail.web.words import plural
 
 # Refusals a form shows as a message on the page; others (403, 404) are error pages.
 REFUSED = (Invalid, Conflict)
@@ -64,7 +65,7 @@ def _client() -> str:
 
 def _too_many(template: str, verdict: throttle.Verdict, **context):
     wait = verdict.retry_after
-    when = f"{wait} second(s)" if wait < 120 else f"{wait // 60} minute(s)"
+    when = plural(wait, "second") if wait < 120 else plural(wait // 60, "minute")
     error = f"Too many attempts. Try again in {when}."
     page = render_template(template, error=error, **context)
     return page, 429, {"Retry-After": str(wait)}

@@ -19,7 +19,7 @@ from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from ringtrail import phones
-from ringtrail.accounts import pool_autosize, tenancy
+from ringtrail.accounts import first_run, pool_autosize, tenancy
 from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
 from ringtrail.reports import advice, autosizer, calllog, exports, figures, periods
@@ -301,8 +301,12 @@ def period_args(period: Period) -> dict[str, str]:
 @bp.get("/")
 @login_required()
 def overview():
-    """The agency overview: one line per client, in each client's own days."""
+    """The agency overview: one line per client, in each client's own days, and the
+    first-run checklist until the agency has set up. A client's own people land on
+    their client's view instead (no agency table, no agency cards)."""
     principal = current_principal()
+    if principal.client_id is not None:
+        return client_view(principal.client_id)
     in_view = scope()
     chosen = choice_from_args(in_view.tz)
     result = figures.overview_figures(get_db(), in_view.clients, chosen)
@@ -328,6 +332,7 @@ def overview():
         chosen=chosen,
         link_args=choice_args(chosen),
         single=principal.client_id is not None,
+        first_run=first_run.checklist(get_db(), principal),
     )
 
 

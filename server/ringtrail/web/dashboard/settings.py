@@ -13,10 +13,11 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ringtrail import timezones
 from ringtrail.accounts import configuration, pool_autosize
 from ringtrail.accounts.numbers_import import ImportRejected, import_numbers
 from ringtrail.accounts.tenancy import scoped
-from ringtrail.errors import Conflict, Invalid
+from ringtrail.errors import Conflict, Invalid, Unavailable
 from ringtrail.storage.models import Client, Pool, Site, TrackingNumber
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import consent
@@ -39,12 +40,19 @@ from ringtrail.web.schemas import (
     SiteIn,
     SitePatch,
 )
+from ringtrail.web.words import plural
 
 # Refusals a form shows as a message on the page; others (403, 404) are error pages.
 REFUSED = (Invalid, Conflict)
 
 
 # -- settings: clients, sites, pools, numbers ---------------------------------------------
+
+
+@bp.app_template_global("zone_groups")
+def zone_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The time-zone picker's zones, by region, with their offsets today."""
+    return timezones.grouped()
 
 
 @bp.get("/dashboard/settings")
@@ -87,7 +95,7 @@ def create_client():
         else:
             flash(f"Client “{client.name}” created.", "success")
             return redirect(url_for("dashboard.edit_client", client_id=client.id))
-    return redirect(url_for("dashboard.settings"))
+    return redirect(url_for("dashboard.settings") + "#add-client")  # the form, as typed
 
 
 # Client settings that are checkboxes on the client's form.
@@ -209,9 +217,13 @@ def create_site():
     """Create a site for one of the user's clients."""
     data = load_form(SiteIn(), checkboxes=SITE_BOXES)
     if data is not None:
-        site = configuration.create_site(get_db(), current_principal(), data)
-        flash(f"Site “{site.name}” created.", "success")
-        return redirect(url_for("dashboard.edit_site", site_id=site.id))
+        try:
+            site = configuration.create_site(get_db(), current_principal(), data)
+        except REFUSED as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Site “{site.name}” created.", "success")
+            return redirect(url_for("dashboard.edit_site", site_id=site.id))
     return redirect(url_for("dashboard.settings"))
 
 
@@ -223,8 +235,12 @@ def edit_site(site_id: int):
     if request.method == "POST":
         data = load_form(SitePatch(), checkboxes=SITE_BOXES)
         if data is not None:
-            configuration.update_site(get_db(), current_principal(), site, data)
-            flash("Site saved.", "success")
+            try:
+                configuration.update_site(get_db(), current_principal(), site, data)
+            except REFUSED as exc:
+                flash(str(exc), "error")
+            else:
+                flash("Site saved.", "success")
         return redirect(url_for("dashboard.edit_site", site_id=site.id))
     return render_template("settings_site.html", site=site, policies=EXHAUSTION_POLICIES)
 
@@ -235,9 +251,13 @@ def create_pool():
     """Create a pool on one of the user's sites."""
     data = load_form(PoolIn(), locked=_locked("pool"))
     if data is not None:
-        pool = configuration.create_pool(get_db(), current_principal(), data)
-        flash("Pool created. Add its numbers below.", "success")
-        return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
+        try:
+            pool = configuration.create_pool(get_db(), current_principal(), data)
+        except REFUSED as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Pool created. Add its numbers below.", "success")
+            return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
     return _back(url_for("dashboard.settings"))
 
 
@@ -263,7 +283,30 @@ def edit_pool(pool_id: int):
         import_errors=None,
         locked=_locked("pool"),
         **_autosize_context(pool),
+        **_numbers_page(pool),
     )
+
+
+NUMBERS_PER_PAGE = 50
+
+
+def _numbers_page(pool: Pool) -> dict[str, Any]:
+    """One page of the pool's numbers, in number order (``?page=``, 50 a page)."""
+    db = get_db()
+    total = db.scalar(
+        select(func.count()).select_from(TrackingNumber).where(TrackingNumber.pool_id == pool.id)
+    )
+    pages = max(1, -(-total // NUMBERS_PER_PAGE))
+    raw = request.args.get("page", "1")
+    page = min(int(raw), pages) if raw.isdigit() and int(raw) >= 1 else 1
+    shown = db.scalars(
+        select(TrackingNumber)
+        .where(TrackingNumber.pool_id == pool.id)
+        .order_by(TrackingNumber.number, TrackingNumber.id)
+        .offset((page - 1) * NUMBERS_PER_PAGE)
+        .limit(NUMBERS_PER_PAGE)
+    ).all()
+    return {"numbers": shown, "total": total, "page": page, "pages": pages}
 
 
 def _autosize_context(pool: Pool) -> dict[str, Any]:
@@ -370,11 +413,15 @@ def import_pool_numbers(pool_id: int):
             csv=text,
             locked=_locked("pool"),
             **_autosize_context(pool),
+            **_numbers_page(pool),
         ), 422
     except REFUSED as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Imported {result.imported} number(s); {result.unchanged} already here.", "success")
+        flash(
+            f"Imported {plural(result.imported, 'number')}; {result.unchanged} already here.",
+            "success",
+        )
     return redirect(url_for("dashboard.edit_pool", pool_id=pool.id))
 
 
@@ -403,3 +450,74 @@ def delete_number(number_id: int):
     configuration.delete_number(get_db(), current_principal(), number)
     flash(f"{number.number} removed.", "success")
     return redirect(url_for("dashboard.edit_pool", pool_id=pool_id))
+
+
+# What the pool page's bulk form may do to the chosen numbers, as a change to each.
+BULK_CHANGES: dict[str, dict[str, Any]] = {
+    "activate": {"active": True},
+    "deactivate": {"active": False},
+    "record_inherit": {"record_calls": None},
+    "record_on": {"record_calls": True},
+    "record_off": {"record_calls": False},
+}
+BULK_ACTIONS = (*BULK_CHANGES, "source", "remove", "release")
+MAX_BULK = 500
+
+
+def _chosen_ids() -> list[int]:
+    raw = request.form.getlist("ids")
+    if len(raw) > MAX_BULK or not all(v.isdigit() for v in raw):
+        raise Invalid(f"choose up to {MAX_BULK} numbers from the list")
+    return [int(v) for v in raw]
+
+
+@bp.post("/dashboard/settings/pools/<int:pool_id>/numbers/bulk")
+@login_required(*EDITORS)
+def bulk_numbers(pool_id: int):
+    """One action on the chosen numbers of a pool: all of them, or none."""
+    pool = owned(Pool, pool_id)
+    action = request.form.get("action", "")
+    page = request.form.get("page", "1")
+    back = url_for("dashboard.edit_pool", pool_id=pool.id, page=page if page.isdigit() else 1)
+    db, p = get_db(), current_principal()
+    try:
+        if action not in BULK_ACTIONS:
+            raise Invalid("choose what to do with the chosen numbers")
+        numbers = configuration.pool_numbers(db, pool, _chosen_ids())
+        shown = len(numbers)
+        if action == "remove":
+            configuration.delete_numbers(db, p, numbers)
+            flash(f"Removed {plural(shown, 'number')} from the pool.", "success")
+        elif action == "release":
+            _release_all(numbers)
+        else:
+            change = BULK_CHANGES.get(action)
+            if change is None:  # "source": the fixed numbers' source label
+                sent = {"source": request.form.get("source", "").strip() or None}
+                change = NumberPatch().load(sent)
+            changed = configuration.update_numbers(db, p, numbers, change)
+            flash(f"Changed {plural(changed, 'number')} of {shown} chosen.", "success")
+    except ValidationError as exc:
+        flash_invalid(exc)
+    except REFUSED as exc:
+        flash(str(exc), "error")
+    return redirect(back + "#numbers")
+
+
+def _release_all(numbers: list[TrackingNumber]) -> None:
+    """Release each number to the carrier, in order, until one is refused (those before
+    it are gone: the carrier cannot take a release back); says which, and why."""
+    from ringtrail.accounts import carrier_numbers
+
+    done = 0
+    for number in numbers:
+        try:
+            carrier_numbers.release(get_db(), current_principal(), number)
+        except (*REFUSED, Unavailable) as exc:
+            flash(
+                f"Released {plural(done, 'number')} to Twilio; {number.number} was refused: {exc}",
+                "error",
+            )
+            return
+        done += 1
+    flash(f"Released {plural(done, 'number')} to Twilio.", "success")
