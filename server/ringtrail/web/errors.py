@@ -76,7 +76,7 @@ def error_page(reason: str | None, status: int) -> str:
     """The error page in the app's own layout: what happened in words, never a trace."""
     try:
         return render_template("error.html", message=reason, status=status, bare=status >= 500)
-    except Exception:  # noqa: BLE001: an error page must answer, whatever failed
+    except Exception:  # noqa: BLE001 (an error page must answer, whatever failed)
         log.exception("could not draw the error page for %s", status)
         return BARE_PAGE.format(status=int(status))
 
