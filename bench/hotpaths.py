@@ -304,7 +304,7 @@ def degraded_total(metrics: str) -> int:
 
 def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
     """Whether the pool's sync has finished in Redis: every number in its set and its
-    stats carrying this list's version (written last, tracking/pool.py's sync.lua)."""
+    stats carrying this list's version (written last, storage/lua/sync_prune.lua)."""
     from ringtrail.tracking.pool import PoolKeys, numbers_version
 
     keys = PoolKeys(pool_id)

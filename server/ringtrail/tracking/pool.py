@@ -35,9 +35,11 @@ from ringtrail.storage import lua
 from ringtrail.storage.clients import get_redis
 
 LEASE_LUA = lua("lease.lua")
-SYNC_LUA = lua("sync.lua")
+SYNC_ADD_LUA = lua("sync_add.lua")
+SYNC_PRUNE_LUA = lua("sync_prune.lua")
 ERASE_SESSION_LUA = lua("erase_session.lua")
 VISIT_COUNTS_TTL = 3 * 86400  # the hourly flush copies them to SQL long before
+SYNC_WAIT = 30.0  # seconds PoolStore.sync waits for a sync another process is running
 
 
 def numbers_version(numbers: Sequence[str]) -> str:
@@ -110,7 +112,8 @@ class PoolKeys:
     - ``holders``  HASH  session → number
     - ``history``  HASH  number → JSON [[session, start, end, shared, last], …], newest
       first
-    - ``stats``    HASH  version, and running totals: leases, exhausted, shared
+    - ``stats``    HASH  version (of the number list synced), syncing (the version a sync
+      under way is making), and running totals: leases, exhausted, shared
     - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
     - ``hours(day)``  HASH  new:HH, exhausted:HH, peak:HH, held:HH, ended:HH: the pool's
       load by hour (new leases, exhaustions, most live leases, seconds held by and count
@@ -120,6 +123,10 @@ class PoolKeys:
     - ``starts(minute)``  STRING  session starts this minute (expires after a minute)
     - ``client(hash)``    STRING  session starts of one anonymous client in a 10-minute
       window: the hash is keyed and salted per window, and the key expires with it
+    - ``sync_lock`` STRING  the token of the process syncing the pool (expires unless
+      renewed; see ``poolsync.py``)
+    - ``staging(version)`` SET  the numbers of that version a sync has added so far
+      (expires when the sync is abandoned)
     """
 
     def __init__(self, pool_id: int):
@@ -158,6 +165,13 @@ class PoolKeys:
     def refused(self) -> str:
         return f"{self.prefix}:refused"
 
+    @property
+    def sync_lock(self) -> str:
+        return f"{self.prefix}:sync_lock"
+
+    def staging(self, version: str) -> str:
+        return f"{self.prefix}:staging:{version}"
+
     def starts(self, minute: int) -> str:
         return f"{self.prefix}:starts:{minute}"
 
@@ -177,14 +191,20 @@ class PoolStore:
     def __init__(self, client: redis.Redis):
         self.redis = client
         self._lease = client.register_script(LEASE_LUA)
-        self._sync = client.register_script(SYNC_LUA)
+        self.sync_add = client.register_script(SYNC_ADD_LUA)
+        self.sync_prune = client.register_script(SYNC_PRUNE_LUA)
         self._erase_session = client.register_script(ERASE_SESSION_LUA)
 
     def sync(self, pool_id: int, numbers: Sequence[str]) -> int:
-        """Make the pool's leasable numbers match ``numbers``; returns how many were added."""
-        k = PoolKeys(pool_id)
-        keys = [k.numbers, k.free, k.busy, k.stats]
-        return int(self._sync(keys=keys, args=[numbers_version(numbers), *numbers]))
+        """Make the pool's leasable numbers match ``numbers`` now, in chunks and behind
+        the pool's sync lock (waiting for a sync another process runs); returns how many
+        were added. For jobs, the CLI and tests: requests never sync (``poolsync.py``)."""
+        from ringtrail.tracking.poolsync import sync_pool
+
+        added = sync_pool(self, pool_id, numbers, wait=SYNC_WAIT)
+        if added is None:
+            raise redis.exceptions.LockError(f"pool {pool_id}: another sync held the lock")
+        return added
 
     def lease(
         self,
@@ -228,11 +248,14 @@ class PoolStore:
         *,
         now: float | None = None,
         also: Callable[[redis.client.Pipeline], None] | None = None,
+        unsynced: Callable[[LeaseRequest], None] | None = None,
     ) -> list[Lease]:
         """Run several leases, plus any commands ``also`` adds, in one round trip.
 
         Without ``now`` the script reads Redis's clock; with it (tests, the simulator)
-        that time is used.
+        that time is used. A pool Redis holds another version of is synced first and
+        leased again, unless ``unsynced`` is given (requests): then it is called with
+        that pool's request and the lease says ``unsynced``, with no number.
         """
         calls = [self._call(r, now) for r in requests]
         results = self._pipeline(calls, also)
@@ -246,7 +269,9 @@ class PoolStore:
         leases = []
         for request, (keys, args), result in zip(requests, calls, results, strict=False):
             status, number, shared, at = result
-            if status == "unsynced":
+            if status == "unsynced" and unsynced is not None:
+                unsynced(request)
+            elif status == "unsynced":
                 self.sync(request.pool_id, request.numbers)
                 status, number, shared, at = self._lease(keys=keys, args=args)
             leases.append(
@@ -352,6 +377,13 @@ class PoolStore:
         keys = [k.leases, k.holders, k.history]
         erased = int(self._erase_session(keys=keys, args=[session, stand_in]))
         return erased + int(self.redis.zrem(k.refused, session))
+
+    def synced_versions(self, pool_ids: Sequence[int]) -> list[str | None]:
+        """The number-list version each pool holds in Redis (None: never synced)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for pool_id in pool_ids:
+            pipe.hget(PoolKeys(pool_id).stats, "version")
+        return pipe.execute()
 
     def forget(self, pool_id: int, days: Sequence[str] = ()) -> None:
         """Delete the pool's lease state and its counters of ``days`` (the simulator
