@@ -14,13 +14,17 @@
 -- A removed number that is still leased stays in the busy set until its leases end;
 -- lease.lua then does not return it to the free set because it is no longer a member.
 local scan = redis.call('SSCAN', KEYS[1], ARGV[2], 'COUNT', tonumber(ARGV[3]))
-local removed = 0
-for _, number in ipairs(scan[2]) do
-  if redis.call('SISMEMBER', KEYS[4], number) == 0 then
-    redis.call('SREM', KEYS[1], number)
-    redis.call('ZREM', KEYS[2], number)
-    removed = removed + 1
+local members = scan[2]
+local gone = {}
+if #members > 0 then
+  local kept = redis.call('SMISMEMBER', KEYS[4], unpack(members))
+  for i, number in ipairs(members) do
+    if kept[i] == 0 then table.insert(gone, number) end
   end
+end
+if #gone > 0 then
+  redis.call('SREM', KEYS[1], unpack(gone))
+  redis.call('ZREM', KEYS[2], unpack(gone))
 end
 if scan[1] == '0' then
   redis.call('HSET', KEYS[3], 'version', ARGV[1])
@@ -29,4 +33,4 @@ if scan[1] == '0' then
   -- cost the very stall the chunks avoid.
   redis.call('UNLINK', KEYS[4])
 end
-return {scan[1], removed}
+return {scan[1], #gone}
