@@ -20,6 +20,7 @@ from ringtrail.storage import lua
 from ringtrail.storage.clients import get_redis
 
 MAX_PAGES = 50
+MIN_SHARED = 4  # bytes a page must share with the one before to be written as a reference
 PATH_LIMIT = 300
 TITLE_LIMIT = 120
 
@@ -39,7 +40,8 @@ class VisitKeys:
     """Every key of one visitor session.
 
     - ``visit``  STRING  a JSON document (fields named in ``DOC_FIELDS``), then one line
-      per page, "SECONDS PATH" (the last 50)
+      per page (the last 50): "SECONDS PATH", or "SECONDS:SHARED SUFFIX" for a path that
+      begins with the previous page's first SHARED bytes (see :func:`encode`)
     """
 
     def __init__(self, session_id: str):
@@ -108,10 +110,38 @@ def clean_path(path: str) -> str:
     return path.replace("\n", "").replace("\r", "")[:PATH_LIMIT] or "/"
 
 
+def shared_prefix(previous: str, path: str) -> int:
+    """How many leading bytes ``path`` shares with ``previous`` (UTF-8, as Lua counts),
+    or 0 when too few to be worth writing as a reference."""
+    a, b = previous.encode(), path.encode()
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    while n and n < len(b) and (b[n] & 0xC0) == 0x80:
+        n -= 1  # the suffix starts on a character: never split one
+    return n if n >= MIN_SHARED else 0
+
+
+def page_line(offset: int, previous: str | None, path: str) -> str:
+    """One stored page line: front-coded against the previous page's path when they
+    share enough (a site's paths mostly do: /services/…, /blog/…)."""
+    shared = shared_prefix(previous, path) if previous is not None else 0
+    if shared:
+        return f"{offset}:{shared} {path.encode()[shared:].decode()}"
+    return f"{offset} {path}"
+
+
 def encode(visit: Visit) -> str:
-    """The stored form: the JSON document, then one "SECONDS PATH" line per page."""
+    """The stored form: the JSON document, then one line per page, each front-coded
+    against the page before it (pageview.lua appends lines the same way)."""
     doc = visit.to_doc()
-    lines = [f"{int(offset)} {clean_path(path)}" for offset, path in visit.pages]
+    lines, previous = [], None
+    for offset, path in visit.pages:
+        path = clean_path(path)
+        lines.append(page_line(int(offset), previous, path))
+        previous = path
     return "\n".join([json.dumps(doc, separators=(",", ":")), *lines])
 
 
@@ -119,7 +149,14 @@ def decode(raw: str) -> Visit:
     """Read the stored form back (see :func:`encode`)."""
     head, *lines = raw.split("\n")
     visit = Visit.from_doc(json.loads(head))
-    visit.pages = [[int(offset), path] for offset, _, path in (ln.partition(" ") for ln in lines)]
+    pages, previous = [], b""
+    for line in lines:
+        first, _, rest = line.partition(" ")
+        offset, _, shared = first.partition(":")
+        path = previous[: int(shared)] + rest.encode() if shared else rest.encode()
+        pages.append([int(offset), path.decode(errors="replace")])
+        previous = path
+    visit.pages = pages
     return visit
 
 
@@ -153,7 +190,8 @@ class VisitStore:
         """
         page = "" if path is None else clean_path(path)
         raw = self._pageview(
-            keys=[VisitKeys(session_id).visit], args=[site_id, repr(now), page, MAX_PAGES, ttl]
+            keys=[VisitKeys(session_id).visit],
+            args=[site_id, repr(now), page, MAX_PAGES, ttl, MIN_SHARED],
         )
         return decode(raw) if raw else None
 

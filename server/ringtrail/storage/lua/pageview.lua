@@ -1,15 +1,19 @@
 -- Append a page view to a live visitor session and extend its life.
 --
 -- KEYS[1] visit   STRING  the session (see visits.py): a JSON document written once by
---                         Python, then one line per page, "SECONDS PATH", oldest first.
---                         The document is only read here, never re-encoded, and pages
---                         are plain lines: no JSON escaping on the hot path's biggest part.
+--                         Python, then one line per page, oldest first: "SECONDS PATH",
+--                         or "SECONDS:SHARED SUFFIX" for a path that begins with the
+--                         previous page's first SHARED bytes (front coding: a site's
+--                         paths share their beginnings, and every byte is paid once per
+--                         live visitor). The document is only read here, never
+--                         re-encoded, and pages are plain lines: no JSON escaping.
 --
 -- ARGV[1] site id the session must belong to
 -- ARGV[2] now, seconds since the epoch
 -- ARGV[3] the page's path (no newline), or "" for a heartbeat that only extends the session
 -- ARGV[4] most pages kept (older ones are dropped)
 -- ARGV[5] new time to live, seconds
+-- ARGV[6] fewest bytes shared with the previous path that are written as a reference
 --
 -- Returns the updated session, or false when it is unknown or another site's.
 local raw = redis.call('GET', KEYS[1])
@@ -20,15 +24,56 @@ local visit = cjson.decode(head)
 if tostring(visit['s']) ~= ARGV[1] then return false end
 if ARGV[3] ~= '' then
   local offset = math.max(0, math.floor(tonumber(ARGV[2]) - (visit['t'] or 0)))
-  local pages = {}
+  -- Each line as stored, with its offset and its full path (replaying the references).
+  local pages, offsets, paths = {}, {}, {}
   if cut then
+    local previous = ''
     for line in string.gmatch(string.sub(raw, cut + 1), '[^\n]+') do
+      local first, rest = string.match(line, '^(%S+) (.*)$')
+      local at, shared = string.match(first, '^(%d+):(%d+)$')
+      local path = rest
+      if at then
+        path = string.sub(previous, 1, tonumber(shared)) .. rest
+      else
+        at = first
+      end
       table.insert(pages, line)
+      table.insert(offsets, at)
+      table.insert(paths, path)
+      previous = path
     end
   end
-  table.insert(pages, offset .. ' ' .. ARGV[3])
+  -- The new line, front-coded against the last path when they share enough.
+  local path, min_shared, n = ARGV[3], tonumber(ARGV[6]) or 0, 0
+  local previous = paths[#paths]
+  if previous and min_shared > 0 then
+    local limit = math.min(#previous, #path)
+    while n < limit and string.byte(previous, n + 1) == string.byte(path, n + 1) do
+      n = n + 1
+    end
+    -- The suffix starts on a character (a UTF-8 continuation byte is 0x80 to 0xBF).
+    while n > 0 and n < #path and string.byte(path, n + 1) >= 0x80
+        and string.byte(path, n + 1) < 0xC0 do
+      n = n - 1
+    end
+  end
+  if min_shared > 0 and n >= min_shared then
+    table.insert(pages, offset .. ':' .. n .. ' ' .. string.sub(path, n + 1))
+  else
+    table.insert(pages, offset .. ' ' .. path)
+  end
+  table.insert(offsets, offset)
+  table.insert(paths, path)
   local cap = tonumber(ARGV[4])
-  while #pages > cap do table.remove(pages, 1) end
+  local dropped = false
+  while #pages > cap do
+    table.remove(pages, 1)
+    table.remove(offsets, 1)
+    table.remove(paths, 1)
+    dropped = true
+  end
+  -- The first line refers to no earlier page: written in full once its own went.
+  if dropped then pages[1] = offsets[1] .. ' ' .. paths[1] end
   raw = head .. '\n' .. table.concat(pages, '\n')
 end
 redis.call('SET', KEYS[1], raw, 'EX', tonumber(ARGV[5]))
