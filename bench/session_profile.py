@@ -94,7 +94,8 @@ def main() -> None:
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
     print(f"{len(set(agents))} distinct user agents, {args.requests} session starts")
     print(
-        f"per request: {plain / args.requests * 1e6:.0f} us, profiled {profiled / args.requests * 1e6:.0f} us"
+        f"per request: {plain / args.requests * 1e6:.0f} us,"
+        f" profiled {profiled / args.requests * 1e6:.0f} us"
     )
     print(out.getvalue())
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import insert
 
 from ringtrail.storage.models import TrackingNumber
-from ringtrail.tracking.pool import PoolKeys, PoolStore, numbers_version
-from ringtrail.tracking.poolsync import CHUNK, LOCK_SECONDS, PoolSyncer, sync_pool, sync_pools
+from ringtrail.tracking.pool import LOCK_SECONDS, PoolKeys, PoolStore, numbers_version
+from ringtrail.tracking.poolsync import CHUNK, PoolSyncer, sync_pool, sync_pools
 from tests.helpers import BUSINESS, HUMAN_UA, ORIGIN, make_site, tracking_numbers
 
 T0 = 1_800_000_000.0
@@ -140,9 +140,9 @@ def test_a_dead_syncers_lock_expires_and_the_next_syncer_takes_over(store, redis
 
 def test_the_lock_is_renewed_chunk_after_chunk(store, redis_client, monkeypatch):
     """A sync longer than the lock's expiry keeps the lock: each chunk renews it."""
-    import ringtrail.tracking.poolsync as poolsync
+    import ringtrail.tracking.pool as pool
 
-    monkeypatch.setattr(poolsync, "LOCK_SECONDS", 0.2)
+    monkeypatch.setattr(pool, "LOCK_SECONDS", 0.2)
     k = PoolKeys(1)
     ttls = []
     real_add = store.sync_add

@@ -19,8 +19,10 @@ one, here and in ``lease.lua``: a lease is live on ``[start, end)``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -28,11 +30,13 @@ from dataclasses import dataclass
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import LockError, NoScriptError
 
 from ringtrail.context import state
 from ringtrail.storage import lua
 from ringtrail.storage.clients import get_redis
+
+log = logging.getLogger(__name__)
 
 LEASE_LUA = lua("lease.lua")
 SYNC_ADD_LUA = lua("sync_add.lua")
@@ -40,6 +44,9 @@ SYNC_PRUNE_LUA = lua("sync_prune.lua")
 ERASE_SESSION_LUA = lua("erase_session.lua")
 VISIT_COUNTS_TTL = 3 * 86400  # the hourly flush copies them to SQL long before
 SYNC_WAIT = 30.0  # seconds PoolStore.sync waits for a sync another process is running
+CHUNK = 250  # numbers per sync script call: well under 1 ms of Redis time (a few on a busy machine)
+LOCK_SECONDS = 10.0  # a dead syncer's lock outlives it this long at most
+STAGING_SECONDS = 600  # an abandoned sync's staging set outlives its last chunk this long
 
 
 def numbers_version(numbers: Sequence[str]) -> str:
@@ -199,12 +206,54 @@ class PoolStore:
         """Make the pool's leasable numbers match ``numbers`` now, in chunks and behind
         the pool's sync lock (waiting for a sync another process runs); returns how many
         were added. For jobs, the CLI and tests: requests never sync (``poolsync.py``)."""
-        from ringtrail.tracking.poolsync import sync_pool
-
-        added = sync_pool(self, pool_id, numbers, wait=SYNC_WAIT)
+        added = self.sync_in_chunks(pool_id, numbers, wait=SYNC_WAIT)
         if added is None:
             raise redis.exceptions.LockError(f"pool {pool_id}: another sync held the lock")
         return added
+
+    def sync_in_chunks(
+        self,
+        pool_id: int,
+        numbers: Sequence[str],
+        version: str | None = None,
+        *,
+        wait: float | None = None,
+        chunk: int = CHUNK,
+    ) -> int | None:
+        """Sync one pool to ``numbers``, ``chunk`` numbers per script call, behind the
+        pool's lock (see ``poolsync.py``); how many numbers were added, or None when
+        another process held the lock (for ``wait`` seconds, or at once without it) or
+        took it over. ``version`` is :func:`numbers_version` of ``numbers``."""
+        version = version or numbers_version(numbers)
+        k = PoolKeys(pool_id)
+        lock = self.redis.lock(
+            k.sync_lock, timeout=LOCK_SECONDS, blocking=wait is not None, blocking_timeout=wait
+        )
+        if not lock.acquire():
+            return None
+        try:
+            if self.redis.hget(k.stats, "version") == version:
+                return 0  # another process finished it while we waited
+            staging = k.staging(version)
+            added = 0
+            for start in range(0, len(numbers), chunk):
+                part = numbers[start : start + chunk]
+                keys = [k.numbers, k.free, k.busy, k.stats, staging]
+                added += int(self.sync_add(keys=keys, args=[version, STAGING_SECONDS, *part]))
+                lock.reacquire()  # renewed: raises if the lock expired and another took it
+            cursor = "0"
+            while True:
+                keys = [k.numbers, k.free, k.stats, staging]
+                cursor, _removed = self.sync_prune(keys=keys, args=[version, cursor, chunk])
+                if str(cursor) == "0":
+                    return added
+                lock.reacquire()
+        except LockError:
+            log.warning("pool sync: lost the lock of pool %s; another process syncs it", pool_id)
+            return None
+        finally:
+            with contextlib.suppress(LockError, redis.RedisError):
+                lock.release()
 
     def lease(
         self,

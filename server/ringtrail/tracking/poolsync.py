@@ -32,7 +32,6 @@ an import, a purchase, a retirement.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -41,16 +40,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
-from redis.exceptions import LockError
 
 from ringtrail.context import setting, state
-from ringtrail.tracking.pool import PoolKeys, PoolStore, get_pools, numbers_version
+from ringtrail.tracking.pool import (
+    CHUNK,
+    PoolStore,
+    get_pools,
+    numbers_version,
+)
 
 log = logging.getLogger(__name__)
 
-CHUNK = 500  # numbers per script call: about 1 ms of Redis time (under 4 on a busy machine)
-LOCK_SECONDS = 10.0  # a dead syncer's lock outlives it this long at most
-STAGING_SECONDS = 600  # an abandoned sync's staging set outlives its last chunk this long
 RETRY = 1.0  # seconds before a pool another process was syncing is looked at again
 PAUSE = 0.05  # seconds between two passes at least
 
@@ -66,37 +66,8 @@ def sync_pool(
 ) -> int | None:
     """Sync one pool to ``numbers`` in chunks, behind its lock; how many numbers were
     added, or None when another process held the lock (for ``wait`` seconds, or at once
-    without it) or took it over. ``version`` is :func:`numbers_version` of ``numbers``."""
-    version = version or numbers_version(numbers)
-    k = PoolKeys(pool_id)
-    lock = store.redis.lock(
-        k.sync_lock, timeout=LOCK_SECONDS, blocking=wait is not None, blocking_timeout=wait
-    )
-    if not lock.acquire():
-        return None
-    try:
-        if store.redis.hget(k.stats, "version") == version:
-            return 0  # another process finished it while we waited
-        staging = k.staging(version)
-        added = 0
-        for start in range(0, len(numbers), chunk):
-            part = numbers[start : start + chunk]
-            keys = [k.numbers, k.free, k.busy, k.stats, staging]
-            added += int(store.sync_add(keys=keys, args=[version, STAGING_SECONDS, *part]))
-            lock.reacquire()  # renewed: raises if the lock expired and another took it
-        cursor = "0"
-        while True:
-            keys = [k.numbers, k.free, k.stats, staging]
-            cursor, _removed = store.sync_prune(keys=keys, args=[version, cursor, chunk])
-            if str(cursor) == "0":
-                return added
-            lock.reacquire()
-    except LockError:
-        log.warning("pool sync: lost the lock of pool %s; another process syncs it", pool_id)
-        return None
-    finally:
-        with contextlib.suppress(LockError, redis.RedisError):
-            lock.release()
+    without it) or took it over (see :meth:`PoolStore.sync_in_chunks`)."""
+    return store.sync_in_chunks(pool_id, numbers, version, wait=wait, chunk=chunk)
 
 
 def pools_of(snapshot: Any) -> list[Any]:
