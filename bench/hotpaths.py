@@ -16,7 +16,8 @@ and no degraded voice answer (/metrics, summed over the workers as under ``ringt
 serve``). Ringtrail's workers build
 the compiled user-agent resolver before their first request (``post_worker_init``, as
 ``ringtrail serve``); each loads the routing table on its first request, inside the
-warm-up. The pool is NOT synced ahead: the first lease syncs it, as in production, and
+warm-up. The pool is NOT synced ahead: each worker's pool syncer syncs it in the background
+when it loads the routing table, as in production, and
 the warm-up reports how long that took and how many answers failed meanwhile.
 
 Then ``rounds`` rounds, each measuring, one after the other:
@@ -312,7 +313,7 @@ def degraded_total(metrics: str) -> int:
 
 def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
     """Whether the pool's sync has finished in Redis: every number in its set and its
-    stats carrying this list's version (written last, tracking/pool.py's sync.lua)."""
+    stats carrying this list's version (written last, storage/lua/sync_prune.lua)."""
     from ringtrail.tracking.pool import PoolKeys, numbers_version
 
     keys = PoolKeys(pool_id)

@@ -91,3 +91,44 @@ def test_the_reason_agrees_with_the_verdict(ua, headless_is_bot):
 
     reason = bot_reason(ua, headless_is_bot=headless_is_bot)
     assert (reason is not None) == classify_agent(ua, headless_is_bot=headless_is_bot).bot
+
+
+def _real_agents() -> list[str]:
+    """Real user agents: the table of tests/data, and every example the crawler list
+    gives for its own patterns (about 2,100 crawlers, monitors and libraries)."""
+    from pathlib import Path
+
+    from crawleruseragents import CRAWLER_USER_AGENTS_DATA
+
+    table = Path(__file__).parent.parent / "data" / "user_agents.txt"
+    agents = [line.strip() for line in table.read_text().splitlines() if line.strip()]
+    examples = [ua for entry in CRAWLER_USER_AGENTS_DATA for ua in entry.get("instances", [])]
+    return agents + examples
+
+
+def test_the_one_crawler_pattern_says_what_the_crawler_lists_check_says():
+    """The compiled pattern against ``crawleruseragents.is_crawler``, the check it
+    replaces, on every real user agent at hand, as classify_agent asks (the string
+    itself, and without the word "headless")."""
+    from crawleruseragents import is_crawler
+
+    from ringtrail.tracking.devices import HEADLESS, is_listed_crawler
+
+    agents = _real_agents()
+    assert len(agents) > 2_000
+    differ = [
+        ua
+        for ua in agents
+        for text in (ua, HEADLESS.sub("", ua))
+        if is_listed_crawler(text) != is_crawler(text)
+    ]
+    assert differ == []
+    listed = sum(is_listed_crawler(ua) for ua in agents)
+    assert 2_000 < listed < len(agents)  # both verdicts occur: the table has browsers too
+    assert not is_listed_crawler(CHROME) and is_listed_crawler("Googlebot/2.1")
+
+
+def test_the_crawler_pattern_is_built_once():
+    from ringtrail.tracking.devices import crawler_pattern
+
+    assert crawler_pattern() is crawler_pattern()

@@ -31,7 +31,7 @@ from ringtrail.tracking.pool import LeaseRequest, PoolKeys, PoolStore
 DAY = 86_400.0
 WEEK = 7 * DAY
 # Simulated time starts two weeks after the epoch: a never-used number (released at 0,
-# as sync.lua has it) is then rested, as it is in production.
+# as sync_add.lua has it) is then rested, as it is in production.
 EPOCH = 14 * DAY
 REPEAT_WINDOW = 30 * DAY
 LABELS = ("exact", "late", "ambiguous", "repeat", "source", "none", "business")

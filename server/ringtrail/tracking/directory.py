@@ -36,6 +36,7 @@ from ringtrail.storage.models import (
     TrackingNumber,
 )
 from ringtrail.tracking.pool import numbers_version
+from ringtrail.tracking.poolsync import get_syncer
 from ringtrail.tracking.watcher import ConfigWatcher
 
 log = logging.getLogger(__name__)
@@ -356,11 +357,13 @@ class Directory:
         ttl: float,
         disk_path: str,
         channel: Callable[[], ConfigChannel] | None = None,
+        on_load: Callable[[Snapshot], None] | None = None,
     ):
         self.sessions = sessions  # opens a database session of the directory's own
         self.ttl = ttl
         self.disk_path = disk_path
         self.channel = channel  # makes the change channel, for the watcher
+        self.on_load = on_load  # told of every snapshot read from SQL (the pool syncer)
         self.current_for = CURRENT_FOR
         self.cold_wait = COLD_WAIT
         self._snapshot: Snapshot | None = None
@@ -432,6 +435,8 @@ class Directory:
                 self._snapshot = snapshot
             self._first_read.set()
             self._to_disk(snapshot)
+        if self.on_load is not None:
+            self.on_load(snapshot)
         return True
 
     def _read(self, full: bool) -> Snapshot | None:
@@ -500,13 +505,18 @@ def get_directory() -> Directory:
     shared = state()
     if "directory" not in shared:
         url, timeout = setting("QUEUE_REDIS_URL"), float(setting("REDIS_TIMEOUT"))
+        ttl = float(setting("CACHE_SECONDS"))
+        syncer = get_syncer()
         shared["directory"] = Directory(
             shared["sessionmaker"],
-            ttl=float(setting("CACHE_SECONDS")),
+            ttl=ttl,
             disk_path=os.path.join(instance_path(), "directory.json"),
             # The watcher's own client: its subscription holds a connection for good.
             # Bytes, because redis-py reads a decoded pong as a message of its characters.
             channel=lambda: ConfigChannel(make_redis(url, timeout, decode=False)),
+            # Pools are synced off the request path: by the syncer's thread, or with no
+            # watcher (ttl 0) right after each load, in the thread that loaded.
+            on_load=syncer.loaded if ttl > 0 else syncer.sync_now,
         )
     return shared["directory"]
 

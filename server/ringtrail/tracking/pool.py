@@ -19,8 +19,10 @@ one, here and in ``lease.lua``: a lease is live on ``[start, end)``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -28,17 +30,24 @@ from dataclasses import dataclass
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import LockError, NoScriptError
 
 from ringtrail.context import state
 from ringtrail.storage import lua
 from ringtrail.storage.clients import get_redis
 from ringtrail.tracking.visit_counts import VisitKey
 
+log = logging.getLogger(__name__)
+
 LEASE_LUA = lua("lease.lua")
-SYNC_LUA = lua("sync.lua")
+SYNC_ADD_LUA = lua("sync_add.lua")
+SYNC_PRUNE_LUA = lua("sync_prune.lua")
 ERASE_SESSION_LUA = lua("erase_session.lua")
 VISIT_COUNTS_TTL = 3 * 86400  # the hourly flush copies them to SQL long before
+SYNC_WAIT = 30.0  # seconds PoolStore.sync waits for a sync another process is running
+CHUNK = 250  # numbers per sync script call: well under 1 ms of Redis time (a few on a busy machine)
+LOCK_SECONDS = 10.0  # a dead syncer's lock outlives it this long at most
+STAGING_SECONDS = 600  # an abandoned sync's staging set outlives its last chunk this long
 
 
 def numbers_version(numbers: Sequence[str]) -> str:
@@ -111,7 +120,8 @@ class PoolKeys:
     - ``holders``  HASH  session → number
     - ``history``  HASH  number → JSON [[session, start, end, shared, last], …], newest
       first
-    - ``stats``    HASH  version, and running totals: leases, exhausted, shared
+    - ``stats``    HASH  version (of the number list synced), syncing (the version a sync
+      under way is making), and running totals: leases, exhausted, shared
     - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
     - ``hours(day)``  HASH  new:HH, exhausted:HH, peak:HH, held:HH, ended:HH: the pool's
       load by hour (new leases, exhaustions, most live leases, seconds held by and count
@@ -121,6 +131,10 @@ class PoolKeys:
     - ``starts(minute)``  STRING  session starts this minute (expires after a minute)
     - ``client(hash)``    STRING  session starts of one anonymous client in a 10-minute
       window: the hash is keyed and salted per window, and the key expires with it
+    - ``sync_lock`` STRING  the token of the process syncing the pool (expires unless
+      renewed; see ``poolsync.py``)
+    - ``staging(version)`` SET  the numbers of that version a sync has added so far
+      (expires when the sync is abandoned)
     """
 
     def __init__(self, pool_id: int):
@@ -159,6 +173,13 @@ class PoolKeys:
     def refused(self) -> str:
         return f"{self.prefix}:refused"
 
+    @property
+    def sync_lock(self) -> str:
+        return f"{self.prefix}:sync_lock"
+
+    def staging(self, version: str) -> str:
+        return f"{self.prefix}:staging:{version}"
+
     def starts(self, minute: int) -> str:
         return f"{self.prefix}:starts:{minute}"
 
@@ -178,14 +199,62 @@ class PoolStore:
     def __init__(self, client: redis.Redis):
         self.redis = client
         self._lease = client.register_script(LEASE_LUA)
-        self._sync = client.register_script(SYNC_LUA)
+        self.sync_add = client.register_script(SYNC_ADD_LUA)
+        self.sync_prune = client.register_script(SYNC_PRUNE_LUA)
         self._erase_session = client.register_script(ERASE_SESSION_LUA)
 
     def sync(self, pool_id: int, numbers: Sequence[str]) -> int:
-        """Make the pool's leasable numbers match ``numbers``; returns how many were added."""
+        """Make the pool's leasable numbers match ``numbers`` now, in chunks and behind
+        the pool's sync lock (waiting for a sync another process runs); returns how many
+        were added. For jobs, the CLI and tests: requests never sync (``poolsync.py``)."""
+        added = self.sync_in_chunks(pool_id, numbers, wait=SYNC_WAIT)
+        if added is None:
+            raise redis.exceptions.LockError(f"pool {pool_id}: another sync held the lock")
+        return added
+
+    def sync_in_chunks(
+        self,
+        pool_id: int,
+        numbers: Sequence[str],
+        version: str | None = None,
+        *,
+        wait: float | None = None,
+        chunk: int = CHUNK,
+    ) -> int | None:
+        """Sync one pool to ``numbers``, ``chunk`` numbers per script call, behind the
+        pool's lock (see ``poolsync.py``); how many numbers were added, or None when
+        another process held the lock (for ``wait`` seconds, or at once without it) or
+        took it over. ``version`` is :func:`numbers_version` of ``numbers``."""
+        version = version or numbers_version(numbers)
         k = PoolKeys(pool_id)
-        keys = [k.numbers, k.free, k.busy, k.stats]
-        return int(self._sync(keys=keys, args=[numbers_version(numbers), *numbers]))
+        lock = self.redis.lock(
+            k.sync_lock, timeout=LOCK_SECONDS, blocking=wait is not None, blocking_timeout=wait
+        )
+        if not lock.acquire():
+            return None
+        try:
+            if self.redis.hget(k.stats, "version") == version:
+                return 0  # another process finished it while we waited
+            staging = k.staging(version)
+            added = 0
+            for start in range(0, len(numbers), chunk):
+                part = numbers[start : start + chunk]
+                keys = [k.numbers, k.free, k.busy, k.stats, staging]
+                added += int(self.sync_add(keys=keys, args=[version, STAGING_SECONDS, *part]))
+                lock.reacquire()  # renewed: raises if the lock expired and another took it
+            cursor = "0"
+            while True:
+                keys = [k.numbers, k.free, k.stats, staging]
+                cursor, _removed = self.sync_prune(keys=keys, args=[version, cursor, chunk])
+                if str(cursor) == "0":
+                    return added
+                lock.reacquire()
+        except LockError:
+            log.warning("pool sync: lost the lock of pool %s; another process syncs it", pool_id)
+            return None
+        finally:
+            with contextlib.suppress(LockError, redis.RedisError):
+                lock.release()
 
     def lease(
         self,
@@ -229,11 +298,14 @@ class PoolStore:
         *,
         now: float | None = None,
         also: Callable[[redis.client.Pipeline], None] | None = None,
+        unsynced: Callable[[LeaseRequest], None] | None = None,
     ) -> list[Lease]:
         """Run several leases, plus any commands ``also`` adds, in one round trip.
 
         Without ``now`` the script reads Redis's clock; with it (tests, the simulator)
-        that time is used.
+        that time is used. A pool Redis holds another version of is synced first and
+        leased again, unless ``unsynced`` is given (requests): then it is called with
+        that pool's request and the lease says ``unsynced``, with no number.
         """
         calls = [self._call(r, now) for r in requests]
         results = self._pipeline(calls, also)
@@ -247,7 +319,9 @@ class PoolStore:
         leases = []
         for request, (keys, args), result in zip(requests, calls, results, strict=False):
             status, number, shared, at = result
-            if status == "unsynced":
+            if status == "unsynced" and unsynced is not None:
+                unsynced(request)
+            elif status == "unsynced":
                 self.sync(request.pool_id, request.numbers)
                 status, number, shared, at = self._lease(keys=keys, args=args)
             leases.append(
@@ -353,6 +427,13 @@ class PoolStore:
         keys = [k.leases, k.holders, k.history]
         erased = int(self._erase_session(keys=keys, args=[session, stand_in]))
         return erased + int(self.redis.zrem(k.refused, session))
+
+    def synced_versions(self, pool_ids: Sequence[int]) -> list[str | None]:
+        """The number-list version each pool holds in Redis (None: never synced)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for pool_id in pool_ids:
+            pipe.hget(PoolKeys(pool_id).stats, "version")
+        return pipe.execute()
 
     def forget(self, pool_id: int, days: Sequence[str] = ()) -> None:
         """Delete the pool's lease state and its counters of ``days`` (the simulator

@@ -35,6 +35,7 @@ from ringtrail.phones import international_display, national
 from ringtrail.tracking.devices import classify_agent
 from ringtrail.tracking.directory import PoolConfig, SiteConfig
 from ringtrail.tracking.pool import LeaseRequest, PoolStore, get_pools
+from ringtrail.tracking.poolsync import get_syncer
 from ringtrail.tracking.sources import Source, classify
 from ringtrail.tracking.visit_counts import VisitKey, landing_path
 from ringtrail.tracking.visits import Visit, get_visits, new_session_id, page_entry
@@ -140,7 +141,8 @@ def lease_numbers(
         for i, pool in enumerate(site.pools)
     ]
     out: dict[str, dict[str, str]] = {}
-    leases = store.lease_all(requests, now=now, also=also)
+    # A pool Redis does not hold yet is left to the syncer: this answer does without it.
+    leases = store.lease_all(requests, now=now, also=also, unsynced=get_syncer().wake)
     for pool, lease in zip(site.pools, leases, strict=True):
         if lease.number:
             out[pool.business_number] = entry(lease.number, site)

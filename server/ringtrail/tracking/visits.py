@@ -22,6 +22,7 @@ from ringtrail.storage import lua
 from ringtrail.storage.clients import get_redis
 
 MAX_PAGES = 50
+MIN_SHARED = 4  # bytes a page must share with the one before to be written as a reference
 PATH_LIMIT = 300
 TITLE_LIMIT = 120
 PAGE_TITLE_LIMIT = 80  # a title kept with each page viewed
@@ -42,8 +43,9 @@ class VisitKeys:
     """Every key of one visitor session.
 
     - ``visit``  STRING  a JSON document (fields named in ``DOC_FIELDS``), then one line
-      per page, "SECONDS PATH" or "SECONDS PATH<tab>TITLE" (the last 50; seconds since
-      the visit began, in tenths)
+      per page (the last 50): "SECONDS PATH", or "SECONDS:SHARED SUFFIX" for a path that
+      begins with the previous page's first SHARED bytes (see :func:`encode`), followed by
+      "<tab>TITLE" when the page had a title; seconds since the visit began, in tenths
     """
 
     def __init__(self, session_id: str):
@@ -128,15 +130,39 @@ def _offset(seconds: float) -> str:
     return str(int(tenths)) if tenths.is_integer() else f"{tenths:.1f}"
 
 
+def shared_prefix(previous: str, path: str) -> int:
+    """How many leading bytes ``path`` shares with ``previous`` (UTF-8, as Lua counts),
+    or 0 when too few to be worth writing as a reference."""
+    a, b = previous.encode(), path.encode()
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    while n and n < len(b) and (b[n] & 0xC0) == 0x80:
+        n -= 1  # the suffix starts on a character: never split one
+    return n if n >= MIN_SHARED else 0
+
+
+def page_line(offset: str, previous: str | None, path: str, title: str = "") -> str:
+    """One stored page line: front-coded against the previous page's path when they
+    share enough (a site's paths mostly do: /services/…, /blog/…), then its title."""
+    shared = shared_prefix(previous, path) if previous is not None else 0
+    suffix = path.encode()[shared:].decode()
+    line = f"{offset}:{shared} {suffix}" if shared else f"{offset} {path}"
+    return f"{line}\t{title}" if title else line
+
+
 def encode(visit: Visit) -> str:
-    """The stored form: the JSON document, then one "SECONDS PATH[<tab>TITLE]" line per
-    page (seconds in tenths, e.g. "0.4")."""
+    """The stored form: the JSON document, then one line per page, each front-coded
+    against the page before it (pageview.lua appends lines the same way)."""
     doc = visit.to_doc()
-    lines = []
+    lines, previous = [], None
     for offset, path, *rest in visit.pages:
         title = clean_title(rest[0]) if rest else ""
-        line = f"{_offset(offset)} {clean_path(path)}"
-        lines.append(f"{line}\t{title}" if title else line)
+        path = clean_path(path)
+        lines.append(page_line(_offset(offset), previous, path, title))
+        previous = path
     return "\n".join([json.dumps(doc, separators=(",", ":")), *lines])
 
 
@@ -144,11 +170,15 @@ def decode(raw: str) -> Visit:
     """Read the stored form back (see :func:`encode`); pages are [seconds, path, title]."""
     head, *lines = raw.split("\n")
     visit = Visit.from_doc(json.loads(head))
-    visit.pages = []
+    pages, previous = [], b""
     for line in lines:
-        offset, _, rest = line.partition(" ")
-        path, _, title = rest.partition("\t")
-        visit.pages.append([_seconds(offset), path, title])
+        first, _, rest = line.partition(" ")
+        offset, _, shared = first.partition(":")
+        suffix, _, title = rest.partition("\t")
+        path = previous[: int(shared)] + suffix.encode() if shared else suffix.encode()
+        pages.append([_seconds(offset), path.decode(errors="replace"), title])
+        previous = path
+    visit.pages = pages
     return visit
 
 
@@ -189,7 +219,7 @@ class VisitStore:
         page = "" if path is None else clean_path(path)
         raw = self._pageview(
             keys=[VisitKeys(session_id).visit],
-            args=[site_id, repr(now), page, MAX_PAGES, ttl, clean_title(title)],
+            args=[site_id, repr(now), page, MAX_PAGES, ttl, clean_title(title), MIN_SHARED],
         )
         return decode(raw) if raw else None
 

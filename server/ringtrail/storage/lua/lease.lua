@@ -25,7 +25,8 @@
 -- ARGV[2]  session id
 -- ARGV[3]  lease seconds
 -- ARGV[4]  exhaustion policy: reuse_oldest | overflow | original
--- ARGV[5]  expected numbers version (see sync.lua)
+-- ARGV[5]  expected numbers version: the stats' "version", or its "syncing" while a sync
+--          to it runs (sync_add.lua: the numbers added so far may be leased already)
 -- ARGV[6]  the day KEYS[8] and KEYS[9] belong to, in days since the epoch
 -- ARGV[7]  history seconds: ended leases older than this are forgotten
 -- ARGV[8]  visit field to count when this is a new lease, or ""
@@ -56,7 +57,8 @@ local keep_history = tonumber(ARGV[7])
 local rest = tonumber(ARGV[10])
 local has_source = ARGV[11] == '1'
 
-if redis.call('HGET', KEYS[7], 'version') ~= ARGV[5] then
+if redis.call('HGET', KEYS[7], 'version') ~= ARGV[5]
+    and redis.call('HGET', KEYS[7], 'syncing') ~= ARGV[5] then
   return {'unsynced', '', 0, tostring(now)}
 end
 
