@@ -18,6 +18,8 @@
   var config = /*CONFIG*/{"k": "", "n": [], "a": ""}/*END*/,
     // Never swapped, nor anything inside them. (Template content is not in the document.)
     NO_SWAP = '[data-ringtrail-noswap],script,style,textarea,select,input',
+    // Attributes swapped like text (href: tel: links only).
+    ATTRIBUTES = ['href', 'title', 'aria-label', 'aria-description'],
     // Inline elements: a number split across them is still one number.
     INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
     // What may separate the digits of a phone number: spaces (no-break too), . / ( ) and
@@ -83,39 +85,46 @@
     return node;
   }
 
-  // Swap the numbers in text, title attributes and tel: links under container; with
-  // mark, only call mark with each element whose text holds a number.
-  function swap(container, mark) {
-    var walker = d.createTreeWalker(container, 4),
+  // Swap the numbers in the page's text, its title and aria-label/-description attributes
+  // and its tel: links; with mark, only call mark with each element whose text holds a
+  // number.
+  function swap(mark) {
+    var walker = d.createTreeWalker(root, 4),
       run = [],
       runText = '',
       node, runBlock;
     // A run of adjacent text nodes in one block is swapped as one string, then each node
-    // gets its own slice back (swapping keeps the length).
+    // gets its own slice back (swapping keeps the length). Most runs hold no number and
+    // cost one search; only a run with a number is looked at closer, without the nodes
+    // that are never swapped.
     function flush(swapped, offset) {
-      swapped = swapNumbers(runText);
-      offset = 0;
-      run.forEach(function (textNode, slice) {
-        slice = swapped.slice(offset, offset += textNode.data.length);
-        if (mark) runText.search(matcher) < 0 || mark(textNode.parentNode);
-        else if (slice != textNode.data) textNode.data = slice;
-      });
+      if (runText.search(matcher) >= 0) {
+        runText = '';
+        run = run.filter(function (textNode) {
+          return !textNode.parentNode.closest(NO_SWAP) && (runText += textNode.data);
+        });
+        swapped = swapNumbers(runText);
+        offset = 0;
+        run.forEach(function (textNode, slice) {
+          slice = swapped.slice(offset, offset += textNode.data.length);
+          if (mark) runText.search(matcher) < 0 || mark(textNode.parentNode);
+          else if (slice != textNode.data) textNode.data = slice;
+        });
+      }
       run = [];
       runText = '';
     }
     while ((node = walker.nextNode())) {
-      if (!node.parentNode.closest(NO_SWAP)) {
-        if (runBlock != (runBlock = block(node))) flush();
-        run.push(node);
-        runText += node.data;
-      }
+      if (runBlock != (runBlock = block(node))) flush();
+      run.push(node);
+      runText += node.data;
     }
     flush();
     // (href^=tel is wide, "telegram.html" too: the test below keeps only tel: links.)
-    mark || container.querySelectorAll('[title],[href^=tel]').forEach(function (element) {
-      ['title', 'href'].forEach(function (attribute, value) {
+    mark || root.querySelectorAll('[' + ATTRIBUTES.join('],[') + ']').forEach(function (element) {
+      ATTRIBUTES.forEach(function (attribute, other, value) {
         value = element.getAttribute(attribute) || '';
-        if ((attribute > 'i' || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP)) element.setAttribute(attribute, swapNumbers(value));
+        if ((other || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP)) element.setAttribute(attribute, swapNumbers(value));
       });
     });
   }
@@ -124,6 +133,26 @@
   function reveal() {
     hiddenElements.splice(0).forEach(function (element) {
       element.style.opacity = '';
+    });
+  }
+
+  // Hydration-safe: fn runs once the page has loaded (readyState complete) and then been
+  // idle, or 2 s after its load, so that a framework that hydrates the page's server HTML
+  // has done so and finds the HTML it rendered. (Until then, data-hide hides the numbers,
+  // for 500 ms at most.)
+  function settled(fn) {
+    return d.readyState < 'i' ? (w.requestIdleCallback || setTimeout)(safe(fn), {timeout: 2e3}) : setTimeout(settled, 50, fn);
+  }
+
+  // Swap (once the page settled), show what was hidden, and watch for content added or
+  // changed later: the next change is swapped the same way. (Our own edits cost one more
+  // pass, which finds nothing to do.)
+  function later() {
+    swapTimer = swapTimer || settled(function () {
+      swapTimer = 0;
+      swap();
+      reveal();
+      observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
     });
   }
 
@@ -144,10 +173,7 @@
       return '(?:\\+?1' + SEPARATOR + ')?\\(?' + national(number).split('').join(SEPARATOR);
     }).join('|') + ')(?!\\d)', 'g');
     // The first call only builds the matcher: nothing to show yet.
-    if (init) return;
-    swap(root);
-    reveal();
-    observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
+    init || later();
   }
 
   // Store the answer; with no answer, forget it. Only a visit with a session is stored:
@@ -225,7 +251,7 @@
       } else {
         // Anti-flicker: hide the numbers until the answer, for 500 ms at most.
         if ('hide' in ds) {
-          swap(root, function (element) {
+          swap(function (element) {
             if (!element.style.opacity) {
               hiddenElements.push(element);
               element.style.opacity = 0;
@@ -246,14 +272,7 @@
     debug = 'debug' in ds;
     apiBase = ds.api || config.a;
     useCookie = ds.storage == 'cookie';
-    // Content added or changed later is swapped 50 ms after the first change. (Our own
-    // edits cost one more pass, which finds nothing to do.)
-    observer = new MutationObserver(function () {
-      swapTimer = swapTimer || setTimeout(safe(function () {
-        swapTimer = 0;
-        swap(root);
-      }), 50);
-    });
+    observer = new MutationObserver(later);
     use(0, 1);
     // The answer stored for this visit.
     try {
@@ -275,7 +294,7 @@
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
     // made before the snippet loaded wait in ringtrail.q (the queue stub).
     var api = w.ringtrail = safe(function (command, value) {
-      if (command == 'swap') swap(root);
+      if (command == 'swap') swap();
       if (command == 'consent') {
         refused = !value;
         if (started && !(value && session)) restart();
@@ -293,11 +312,13 @@
     setInterval(safe(function () {
       if (lastHref != (lastHref = pageLocation.href)) page();
     }), 500);
-    // Activity keeps the lease alive; a click or a key press is also intent.
-    ['pointerdown', 'keydown', 'scroll'].forEach(function (type) {
+    // Activity keeps the lease alive; a click or a key press is also intent. A page
+    // restored from the back/forward cache (a pageshow, persisted) re-checks its lease
+    // with a page view: renewed, or replaced by a new visit if it ended (a 404).
+    ['scroll', 'pageshow', 'pointerdown', 'keydown'].forEach(function (type, intent) {
       w.addEventListener(type, safe(function (event) {
         active = 1;
-        if (event.type != 'scroll') start();
+        event.persisted ? page() : intent > 1 && start();
       }), 1); // 1: capture, so a page that stops propagation hides nothing
     });
     setInterval(safe(function () {
@@ -311,10 +332,8 @@
           entry.isIntersecting && start();
         });
       }));
-      swap(root, onScreen.observe.bind(onScreen));
-    } else {
-      start();
-    }
+      swap(onScreen.observe.bind(onScreen));
+    } else start();
   } catch (error) {
     warn(error);
   }
