@@ -83,9 +83,7 @@ def test_text_tel_links_titles_and_the_document_title(live):
     assert_swapped(live.driver, {"#tip": "Questions? (628) 200-0000"}, attr="title")
     # Screen readers hear the number that is shown.
     assert_swapped(live.driver, {"#aria": "Call us at (628) 200-0000"}, attr="aria-label")
-    assert_swapped(
-        live.driver, {"#aria": "Our office line, 628.200.0000"}, attr="aria-description"
-    )
+    assert_swapped(live.driver, {"#aria": "Our office line, 628.200.0000"}, attr="aria-description")
     assert live.driver.title == "Call (628) 200-0000 now"
     assert_no_page_errors(live)
 
