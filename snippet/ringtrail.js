@@ -191,11 +191,11 @@
   // {session, numbers, ttl} is dropped once the visitor refused consent. A session the
   // server no longer knows is replaced by a new one.
   function post(path, body) {
+    var controller = new AbortController();
+    setTimeout(controller.abort.bind(controller), 2e3);
     body.site = config.k;
     body.url = pageLocation.href;
     body.title = d.title;
-    var controller = new AbortController();
-    setTimeout(controller.abort.bind(controller), 2e3);
     fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: controller.signal}).then(function (response) {
       if (!response.ok) throw response.status;
       return response.json();
