@@ -136,12 +136,11 @@
     });
   }
 
-  // Hydration-safe: fn runs once the page has loaded (readyState complete) and then been
-  // idle, or 2 s after its load, so that a framework that hydrates the page's server HTML
-  // has done so and finds the HTML it rendered. (Until then, data-hide hides the numbers,
-  // for 500 ms at most.)
+  // Hydration-safe: fn runs 50 ms after the page has loaded (readyState complete), so
+  // that a framework that hydrates the page's server HTML has done so and finds the HTML
+  // it rendered. (Until then, data-hide hides the numbers, for 500 ms at most.)
   function settled(fn) {
-    return d.readyState < 'i' ? (w.requestIdleCallback || setTimeout)(safe(fn), {timeout: 2e3}) : setTimeout(settled, 50, fn);
+    return setTimeout(d.readyState < 'i' ? safe(fn) : settled, 50, fn);
   }
 
   // Swap (once the page settled), show what was hidden, and watch for content added or
