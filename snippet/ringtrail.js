@@ -44,7 +44,7 @@
     storedAnswer, observer, swapTimer, channel, current;
 
   function warn(problem) {
-    debug && console.warn(storageKey + ': ' + problem);
+    debug && console.warn(storageKey, problem);
   }
 
   // fn, but whatever it throws is kept from the page.
@@ -99,16 +99,11 @@
     // that are never swapped.
     function flush(swapped, offset) {
       if (runText.search(matcher) >= 0) {
-        runText = '';
-        run = run.filter(function (textNode) {
-          return !textNode.parentNode.closest(NO_SWAP) && (runText += textNode.data);
-        });
         swapped = swapNumbers(runText);
         offset = 0;
         run.forEach(function (textNode, slice) {
           slice = swapped.slice(offset, offset += textNode.data.length);
-          if (mark) runText.search(matcher) < 0 || mark(textNode.parentNode);
-          else if (slice != textNode.data) textNode.data = slice;
+          textNode.parentNode.closest(NO_SWAP) || (mark ? mark(textNode.parentNode) : slice != textNode.data && (textNode.data = slice));
         });
       }
       run = [];
@@ -121,10 +116,10 @@
     }
     flush();
     // (href^=tel is wide, "telegram.html" too: the test below keeps only tel: links.)
-    mark || root.querySelectorAll('[' + ATTRIBUTES.join('],[') + ']').forEach(function (element) {
-      ATTRIBUTES.forEach(function (attribute, other, value) {
-        value = element.getAttribute(attribute) || '';
-        if ((other || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP)) element.setAttribute(attribute, swapNumbers(value));
+    mark || ATTRIBUTES.forEach(function (attribute, other) {
+      root.querySelectorAll('[' + attribute + ']').forEach(function (element, value) {
+        value = element.getAttribute(attribute);
+        (other || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP) && element.setAttribute(attribute, swapNumbers(value));
       });
     });
   }
@@ -199,7 +194,7 @@
       if (!response.ok) throw response.status;
       return response.json();
     }).then(function (answer) {
-      if (!refused) got(answer);
+      refused || got(answer);
     }).catch(safe(function (error) {
       warn(error);
       reveal();
@@ -208,10 +203,12 @@
   }
 
   // An answer {session, numbers, ttl}, from the server or from storage.
-  function got(answer) {
+  // With view, this is also a page view.
+  function got(answer, view) {
     session = /^[\w-]{16,}$/.test(answer.session) && answer.session;
     session && save(current = answer);
     use(answer.numbers);
+    view && page();
   }
 
   function page(body) {
@@ -245,16 +242,12 @@
     if (!started) {
       started = 1;
       if (storedAnswer) {
-        got(storedAnswer);
-        page();
+        got(storedAnswer, 1);
       } else {
         // Anti-flicker: hide the numbers until the answer, for 500 ms at most.
         if ('hide' in ds) {
           swap(function (element) {
-            if (!element.style.opacity) {
-              hiddenElements.push(element);
-              element.style.opacity = 0;
-            }
+            element.style.opacity || hiddenElements.push(element) && (element.style.opacity = 0);
           });
           setTimeout(safe(reveal), 500);
         }
@@ -284,10 +277,7 @@
       channel.onmessage = safe(function (message) {
         message = message.data;
         if (!message) session && channel.postMessage(current);
-        else if (!session && !refused) {
-          got(message);
-          page();
-        }
+        else session || refused || got(message, 1);
       });
     } catch (error) {}
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
@@ -301,7 +291,7 @@
     });
     api.rt = 1;
     (before.q || []).forEach(function (call) {
-      api(call[0], call[1]);
+      api.apply(0, call);
     });
     // A visitor who refused consent is forgotten.
     if (refused) storedAnswer = save();
