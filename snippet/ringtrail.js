@@ -20,14 +20,13 @@
     NO_SWAP = '[data-ringtrail-noswap],script,style,textarea,select,input',
     // Attributes swapped like text (href: tel: links only).
     ATTRIBUTES = ['href', 'title', 'aria-label', 'aria-description'],
-    // Inline elements: a number split across them is still one number.
-    INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
+    // Not an inline element: a number split across inline elements is still one number.
+    BLOCK = ':not(a):not(b):not(i):not(em):not(span):not(strong):not(small)',
     // What may separate the digits of a phone number: spaces (no-break too), . / ( ) and
     // every dash, U+2010 to U+2015 and U+2212.
     SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,2}',
     root = d.documentElement,
-    pageLocation = location,
-    lastHref = pageLocation.href,
+    lastHref = location.href,
     storageKey = 'ringtrail',
     active = 1,
     // showFor: business number -> number to show. businessFor: every number that may be
@@ -44,7 +43,7 @@
     storedAnswer, observer, swapTimer, channel, current;
 
   function warn(problem) {
-    debug && console.warn(storageKey, problem);
+    debug && console.warn(storageKey + ': ' + problem);
   }
 
   // fn, but whatever it throws is kept from the page.
@@ -80,10 +79,6 @@
   }
 
   // The nearest ancestor that is not an inline element.
-  function block(node) {
-    while ((node = node.parentNode) && INLINE.test(node.nodeName));
-    return node;
-  }
 
   // Swap the numbers in the page's text, its title and aria-label/-description attributes
   // and its tel: links; with mark, only call mark with each element whose text holds a
@@ -110,7 +105,7 @@
       runText = '';
     }
     while ((node = walker.nextNode())) {
-      if (runBlock != (runBlock = block(node))) flush();
+      if (runBlock != (runBlock = node.parentNode.closest(BLOCK))) flush();
       run.push(node);
       runText += node.data;
     }
@@ -131,23 +126,21 @@
     });
   }
 
-  // Hydration-safe: fn runs 50 ms after the page has loaded (readyState complete), so
-  // that a framework that hydrates the page's server HTML has done so and finds the HTML
-  // it rendered. (Until then, data-hide hides the numbers, for 500 ms at most.)
-  function settled(fn) {
-    return setTimeout(d.readyState < 'i' ? safe(fn) : settled, 50, fn);
-  }
-
-  // Swap (once the page settled), show what was hidden, and watch for content added or
-  // changed later: the next change is swapped the same way. (Our own edits cost one more
-  // pass, which finds nothing to do.)
+  // Swap, show what was hidden, and watch for content added or changed later: the next
+  // change is swapped the same way. (Our own edits cost one more pass, which finds
+  // nothing to do.) Hydration-safe: this runs 50 ms after the page has loaded
+  // (readyState complete), so that a framework that hydrates the page's server HTML has
+  // done so and finds the HTML it rendered. (Until then, data-hide hides the numbers, for
+  // 500 ms at most.)
   function later() {
-    swapTimer = swapTimer || settled(function () {
+    swapTimer = swapTimer || setTimeout(safe(function () {
       swapTimer = 0;
-      swap();
-      reveal();
-      observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
-    });
+      if (d.readyState < 'i') {
+        swap();
+        reveal();
+        observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
+      } else later();
+    }), 50);
   }
 
   // Show what the server says for each business number, or else the business number.
@@ -188,7 +181,7 @@
     var controller = new AbortController();
     setTimeout(controller.abort.bind(controller), 2e3);
     body.site = config.k;
-    body.url = pageLocation.href;
+    body.url = location.href;
     body.title = d.title;
     fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: controller.signal}).then(function (response) {
       if (!response.ok) throw response.status;
@@ -286,7 +279,7 @@
       if (command == 'swap') swap();
       if (command == 'consent') {
         refused = !value;
-        if (started && !(value && session)) restart();
+        started && !(value && session) && restart();
       }
     });
     api.rt = 1;
@@ -299,7 +292,7 @@
     // seen within half a second: looking costs less than wrapping the History API, and
     // the page has set its title by then. (The MutationObserver swaps the new content.)
     setInterval(safe(function () {
-      if (lastHref != (lastHref = pageLocation.href)) page();
+      if (lastHref != (lastHref = location.href)) page();
     }), 500);
     // Activity keeps the lease alive; a click or a key press is also intent. A page
     // restored from the back/forward cache (a pageshow, persisted) re-checks its lease
