@@ -104,7 +104,7 @@
       run = [];
       runText = '';
     }
-    while ((node = walker.nextNode())) {
+    while (node = walker.nextNode()) {
       if (runBlock != (runBlock = node.parentNode.closest(BLOCK))) flush();
       run.push(node);
       runText += node.data;
@@ -234,9 +234,8 @@
   function start() {
     if (!started) {
       started = 1;
-      if (storedAnswer) {
-        got(storedAnswer, 1);
-      } else {
+      if (storedAnswer) got(storedAnswer, 1);
+      else {
         // Anti-flicker: hide the numbers until the answer, for 500 ms at most.
         if ('hide' in ds) {
           swap(function (element) {
@@ -269,8 +268,7 @@
       channel = new BroadcastChannel(storageKey);
       channel.onmessage = safe(function (message) {
         message = message.data;
-        if (!message) session && channel.postMessage(current);
-        else session || refused || got(message, 1);
+        message ? session || refused || got(message, 1) : session && channel.postMessage(current);
       });
     } catch (error) {}
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
