@@ -7,7 +7,7 @@
 //
 // Rules: never throw into the page, never use innerHTML, and leave the business number
 // wherever anything goes wrong. The syntax is ES5 (the server's minifier reads ES5);
-// browsers without fetch and AbortController (before 2018) keep the business number.
+// browsers without fetch and AbortSignal (before 2018) keep the business number.
 // Spare function parameters stand in for var declarations: they minify shorter.
 // w is the window, d the document, ds the script element's data-* options (the names
 // that tests/test_snippet.py checks the v1 contract by).
@@ -93,7 +93,7 @@
     // cost one search; only a run with a number is looked at closer, without the nodes
     // that are never swapped.
     function flush(swapped, offset) {
-      if (runText.search(matcher) >= 0) {
+      if (~runText.search(matcher)) { // (~-1 is 0: no number)
         swapped = swapNumbers(runText);
         offset = 0;
         run.forEach(function (textNode, slice) {
@@ -174,16 +174,15 @@
     } catch (error) {}
   }
 
-  // POST a text/plain JSON body (no CORS preflight), giving up after 2 s. An answer
+  // POST a text/plain JSON body (no CORS preflight), giving up after 2 s (browsers from
+  // before 2022, without AbortSignal.timeout, wait longer). An answer
   // {session, numbers, ttl} is dropped once the visitor refused consent. A session the
   // server no longer knows is replaced by a new one.
   function post(path, body) {
-    var controller = new AbortController();
-    setTimeout(controller.abort.bind(controller), 2e3);
     body.site = config.k;
     body.url = location.href;
     body.title = d.title;
-    fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: controller.signal}).then(function (response) {
+    fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout && AbortSignal.timeout(2e3)}).then(function (response) {
       if (!response.ok) throw response.status;
       return response.json();
     }).then(function (answer) {
@@ -241,14 +240,15 @@
           swap(function (element) {
             element.style.opacity || hiddenElements.push(element) && (element.style.opacity = 0);
           });
-          setTimeout(safe(reveal), 500);
+          setTimeout(reveal, 500);
         }
         ask();
       }
     }
   }
 
-  try {
+  safe(function () {
+    // Everything here runs in safe(): what it throws is kept from the page.
     // What the page holds as ringtrail before us: the queue stub, or another copy of us.
     var before = w.ringtrail || {};
     if (!config.n[0] || before.rt) return;
@@ -314,7 +314,5 @@
       }));
       swap(onScreen.observe.bind(onScreen));
     } else start();
-  } catch (error) {
-    warn(error);
-  }
+  })();
 })(window, document);
