@@ -312,7 +312,9 @@
           entry.isIntersecting && start();
         });
       }));
-      swap(onScreen.observe.bind(onScreen));
+      swap(function (element) {
+        onScreen.observe(element);
+      });
     } else start();
   })();
 })(window, document);
