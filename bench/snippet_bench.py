@@ -1,6 +1,6 @@
 """Snippet benchmark: the served gzip size, and the cost of swapping a 5,000-node page.
 
-    python bench/snippet_bench.py [--runs 7]
+    python bench/snippet_bench.py [--runs 7] [--baseline OLD.js]
 
 Starts the app (embedded Redis, SQLite in a temporary folder) on a local port, creates a
 one-pool site, and drives headless Chromium (Debian's chromium and chromium-driver):
@@ -10,13 +10,17 @@ one-pool site, and drives headless Chromium (Debian's chromium and chromium-driv
   with the snippet until every number is swapped, against the same page without the
   snippet until its load event, in the same run (median of --runs), and the ratio;
 - swap: one full ringtrail('swap') pass over that page after its numbers were put
-  back, in milliseconds (median).
+  back, in milliseconds (median), apart from the lease round trip;
+- with --baseline (another ringtrail.js, e.g. ``git show main:snippet/ringtrail.js``),
+  the same pass by that snippet, served with the same settings, in the same run: the
+  ratio new / old is the figure to read on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import re
 import statistics
 import sys
 import tempfile
@@ -40,7 +44,7 @@ NODES = 5000
 NUMBERS = 50
 
 
-def page_html(key: str | None) -> str:
+def page_html(key: str | None, src: str | None = None) -> str:
     """5,000 text nodes in 1,000 paragraphs; every 100th node holds the number."""
     rows = []
     for p in range(NODES // 5):
@@ -50,7 +54,7 @@ def page_html(key: str | None) -> str:
             text = "Call (415) 555-0100 now" if n % (NODES // NUMBERS) == 0 else f"Item {n} text"
             cells.append(f"<span>{text}</span>" if j % 2 else text)
         rows.append("<p>" + " ".join(cells) + "</p>")
-    tag = f'<script async src="/s/{key}.js"></script>' if key else ""
+    tag = f'<script async src="{src or f"/s/{key}.js"}"></script>' if key else ""
     done = (
         "<script>new MutationObserver(function () {"
         "  if (!document.body.textContent.includes('(415) 555-' + '0100') && !window.__done)"
@@ -61,9 +65,35 @@ def page_html(key: str | None) -> str:
     return f"{head}<body>{''.join(rows)}{done}</body></html>"
 
 
+# One full swap pass, timed, after the page's numbers were put back to the business number.
+TIME_ONE_SWAP = """
+    var w = document.createTreeWalker(document.body, 4), n;
+    while ((n = w.nextNode()))
+      n.data = n.data.replace('(628) 200-0000', '(415) 555-0100');
+    var start = performance.now();
+    ringtrail('swap');
+    return performance.now() - start;
+"""
+
+
+def baseline_snippet(source: str, served: bytes) -> str:
+    """Another snippet source, minified as the server does, with the served settings."""
+    from calmjs.parse import es5
+    from calmjs.parse.unparsers.es5 import minify_print
+
+    from ringtrail.tracking import snippet
+
+    settings = re.search(rb"\{\"k\":.*?\"a\":\"[^\"]*\"\}", served)
+    assert settings, "the served snippet's settings were not found"
+    source = snippet.with_features(source, frozenset())
+    source = snippet.CONFIG.sub(settings.group().decode(), source, count=1)
+    return minify_print(es5(source), obfuscate=True, shadow_funcname=True, drop_semi=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", type=Path, help="another ringtrail.js to compare with")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="ringtrail-bench-"))
@@ -85,7 +115,13 @@ def main() -> None:
 
     @pages.get("/bench/<kind>.html")
     def bench_page(kind: str):
-        return Response(page_html(state["key"] if kind == "with" else None), mimetype="text/html")
+        key = state["key"] if kind != "without" else None
+        src = "/bench/baseline.js" if kind == "baseline" else None
+        return Response(page_html(key, src), mimetype="text/html")
+
+    @pages.get("/bench/baseline.js")
+    def baseline_js():
+        return Response(state["baseline"], mimetype="text/javascript")
 
     app.register_blueprint(pages)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -98,6 +134,8 @@ def main() -> None:
 
     with urllib.request.urlopen(f"{url}/s/{setup.site_key}.js") as resp:
         served = resp.read()
+    if args.baseline:
+        state["baseline"] = baseline_snippet(args.baseline.read_text(encoding="utf-8"), served)
     print(f"size: {len(served)} bytes served, {len(gzip.compress(served, 9))} bytes after gzip -9")
 
     options = webdriver.ChromeOptions()
@@ -117,7 +155,7 @@ def main() -> None:
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
-        without, loads, with_, api, swaps = [], [], [], [], []
+        without, loads, with_, api, swaps, old_swaps = [], [], [], [], [], []
         load_js = "var t = performance.timing; return t.loadEventEnd - t.navigationStart;"
         for _ in range(args.runs):
             for kind in ("without", "with"):
@@ -144,18 +182,15 @@ def main() -> None:
                     "return e.responseEnd - e.startTime;"
                 )
             )
-            swaps.append(
-                driver.execute_script(
-                    """
-                    var w = document.createTreeWalker(document.body, 4), n;
-                    while ((n = w.nextNode()))
-                      n.data = n.data.replace('(628) 200-0000', '(415) 555-0100');
-                    var start = performance.now();
-                    ringtrail('swap');
-                    return performance.now() - start;
-                    """
+            swaps.append(driver.execute_script(TIME_ONE_SWAP))
+            if args.baseline:
+                driver.get("about:blank")
+                driver.execute_cdp_cmd(
+                    "Storage.clearDataForOrigin", {"origin": url, "storageTypes": "all"}
                 )
-            )
+                driver.get(f"{url}/bench/baseline.html")
+                WebDriverWait(driver, 10).until(lambda d: d.execute_script("return window.__done"))
+                old_swaps.append(driver.execute_script(TIME_ONE_SWAP))
     finally:
         driver.quit()
         server.shutdown()
@@ -173,6 +208,11 @@ def main() -> None:
         f"swap: one full pass over the page (ringtrail('swap')): {med(swaps):.1f} ms"
         f" ({med(swaps) / base:.2f} of the page's own load time)"
     )
+    if args.baseline:
+        print(
+            f"  the same pass by {args.baseline}: {med(old_swaps):.1f} ms"
+            f" (ratio new / old {med(swaps) / med(old_swaps):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 //
 // Rules: never throw into the page, never use innerHTML, and leave the business number
 // wherever anything goes wrong. The syntax is ES5 (the server's minifier reads ES5);
-// browsers without fetch and AbortController (before 2018) keep the business number.
+// browsers without fetch and AbortSignal (before 2018) keep the business number.
 // Spare function parameters stand in for var declarations: they minify shorter.
 // w is the window, d the document, ds the script element's data-* options (the names
 // that tests/test_snippet.py checks the v1 contract by).
@@ -21,14 +21,15 @@
   var config = /*CONFIG*/{"k": "", "n": [], "a": ""}/*END*/,
     // Never swapped, nor anything inside them. (Template content is not in the document.)
     NO_SWAP = '[data-ringtrail-noswap],script,style,textarea,select,input',
-    // Inline elements: a number split across them is still one number.
-    INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
+    // Attributes swapped like text (href: tel: links only).
+    ATTRIBUTES = ['href', 'title', 'aria-label', 'aria-description'],
+    // Not an inline element: a number split across inline elements is still one number.
+    BLOCK = ':not(a):not(b):not(i):not(em):not(span):not(strong):not(small)',
     // What may separate the digits of a phone number: up to four of spaces (no-break
     // too), . / ( ) and every dash, U+2010 to U+2015 and U+2212: "(714) - 225 - 1326".
     SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,4}',
     root = d.documentElement,
-    pageLocation = location,
-    lastHref = pageLocation.href,
+    lastHref = location.href,
     storageKey = 'ringtrail',
     active = 1,
     // showFor: business number -> number to show. businessFor: every number that may be
@@ -113,51 +114,48 @@
   }
 
   // The nearest ancestor that is not an inline element.
-  function block(node) {
-    while ((node = node.parentNode) && INLINE.test(node.nodeName));
-    return node;
-  }
 
-  // Swap the numbers in text, title attributes and tel: links under container; with
-  // mark, only call mark with each element whose text holds a number.
-  function swap(container, mark) {
-    var walker = d.createTreeWalker(container, 4),
+  // Swap the numbers in the page's text, its title and aria-label/-description attributes
+  // and its tel: links; with mark, only call mark with each element whose text holds a
+  // number.
+  function swap(mark) {
+    var walker = d.createTreeWalker(root, 4),
       run = [],
       runText = '',
       node, runBlock;
     // A run of adjacent text nodes in one block is swapped as one string, then each node
     // gets its own slice back (a swap digit for digit keeps the length; else each node is
-    // swapped on its own).
+    // swapped on its own). Most runs hold no number and cost one search; only a run with
+    // a number is looked at closer, without the nodes that are never swapped.
     function flush(swapped, offset) {
-      swapped = swapNumbers(runText);
-      offset = 0;
-      run.forEach(function (textNode, slice) {
-        slice = swapped.slice(offset, offset += textNode.data.length);
+      if (~runText.search(matcher)) { // (~-1 is 0: no number)
+        swapped = swapNumbers(runText);
+        offset = 0;
+        run.forEach(function (textNode, slice) {
+          slice = swapped.slice(offset, offset += textNode.data.length);
 /*IF:intl*/
-        if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
+          if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
 /*FI*/
 /*IF:vanity*/
-        if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
+          if (swapped.length != runText.length) slice = swapNumbers(textNode.data);
 /*FI*/
-        if (mark) runText.search(matcher) < 0 || mark(textNode.parentNode);
-        else if (slice != textNode.data) textNode.data = slice;
-      });
+          textNode.parentNode.closest(NO_SWAP) || (mark ? mark(textNode.parentNode) : slice != textNode.data && (textNode.data = slice));
+        });
+      }
       run = [];
       runText = '';
     }
-    while ((node = walker.nextNode())) {
-      if (!node.parentNode.closest(NO_SWAP)) {
-        if (runBlock != (runBlock = block(node))) flush();
-        run.push(node);
-        runText += node.data;
-      }
+    while (node = walker.nextNode()) {
+      if (runBlock != (runBlock = node.parentNode.closest(BLOCK))) flush();
+      run.push(node);
+      runText += node.data;
     }
     flush();
     // (href^=tel is wide, "telegram.html" too: the test below keeps only tel: links.)
-    mark || container.querySelectorAll('[title],[href^=tel]').forEach(function (element) {
-      ['title', 'href'].forEach(function (attribute, value) {
-        value = element.getAttribute(attribute) || '';
-        if ((attribute > 'i' || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP)) element.setAttribute(attribute, swapNumbers(value));
+    mark || ATTRIBUTES.forEach(function (attribute, other) {
+      root.querySelectorAll('[' + attribute + ']').forEach(function (element, value) {
+        value = element.getAttribute(attribute);
+        (other || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP) && element.setAttribute(attribute, swapNumbers(value));
       });
     });
   }
@@ -167,6 +165,23 @@
     hiddenElements.splice(0).forEach(function (element) {
       element.style.opacity = '';
     });
+  }
+
+  // Swap, show what was hidden, and watch for content added or changed later: the next
+  // change is swapped the same way. (Our own edits cost one more pass, which finds
+  // nothing to do.) Hydration-safe: this runs 50 ms after the page has loaded
+  // (readyState complete), so that a framework that hydrates the page's server HTML has
+  // done so and finds the HTML it rendered. (Until then, data-hide hides the numbers, for
+  // 500 ms at most.)
+  function later() {
+    swapTimer = swapTimer || setTimeout(safe(function () {
+      swapTimer = 0;
+      if (d.readyState < 'i') {
+        swap();
+        reveal();
+        observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
+      } else later();
+    }), 50);
   }
 
   // Show what the server says for each business number, or else the business number.
@@ -210,10 +225,7 @@
       return text.replace(/\W/g, '\\$&') + '(?!\\w)';
     }))/*FI*/.join('|') + ')(?!\\d)', 'g');
     // The first call only builds the matcher: nothing to show yet.
-    if (init) return;
-    swap(root);
-    reveal();
-    observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
+    init || later();
   }
 
   // Store the answer; with no answer, forget it. Only a visit with a session is stored:
@@ -227,20 +239,19 @@
     } catch (error) {}
   }
 
-  // POST a text/plain JSON body (no CORS preflight), giving up after 2 s. An answer
+  // POST a text/plain JSON body (no CORS preflight), giving up after 2 s (browsers from
+  // before 2022, without AbortSignal.timeout, wait longer). An answer
   // {session, numbers, ttl} is dropped once the visitor refused consent. A session the
   // server no longer knows is replaced by a new one.
   function post(path, body) {
-    var controller = new AbortController();
-    setTimeout(controller.abort.bind(controller), 2e3);
     body.site = config.k;
-    body.url = pageLocation.href;
+    body.url = location.href;
     body.title = d.title;
-    fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: controller.signal}).then(function (response) {
+    fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout && AbortSignal.timeout(2e3)}).then(function (response) {
       if (!response.ok) throw response.status;
       return response.json();
     }).then(function (answer) {
-      if (!refused) got(answer);
+      refused || got(answer);
     }).catch(safe(function (error) {
       warn(error);
       reveal();
@@ -249,10 +260,12 @@
   }
 
   // An answer {session, numbers, ttl}, from the server or from storage.
-  function got(answer) {
+  // With view, this is also a page view.
+  function got(answer, view) {
     session = /^[\w-]{16,}$/.test(answer.session) && answer.session;
-    if (session) save(current = answer);
+    session && save(current = answer);
     use(answer.numbers);
+    view && page();
   }
 
   function page(body) {
@@ -285,26 +298,22 @@
   function start() {
     if (!started) {
       started = 1;
-      if (storedAnswer) {
-        got(storedAnswer);
-        page();
-      } else {
+      if (storedAnswer) got(storedAnswer, 1);
+      else {
         // Anti-flicker: hide the numbers until the answer, for 500 ms at most.
         if ('hide' in ds) {
-          swap(root, function (element) {
-            if (!element.style.opacity) {
-              hiddenElements.push(element);
-              element.style.opacity = 0;
-            }
+          swap(function (element) {
+            element.style.opacity || hiddenElements.push(element) && (element.style.opacity = 0);
           });
-          setTimeout(safe(reveal), 500);
+          setTimeout(reveal, 500);
         }
         ask();
       }
     }
   }
 
-  try {
+  safe(function () {
+    // Everything here runs in safe(): what it throws is kept from the page.
     // What the page holds as ringtrail before us: the queue stub, or another copy of us.
     var before = w.ringtrail || {};
     if (!config.n[0] || before.rt) return;
@@ -316,17 +325,10 @@
     // The visit spans the site's subdomains: stored (as ever, only once the server gave
     // a session) in a cookie on the registrable domain this page is on.
     config.c.forEach(function (domain) {
-      if (('.' + pageLocation.hostname).slice(-domain.length - 1) == '.' + domain) useCookie = cookieDomain = ';domain=' + domain;
+      if (('.' + location.hostname).slice(-domain.length - 1) == '.' + domain) useCookie = cookieDomain = ';domain=' + domain;
     });
 /*FI*/
-    // Content added or changed later is swapped 50 ms after the first change. (Our own
-    // edits cost one more pass, which finds nothing to do.)
-    observer = new MutationObserver(function () {
-      swapTimer = swapTimer || setTimeout(safe(function () {
-        swapTimer = 0;
-        swap(root);
-      }), 50);
-    });
+    observer = new MutationObserver(later);
     use(0, 1);
     // The answer stored for this visit.
     try {
@@ -338,25 +340,21 @@
       channel = new BroadcastChannel(storageKey);
       channel.onmessage = safe(function (message) {
         message = message.data;
-        if (!message) session && channel.postMessage(current);
-        else if (!session && !refused) {
-          got(message);
-          page();
-        }
+        message ? session || refused || got(message, 1) : session && channel.postMessage(current);
       });
     } catch (error) {}
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
     // made before the snippet loaded wait in ringtrail.q (the queue stub).
     var api = w.ringtrail = safe(function (command, value) {
-      if (command == 'swap') swap(root);
+      if (command == 'swap') swap();
       if (command == 'consent') {
         refused = !value;
-        if (started && !(value && session)) restart();
+        started && !(value && session) && restart();
       }
     });
     api.rt = 1;
     (before.q || []).forEach(function (call) {
-      api(call[0], call[1]);
+      api.apply(0, call);
     });
     // A visitor who refused consent is forgotten.
     if (refused) storedAnswer = save();
@@ -364,13 +362,15 @@
     // seen within half a second: looking costs less than wrapping the History API, and
     // the page has set its title by then. (The MutationObserver swaps the new content.)
     setInterval(safe(function () {
-      if (lastHref != (lastHref = pageLocation.href)) page();
+      if (lastHref != (lastHref = location.href)) page();
     }), 500);
-    // Activity keeps the lease alive; a click or a key press is also intent.
-    ['pointerdown', 'keydown', 'scroll'].forEach(function (type) {
+    // Activity keeps the lease alive; a click or a key press is also intent. A page
+    // restored from the back/forward cache (a pageshow, persisted) re-checks its lease
+    // with a page view: renewed, or replaced by a new visit if it ended (a 404).
+    ['scroll', 'pageshow', 'pointerdown', 'keydown'].forEach(function (type, intent) {
       w.addEventListener(type, safe(function (event) {
         active = 1;
-        if (event.type != 'scroll') start();
+        event.persisted ? page() : intent > 1 && start();
       }), 1); // 1: capture, so a page that stops propagation hides nothing
     });
     setInterval(safe(function () {
@@ -384,11 +384,9 @@
           entry.isIntersecting && start();
         });
       }));
-      swap(root, onScreen.observe.bind(onScreen));
-    } else {
-      start();
-    }
-  } catch (error) {
-    warn(error);
-  }
+      swap(function (element) {
+        onScreen.observe(element);
+      });
+    } else start();
+  })();
 })(window, document);

@@ -16,11 +16,12 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, send_from_directory
 from flask import request as flask_request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -41,6 +42,20 @@ pages_bp = Blueprint("rt_pages", __name__, template_folder=str(HERE))
 def page(name: str):
     """A fixture page, with the test's site key and stand-in address."""
     return render_template(f"pages/{name}.html", **current_app.config["RT_PAGE"])
+
+
+@pages_bp.get("/pages/<name>.js")
+def bundle(name: str):
+    """A fixture page's script (the built hydration bundles), as a slow network brings it:
+    with ``after=lease``, only once the page's lease was answered (the worst case for the
+    snippet: the framework hydrates just after the numbers could be swapped), then
+    ``delay`` seconds later."""
+    if flask_request.args.get("after") == "lease":
+        calls, deadline = current_app.config["RT_CALLS"], time.monotonic() + WAIT
+        while not any(c["kind"] == "session" for c in calls) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    time.sleep(min(float(flask_request.args.get("delay", 0)), WAIT))
+    return send_from_directory(HERE / "pages", f"{name}.js", mimetype="text/javascript")
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +156,8 @@ class Live:
 def live(app, db, driver, standin, request):
     """A fresh app on a live server, with fixture pages and a log of public API calls."""
     calls: list[dict] = []
-    app.config["RT_PAGE"] = {"key": "", "api": standin.url}
+    app.config["RT_PAGE"] = {"key": "", "api": standin.url, "hide": False}
+    app.config["RT_CALLS"] = calls
     app.register_blueprint(pages_bp)
 
     @app.before_request

@@ -22,6 +22,7 @@ def test_a_call_to_the_number_a_visitor_saw_is_attributed_to_the_visit(live):
     live.driver.find_element("id", "next").click()
     WebDriverWait(live.driver, WAIT).until(lambda d: d.current_url.endswith("?p=2"))
     live.wait_calls("pageview")
+    assert_swapped(live.driver, {"#phone": "(628) 200-0000"})  # swapped 50 ms after load
     (visit,) = live.calls("session")
     session = visit["answer"]["session"]
 

@@ -87,6 +87,9 @@ def test_text_tel_links_titles_and_the_document_title(live):
         attr="href",
     )
     assert_swapped(live.driver, {"#tip": "Questions? (628) 200-0000"}, attr="title")
+    # Screen readers hear the number that is shown.
+    assert_swapped(live.driver, {"#aria": "Call us at (628) 200-0000"}, attr="aria-label")
+    assert_swapped(live.driver, {"#aria": "Our office line, 628.200.0000"}, attr="aria-description")
     assert live.driver.title == "Call (628) 200-0000 now"
     assert_no_page_errors(live)
 
@@ -124,6 +127,7 @@ def test_never_touches_code_fields_opt_outs_or_longer_digit_strings(live):
           inputTitle: $('#in').title, option: $('#sel option').textContent,
           noswap: $('#no').textContent, noswapTitle: $('#no span').title,
           noswapTel: $('#notel').getAttribute('href'),
+          noswapAria: $('#notel').getAttribute('aria-label'),
           long1: $('#long1').textContent, long2: $('#long2').textContent,
           long3: $('#long3').textContent, long4: $('#long4').textContent
         };
@@ -135,6 +139,7 @@ def test_never_touches_code_fields_opt_outs_or_longer_digit_strings(live):
     assert seen["input"] == seen["inputTitle"] == seen["option"] == business
     assert seen["noswap"].count(business) == 3 and seen["noswapTitle"] == business
     assert seen["noswapTel"] == "tel:+14155550100"
+    assert seen["noswapAria"] == business
     assert seen["long1"] == "Order 14155550100123"
     assert seen["long2"] == "Ref 94155550100"
     assert seen["long3"] == "Id 41555501009"
