@@ -152,7 +152,7 @@ def test_dockerfile_installs_the_wheel():
     assert "COPY --from=build /wheels /wheels" in run_stage
     installs = [s for s in steps if "pip install" in s]
     assert len(installs) == 1 and "/wheels/ringtrail-" in installs[0]
-    assert "[postgres]" in installs[0]
+    assert "[postgres,fast]" in installs[0]  # the PostgreSQL driver and hiredis
     assert not re.search(r"\s(-e|--editable)\b", installs[0])
     assert "COPY server" not in run_stage, "the run stage must not see the checkout"
     assert "chown ringtrail:ringtrail /var/lib/ringtrail" in run_stage
