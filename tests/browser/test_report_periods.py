@@ -152,7 +152,7 @@ def test_presets_comparison_and_readable_charts(live, seeded):
     WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "source-report")))
     links = {
         a.text: a.get_attribute("href")
-        for a in driver.find_elements(By.CSS_SELECTOR, "#source-report a.drill")
+        for a in driver.find_elements(By.CSS_SELECTOR, "#source-report a.drill-label")
     }
     assert set(links) == {"Spring sale", "(not set)"}
     assert parse_qs(urlsplit(links["(not set)"]).query)["campaign"] == ["__none__"]

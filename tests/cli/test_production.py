@@ -258,7 +258,10 @@ def test_the_production_walkthrough(tmp_path):
                      "User-Agent": HUMAN_UA},
                 )  # fmt: skip
                 got = json.loads(body) if status == 200 else {}
-                return got if got.get("session") else None
+                # The new pool is synced to Redis in the background, never in a request:
+                # until then a visit is shown the business number.
+                shown = {n.get("e164") for n in got.get("numbers", {}).values()}
+                return got if got.get("session") and number in shown else None
 
             wait_for(leased, 10, "a lease from the new pool")
             params = {

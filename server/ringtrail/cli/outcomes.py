@@ -126,7 +126,7 @@ def tag_remove(tag_id) -> None:
 
 # -- rule -------------------------------------------------------------------------------
 
-rule = AppGroup("rule", help="A client's automation rules, run when a call completes.")
+rule = AppGroup("rule", help="A client's automation rules, applied when a call completes.")
 
 
 def _pair(text: str) -> tuple[str, Any]:
