@@ -332,7 +332,7 @@ def test_the_dashboard_shows_stray_calls_to_agency_admins(app, client, db, agenc
     assert "unknown number" in html and "fallback" in html
     detail = client.get(f"/dashboard/calls/{stray_calls['unknown']}")
     assert detail.status_code == 200
-    assert "Unknown number (no client)" in detail.get_data(as_text=True)
+    assert "A number with no client" in detail.get_data(as_text=True)
     assert client.get(f"/dashboard/calls/{stray_calls['theirs']}").status_code == 404
     export = client.get("/dashboard/calls.csv")
     assert export.status_code == 200

@@ -36,6 +36,7 @@ STATUS: dict[type[errors.RingtrailError], int] = {
     errors.RingtrailError: 400,
 }
 MACHINE_PATHS = ("/v1/", "/api/")
+CARRIER_PATHS = ("/telephony/",)  # webhooks: the framework's own short answers
 
 
 def status_of(exc: errors.RingtrailError) -> int:
@@ -125,6 +126,8 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if isinstance(exc, InternalServerError):
             log.exception("internal error on %s", request.path)
+        if request.path.startswith(CARRIER_PATHS):
+            return exc  # the carrier's debugger shows the short text, not our page
         if not for_machines():
             response = Response(error_page(page_reason(exc), exc.code or 500))
             response.status_code = exc.code or 500
