@@ -165,7 +165,12 @@ def test_schemathesis_finds_no_server_error_and_no_conformance_failure(
     # Every check ran, many times, and none failed.
     assert set(results) == set(CHECKED), results
     assert all(set(statuses) <= {"success", "skip"} for statuses in results.values()), results
-    assert all(statuses["success"] >= 500 for statuses in results.values()), results
+    # positive_data_acceptance runs only on the operations whose rules fit in one field
+    # (schemathesis.toml lists the others), so it runs fewer times than the rest.
+    assert all(
+        statuses["success"] >= (100 if check == "positive_data_acceptance" else 500)
+        for check, statuses in results.items()
+    ), results
     assert elapsed < 300, elapsed  # about 2 minutes on an idle 2-core machine; more when busy
     with app.app_context():  # the key it could not revoke is still good
         assert get_db().get(ApiKey, 0).revoked_at is None
