@@ -128,20 +128,6 @@ def say(text: str) -> VoiceResponse:
     return response
 
 
-def of_plan(plan: Plan, caller: str | None, tracking_number: str, route: Route) -> VoiceResponse:
-    """The TwiML of a plan."""
-    if plan.kind == "voicemail":
-        return voicemail(plan.notice, route.voicemail_prompt, plan.transcribe)
-    return forward(
-        plan.target,
-        caller,
-        record=plan.record,
-        notice=consent.notice_text(route.notice),
-        say_notice=bool(plan.notice),
-        whisper_for=tracking_number if plan.whisper else None,
-    )
-
-
 def forward_text(forward_to: str | None, caller: str | None, **options: Any) -> str:
     """:func:`forward` as text, from a cached answer with the caller id filled in."""
     if caller is not None and not E164.fullmatch(caller):
@@ -167,7 +153,7 @@ def _forward_template(
 
 
 def of_plan_text(plan: Plan, caller: str | None, tracking_number: str, route: Route) -> str:
-    """:func:`of_plan` as text, built once per route and plan (see the module doc)."""
+    """The TwiML of a plan, as text, built once per route and plan (see the module doc)."""
     if plan.kind == "voicemail":
         return _voicemail_text(
             setting("PUBLIC_URL"), plan.notice, route.voicemail_prompt, plan.transcribe

@@ -63,22 +63,6 @@ SORT_LABELS = {
     "referrer": "Referrer",
 }
 PER_PAGE = 50
-# The confidence of a call's match to a visit, in a marketer's words, with what it means
-# (terms.py holds both; the stored names stay the same in the API and the CSV).
-CONFIDENCE_WORDS = {
-    name: (label, CONFIDENCE_MEANINGS[name].capitalize() + ".")
-    for name, label in CONFIDENCE_LABELS.items()
-}
-ROUTE_LABELS = {
-    "normal": "Normal",
-    "overflow": "Overflow number (the pool was exhausted)",
-    "after_hours": "After hours",
-    "voicemail": "Voicemail",
-    "unknown_number": "Unknown number (no client): forwarded to the default number",
-    "suspended": "Suspended client: forwarded to the default number, not recorded",
-    "fallback": "Fallback URL (the voice webhook failed): forwarded, not recorded",
-    "unknown": "Unknown-number fallback",
-}
 
 
 # ---------------------------------------------------------------------------- filters
@@ -370,7 +354,6 @@ def client_view(client_id: int):
         days=charts.day_chart(series.days, series.before),
         sources=charts.source_chart(by_source.report.rows),
         confidence=confidence,
-        confidence_words=CONFIDENCE_WORDS,
         counted=dimension in reports.VISIT_DIMENSIONS,
         csv_args={**period_args(chosen.period), "dimension": dimension, "touch": touch},
     )
@@ -524,7 +507,6 @@ def call_detail(call_id: int):
         has_recording=has_recording,
         # Report-only users see that a recording exists, never a player (nor its URL).
         can_listen=has_recording and current_principal().role in EDITORS,
-        route_kind=ROUTE_LABELS.get(call.route_kind, call.route_kind),
         candidates=candidate_visits(db, call),
         caller_state=f"{state[0]} ({call.caller_state})" if state else None,
         caller_kind=calllog.caller_kind(db, call),
@@ -558,7 +540,6 @@ def pools():
             for h in health
         },
         kept=advice.kept_share,
-        confidence_words=CONFIDENCE_WORDS,
         timezones=in_view.timezones,
         default_visit=DEFAULT_VISIT_SECONDS,
         autosizing=autosizing_of(get_db(), [h.pool_id for h in health]),
