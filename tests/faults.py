@@ -141,7 +141,7 @@ class Proxy:
                         return
                     if not dropped.is_set():
                         peers[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: refuse() closed a socket under select()
             return
         finally:
             if not dropped.is_set():
