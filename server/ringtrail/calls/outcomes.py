@@ -6,8 +6,7 @@ set each field (``Call.outcome_sources``: "manual", "rule" or "block"), writes t
 entry (who, when, old → new) in the same transaction through :func:`changed`.
 
 :func:`changed` is the seam for whatever must follow an outcome change or a call's
-completion (outbound webhooks, notifications): today it only audits; those parts plug
-in there.
+completion: it audits, then tells the listeners of :mod:`ringtrail.calls.hooks`.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ringtrail.calls import hooks
 from ringtrail.errors import Forbidden, Unprocessable
 from ringtrail.storage.models import AuditEntry, Call, CallNote, CallTag, ClientTag
 from ringtrail.terms import EDITORS, LEAD_STATUSES, NOTE_MAX, OUTCOME_FIELDS
@@ -197,20 +197,22 @@ def add_note(db: Session, call: Call, body: str, actor: Actor) -> CallNote:
     return note
 
 
-def audit(db: Session, call: Call, actor: Actor, action: str, details: dict[str, Any]) -> None:
+def audit(
+    db: Session, call: Call, actor: Actor, action: str, details: dict[str, Any]
+) -> AuditEntry:
     """The audit entry of a change to the call (committed with the change)."""
-    db.add(
-        AuditEntry(
-            agency_id=call.agency_id,
-            actor_type=actor.kind[:10],
-            actor_id=actor.id,
-            actor=(actor.label or "")[:254],
-            action=action,
-            object_type="call",
-            object_id=call.id,
-            details=details,
-        )
+    entry = AuditEntry(
+        agency_id=call.agency_id,
+        actor_type=actor.kind[:10],
+        actor_id=actor.id,
+        actor=(actor.label or "")[:254],
+        action=action,
+        object_type="call",
+        object_id=call.id,
+        details=details,
     )
+    db.add(entry)
+    return entry
 
 
 def history_query(call: Call) -> Select:
@@ -241,10 +243,27 @@ def changed(
 ) -> None:
     """After any outcome change ("outcome", "note") or a call's completion ("completed").
 
-    The one seam for what follows a change: today it writes the audit entry (for a
-    change with an actor); outbound webhooks (``call.updated``, ``call.completed``) and
-    notifications plug in here, inside the transaction that made the change, so that
-    what they queue is committed with it.
+    The one seam for what follows a change: it writes the audit entry (for a change with
+    an actor), then tells the listeners of :mod:`ringtrail.calls.hooks` (outbound
+    webhooks, notifications, uploads), inside the transaction that made the change, so
+    that what they queue is committed with it.
     """
+    entry = None
     if actor is not None and details is not None:
-        audit(db, call, actor, what, details)
+        entry = audit(db, call, actor, what, details)
+    if what == "completed":
+        hooks.emit(db, call, hooks.COMPLETED)
+        return
+    if entry is not None:
+        db.flush()
+    hooks.emit(
+        db,
+        call,
+        hooks.UPDATED,
+        {
+            "what": what,
+            "changes": (details or {}).get("changes"),
+            "source": (details or {}).get("source"),
+            "audit_id": entry.id if entry is not None else None,
+        },
+    )

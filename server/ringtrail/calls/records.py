@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ringtrail.calls import hooks
 from ringtrail.calls.attribution import Attribution, EarlierCall, attribute, repeat_of
 from ringtrail.calls.events import CallEvent
 from ringtrail.context import setting
@@ -133,7 +134,10 @@ def apply_event(db: Session, event: CallEvent, pools: PoolStore, visits: VisitSt
         return None
     call = call_for(db, agency_id, event.provider, event.call_sid)
     if event.kind == "voice":
+        first = call.started_at is None
         _apply_voice(db, call, event, pools, visits)
+        if first:  # a redelivered voice webhook starts nothing again
+            hooks.emit(db, call, hooks.STARTED)
     elif event.kind == "status":
         advance_status(db, call, event.status)
         if event.duration_seconds is not None:
@@ -150,6 +154,7 @@ def apply_event(db: Session, event: CallEvent, pools: PoolStore, visits: VisitSt
             call.recording_sid = event.recording_sid[:64] or None
             call.recording_url = event.recording_url or None
             call.recording_seconds = event.recording_seconds
+            hooks.emit(db, call, hooks.UPDATED, {"what": "recording"})
     elif event.kind == "transcription":
         done = event.transcription_status in ("", "completed")
         if done and _client_allows(db, call, "transcribe"):
