@@ -9,11 +9,15 @@ import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from ringtrail.accounts import automation
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.calls import outcomes
 from ringtrail.reports.exports import OUTCOME_HEADER
 from ringtrail.reports.periods import preset
 from ringtrail.reports.queries import zone
-from ringtrail.storage.models import DailyVisits
+from ringtrail.storage.models import Call, DailyVisits
 from tests.helpers import add_call, bearer, log_in, make_site, make_user, new_key
 
 CHICAGO = "America/Chicago"
@@ -73,6 +77,12 @@ def _cell(value) -> str:
 @pytest.mark.parametrize("dimension", ["source", "campaign", "keyword", "landing_page"])
 def test_source_report_api_csv_and_dashboard_agree(app, client, db, world, dimension):
     a = world["a"]
+    automation.create_tag(db, cli_principal(), a.client, "booked")
+    calls = db.scalars(select(Call).where(Call.client_id == a.client.id).order_by(Call.id)).all()
+    change = {"lead_status": "qualified", "value": {"amount_minor": 12500, "currency": "USD"}}
+    outcomes.apply(db, calls[0], {**change, "tags": ["booked"]}, cli_principal())
+    outcomes.apply(db, calls[3], {"tags": ["booked"], "lead_status": "customer"}, cli_principal())
+    db.commit()
     key = new_key(app, a.agency.id)
     query = f"preset=last_7_days&compare=previous&dimension={dimension}"
     api = client.get(f"/api/v1/reports/clients/{a.client.id}/sources?{query}", headers=bearer(key))
@@ -94,15 +104,30 @@ def test_source_report_api_csv_and_dashboard_agree(app, client, db, world, dimen
         "visits_called",
         "conversion_rate",
     ]
-    # The CSV also has the outcome columns (qualified leads, value, calls by tag), which
-    # the reports API does not carry yet; the figures both carry must agree.
+    # The CSV's outcome columns (qualified leads, value, calls by tag) are the API's
+    # outcomes, in words.
     assert len(header) == 1 + len(names) + len(OUTCOME_HEADER)
     assert tuple(header[-len(OUTCOME_HEADER) :]) == OUTCOME_HEADER
-    lines = [line[: 1 + len(names)] for line in lines]
-    from_api = [[r["label"], *(_cell(r["figures"][n]) for n in names)] for r in body["rows"]]
+
+    def api_row(label: str, row: dict) -> list[str]:
+        outcome = row["outcomes"]
+        value = "; ".join(
+            f"{v['amount_minor'] / 100:.2f} {v['currency']}" for v in outcome["value"]
+        )
+        tags = "; ".join(f"{tag}: {n}" for tag, n in outcome["calls_by_tag"].items())
+        figures = [_cell(row["figures"][n]) for n in names]
+        return [label, *figures, str(outcome["qualified_leads"]), value, tags]
+
+    from_api = [api_row(r["label"], r) for r in body["rows"]]
     total = body["total"]
-    from_api.append(["Total", *(_cell(total["figures"][n]) for n in names)])
+    from_api.append(api_row("Total", total))
     assert sorted(from_api[:-1]) == sorted(lines[:-1]) and from_api[-1] == lines[-1]
+    assert total["outcomes"] == {
+        "qualified_leads": 2,
+        "value": [{"currency": "USD", "amount_minor": 12500}],
+        "calls_by_tag": {"booked": 2},
+    }
+    assert body["blocked_calls"] == 0
     assert total["figures"]["calls"] == 4  # this week's four, not the one before
     assert total["previous"]["calls"] == 1 and total["change"]["calls"] == 3.0
 

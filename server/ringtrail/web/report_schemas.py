@@ -107,6 +107,21 @@ class ChangeOut(Schema):
     average_duration = fields.Float(allow_none=True, metadata=CHANGE)
 
 
+class ValueOut(Schema):
+    currency = fields.String(metadata={"description": "ISO 4217 code"})
+    amount_minor = fields.Integer(metadata={"description": "In the currency's minor unit"})
+
+
+class OutcomesOut(Schema):
+    qualified_leads = fields.Integer(
+        metadata={"description": "Calls whose lead status is qualified or customer"}
+    )
+    value = fields.List(fields.Nested(ValueOut), metadata={"description": "One per currency"})
+    calls_by_tag = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "Tag → calls"}
+    )
+
+
 class SourceRowOut(Schema):
     label = fields.String(
         metadata={"description": 'The value; "(not set)" when the visit had none'}
@@ -119,6 +134,7 @@ class SourceRowOut(Schema):
     figures = fields.Nested(FiguresOut)
     previous = fields.Nested(FiguresOut, allow_none=True)
     change = fields.Nested(ChangeOut, allow_none=True)
+    outcomes = fields.Nested(OutcomesOut)
 
 
 class SourceReportOut(Schema):
@@ -129,6 +145,9 @@ class SourceReportOut(Schema):
     comparison = fields.Nested(ComparisonOut, allow_none=True)
     rows = fields.List(fields.Nested(SourceRowOut))
     total = fields.Nested(SourceRowOut)
+    blocked_calls = fields.Integer(
+        metadata={"description": "Calls refused because the client blocked the caller"}
+    )
 
 
 class DayOut(Schema):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ringtrail.accounts.tenancy import scoped
 from ringtrail.reports import advice, figures, periods
+from ringtrail.reports.outcomes import OutcomeFigures, outcome_figures
 from ringtrail.reports.queries import SourceRow, zone
 from ringtrail.storage.models import Client
 from ringtrail.storage.sql import get_db
@@ -141,13 +142,15 @@ def _client_figures(row) -> dict[str, Any]:
 def sources(query: dict[str, Any], client_id: int):
     """The source report of one client: calls, callers, answer rate, visits and the share
     of visits that called, by source, medium, campaign, keyword or landing page, on the
-    last or the first touch."""
+    last or the first touch; each row's outcomes (qualified leads, value, calls by tag),
+    and the blocked calls of the period, kept apart as in the CSV."""
     client = owned(Client, client_id)
     choice = choice_of(query, zone(client.timezone))
     dimension, touch = query["dimension"], query["touch"]
     result = figures.source_figures(get_db(), [client.id], choice, dimension, touch)
+    outcomes = outcome_figures(get_db(), [client.id], choice.period, dimension, touch)
 
-    def row_out(row: SourceRow, url: str | None) -> dict[str, Any]:
+    def row_out(row: SourceRow, url: str | None, outcome: OutcomeFigures) -> dict[str, Any]:
         now = figures.row_values(row)
         before = None if result.before is None else figures.row_values(result.before_row(row.label))
         return {
@@ -156,6 +159,7 @@ def sources(query: dict[str, Any], client_id: int):
             "figures": now,
             "previous": before or None,
             "change": None if before is None else figures.changes(now, before),
+            "outcomes": outcome_out(outcome),
         }
 
     period = choice.period
@@ -166,10 +170,25 @@ def sources(query: dict[str, Any], client_id: int):
         "period": period_out(choice),
         "comparison": comparison_out(choice),
         "rows": [
-            row_out(r, calls_url(client.id, period, dimension, r.label, touch))
+            row_out(
+                r, calls_url(client.id, period, dimension, r.label, touch), outcomes.row(r.label)
+            )
             for r in result.report.rows
         ],
-        "total": row_out(result.report.total, total_url(client.id, period)),
+        "total": row_out(result.report.total, total_url(client.id, period), outcomes.total),
+        "blocked_calls": outcomes.blocked,
+    }
+
+
+def outcome_out(outcome: OutcomeFigures) -> dict[str, Any]:
+    """A row's outcomes as the CSV's outcome columns give them, in numbers."""
+    return {
+        "qualified_leads": outcome.qualified,
+        "value": [
+            {"currency": currency, "amount_minor": minor}
+            for currency, minor in sorted(outcome.value.items())
+        ],
+        "calls_by_tag": dict(sorted(outcome.tags.items(), key=lambda item: (-item[1], item[0]))),
     }
 
 
