@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
@@ -151,11 +153,23 @@ def database_url(db_backend, tmp_path, request):
         yield PG_URL
         truncate_postgresql(engine)
         return
-    url = f"sqlite:///{tmp_path / 'ringtrail.sqlite3'}"
-    engine = make_engine(url, 1.0)
+    # A copy of the database the migrations made once for the session: migrating costs
+    # a second or more, copying a millisecond, and the file is the same.
+    path = tmp_path / "ringtrail.sqlite3"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated to the head once per session (copied for each test)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "ringtrail.sqlite3"
+    engine = make_engine(f"sqlite:///{path}", 1.0)
     upgrade(engine)
     engine.dispose()
-    yield url
+    for suffix in ("-wal", "-shm", "-journal"):  # everything is in the main file
+        assert not Path(f"{path}{suffix}").exists() or not Path(f"{path}{suffix}").stat().st_size
+    return path
 
 
 @pytest.fixture
