@@ -86,8 +86,11 @@ def test_serve_runs_gunicorn_with_the_settings(app_config, redis_client, tmp_pat
         proc.wait(15)
     # The access log has the request, and no client address (docs/privacy.md says so).
     output = proc.stdout.read().decode()
-    [line] = [line for line in output.splitlines() if '"GET /healthz HTTP/1.1" 200' in line][1:]
-    assert "127.0.0.1" not in line and "who=me" not in line, line
+    # The last is the ?who=me request; a busy machine may have timed out a few polls
+    # before it, which the server logs too.
+    lines = [line for line in output.splitlines() if '"GET /healthz HTTP/1.1" 200' in line]
+    assert len(lines) >= 2, output
+    assert not any("127.0.0.1" in line or "who=me" in line for line in lines), lines
 
 
 def test_worker_burst_applies_queued_events(app, app_config, db, client):
