@@ -5,6 +5,7 @@ subdomains (CORS, AMP, the cookie's domain)."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,6 +13,7 @@ from ringtrail.storage.models import Site, TrackingNumber
 from ringtrail.tracking import snippet
 from ringtrail.tracking.directory import site_for_key
 from ringtrail.tracking.domains import registrable_domain
+from ringtrail.tracking.visits import VisitKeys, decode
 from tests.helpers import BUSINESS, HUMAN_UA, bearer, make_site, new_key
 
 CONFIG = "RINGTRAIL_CONFIG"
@@ -221,3 +223,39 @@ def test_the_preflight_grants_a_subdomain_only_with_the_option(client, db, tenan
     db.get(Site, tenant.site.id).share_subdomains = True
     db.commit()
     assert preflight() == "https://shop.example.co.uk"
+
+
+@pytest.mark.parametrize(
+    ("referrer", "internal"),
+    [
+        ("https://blog.example.co.uk/post", True),  # a sibling subdomain
+        ("https://shop.example.co.uk/cart", True),
+        ("https://blog.other.co.uk/post", False),  # another registrable domain
+        ("https://example.co.uk.evil.test/", False),
+    ],
+)
+def test_a_sibling_subdomain_is_an_internal_referrer_with_the_option(
+    client, db, redis_client, tenant, referrer, internal
+):
+    """www.example.co.uk -> shop.example.co.uk is the same visit's walk, not a referral."""
+
+    def source_of(origin: str) -> tuple[str, str]:
+        res = client.post(
+            "/v1/sessions",
+            data=json.dumps({"site": tenant.site_key, "url": origin + "/", "referrer": referrer}),
+            headers={"Origin": origin, "User-Agent": HUMAN_UA},
+            content_type="text/plain",
+        )
+        assert res.status_code == 200, res.get_json()
+        visit = decode(redis_client.get(VisitKeys(res.get_json()["session"]).visit))
+        return visit.source, visit.medium
+
+    # Without the option, every other host is a referral (from the one allowed origin).
+    host = urlsplit(referrer).hostname.removeprefix("www.")
+    assert source_of("https://www.example.co.uk") == (host, "referral")
+    db.get(Site, tenant.site.id).share_subdomains = True
+    db.commit()
+    for origin in ("https://www.example.co.uk", "https://shop.example.co.uk"):
+        source, medium = source_of(origin)
+        assert (medium != "referral") is internal, (origin, source, medium)
+        assert (source == host) is not internal
