@@ -85,7 +85,7 @@ def baseline_snippet(source: str, served: bytes) -> str:
 
     settings = re.search(rb"\{\"k\":.*?\"a\":\"[^\"]*\"\}", served)
     assert settings, "the served snippet's settings were not found"
-    source = snippet.with_features(source, frozenset())
+    source = snippet.with_features(source, frozenset({"nanp"}))  # as served to this site
     source = snippet.CONFIG.sub(settings.group().decode(), source, count=1)
     return minify_print(es5(source), obfuscate=True, shadow_funcname=True, drop_semi=True)
 
