@@ -14,8 +14,9 @@
 (function (w, d) {
   'use strict';
   // Baked in by the server: k site key, n business numbers (E.164), a API base URL; for a
-  // site with numbers outside North America, f: business number -> [national display,
-  // international display]; for a site with vanity texts, v: text -> business number;
+  // site with numbers outside North America, f: [the country codes of its numbers, their
+  // trunk prefixes] as alternatives (["1|44|49", "0"]; else North America's, ["1", ""]);
+  // for a site with vanity texts, v: text -> business number;
   // for a site that shares the visit across subdomains, c: its registrable domains.
   // (The server alone applies the site's consent mode and Do-Not-Track setting.)
   var config = /*CONFIG*/{"k": "", "n": [], "a": ""}/*END*/,
@@ -32,23 +33,21 @@
     lastHref = location.href,
     storageKey = 'ringtrail',
     active = 1,
-    // showFor: business number -> number to show. businessFor: every number that may be
-    // on the page (business numbers, and whatever was shown for them) -> its business
-    // number.
+    // showFor: business number -> the number to show ({e164, display, international}).
+    // businessFor: every number that may be on the page (business numbers, and whatever
+    // was shown for them) -> its business number.
     showFor = {},
     businessFor = {},
+    codes = config.f || ['1', ''],
     hiddenElements = [],
-    // digitsFor (North America): national digits of each number in businessFor -> digits
-    // of what it should show. formOf (elsewhere): each digit form of each number in
-    // businessFor -> [that number, which form].
+    // digitsFor: the national digits of each number in businessFor (after its country
+    // code) -> those of the number it should show; or, for a number of another length,
+    // [its national display, its international display, its E.164].
     // refused: undefined until the page says; then whether the visitor refused consent
     // (so refused == 0 only once they consented).
     digitsFor, matcher, ds, debug, apiBase, useCookie, refused, session, started,
     storedAnswer, observer, swapTimer, channel, current;
 
-/*IF:intl*/
-  var formOf;
-/*FI*/
 /*IF:subdomains*/
   var cookieDomain = '';
 /*FI*/
@@ -72,42 +71,30 @@
     return text.replace(/\D/g, '');
   }
 
-/*IF:nanp*/
-  // National digits: a North American number without its leading 1.
+  // National digits: a number's digits after its country code. (Country codes are
+  // prefix-free: one of the site's matches at most.)
   function national(number) {
-    return digits(number).replace(/^1(?=\d{10}$)/, '');
+    return digits(number).replace(RegExp('^(' + codes[0] + ')'), '');
   }
-/*FI*/
-/*IF:intl*/
-  // The digit forms of a number, from its [national, international] displays: national
-  // (with the trunk prefix: 020...), international (44 20...), both ("+44 (0)20...") and
-  // international after 00.
-  function forms(number, shown) {
-    shown = config.f[number].map(digits);
-    return shown.concat(config.f[number][1].match(/\d+/) + shown[0], '00' + shown[1]);
-  }
-/*FI*/
 
-  // text with each number swapped digit for digit, so that every occurrence keeps its own
-  // format; but never one inside a longer string of digits. (A number of another length
-  // takes its own display, national or international as the occurrence was.)
-  function swapNumbers(text) {
-    return text.replace(matcher, function (match, before, number/*IF:intl*/, form, show, shown/*FI*/) {
+  // text with each number swapped digit for digit (after its country code and trunk
+  // prefix, which stay as written), so that every occurrence keeps its own format; but
+  // never one inside a longer string of digits. A number of another length takes its own
+  // display, international where the page wrote a country code, else national; in a
+  // tel: link, its E.164. (A + before the number is kept in before.)
+  function swapNumbers(text, tel) {
+    return text.replace(matcher, function (match, before, code, number, shown, next) {
 /*IF:vanity*/
-      // A vanity text shows the display of the number leased for its business number.
-      if (config.v[number]) return before + (config.d[config.v[number]] || number);
+      // A vanity text shows the display of the number leased for its business number;
+      // after a digit (a country code, a trunk prefix), it is not the text.
+      if (config.v[number]) return /\d/.test(before = match.slice(0, -number.length)) ? match : before + (showFor[config.v[number]].display || number);
 /*FI*/
-      var /*IF:nanp*/shown = digitsFor[national(number)].slice(-digits(number).length),
-        /*FI*/next = 0;
+      shown = digitsFor[digits(number)];
+      next = 0;
 /*IF:intl*/
-      // [number, which form], and what to show instead: the same form of that. (A + before
-      // the number is kept in before.)
-      form = formOf[digits(number)];
-      show = showFor[businessFor[form[0]]];
-      shown = forms(show)[form = form[1]];
-      if (shown.length != digits(number).length) return before + config.f[show][form && 1].slice(before == '+');
+      if (shown.pop) return before + shown[tel ? 2 : code ? 1 : 0].slice(before == '+');
 /*FI*/
-      return before + number.replace(/\d/g, function () {
+      return match.slice(0, -number.length) + number.replace(/\d/g, function () {
         return shown[next++];
       });
     });
@@ -160,9 +147,9 @@
     flush();
     // (href^=tel is wide, "telegram.html" too: the test below keeps only tel: links.)
     mark || ATTRIBUTES.forEach(function (attribute, other) {
-      root.querySelectorAll('[' + attribute + ']').forEach(function (element, value) {
+      root.querySelectorAll('[' + attribute + ']').forEach(function (element, value, swapped) {
         value = element.getAttribute(attribute);
-        (other || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP) && element.setAttribute(attribute, swapNumbers(value));
+        (other || /^tel:/.test(value)) && (swapped = swapNumbers(value, !other)) != value && !element.closest(NO_SWAP) && element.setAttribute(attribute, swapped);
       });
     });
   }
@@ -192,41 +179,24 @@
   }
 
   // Show what the server says for each business number, or else the business number.
-  // The matcher: for each number that may be on the page, its national digits with
-  // separators between them, after an optional +1 or 1 and an optional ( before the
-  // area code (elsewhere: each of its digit forms), and with
-  // no digit right before or after.
+  // The matcher: an optional country code (after + or 00) and trunk prefix of the site's
+  // numbers, then the digits after the country code of a number that may be on the page,
+  // with separators between them and no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
-/*IF:intl*/
       // A number of another length needs its displays (an answer stored by an older
       // snippet has none).
       shown = numbers && numbers[business];
-      shown && shown.international && (config.f[shown.e164] = [shown.display, shown.international]);
-/*FI*/
-      // Only digits are ever copied from shown, and only as many as business has.
-      shown = numbers && numbers[business] && numbers[business].e164;
-      showFor[business] = shown = /*IF:intl*/shown && config.f[shown] || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
-      businessFor[shown] = business;
-/*IF:vanity*/
-      (config.d = config.d || {})[business] = shown != business && numbers[business].display;
-/*FI*/
+      showFor[business] = shown = shown && (/*IF:intl*/shown.international || /*FI*/digits(shown.e164).length == digits(business).length) ? shown : {e164: business};
+      businessFor[shown.e164] = business;
     });
     digitsFor = {};
-/*IF:intl*/
-    formOf = {};
-/*FI*/
-    matcher = new RegExp('(^|\\D)(' + Object.keys(businessFor).map(function (number) {
-/*IF:nanp*/
-      digitsFor[national(number)] = digits(showFor[businessFor[number]]);
-      return '(?:\\+?1' + SEPARATOR + ')?\\(?' + national(number).split('').join(SEPARATOR);
-/*FI*/
-/*IF:intl*/
-      return forms(number).map(function (form, kind) {
-        formOf[form] = [number, kind];
-        return form.split('').join(SEPARATOR);
-      }).join('|');
-/*FI*/
+    matcher = new RegExp('(^|\\D)(?:(?:00)?(' + codes[0] + ')' + SEPARATOR + ')?(?:(?:' + codes[1] + ')' + SEPARATOR + ')?(' + Object.keys(businessFor).map(function (number, shown, wanted) {
+      shown = showFor[businessFor[number]];
+      wanted = national(shown.e164);
+      // Only digits are ever copied from shown, and only as many as number has.
+      digitsFor[number = national(number)] = /*IF:intl*/wanted.length != number.length ? [shown.display, shown.international, shown.e164] : /*FI*/wanted;
+      return number.split('').join(SEPARATOR);
     })/*IF:vanity*/.concat(Object.keys(config.v).map(function (text) {
       // (the whole text only: no letter or digit right after it)
       return text.replace(/\W/g, '\\$&') + '(?!\\w)';

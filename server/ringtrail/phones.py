@@ -249,6 +249,20 @@ def displays(e164: str) -> tuple[str, str]:
     return national(e164), international_display(e164)
 
 
+@lru_cache(maxsize=4096)
+def country_code_and_trunk(e164: str) -> tuple[str, str]:
+    """A number's country code and the trunk prefix its national display writes before
+    the digits that follow the country code: ("44", "0") for +44 20 7946 0018, written
+    020 7946 0018; ("1", "") for North America, ("52", "") for Mexico."""
+    try:
+        code = str(phonenumbers.parse(e164, None).country_code)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    rest = e164.lstrip("+")[len(code) :]
+    written = re.sub(r"\D", "", national(e164))
+    return code, written[: -len(rest)] if rest and written.endswith(rest) else ""
+
+
 def international_display(e164: str) -> str:
     """:func:`international`, without a parse for a North American number (the answer
     of a session holds one per leased number)."""
