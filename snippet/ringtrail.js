@@ -15,7 +15,7 @@
   'use strict';
   // Baked in by the server: k site key, n business numbers (E.164), a API base URL; for a
   // site with numbers outside North America, f: [the country codes of its numbers, their
-  // trunk prefixes] as alternatives (["1|44|49", "0"]; else North America's, ["1", ""]);
+  // trunk prefixes], each as alternatives (["1|44|49", "0"]);
   // for a site with vanity texts, v: text -> business number;
   // for a site that shares the visit across subdomains, c: its registrable domains.
   // (The server alone applies the site's consent mode and Do-Not-Track setting.)
@@ -25,7 +25,7 @@
     // Attributes swapped like text (href: tel: links only).
     ATTRIBUTES = ['href', 'title', 'aria-label', 'aria-description'],
     // The tags of inline elements: a number split across them is still one number.
-    INLINE = /^(A|B|I|EM|SPAN|STRONG|SMALL)$/,
+    INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
     // What may separate the digits of a phone number: up to four of spaces (no-break
     // too), . / ( ) and every dash, U+2010 to U+2015 and U+2212: "(714) - 225 - 1326".
     SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,4}',
@@ -33,12 +33,11 @@
     lastHref = location.href,
     storageKey = 'ringtrail',
     active = 1,
-    // showFor: business number -> the number to show ({e164, display, international}).
+    // showFor: business number -> the number to show.
     // businessFor: every number that may be on the page (business numbers, and whatever
     // was shown for them) -> its business number.
     showFor = {},
     businessFor = {},
-    codes = config.f || ['1', ''],
     hiddenElements = [],
     // digitsFor: the national digits of each number in businessFor (after its country
     // code) -> those of the number it should show; or, for a number of another length,
@@ -48,6 +47,10 @@
     digitsFor, matcher, ds, debug, apiBase, useCookie, refused, session, started,
     storedAnswer, observer, swapTimer, channel, current;
 
+/*IF:intl*/
+  // An answer's numbers, by E.164: each with its displays.
+  var displays = {};
+/*FI*/
 /*IF:subdomains*/
   var cookieDomain = '';
 /*FI*/
@@ -71,32 +74,46 @@
     return text.replace(/\D/g, '');
   }
 
-  // National digits: a number's digits after its country code. (Country codes are
-  // prefix-free: one of the site's matches at most.)
+  // National digits: a number's digits after its country code.
+/*IF:nanp*/
   function national(number) {
-    return digits(number).replace(RegExp('^(' + codes[0] + ')'), '');
+    return digits(number).replace(/^1(?=\d{10}$)/, '');
   }
+/*FI*/
+/*IF:intl*/
+  // (Country codes are prefix-free: one of the site's matches at most.)
+  function national(number) {
+    return digits(number).replace(RegExp('^(' + config.f[0] + ')'), '');
+  }
+/*FI*/
 
   // text with each number swapped digit for digit (after its country code and trunk
   // prefix, which stay as written), so that every occurrence keeps its own format; but
   // never one inside a longer string of digits. A number of another length takes its own
   // display, international where the page wrote a country code, else national; in a
   // tel: link, its E.164. (A + before the number is kept in before.)
-  function swapNumbers(text, tel) {
-    return text.replace(matcher, function (match, before, code, number, shown, next) {
+  function swapNumbers(text) {
+    return text.replace(matcher, function (match, before, /*IF:intl*/code, /*FI*/number) {
 /*IF:vanity*/
       // A vanity text shows the display of the number leased for its business number;
       // after a digit (a country code, a trunk prefix), it is not the text.
-      if (config.v[number]) return /\d/.test(before = match.slice(0, -number.length)) ? match : before + (showFor[config.v[number]].display || number);
+      if (config.v[number]) return /\d/.test(before = match.slice(0, -number.length)) ? match : before + (config.d[config.v[number]] || number);
 /*FI*/
-      shown = digitsFor[digits(number)];
-      next = 0;
+/*IF:nanp*/
+      var shown = digitsFor[national(number)].slice(-digits(number).length),
+        next = 0;
+      return before + number.replace(/\d/g, function () {
+        return shown[next++];
+      });
+/*FI*/
 /*IF:intl*/
-      if (shown.pop) return before + shown[tel ? 2 : code ? 1 : 0].slice(before == '+');
-/*FI*/
+      var shown = digitsFor[digits(number)],
+        next = 0;
+      if (shown.pop) return before + shown[/^tel:/.test(text) ? 2 : code ? 1 : 0].slice(before == '+');
       return match.slice(0, -number.length) + number.replace(/\d/g, function () {
         return shown[next++];
       });
+/*FI*/
     });
   }
 
@@ -107,7 +124,7 @@
     var walker = d.createTreeWalker(root, 4),
       run = [],
       runText = '',
-      node, runBlock, parent, block;
+      node, runBlock, block;
     // A run of adjacent text nodes in one block is swapped as one string, then each node
     // gets its own slice back (a swap digit for digit keeps the length; else each node is
     // swapped on its own). Most runs hold no number and cost one search; only a run with
@@ -131,25 +148,20 @@
       runText = '';
     }
     while (node = walker.nextNode()) {
-      // A run is the text of one block: the nearest ancestor that is not inline. Looked
-      // for only when the parent changes, and only up to the run's own block (the pass
-      // over a 5,000-node page took 9 ms with closest(), most of it in closest()).
-      if (parent != (parent = node.parentNode)) {
-        for (block = parent; block != runBlock && INLINE.test(block.tagName);) block = block.parentNode;
-        if (block != runBlock) {
-          flush();
-          runBlock = block;
-        }
-      }
+      // A run is the text of one block: the nearest ancestor that is not inline. (The
+      // pass over a 5,000-node page took 9 ms with closest(), most of it in closest().)
+      block = node;
+      while (INLINE.test((block = block.parentNode).tagName));
+      runBlock != (runBlock = block) && flush();
       run.push(node);
       runText += node.data;
     }
     flush();
     // (href^=tel is wide, "telegram.html" too: the test below keeps only tel: links.)
     mark || ATTRIBUTES.forEach(function (attribute, other) {
-      root.querySelectorAll('[' + attribute + ']').forEach(function (element, value, swapped) {
+      root.querySelectorAll('[' + attribute + ']').forEach(function (element, value) {
         value = element.getAttribute(attribute);
-        (other || /^tel:/.test(value)) && (swapped = swapNumbers(value, !other)) != value && !element.closest(NO_SWAP) && element.setAttribute(attribute, swapped);
+        (other || /^tel:/.test(value)) && swapNumbers(value) != value && !element.closest(NO_SWAP) && element.setAttribute(attribute, swapNumbers(value));
       });
     });
   }
@@ -184,19 +196,32 @@
   // with separators between them and no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
+/*IF:intl*/
       // A number of another length needs its displays (an answer stored by an older
       // snippet has none).
       shown = numbers && numbers[business];
-      showFor[business] = shown = shown && (/*IF:intl*/shown.international || /*FI*/digits(shown.e164).length == digits(business).length) ? shown : {e164: business};
-      businessFor[shown.e164] = business;
+      shown && shown.international && (displays[shown.e164] = shown);
+/*FI*/
+      // Only digits are ever copied from shown, and only as many as business has.
+      shown = numbers && numbers[business] && numbers[business].e164;
+      showFor[business] = shown = /*IF:intl*/shown && displays[shown] || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
+      businessFor[shown] = business;
+/*IF:vanity*/
+      (config.d = config.d || {})[business] = shown != business && numbers[business].display;
+/*FI*/
     });
     digitsFor = {};
-    matcher = new RegExp('(^|\\D)(?:(?:00)?(' + codes[0] + ')' + SEPARATOR + ')?(?:(?:' + codes[1] + ')' + SEPARATOR + ')?(' + Object.keys(businessFor).map(function (number, shown, wanted) {
+    matcher = new RegExp('(^|\\D)(' + /*IF:intl*/'?:(?:00)?(' + config.f[0] + ')' + SEPARATOR + ')?(?:' + config.f[1] + ')?' + SEPARATOR + '(' + /*FI*/Object.keys(businessFor).map(function (number/*IF:intl*/, shown, wanted/*FI*/) {
+/*IF:nanp*/
+      digitsFor[national(number)] = digits(showFor[businessFor[number]]);
+      return '(?:1' + SEPARATOR + ')?' + national(number).split('').join(SEPARATOR);
+/*FI*/
+/*IF:intl*/
       shown = showFor[businessFor[number]];
-      wanted = national(shown.e164);
-      // Only digits are ever copied from shown, and only as many as number has.
-      digitsFor[number = national(number)] = /*IF:intl*/wanted.length != number.length ? [shown.display, shown.international, shown.e164] : /*FI*/wanted;
+      wanted = national(shown);
+      digitsFor[number = national(number)] = wanted.length != number.length ? [displays[shown].display, displays[shown].international, shown] : wanted;
       return number.split('').join(SEPARATOR);
+/*FI*/
     })/*IF:vanity*/.concat(Object.keys(config.v).map(function (text) {
       // (the whole text only: no letter or digit right after it)
       return text.replace(/\W/g, '\\$&') + '(?!\\w)';
@@ -211,7 +236,7 @@
   function save(answer) {
     var value = answer ? encodeURIComponent(JSON.stringify(answer)) : '';
     try {
-      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/' /*IF:subdomains*/ + cookieDomain /*FI*/ + ';max-age=' + (answer ? answer.ttl : 0);
+      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/;max-age=' + (answer ? answer.ttl : 0) /*IF:subdomains*/ + cookieDomain /*FI*/;
       else sessionStorage[answer ? 'setItem' : 'removeItem'](storageKey, value);
     } catch (error) {}
   }
@@ -246,7 +271,7 @@
   }
 
   function page(body) {
-    if (session) post('/' + session + '/pageviews', body || {});
+    session && post('/' + session + '/pageviews', body || {});
   }
 
   // Start a visit: the server leases numbers unless the visitor is not to be tracked
