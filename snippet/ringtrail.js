@@ -47,10 +47,6 @@
     digitsFor, matcher, ds, debug, apiBase, useCookie, refused, session, started,
     storedAnswer, observer, swapTimer, channel, current;
 
-/*IF:intl*/
-  // An answer's numbers, by E.164: each with its displays.
-  var displays = {};
-/*FI*/
 /*IF:subdomains*/
   var cookieDomain = '';
 /*FI*/
@@ -196,15 +192,11 @@
   // with separators between them and no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
-/*IF:intl*/
-      // A number of another length needs its displays (an answer stored by an older
+      // Only digits are ever copied from shown, and only as many as business has; a
+      // number of another length needs its displays (an answer stored by an older
       // snippet has none).
-      shown = numbers && numbers[business];
-      shown && shown.international && (displays[shown.e164] = shown);
-/*FI*/
-      // Only digits are ever copied from shown, and only as many as business has.
       shown = numbers && numbers[business] && numbers[business].e164;
-      showFor[business] = shown = /*IF:intl*/shown && displays[shown] || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
+      showFor[business] = shown = /*IF:intl*/shown && numbers[business].international || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
       businessFor[shown] = business;
 /*IF:vanity*/
       (config.d = config.d || {})[business] = shown != business && numbers[business].display;
@@ -217,9 +209,10 @@
       return '(?:1' + SEPARATOR + ')?' + national(number).split('').join(SEPARATOR);
 /*FI*/
 /*IF:intl*/
-      shown = showFor[businessFor[number]];
-      wanted = national(shown);
-      digitsFor[number = national(number)] = wanted.length != number.length ? [displays[shown].display, displays[shown].international, shown] : wanted;
+      // (A number of another length is what the answer, numbers, gave.)
+      shown = numbers && numbers[businessFor[number]];
+      wanted = national(showFor[businessFor[number]]);
+      digitsFor[number = national(number)] = wanted.length != number.length ? [shown.display, shown.international, shown.e164] : wanted;
       return number.split('').join(SEPARATOR);
 /*FI*/
     })/*IF:vanity*/.concat(Object.keys(config.v).map(function (text) {
