@@ -25,7 +25,7 @@
     // Attributes swapped like text (href: tel: links only).
     ATTRIBUTES = ['href', 'title', 'aria-label', 'aria-description'],
     // The tags of inline elements: a number split across them is still one number.
-    INLINE = /^([ABI]|EM|SPAN|STRONG|SMALL)$/,
+    INLINE = /^([ABI]|EM|S(PAN|TRONG|MALL))$/,
     // What may separate the digits of a phone number: up to four of spaces (no-break
     // too), . / ( ) and every dash, U+2010 to U+2015 and U+2212: "(714) - 225 - 1326".
     SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,4}',
@@ -72,8 +72,9 @@
 
   // National digits: a number's digits after its country code.
 /*IF:nanp*/
+  // (North America: the last ten.)
   function national(number) {
-    return digits(number).replace(/^1(?=\d{10}$)/, '');
+    return digits(number).slice(-10);
   }
 /*FI*/
 /*IF:intl*/
@@ -341,7 +342,7 @@
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
     // made before the snippet loaded wait in ringtrail.q (the queue stub).
     var api = w.ringtrail = safe(function (command, value) {
-      if (command == 'swap') swap();
+      command == 'swap' && swap();
       if (command == 'consent') {
         refused = !value;
         started && !(value && session) && restart();
@@ -357,7 +358,7 @@
     // seen within half a second: looking costs less than wrapping the History API, and
     // the page has set its title by then. (The MutationObserver swaps the new content.)
     setInterval(safe(function () {
-      if (lastHref != (lastHref = location.href)) page();
+      lastHref != (lastHref = location.href) && page();
     }), 500);
     // Activity keeps the lease alive; a click or a key press is also intent. A page
     // restored from the back/forward cache (a pageshow, persisted) re-checks its lease
@@ -369,7 +370,7 @@
       }), 1); // 1: capture, so a page that stops propagation hides nothing
     });
     setInterval(safe(function () {
-      if (active && !d.hidden) page({heartbeat: 1}); // 1 or true: the server takes either
+      active && !d.hidden && page({heartbeat: 1}); // 1 or true: the server takes either
       active = 0;
     }), 6e4);
     // On-intent leasing: wait until a number is on screen, or the visitor does something.
