@@ -232,3 +232,26 @@ def test_optional_blocks_are_served_only_to_sites_that_need_them():
     for size in range(1, len(names) + 1):
         for chosen in combinations(names, size):
             assert len(template(frozenset(chosen))) > len(plain)
+
+
+@pytest.mark.parametrize(
+    ("number", "code", "trunk"),
+    [
+        ("+442079460018", "44", "0"),  # 020 7946 0018
+        ("+14155550100", "1", ""),  # (415) 555-0100
+        ("+525512345678", "52", ""),  # 55 1234 5678: no trunk prefix written
+        ("+390212345678", "39", ""),  # 02 1234 5678: Italy's 0 belongs to the number
+        ("+3612345678", "36", "06"),  # (06 1) 234 5678
+        ("+74951234567", "7", "8"),  # 8 (495) 123-45-67
+    ],
+)
+def test_country_code_and_trunk_prefix_as_the_country_writes_its_numbers(number, code, trunk):
+    from ringtrail import phones
+
+    assert phones.country_code_and_trunk(number) == (code, trunk)
+
+
+def test_an_international_site_bakes_its_country_codes_and_trunk_prefixes_once_each():
+    numbers = ("+14155550100", "+442079460018", "+442079460999", "+493012345678", "+525512345678")
+    assert snippet.country_codes(numbers) == ["1|44|49|52", "0"]
+    assert snippet.country_codes(("+525512345678",)) == ["52", ""]
