@@ -46,28 +46,30 @@ def baked(client, key: str) -> dict:
 
 # -- numbers of any country ----------------------------------------------------------------
 
+# typed, E.164, and what the snippet gets: the country codes of the site's numbers (the
+# business number's +1 first) and the trunk prefixes they are written with.
 COUNTRIES = {
-    "uk": ("+44 20 7946 0018", "+442079460018", ["020 7946 0018", "+44 20 7946 0018"]),
-    "ireland": ("+353 1 234 5678", "+35312345678", ["(01) 234 5678", "+353 1 234 5678"]),
-    "germany": ("+49 30 12345678", "+493012345678", ["030 12345678", "+49 30 12345678"]),
-    "france": ("+33 1 23 45 67 89", "+33123456789", ["01 23 45 67 89", "+33 1 23 45 67 89"]),
-    "australia": ("+61 2 1234 5678", "+61212345678", ["(02) 1234 5678", "+61 2 1234 5678"]),
-    "mexico": ("+52 55 1234 5678", "+525512345678", ["55 1234 5678", "+52 55 1234 5678"]),
+    "uk": ("+44 20 7946 0018", "+442079460018", ["1|44", "0"]),
+    "ireland": ("+353 1 234 5678", "+35312345678", ["1|353", "0"]),
+    "germany": ("+49 30 12345678", "+493012345678", ["1|49", "0"]),
+    "france": ("+33 1 23 45 67 89", "+33123456789", ["1|33", "0"]),
+    "australia": ("+61 2 1234 5678", "+61212345678", ["1|61", "0"]),
+    "mexico": ("+52 55 1234 5678", "+525512345678", ["1|52", ""]),  # 55 1234 5678
 }
 
 
 @pytest.mark.parametrize("country", sorted(COUNTRIES))
-def test_a_pool_of_any_country_is_accepted_and_baked_with_its_displays(
+def test_a_pool_of_any_country_is_accepted_and_baked_with_its_country_code(
     app, api, client, tenant, country
 ):
-    typed, e164, displays = COUNTRIES[country]
+    typed, e164, codes = COUNTRIES[country]
     res = api("POST", "/pools", {"site_id": tenant.site.id, "business_number": typed})
     assert res.status_code == 201, res.get_json()
     assert res.get_json()["business_number"] == e164
     settings = baked(client, tenant.site_key)
     assert settings["n"] == [BUSINESS, e164]
-    # Each business number's national and international display, nothing else.
-    assert settings["f"] == {BUSINESS: ["(415) 555-0100", "+1 415-555-0100"], e164: displays}
+    # Country codes and trunk prefixes only: a tracking number's displays come with its lease.
+    assert settings["f"] == codes
     with app.app_context():
         assert snippet.features(site_for_key(tenant.site_key)) == {"intl"}
 
