@@ -265,7 +265,7 @@
   }
 
   function page(body) {
-    session && post('/' + session + '/pageviews', body || {});
+    if (session) post('/' + session + '/pageviews', body || {});
   }
 
   // Start a visit: the server leases numbers unless the visitor is not to be tracked
@@ -342,7 +342,7 @@
     // The JavaScript API: ringtrail('swap'), ringtrail('consent', true|false). Calls
     // made before the snippet loaded wait in ringtrail.q (the queue stub).
     var api = w.ringtrail = safe(function (command, value) {
-      command == 'swap' && swap();
+      if (command == 'swap') swap();
       if (command == 'consent') {
         refused = !value;
         started && !(value && session) && restart();
@@ -358,7 +358,7 @@
     // seen within half a second: looking costs less than wrapping the History API, and
     // the page has set its title by then. (The MutationObserver swaps the new content.)
     setInterval(safe(function () {
-      lastHref != (lastHref = location.href) && page();
+      if (lastHref != (lastHref = location.href)) page();
     }), 500);
     // Activity keeps the lease alive; a click or a key press is also intent. A page
     // restored from the back/forward cache (a pageshow, persisted) re-checks its lease
@@ -370,7 +370,7 @@
       }), 1); // 1: capture, so a page that stops propagation hides nothing
     });
     setInterval(safe(function () {
-      active && !d.hidden && page({heartbeat: 1}); // 1 or true: the server takes either
+      if (active && !d.hidden) page({heartbeat: 1}); // 1 or true: the server takes either
       active = 0;
     }), 6e4);
     // On-intent leasing: wait until a number is on screen, or the visitor does something.
