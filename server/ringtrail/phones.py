@@ -243,10 +243,17 @@ def is_north_american(e164: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def displays(e164: str) -> tuple[str, str]:
-    """A number's national display (with its trunk prefix: 020 7946 0018) and its
-    international one (+44 20 7946 0018), as its country writes them."""
-    return national(e164), international_display(e164)
+def country_code_and_trunk(e164: str) -> tuple[str, str]:
+    """A number's country code and the trunk prefix its national display writes before
+    the digits that follow the country code: ("44", "0") for +44 20 7946 0018, written
+    020 7946 0018; ("1", "") for North America, ("52", "") for Mexico."""
+    try:
+        code = str(phonenumbers.parse(e164, None).country_code)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    rest = e164.lstrip("+")[len(code) :]
+    written = re.sub(r"\D", "", national(e164))
+    return code, written[: -len(rest)] if rest and written.endswith(rest) else ""
 
 
 def international_display(e164: str) -> str:

@@ -166,4 +166,18 @@ def test_a_tracking_number_of_another_length_shows_its_own_display(live):
     want = [national, national, international, international, international]
     assert_swapped(live.driver, {f"#v{i}": f"Phone: {w}." for i, w in enumerate(want)})
     assert_swapped(live.driver, {"#call": "Call 030 1234567"})
+    # A tel: link dials, so it takes the tracking number in E.164, not its display.
+    assert_swapped(live.driver, {"#call": f"tel:{tracking}"}, attr="href")
+    assert_no_page_errors(live)
+
+
+def test_a_tel_link_written_nationally_takes_the_e164_of_another_length(live):
+    """href="tel:030 12345678" (a national href) of a number of another length dials the
+    tracking number: tel:+49301234567."""
+    business, tracking = "+493012345678", "+49301234567"
+    open_country(live, business, [tracking], ["030 12345678"])
+    live.app.config["RT_PAGE"]["tel"] = "030 12345678"
+    live.open("country")
+    assert_swapped(live.driver, {"#call": f"tel:{tracking}"}, attr="href")
+    assert_swapped(live.driver, {"#v0": "Phone: 030 1234567."})
     assert_no_page_errors(live)

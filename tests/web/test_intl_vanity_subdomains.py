@@ -5,6 +5,7 @@ subdomains (CORS, AMP, the cookie's domain)."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,6 +13,7 @@ from ringtrail.storage.models import Site, TrackingNumber
 from ringtrail.tracking import snippet
 from ringtrail.tracking.directory import site_for_key
 from ringtrail.tracking.domains import registrable_domain
+from ringtrail.tracking.visits import VisitKeys, decode
 from tests.helpers import BUSINESS, HUMAN_UA, bearer, make_site, new_key
 
 CONFIG = "RINGTRAIL_CONFIG"
@@ -44,28 +46,30 @@ def baked(client, key: str) -> dict:
 
 # -- numbers of any country ----------------------------------------------------------------
 
+# typed, E.164, and what the snippet gets: the country codes of the site's numbers (the
+# business number's +1 first) and the trunk prefixes they are written with.
 COUNTRIES = {
-    "uk": ("+44 20 7946 0018", "+442079460018", ["020 7946 0018", "+44 20 7946 0018"]),
-    "ireland": ("+353 1 234 5678", "+35312345678", ["(01) 234 5678", "+353 1 234 5678"]),
-    "germany": ("+49 30 12345678", "+493012345678", ["030 12345678", "+49 30 12345678"]),
-    "france": ("+33 1 23 45 67 89", "+33123456789", ["01 23 45 67 89", "+33 1 23 45 67 89"]),
-    "australia": ("+61 2 1234 5678", "+61212345678", ["(02) 1234 5678", "+61 2 1234 5678"]),
-    "mexico": ("+52 55 1234 5678", "+525512345678", ["55 1234 5678", "+52 55 1234 5678"]),
+    "uk": ("+44 20 7946 0018", "+442079460018", ["1|44", "0"]),
+    "ireland": ("+353 1 234 5678", "+35312345678", ["1|353", "0"]),
+    "germany": ("+49 30 12345678", "+493012345678", ["1|49", "0"]),
+    "france": ("+33 1 23 45 67 89", "+33123456789", ["1|33", "0"]),
+    "australia": ("+61 2 1234 5678", "+61212345678", ["1|61", "0"]),
+    "mexico": ("+52 55 1234 5678", "+525512345678", ["1|52", ""]),  # 55 1234 5678
 }
 
 
 @pytest.mark.parametrize("country", sorted(COUNTRIES))
-def test_a_pool_of_any_country_is_accepted_and_baked_with_its_displays(
+def test_a_pool_of_any_country_is_accepted_and_baked_with_its_country_code(
     app, api, client, tenant, country
 ):
-    typed, e164, displays = COUNTRIES[country]
+    typed, e164, codes = COUNTRIES[country]
     res = api("POST", "/pools", {"site_id": tenant.site.id, "business_number": typed})
     assert res.status_code == 201, res.get_json()
     assert res.get_json()["business_number"] == e164
     settings = baked(client, tenant.site_key)
     assert settings["n"] == [BUSINESS, e164]
-    # Each business number's national and international display, nothing else.
-    assert settings["f"] == {BUSINESS: ["(415) 555-0100", "+1 415-555-0100"], e164: displays}
+    # Country codes and trunk prefixes only: a tracking number's displays come with its lease.
+    assert settings["f"] == codes
     with app.app_context():
         assert snippet.features(site_for_key(tenant.site_key)) == {"intl"}
 
@@ -221,3 +225,39 @@ def test_the_preflight_grants_a_subdomain_only_with_the_option(client, db, tenan
     db.get(Site, tenant.site.id).share_subdomains = True
     db.commit()
     assert preflight() == "https://shop.example.co.uk"
+
+
+@pytest.mark.parametrize(
+    ("referrer", "internal"),
+    [
+        ("https://blog.example.co.uk/post", True),  # a sibling subdomain
+        ("https://shop.example.co.uk/cart", True),
+        ("https://blog.other.co.uk/post", False),  # another registrable domain
+        ("https://example.co.uk.evil.test/", False),
+    ],
+)
+def test_a_sibling_subdomain_is_an_internal_referrer_with_the_option(
+    client, db, redis_client, tenant, referrer, internal
+):
+    """www.example.co.uk -> shop.example.co.uk is the same visit's walk, not a referral."""
+
+    def source_of(origin: str) -> tuple[str, str]:
+        res = client.post(
+            "/v1/sessions",
+            data=json.dumps({"site": tenant.site_key, "url": origin + "/", "referrer": referrer}),
+            headers={"Origin": origin, "User-Agent": HUMAN_UA},
+            content_type="text/plain",
+        )
+        assert res.status_code == 200, res.get_json()
+        visit = decode(redis_client.get(VisitKeys(res.get_json()["session"]).visit))
+        return visit.source, visit.medium
+
+    # Without the option, every other host is a referral (from the one allowed origin).
+    host = urlsplit(referrer).hostname.removeprefix("www.")
+    assert source_of("https://www.example.co.uk") == (host, "referral")
+    db.get(Site, tenant.site.id).share_subdomains = True
+    db.commit()
+    for origin in ("https://www.example.co.uk", "https://shop.example.co.uk"):
+        source, medium = source_of(origin)
+        assert (medium != "referral") is internal, (origin, source, medium)
+        assert (source == host) is not internal

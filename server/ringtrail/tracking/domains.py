@@ -79,3 +79,16 @@ def host_allowed(site: SiteConfig, host: str | None) -> bool:
     return bool(site.share_subdomains and domain) and any(
         registrable_domain(h) == domain for h in site.hosts
     )
+
+
+def internal_hosts(site: SiteConfig, referrer: str) -> tuple[str, ...]:
+    """The hosts from which ``referrer`` is internal to the site: its own, and the
+    referrer's host itself when the site shares the visit across its subdomains and that
+    host is one of them (``blog.example.co.uk`` for ``www.example.co.uk``)."""
+    try:
+        host = urlsplit(referrer).hostname
+    except ValueError:
+        host = None
+    if host and site.share_subdomains and host_allowed(site, host):
+        return (*site.hosts, host)
+    return site.hosts

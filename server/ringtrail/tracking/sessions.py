@@ -34,6 +34,7 @@ from ringtrail.hashing import keyed_hash
 from ringtrail.phones import international_display, national
 from ringtrail.tracking.devices import classify_agent
 from ringtrail.tracking.directory import PoolConfig, SiteConfig
+from ringtrail.tracking.domains import internal_hosts
 from ringtrail.tracking.pool import LeaseRequest, PoolStore, get_pools
 from ringtrail.tracking.poolsync import get_syncer
 from ringtrail.tracking.sources import Source, classify
@@ -233,7 +234,7 @@ def start_visit(
         max_chars=int(setting("UA_MAX_CHARS")),
         headless_is_bot=bool(setting("HEADLESS_IS_BOT")),
     )
-    src = classify(url, referrer, site.hosts)
+    src = classify(url, referrer, internal_hosts(site, referrer))
     ttl = session_ttl(site, int(setting("SESSION_TTL_SLACK")))
     now = time.time()
     untracked = {"session": None, "numbers": source_numbers(site, src.source, src.medium)}

@@ -94,19 +94,31 @@ def business_numbers(site: SiteConfig) -> list[str]:
 def site_settings(site: SiteConfig, api: str) -> dict[str, object]:
     """What the snippet needs to know about a site; baked in, so no request is needed.
 
-    A site with a number outside North America also gets ``f``: each business number's
-    national and international displays, from which the snippet reads the number's digit
-    forms (national with its trunk prefix, international, and "+44 (0)20" alike).
+    A site with a number outside North America also gets ``f``: the country codes and
+    the trunk prefixes of the numbers it can show, each as regular-expression
+    alternatives (``["1|44|49", "0"]``), from which the snippet matches every way a number
+    is written (national with its trunk prefix, international after + or 00, and
+    "+44 (0)20" alike); the displays of a tracking number come with its lease.
     """
     numbers = business_numbers(site)
     settings: dict[str, object] = {"k": site.key, "n": numbers, "a": api.rstrip("/")}
     if "intl" in features(site):
-        settings["f"] = {number: list(phones.displays(number)) for number in numbers}
+        settings["f"] = country_codes(shown_numbers(site))
     if vanity := vanity_texts(site):
         settings["v"] = vanity
     if domains := cookie_domains(site):
         settings["c"] = domains
     return settings
+
+
+@lru_cache(maxsize=1024)
+def country_codes(numbers: tuple[str, ...]) -> list[str]:
+    """The country codes and the trunk prefixes of ``numbers``, each list as alternatives
+    of a regular expression (digits only, so nothing needs escaping)."""
+    pairs = [phones.country_code_and_trunk(number) for number in numbers]
+    codes = dict.fromkeys(code for code, _ in pairs if code)
+    trunks = dict.fromkeys(trunk for _, trunk in pairs if trunk)
+    return ["|".join(codes), "|".join(trunks)]
 
 
 def vanity_texts(site: SiteConfig) -> dict[str, str]:
