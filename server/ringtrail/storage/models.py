@@ -592,3 +592,32 @@ class AppliedEvent(Base):
 
 
 CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller)
+
+
+class OutboundMessage(Base):
+    """One message in the durable outbox (outbound/messages.py): an e-mail or a Slack
+    post, written in the transaction of whatever asked for it and sent later by a job.
+
+    ``status``: "queued" (waiting for ``next_attempt_at``), "sent", "failed" (refused for
+    good: a bad address, a Slack URL that no longer exists) or "expired" (still unsent
+    after ``outbound.messages.MAX_AGE``). ``dedupe_key`` (optional, unique) lets a job
+    that runs twice write the message once. ``slack_url`` is sealed (ringtrail.crypto).
+    """
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # "email" | "slack"
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    slack_url: Mapped[str | None] = mapped_column(String(1024))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
