@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringtrail.crypto import is_sealed, reseal
-from ringtrail.storage.models import Agency, OutboundMessage, User
+from ringtrail.storage.models import Agency, ClientNotifications, OutboundMessage, User
 
 # (model, column) of every secret stored sealed.
 SEALED = (
@@ -24,6 +24,7 @@ SEALED = (
     (Agency, "twilio_api_key_secret"),
     (User, "two_factor_secret"),
     (OutboundMessage, "slack_url"),
+    (ClientNotifications, "slack_webhook_url"),
 )
 
 
