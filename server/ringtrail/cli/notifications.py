@@ -41,7 +41,7 @@ def _user(who: str) -> User:
     if user is None and who.isdigit():
         user = db.get(User, int(who))
     if user is None:
-        raise Refused(f"no user {who!r} (give an e-mail address or an id)", 4)
+        raise Refused(f"no user {who!r} (give an e-mail address or an id)", 3)
     return user
 
 
