@@ -138,7 +138,7 @@ def content(db: Session, call: Call, client: Client, reasons: list[str]) -> tupl
     body = "\n".join(f"{(line.label + ':').ljust(width)} {line.text}" for line in lines)
     footer = (
         "\n\nYou are told because of your notification settings for this client; change "
-        f"them at {_url('/dashboard/settings/notifications')}.\n"
+        f"them at {_url('/dashboard/notifications')}.\n"
     )
     return subject, f"{title} for {client.name}\n\n{body}{footer}"
 
