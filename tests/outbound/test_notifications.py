@@ -216,3 +216,44 @@ def test_another_agencys_user_is_never_told_about_the_client(app, db, site, smtp
     complete(db, completed_call(db, site))
     messages.send_due(db, later())
     assert smtp.inbox == []
+
+
+@pytest.mark.postgres
+def test_a_notification_goes_with_its_call(app, db, site, smtp):
+    """Retention and erasure delete calls through ``delete_calls``: the messages about a
+    call (which may name its caller) go with it, sent or not."""
+    from ringtrail.privacy.retention import delete_calls
+
+    app.config["SMTP_URL"] = smtp.url
+    user = make_user(db, site, "agency_admin")
+    opt_in(db, user, site.client, new_calls=True)
+    kept, gone = completed_call(db, site), completed_call(db, site, caller="+13105550199")
+    complete(db, kept)
+    complete(db, gone)
+    messages.send_due(db, later())
+    assert len(smtp.inbox) == 2
+    delete_calls(db, [gone.id])
+    db.commit()
+    left = db.scalars(select(OutboundMessage)).all()
+    assert [m.call_id for m in left] == [kept.id]
+
+
+def test_sent_messages_are_forgotten_after_thirty_days(app, db, smtp):
+    app.config["SMTP_URL"] = smtp.url
+    messages.queue_email(db, ["a@example.com"], "Old", "body")
+    db.commit()
+    messages.send_due(db, later())
+    messages.queue_email(db, ["a@example.com"], "Waiting", "body")  # queued: kept
+    db.commit()
+    assert messages.forget_done(db, later() + timedelta(days=29)) == 0
+    assert messages.forget_done(db, later() + timedelta(days=31)) == 1
+    assert [m.subject for m in db.scalars(select(OutboundMessage))] == ["Waiting"]
+
+
+def test_a_call_nobody_asked_about_writes_nothing(app, db, site):
+    make_user(db, site, "agency_admin")
+    call = completed_call(db, site, answered=False)
+    complete(db, call)
+    outcomes.apply(db, call, {"lead_status": "qualified"}, cli_principal())
+    db.commit()
+    assert db.scalars(select(OutboundMessage)).all() == []

@@ -25,6 +25,9 @@ E-mail goes through ``RINGTRAIL_SMTP_URL``:
 Slack goes through an incoming-webhook URL (``POST {"text": ...}``); the URL is a secret
 and is stored sealed (``ringtrail.crypto``), in the message row as in the settings.
 
+Sent, failed and expired messages are deleted after :data:`KEEP_DONE` (30 days); a
+notification about a call goes with the call (retention and erasure delete it).
+
 Sending is at least once: a worker killed between the send and the commit that records
 it sends that message again after :data:`CLAIM` (a duplicate e-mail, never a lost one).
 """
@@ -43,7 +46,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,6 +68,7 @@ FIRST_BACKOFF = 60  # seconds before the second attempt; doubles each time
 MAX_BACKOFF = 3600
 CLAIM = timedelta(minutes=15)  # a claimed message is tried again after this if unrecorded
 BATCH = 50  # messages per claim; a job loops until nothing is due
+KEEP_DONE = timedelta(days=30)  # sent, failed and expired messages are kept this long
 JOB = "ringtrail.outbound.messages.send_job"
 MAIL_OFF = "e-mail is off: RINGTRAIL_SMTP_URL is not set"
 
@@ -85,10 +89,12 @@ def queue_email(
     agency_id: int | None = None,
     client_id: int | None = None,
     key: str | None = None,
+    call_id: int | None = None,
 ) -> OutboundMessage | None:
     """Queue one plain-text e-mail to ``to`` in the caller's transaction (it is sent once
     that commits). ``key``, when given, makes it once-only: a second message with the same
-    key is not written (returns None). Returns the message row."""
+    key is not written (returns None). ``call_id`` names the call it is about: the
+    message goes when the call does (retention, erasure). Returns the message row."""
     recipients = sorted({a.strip() for a in to if a and a.strip()})
     if not recipients:
         return None
@@ -102,6 +108,7 @@ def queue_email(
             agency_id=agency_id,
             client_id=client_id,
             dedupe_key=key,
+            call_id=call_id,
         ),
     )
 
@@ -115,6 +122,7 @@ def queue_slack(
     client_id: int | None = None,
     key: str | None = None,
     sealed: bool = False,
+    call_id: int | None = None,
 ) -> OutboundMessage | None:
     """Queue one Slack post of ``text`` to an incoming-webhook URL, in the caller's
     transaction. ``webhook_url`` is in clear, or already sealed when ``sealed`` (as a
@@ -133,6 +141,7 @@ def queue_slack(
             agency_id=agency_id,
             client_id=client_id,
             dedupe_key=key,
+            call_id=call_id,
         ),
     )
 
@@ -429,13 +438,29 @@ def _send_one(message: OutboundMessage, mailer: _Mailer | None, timeout: float, 
     return "sent"
 
 
+def forget_done(db: Session, now: datetime | None = None) -> int:
+    """Delete messages sent, failed or expired more than :data:`KEEP_DONE` ago (what they
+    said is no longer needed); returns how many went. Commits."""
+    cut = _now(now) - KEEP_DONE
+    gone = db.execute(
+        delete(OutboundMessage)
+        .where(OutboundMessage.status != QUEUED, OutboundMessage.created_at < cut)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.commit()
+    return gone or 0
+
+
 def send_job() -> dict[str, int]:
-    """The RQ job enqueued after a commit that queued messages (and the periodic sweep)."""
+    """The RQ job enqueued after a commit that queued messages (and the periodic sweep,
+    which also forgets old messages)."""
     from ringtrail.storage.sql import get_db
 
     db = get_db()
     try:
-        return send_due(db)
+        counts = send_due(db)
+        forget_done(db)
+        return counts
     finally:
         db.close()
 

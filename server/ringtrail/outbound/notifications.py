@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 COMPLETED = "completed"
 QUALIFIED = "qualified"
+COMPLETED_REASONS = ("new_calls", "missed_calls", "first_time_callers")
 HEADLINES = {
     "missed_calls": "Missed call",
     "first_time_callers": "First-time caller",
@@ -56,15 +57,19 @@ def on_call(db: Session, call: Call, kind: str, details: dict[str, Any]) -> None
     if call.client_id is None or call.blocked:
         return
     if kind == hooks.COMPLETED:
-        reasons = ["new_calls"]
-        if not call.answered:
-            reasons.append("missed_calls")
-        if facts_of(db, call).first_time_caller:
+        wanted = preferences.wanted_by_anyone(db, call.client_id, COMPLETED_REASONS)
+        reasons = [r for r in ("new_calls", "missed_calls") if r in wanted]
+        if "missed_calls" in reasons and call.answered:
+            reasons.remove("missed_calls")
+        # The first-time check costs a query: only when someone asked for it.
+        if "first_time_callers" in wanted and facts_of(db, call).first_time_caller:
             reasons.append("first_time_callers")
-        notify(db, call, COMPLETED, reasons)
+        if reasons:
+            notify(db, call, COMPLETED, reasons)
     elif kind == hooks.UPDATED and details.get("what") == "outcome":
         change = (details.get("changes") or {}).get("lead_status")
-        if change and change[-1] == "qualified":
+        qualified = bool(change) and change[-1] == "qualified"
+        if qualified and preferences.wanted_by_anyone(db, call.client_id, ("qualified_leads",)):
             notify(db, call, QUALIFIED, ["qualified_leads"])
 
 
@@ -96,6 +101,7 @@ def notify(db: Session, call: Call, kind: str, reasons: list[str]) -> int:
                 agency_id=client.agency_id,
                 client_id=client.id,
                 key=f"notify:{user.id}:{call.id}:{kind}",
+                call_id=call.id,
             )
         )
     url = preferences.slack_url_of(db, client.id) if slack_reasons else None
@@ -110,6 +116,7 @@ def notify(db: Session, call: Call, kind: str, reasons: list[str]) -> int:
                 agency_id=client.agency_id,
                 client_id=client.id,
                 key=f"notify:slack:{client.id}:{call.id}:{kind}",
+                call_id=call.id,
             )
         )
     return written

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ringtrail.accounts import audit
@@ -192,6 +192,18 @@ def slack_url_of(db: Session, client_id: int) -> str | None:
     """The client's Slack URL as stored (sealed), or None."""
     row = db.get(ClientNotifications, client_id)
     return row.slack_webhook_url if row else None
+
+
+def wanted_by_anyone(db: Session, client_id: int, fields: tuple[str, ...]) -> set[str]:
+    """Which of ``fields`` at least one user asked for about the client (one query: most
+    calls of most clients interest nobody, and cost nothing more)."""
+    columns = [getattr(NotificationPreference, name) for name in fields]
+    rows = db.execute(
+        select(*columns).where(
+            NotificationPreference.client_id == client_id, or_(*[c.is_(True) for c in columns])
+        )
+    ).all()
+    return {name for row in rows for name, on in zip(fields, row, strict=True) if on}
 
 
 def listeners_of(

@@ -615,6 +615,9 @@ class OutboundMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     slack_url: Mapped[str | None] = mapped_column(String(1024))
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The call a notification is about (no foreign key: the message may outlive nothing
+    # of the call, so deleting the call deletes it, see privacy/retention.delete_calls).
+    call_id: Mapped[int | None] = mapped_column(Integer, index=True)
     status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,4 +1,5 @@
-"""notification preferences per user and client; each client's Slack URL and summary hour
+"""notification preferences per user and client; each client's Slack URL and summary hour;
+the call an outbound message is about
 
 Revision ID: 0010nb
 Revises: 0010n
@@ -15,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("outbound_messages") as batch:
+        batch.add_column(sa.Column("call_id", sa.Integer(), nullable=True))
+        batch.create_index("ix_outbound_messages_call_id", ["call_id"])
     op.create_table(
         "notification_preferences",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -59,3 +63,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("client_notifications")
     op.drop_table("notification_preferences")
+    with op.batch_alter_table("outbound_messages") as batch:
+        batch.drop_index("ix_outbound_messages_call_id")
+        batch.drop_column("call_id")
