@@ -257,3 +257,41 @@ def test_a_call_nobody_asked_about_writes_nothing(app, db, site):
     outcomes.apply(db, call, {"lead_status": "qualified"}, cli_principal())
     db.commit()
     assert db.scalars(select(OutboundMessage)).all() == []
+
+
+@pytest.mark.postgres
+def test_a_notification_that_fails_in_sql_never_costs_the_call_its_change(
+    app, db, site, monkeypatch
+):
+    """A failed statement aborts a PostgreSQL transaction: the listener's savepoint keeps
+    the call's own change (its rules ran) committable."""
+    from sqlalchemy import text
+
+    from ringtrail.outbound import notifications
+
+    user = make_user(db, site, "agency_admin")
+    opt_in(db, user, site.client, new_calls=True)
+
+    def broken(db, call, client, reasons):
+        db.execute(text("SELECT no_such_column FROM no_such_table"))
+
+    monkeypatch.setattr(notifications, "content", broken)
+    call = completed_call(db, site)
+    complete(db, call)
+    db.expire_all()
+    assert db.get(Call, call.id).rules_ran_at is not None
+    assert db.scalars(select(OutboundMessage)).all() == []
+
+
+def test_a_worker_killed_mid_send_leaves_the_message_to_be_sent_again(app, db, smtp):
+    """Claimed, then nothing recorded (the worker died): after the claim runs out, the
+    next sweep sends it (at least once)."""
+    app.config["SMTP_URL"] = smtp.url
+    messages.queue_email(db, ["a@example.com"], "Survives", "body")
+    db.commit()
+    start = later()
+    [claimed] = messages._claim(db, start, True)  # ... and the worker dies here
+    assert claimed.attempts == 1
+    assert messages.send_due(db, start + timedelta(minutes=1))["sent"] == 0
+    assert messages.send_due(db, start + messages.CLAIM)["sent"] == 1
+    assert [m.subject for m in smtp.inbox] == ["Survives"]

@@ -53,9 +53,22 @@ def register() -> None:
 
 
 def on_call(db: Session, call: Call, kind: str, details: dict[str, Any]) -> None:
-    """The hooks listener: writes the messages this change calls for, nothing else."""
+    """The hooks listener: writes the messages this change calls for, nothing else.
+
+    It runs in a savepoint: whatever goes wrong in it (even a failed SQL statement, which
+    on PostgreSQL would abort the whole transaction) is rolled back alone and logged, and
+    the call's own change commits without its notifications.
+    """
     if call.client_id is None or call.blocked:
         return
+    try:
+        with db.begin_nested():
+            _on_call(db, call, kind, details)
+    except Exception:
+        log.exception("notifications: none written for call %s (%s)", call.id, kind)
+
+
+def _on_call(db: Session, call: Call, kind: str, details: dict[str, Any]) -> None:
     if kind == hooks.COMPLETED:
         wanted = preferences.wanted_by_anyone(db, call.client_id, COMPLETED_REASONS)
         reasons = [r for r in ("new_calls", "missed_calls") if r in wanted]
