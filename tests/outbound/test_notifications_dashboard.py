@@ -100,3 +100,16 @@ def test_another_agencys_user_and_client_are_404(app, db, client):
         f"/dashboard/clients/{b.client.id}/notifications",
     ):
         assert client.post(path, data={"new_calls": "1"}).status_code == 404, path
+
+
+def test_the_page_is_reached_from_the_account_and_the_clients_settings(app, db, client):
+    setup = make_site(db, numbers=1)
+    manager = make_user(db, setup, "client_manager", client=setup.client)
+    log_in(client, manager)
+    account = client.get("/dashboard/account").get_data(as_text=True)
+    assert 'href="/dashboard/notifications"' in account
+    settings = client.get(f"/dashboard/settings/clients/{setup.client.id}")
+    assert settings.status_code == 200
+    assert f"/dashboard/notifications#client-notify-{setup.client.id}" in settings.get_data(
+        as_text=True
+    )
