@@ -7,6 +7,7 @@ import dataclasses
 import time
 
 import pytest
+from sqlalchemy import text
 
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.calls import hooks, outcomes
@@ -27,7 +28,7 @@ def heard():
         got.append((call.id, kind, details.get("what")))
 
     def broken(db, call, kind, details):
-        raise RuntimeError("a listener that fails")
+        db.execute(text("SELECT no_such_column FROM calls"))  # aborts a PostgreSQL transaction
 
     hooks.register("test-heard", listener)
     hooks.register("test-broken", broken)
@@ -53,6 +54,7 @@ def voice(setup, sid: str) -> CallEvent:
     return dataclasses.replace(event, clock=time.time())
 
 
+@pytest.mark.postgres
 def test_a_call_is_heard_starting_once_completing_once_and_each_update(app, db, heard):
     setup = make_site(db, numbers=1)
     event = voice(setup, f"CA{time.time_ns()}")

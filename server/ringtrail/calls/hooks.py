@@ -46,14 +46,17 @@ def emit(db: Session, call: Call, kind: str, details: dict[str, Any] | None = No
 
     A job may apply the same change twice (jobs are at-least-once), so a listener keys
     what it writes on the call and the change, and writes it once. A listener that raises
-    is logged and skipped: what follows a call never costs the call its record.
+    is logged and skipped, and what it wrote is rolled back to a savepoint: what follows
+    a call never costs the call its record.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown call change {kind!r}")
-    if call.id is None:
-        db.flush()
+    db.flush()  # the change is written (and its transaction begun) before any savepoint
     for name, listener in list(_listeners.items()):
         try:
-            listener(db, call, kind, dict(details or {}))
+            # A savepoint each: on PostgreSQL a failed statement aborts the whole
+            # transaction, the call's change with it, unless it is rolled back to here.
+            with db.begin_nested():
+                listener(db, call, kind, dict(details or {}))
         except Exception:
             log.exception("hooks: listener %s failed on call %s (%s)", name, call.id, kind)
