@@ -172,7 +172,12 @@ def test_a_session_answer_shows_both_displays_without_a_parse(app, db, monkeypat
         site = snapshot.sites[setup.site_key]
         parses = []
         real = phonenumbers.parse
-        monkeypatch.setattr(phonenumbers, "parse", lambda *a, **k: parses.append(a) or real(*a, **k))
+
+        def parse(*args, **kwargs):
+            parses.append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(phonenumbers, "parse", parse)
         for cache in (phones.national, phones.displays, phones._international):
             cache.cache_clear()  # a hit in a cache would hide a parse
         answers = [

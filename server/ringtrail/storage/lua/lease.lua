@@ -6,8 +6,11 @@
 -- KEYS[4]  leases   HASH  number -> cjson {session: [start, expires, shared, last]}
 --                         (last: the visitor's latest page view or heartbeat)
 -- KEYS[5]  holders  HASH  session -> number
--- KEYS[6]  history  HASH  number -> cjson [[session, start, end, shared, last], ...]
---                         newest first
+-- KEYS[6]  history  HASH  number -> its ended leases, oldest first, as text:
+--                         "COUNT\n" then a line "session start end shared last\n" each
+--                         (last empty when unknown); older versions wrote a cjson array
+--                         [[session, start, end, shared, last], ...], newest first, which
+--                         is read, and rewritten as text, when its number is reclaimed
 -- KEYS[7]  stats    HASH  version, and running totals: leases, exhausted, shared
 -- KEYS[8]  visits   HASH  visit counts of one day, field "source|medium" (expires in 3 days)
 -- KEYS[9]  hours    HASH  load of one day by hour HH (expires in 3 days): new:HH leases,
@@ -87,14 +90,68 @@ local function bump(field, by)
   end
 end
 
+-- A number's history is appended to, never decoded whole: a reclaim costs the same
+-- whether the number served one visit or sixty within the history window. Kept by age
+-- (long enough to judge a call replayed from the spool as of when it happened), with a
+-- count bound as a safety net; the oldest lines go first.
+local HISTORY_CAP = 64
+local cutoff = now - keep_history
+
+local function history_line(session, start, ended, shared, last)
+  local flag = (shared == 1 or shared == true) and '1' or '0'
+  local seen = last and last ~= cjson.null and tostring(last) or ''
+  return session .. ' ' .. tostring(start) .. ' ' .. tostring(ended) .. ' ' .. flag .. ' '
+    .. seen .. '\n'
+end
+
+-- The number's history as (count, lines); an array of older versions becomes lines.
+local function read_history(number)
+  local raw = redis.call('HGET', KEYS[6], number)
+  if not raw then return 0, '' end
+  if string.sub(raw, 1, 1) == '[' then
+    local old, lines = cjson.decode(raw), {}
+    for i = #old, 1, -1 do
+      local e = old[i]
+      lines[#lines + 1] = history_line(e[1], e[2], e[3], e[4], e[5])
+    end
+    return #old, table.concat(lines)
+  end
+  local head = string.find(raw, '\n', 1, true)
+  return tonumber(string.sub(raw, 1, head - 1)), string.sub(raw, head + 1)
+end
+
+-- Add the lines of leases that just ended, drop the oldest while they are too old or
+-- too many, and write it back (or delete it when nothing is left).
+local function write_history(number, ended)
+  local count, lines = read_history(number)
+  if #ended > 0 then
+    count = count + #ended
+    lines = lines .. table.concat(ended)
+  end
+  local from = 1
+  while count > 0 do
+    local last_end = tonumber(string.match(lines, '^%S* %S+ (%S+)', from))
+    if count <= HISTORY_CAP and last_end >= cutoff then break end
+    from = string.find(lines, '\n', from, true) + 1
+    count = count - 1
+  end
+  if count > 0 then
+    redis.call('HSET', KEYS[6], number, count .. '\n' .. string.sub(lines, from))
+  else
+    redis.call('HDEL', KEYS[6], number)
+  end
+end
+
 -- End every expired lease of one number; free the number once none is left.
 local function reclaim(number)
   local leases = decode(redis.call('HGET', KEYS[4], number), {})
-  local history = decode(redis.call('HGET', KEYS[6], number), {})
+  local ended = {}
   local kept, latest, ended_at, live = {}, 0, 0, false
   for holder, lease in pairs(leases) do
     if lease[2] <= now then
-      table.insert(history, 1, {holder, lease[1], lease[2], lease[3], lease[4]})
+      if lease[2] >= cutoff then
+        ended[#ended + 1] = history_line(holder, lease[1], lease[2], lease[3], lease[4])
+      end
       bump('held:' .. hour, math.floor(lease[2] - lease[1]))
       bump('ended:' .. hour, 1)
       if redis.call('HGET', KEYS[5], holder) == number then
@@ -107,17 +164,7 @@ local function reclaim(number)
       if lease[2] > latest then latest = lease[2] end
     end
   end
-  -- History is kept by age (long enough to judge a call replayed from the spool as of
-  -- when it happened), with a count bound as a safety net.
-  local pruned = {}
-  for _, entry in ipairs(history) do
-    if #pruned < 64 and entry[3] >= now - keep_history then table.insert(pruned, entry) end
-  end
-  if #pruned > 0 then
-    redis.call('HSET', KEYS[6], number, cjson.encode(pruned))
-  else
-    redis.call('HDEL', KEYS[6], number)
-  end
+  write_history(number, ended)
   if live then
     redis.call('HSET', KEYS[4], number, cjson.encode(kept))
     redis.call('ZADD', KEYS[3], latest, number)
