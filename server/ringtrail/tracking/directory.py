@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -134,6 +135,9 @@ class Snapshot:
     blocked: dict[int, frozenset[str]] = field(default_factory=dict)
     # account sid -> agency id, made from ``tokens`` (account sids are unique in SQL)
     accounts: dict[str, int] = field(init=False, repr=False)
+    # sealed token -> the signature checker made of it (telephony.webhooks), so a token
+    # is opened once per snapshot, not once per call; in memory only, never on disk
+    checkers: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.accounts = {sid: agency for agency, (sid, _) in self.tokens.items() if sid}
