@@ -119,3 +119,15 @@ def test_erasure_replaces_the_session_in_either_form(store):
     # The lines are still read, appended to and pruned as before.
     turn(store, "d", T0 + 100)
     assert raw_history(store).startswith("4\n")
+
+
+def test_more_leases_ending_at_once_than_the_cap_keep_the_cap(store):
+    # One number shared by 70 visitors (the pool is exhausted): all end together.
+    for i in range(70):
+        got = store.lease(1, f"v{i}", numbers=NUMBERS, lease_seconds=10, now=T0, rest_seconds=0)
+        assert got.number == NUMBER
+    turn(store, "next", T0 + 100)
+    assert raw_history(store).startswith("64\n")
+    records = store.records(1, NUMBER)
+    assert len(records) == 65 and records[0].session == "next"
+    assert len({r.session for r in records[1:]}) == 64

@@ -104,39 +104,51 @@ local function history_line(session, start, ended, shared, last)
     .. seen .. '\n'
 end
 
--- The number's history as (count, lines); an array of older versions becomes lines.
+-- The number's history as (count, text, from): its lines are text from index from on
+-- (not cut out: every copy of a long string costs); an array of older versions becomes
+-- lines.
 local function read_history(number)
   local raw = redis.call('HGET', KEYS[6], number)
-  if not raw then return 0, '' end
+  if not raw then return 0, '', 1 end
   if string.sub(raw, 1, 1) == '[' then
     local old, lines = cjson.decode(raw), {}
     for i = #old, 1, -1 do
       local e = old[i]
       lines[#lines + 1] = history_line(e[1], e[2], e[3], e[4], e[5])
     end
-    return #old, table.concat(lines)
+    return #old, table.concat(lines), 1
   end
   local head = string.find(raw, '\n', 1, true)
-  return tonumber(string.sub(raw, 1, head - 1)), string.sub(raw, head + 1)
+  return tonumber(string.sub(raw, 1, head - 1)), raw, head + 1
 end
 
--- Add the lines of leases that just ended, drop the oldest while they are too old or
--- too many, and write it back (or delete it when nothing is left).
-local function write_history(number, ended)
-  local count, lines = read_history(number)
-  if #ended > 0 then
-    count = count + #ended
-    lines = lines .. table.concat(ended)
-  end
-  local from = 1
-  while count > 0 do
-    local last_end = tonumber(string.match(lines, '^%S* %S+ (%S+)', from))
+-- Drop the first lines of text (from index from on) while they are too old, or more
+-- than the cap when count lines are kept; returns the count and index left.
+local function drop_oldest(text, from, count, droppable)
+  while droppable > 0 do
+    local last_end = tonumber(string.match(text, '^%S* %S+ (%S+)', from))
     if count <= HISTORY_CAP and last_end >= cutoff then break end
-    from = string.find(lines, '\n', from, true) + 1
-    count = count - 1
+    from = string.find(text, '\n', from, true) + 1
+    count, droppable = count - 1, droppable - 1
+  end
+  return count, from
+end
+
+-- Add the lines of leases that just ended (already within the age), drop the oldest
+-- while they are too old or too many, and write it back (or delete it when nothing is
+-- left): one new string made, whatever the history holds.
+local function write_history(number, ended)
+  local stored, text, from = read_history(number)
+  local count
+  count, from = drop_oldest(text, from, stored + #ended, stored)
+  local added = table.concat(ended)
+  if count > HISTORY_CAP then  -- more leases ended at once than the cap: rare
+    local start
+    count, start = drop_oldest(added, 1, count, #ended)
+    added = string.sub(added, start)
   end
   if count > 0 then
-    redis.call('HSET', KEYS[6], number, count .. '\n' .. string.sub(lines, from))
+    redis.call('HSET', KEYS[6], number, count .. '\n' .. string.sub(text, from) .. added)
   else
     redis.call('HDEL', KEYS[6], number)
   end
