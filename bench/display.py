@@ -6,7 +6,9 @@ display table made when the directory loads (now), in the same run.
 A big pool hands out a different number each time, so the old per-process cache of
 ``phones.national`` (4,096 entries) missed on nearly every answer: "before" is a parse
 per number. "now" is the lookup ``sessions.entry`` does. Also prints what the table
-costs per number when the directory loads (``phones.national_table``).
+costs per number when the directory loads (``phones.national_table``), and the same for
+the international display of UK and German numbers (``phones.international_table``;
+a North American number's is a fixed pattern, never parsed).
 """
 
 from __future__ import annotations
@@ -29,19 +31,19 @@ def per_number(fn, numbers) -> float:
     return (time.perf_counter() - started) / len(numbers) * 1e6
 
 
-def main(count: int, rounds: int) -> dict:
-    from ringtrail.phones import _national, national_table
-
-    numbers = [f"+1628{2000000 + i:07d}" for i in range(count)]
+def measure(numbers: list[str], rounds: int, exact, make_table) -> dict:
+    """One display: ``exact`` per answer (before) against a lookup in the table
+    ``make_table`` builds at load (now), and what building it costs per number."""
+    count = len(numbers)
     before, now, load = [], [], []
     table: dict[str, str] = {}
     for _ in range(rounds):
-        before.append(per_number(_national, numbers[:5000]))
+        before.append(per_number(exact, numbers[:5000]))
         started = time.perf_counter()
-        table = national_table(numbers)
+        table = make_table(numbers)
         load.append((time.perf_counter() - started) / count * 1e6)
         now.append(per_number(table.get, numbers))
-    assert all(table[n] == _national(n) for n in numbers[::101])
+    assert all(table[n] == exact(n) for n in numbers[::101])
     parse, lookup = statistics.median(before), statistics.median(now)
     return {
         "numbers": count,
@@ -50,6 +52,20 @@ def main(count: int, rounds: int) -> dict:
         "ratio_lookup_vs_parse": round(lookup / parse, 4),
         "table_at_load_us_per_number": round(statistics.median(load), 2),
         "ratio_table_vs_parse_per_number": round(statistics.median(load) / parse, 3),
+    }
+
+
+def main(count: int, rounds: int) -> dict:
+    from ringtrail.phones import _national, international, international_table, national_table
+
+    numbers = [f"+1628{2000000 + i:07d}" for i in range(count)]
+    # The international display: North American numbers are a fixed pattern (no parse
+    # before either); numbers of other countries were parsed per answer.
+    abroad = [f"+44207946{i:04d}" for i in range(min(count, 10_000))]
+    abroad += [f"+4930{1234000 + i:07d}" for i in range(min(count, 10_000))]
+    return {
+        "national": measure(numbers, rounds, _national, national_table),
+        "international_uk_de": measure(abroad, rounds, international, international_table),
     }
 
 

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import phonenumbers
@@ -180,29 +180,44 @@ def national_table(numbers: Iterable[str]) -> dict[str, str]:
     formatted on its own; so is every number shorter than 11 digits. A pool of 100,000
     North American numbers costs a few hundred parses.
     """
+    return _table(numbers, _national, national)
+
+
+def international_table(numbers: Iterable[str]) -> dict[str, str]:
+    """:func:`international_display` of many numbers at once, made as
+    :func:`national_table` is: a North American number by its fixed pattern, any other
+    by its leading part's template, checked on a second number."""
+    return _table(numbers, _international_display, international_display)
+
+
+def _table(
+    numbers: Iterable[str], exact: Callable[[str], str], short: Callable[[str], str]
+) -> dict[str, str]:
+    """``exact`` of every number, by template where the last four digits cannot change
+    the format (see :func:`national_table`); ``short`` for numbers under 11 digits."""
     out: dict[str, str] = {}
     templates: dict[str, tuple[str | None, bool]] = {}  # leading part -> (template, checked)
     for number in numbers:
         if number in out:
             continue
         if not TEMPLATED.fullmatch(number):
-            out[number] = national(number)
+            out[number] = short(number)
             continue
         head, tail = number[:-4], number[-4:]
         if head not in templates:
-            shown = _national(number)
+            shown = exact(number)
             templates[head] = (_template(shown, tail), False)
             out[number] = shown
             continue
         template, checked = templates[head]
         if template is None:
-            out[number] = _national(number)
+            out[number] = exact(number)
             continue
         shown = template.format(*tail)
         if not checked:
-            exact = _national(number)
-            templates[head] = (template if exact == shown else None, True)
-            shown = exact
+            exact_form = exact(number)
+            templates[head] = (template if exact_form == shown else None, True)
+            shown = exact_form
         out[number] = shown
     return out
 
@@ -258,10 +273,17 @@ def country_code_and_trunk(e164: str) -> tuple[str, str]:
 
 def international_display(e164: str) -> str:
     """:func:`international`, without a parse for a North American number (the answer
-    of a session holds one per leased number)."""
+    of a session reads it from the site's table instead: :func:`international_table`)."""
     if is_north_american(e164):
         return f"+1 {e164[2:5]}-{e164[5:8]}-{e164[8:]}"
     return _international(e164)
+
+
+def _international_display(e164: str) -> str:
+    """:func:`international_display` past its cache (a big pool's table would flush it)."""
+    if is_north_american(e164):
+        return f"+1 {e164[2:5]}-{e164[5:8]}-{e164[8:]}"
+    return international(e164)
 
 
 @lru_cache(maxsize=4096)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ringtrail.calls.events import CallEvent, RouteFacts, event_id
@@ -75,6 +77,21 @@ def test_events_survive_their_trip_through_redis_and_the_spool(app):
     )
     assert CallEvent.from_dict(status.to_dict()) == status
     assert (event.agency_id, event.route.agency_id, status.agency_id) == (4, 4, 4)
+
+
+def test_an_event_as_data_is_what_dataclasses_asdict_gives(app):
+    """``to_dict`` is made field by field (cheaper per call): the same data, with the
+    route as a dict of its own, and a copy that changes nothing of the event."""
+    status = CallEvent.update(
+        "status", provider="twilio", call_sid="CA1", received_at=2.0, agency_id=4, status="busy"
+    )
+    for event in (voice(app, hipaa=False), voice(app, hipaa=True), status):
+        data = event.to_dict()
+        assert data == dataclasses.asdict(event)
+        assert list(data) == list(dataclasses.asdict(event))  # the same order, in JSON too
+    data = voice(app, hipaa=False).to_dict()
+    data["route"]["pool_id"] = 99
+    assert ROUTE.pool_id == 1
 
 
 def test_the_same_call_id_of_two_agencies_makes_two_events():

@@ -557,6 +557,32 @@ def test_a_genuine_signature_costs_one_hmac(ported):
     assert not CountingValidator("54321").validate(url, params, signature)
 
 
+def test_a_token_is_opened_once_per_configuration_load(app, setup, monkeypatch):
+    """The agency's sealed token is opened on the first call a snapshot answers, not on
+    every call; a new load opens it again, and the copy on disk holds no clear token."""
+    from ringtrail.telephony import webhooks
+    from ringtrail.tracking.directory import load
+
+    opened = []
+    real = webhooks.unseal
+    monkeypatch.setattr(webhooks, "unseal", lambda sealed: opened.append(sealed) or real(sealed))
+    url = PUBLIC_URL + VOICE
+    with app.app_context():
+        snapshot = load(get_db())
+        route = snapshot.routes[setup.numbers[0]]
+        for _ in range(3):
+            params = call_params(setup, setup.numbers[0])
+            hook = webhooks.Webhook(url=url, form=params, signature=sign(url, params, setup.token))
+            assert webhooks.verified_agency(snapshot, route, hook) == setup.agency.id
+        forged = webhooks.Webhook(url=url, form=params, signature=sign(url, params, "x" * 32))
+        assert webhooks.verified_agency(snapshot, route, forged) is None
+        assert len(opened) == 1
+        assert setup.token not in snapshot.to_json()
+        again = load(get_db())
+        assert webhooks.verified_agency(again, again.routes[setup.numbers[0]], hook)
+    assert len(opened) == 2
+
+
 def test_the_caller_is_read_once_and_located_by_the_job(app, client, setup, monkeypatch):
     from ringtrail import phones
 

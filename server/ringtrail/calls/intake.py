@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import redis
@@ -211,13 +211,19 @@ def queue_commits() -> bool:
     return commits
 
 
-def submit(event_id: str, event: CallEvent, *, if_spooled: CallEvent | None = None) -> bool:
+def submit(
+    event_id: str,
+    event: CallEvent,
+    *,
+    if_spooled: CallEvent | Callable[[], CallEvent] | None = None,
+) -> bool:
     """Commit the event (see the module doc), then queue it; returns True if queued.
 
     Never raises for a store failure: a webhook must answer whatever happens. A spooled
     copy stays until the record is committed. ``if_spooled`` is the event to keep
     instead when the queue cannot take it and the webhook answers differently without a
-    queue (a voice call is then not recorded).
+    queue (a voice call is then not recorded); a function that makes it, so that a call
+    the queue takes does not pay for it.
     """
     spool = get_spool()
     committed = queue_commits()
@@ -231,6 +237,8 @@ def submit(event_id: str, event: CallEvent, *, if_spooled: CallEvent | None = No
     except Exception:
         log.warning("intake: queue unavailable, %s waits in the spool", event_id)
         if if_spooled is not None or committed:
+            if callable(if_spooled):
+                if_spooled = if_spooled()
             try:
                 spool.put(event_id, (if_spooled or event).to_dict())
             except OSError:

@@ -156,12 +156,14 @@ def verified_agency(snapshot: Snapshot | None, route: Route | None, hook: Webhoo
         return None  # no account, or a tampered one: it cannot borrow another's token
     params = hook.form if hook.signed is None else hook.signed
     for sealed in tokens:
-        try:
-            token = unseal(sealed)
-        except SecretUnreadable:  # a key dropped too early: log it, refuse the call
-            log.error("agency %s: auth token opens with no configured key", agency)
-            continue
-        if Validator(token).validate(hook.url, params, hook.signature):
+        checker = snapshot.checkers.get(sealed)
+        if checker is None:
+            try:
+                checker = snapshot.checkers[sealed] = Validator(unseal(sealed))
+            except SecretUnreadable:  # a key dropped too early: log it, refuse the call
+                log.error("agency %s: auth token opens with no configured key", agency)
+                continue
+        if checker.validate(hook.url, params, hook.signature):
             return agency
     return None
 
@@ -334,15 +336,18 @@ def voice(hook: Webhook) -> Answer:
             degraded=not fresh,
             **disclosure(plan, time.time()),
         )
+
         # Recording only when the record of the call is safely queued: a degraded call
         # is forwarded plainly, and its spooled record says so.
-        spooled = dataclasses.replace(
-            event,
-            degraded=True,
-            route_kind=plain.kind,
-            forward_to=plain.target or "",
-            **disclosure(None, 0),
-        )
+        def spooled() -> CallEvent:
+            return dataclasses.replace(
+                event,
+                degraded=True,
+                route_kind=plain.kind,
+                forward_to=plain.target or "",
+                **disclosure(None, 0),
+            )
+
         queued = submit(_event_id(event, "voice"), event, if_spooled=spooled)
         if not (fresh and queued):
             count_degraded("stale_routing" if not fresh else "not_queued")

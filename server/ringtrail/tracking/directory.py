@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ringtrail.context import instance_path, setting, state
-from ringtrail.phones import national_table
+from ringtrail.phones import international_table, national_table
 from ringtrail.storage.channel import ConfigChannel
 from ringtrail.storage.clients import make_redis
 from ringtrail.storage.models import (
@@ -79,6 +80,8 @@ class SiteConfig:
     # once when the directory loads (phones.national_table), so that an answer costs a
     # lookup, not a phonenumbers parse. Not written to directory.json (made on reading).
     display: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # number -> its international format (phones.international_table), made with it
+    international: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     share_subdomains: bool = False  # the visit spans the registrable domain's subdomains
 
     @property
@@ -132,6 +135,9 @@ class Snapshot:
     blocked: dict[int, frozenset[str]] = field(default_factory=dict)
     # account sid -> agency id, made from ``tokens`` (account sids are unique in SQL)
     accounts: dict[str, int] = field(init=False, repr=False)
+    # sealed token -> the signature checker made of it (telephony.webhooks), so a token
+    # is opened once per snapshot, not once per call; in memory only, never on disk
+    checkers: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.accounts = {sid: agency for agency, (sid, _) in self.tokens.items() if sid}
@@ -186,13 +192,17 @@ class Snapshot:
         )
 
 
+DISPLAY_TABLES = ("display", "international")
+
+
 def _without_display(items: list[tuple[str, object]]) -> dict:
-    """``asdict`` of a site less its display table, which is made again on reading."""
-    return {key: value for key, value in items if key != "display"}
+    """``asdict`` of a site less its display tables, which are made again on reading."""
+    return {key: value for key, value in items if key not in DISPLAY_TABLES}
 
 
 def with_display(site: SiteConfig) -> SiteConfig:
-    """The site with the national format of every number its pools can show."""
+    """The site with the national and international formats of every number its pools
+    can show: a session's answer reads them, and parses nothing."""
     numbers = []
     for pool in site.pools:
         numbers += pool.numbers
@@ -200,6 +210,7 @@ def with_display(site: SiteConfig) -> SiteConfig:
         if pool.overflow_number:
             numbers.append(pool.overflow_number)
     site.display.update(national_table(numbers))
+    site.international.update(international_table(numbers))
     return site
 
 

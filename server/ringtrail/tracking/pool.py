@@ -118,8 +118,11 @@ class PoolKeys:
     - ``busy``     ZSET  number → latest expiry among its live leases
     - ``leases``   HASH  number → JSON {session: [start, expires, shared, last activity]}
     - ``holders``  HASH  session → number
-    - ``history``  HASH  number → JSON [[session, start, end, shared, last], …], newest
-      first
+    - ``history``  HASH  number → its ended leases, oldest first, as text: ``COUNT\n``,
+      then ``session start end shared last\n`` per lease (``last`` empty when unknown).
+      Appended to by lease.lua, never decoded whole there, so a lease costs the same
+      however many visits each number served. Older versions wrote a JSON array, newest
+      first: it is read as it is, and rewritten as text when its number is reclaimed.
     - ``stats``    HASH  version (of the number list synced), syncing (the version a sync
       under way is making), and running totals: leases, exhausted, shared
     - ``visits(day)`` HASH  "source|medium" → visits that day (expires after 3 days)
@@ -246,7 +249,7 @@ class PoolStore:
             while True:
                 keys = [k.numbers, k.free, k.stats, staging]
                 cursor, _removed = self.sync_prune(keys=keys, args=[version, cursor, chunk])
-                if str(cursor) == "0":
+                if int(cursor) == 0:  # "0" (or b"0" from a client that does not decode)
                     return added
                 lock.reacquire()
         except LockError:
@@ -388,10 +391,7 @@ class PoolStore:
         pipe.hget(k.history, number)
         live_raw, history_raw = pipe.execute()
         live = json.loads(live_raw) if live_raw else {}
-        history = json.loads(history_raw) if history_raw else []
-        return [_record(session, *lease) for session, lease in live.items()] + [
-            _record(*entry) for entry in history
-        ]
+        return [_record(session, *lease) for session, lease in live.items()] + _history(history_raw)
 
     def holder_count(self, pool_id: int) -> int:
         """Numbers with a live (not yet reclaimed) lease."""
@@ -443,6 +443,24 @@ class PoolStore:
         self.redis.delete(
             k.numbers, k.free, k.busy, k.leases, k.holders, k.history, k.stats, k.refused, *day_keys
         )
+
+
+def _history(raw: str | None) -> list[LeaseRecord]:
+    """A number's lease history as records, newest first, in either stored form."""
+    if not raw:
+        return []
+    if raw.startswith("["):  # the JSON array of older versions, newest first
+        return [_record(*entry) for entry in json.loads(raw)]
+    lines = raw.split("\n")[1:-1]  # the count, the lines, and "" after the last newline
+    out = []
+    for line in reversed(lines):
+        session, start, end, shared, last = line.split(" ")
+        out.append(LeaseRecord(session, float(start), float(end), shared == "1", _seen(last)))
+    return out
+
+
+def _seen(last: str) -> float | None:
+    return float(last) if last else None
 
 
 def _record(session, start, end, shared, last=None, *_) -> LeaseRecord:

@@ -60,14 +60,12 @@ class Visitor:
 
 
 def entry(e164: str, site: SiteConfig | None = None) -> dict[str, str]:
-    """The answer's shape for one replacement number; its display comes from the site's
-    table, made when the directory loaded (``national`` for a number not in it)."""
-    shown = site.display.get(e164) if site is not None else None
-    return {
-        "e164": e164,
-        "display": shown or national(e164),
-        "international": international_display(e164),
-    }
+    """The answer's shape for one replacement number. Both displays come from the site's
+    tables, made when the directory loaded: no number is parsed per answer (a number not
+    in them, which the site's pools cannot show, is formatted on the spot)."""
+    if site is not None and (shown := site.display.get(e164)) is not None:
+        return {"e164": e164, "display": shown, "international": site.international[e164]}
+    return {"e164": e164, "display": national(e164), "international": international_display(e164)}
 
 
 def source_number(pool: PoolConfig, source: str, medium: str) -> str | None:

@@ -19,7 +19,7 @@ def secure(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.blueprint in PRIVATE_BLUEPRINTS:
         response.headers.setdefault("Cache-Control", "no-store")
-    if response.mimetype == "text/html":
+    if response.headers.get("Content-Type", "").startswith("text/html"):  # no header parse
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

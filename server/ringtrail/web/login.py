@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, has_request_context, redirect, request, session, url_for
+from flask import Flask, Request, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from ringtrail.accounts import logins, twofactor
@@ -51,9 +52,21 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="ringtrail_session",
     )
     app.config["PERMANENT_SESSION_LIFETIME"] = int(app.config["LOGIN_HOURS"]) * 3600
+    app.session_interface = CookieSessions()
     app.config.setdefault("WTF_CSRF_SSL_STRICT", bool(secure))
     csrf.init_app(app)
     app.jinja_env.globals["current_principal"] = current_principal
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, which make no signer for a request without the
+    cookie (a carrier's webhook, the snippet's API): an empty session, as Flask's own
+    would be, for none of its cost on the hot paths."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:  # no cookie at all
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def exempt_from_csrf(*blueprints) -> None:

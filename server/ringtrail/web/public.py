@@ -33,7 +33,10 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,40}$")
 
 @bp.after_request
 def _vary(response: Response) -> Response:
-    response.vary.add("Origin")
+    if "Vary" in response.headers:
+        response.vary.add("Origin")
+    else:  # the usual case, without parsing a header set
+        response.headers["Vary"] = "Origin"
     return response
 
 

@@ -52,12 +52,14 @@ def read() -> Webhook:
         fields = form_fields(request.get_data(cache=True))
     else:
         fields = list(request.form.items(multi=True))
+    text = [(name, readable(value)) for name, value in fields]
     return Webhook(
         url=public_url(),
-        form=MultiDict((name, readable(value)) for name, value in fields),
+        form=MultiDict(text),
         signature=request.headers.get("X-Twilio-Signature", ""),
         args=request.args,
-        signed=MultiDict(fields),
+        # None: the form as text is the form as signed (every byte was UTF-8)
+        signed=None if text == fields else MultiDict(fields),
     )
 
 

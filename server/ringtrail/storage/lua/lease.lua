@@ -6,8 +6,11 @@
 -- KEYS[4]  leases   HASH  number -> cjson {session: [start, expires, shared, last]}
 --                         (last: the visitor's latest page view or heartbeat)
 -- KEYS[5]  holders  HASH  session -> number
--- KEYS[6]  history  HASH  number -> cjson [[session, start, end, shared, last], ...]
---                         newest first
+-- KEYS[6]  history  HASH  number -> its ended leases, oldest first, as text:
+--                         "COUNT\n" then a line "session start end shared last\n" each
+--                         (last empty when unknown); older versions wrote a cjson array
+--                         [[session, start, end, shared, last], ...], newest first, which
+--                         is read, and rewritten as text, when its number is reclaimed
 -- KEYS[7]  stats    HASH  version, and running totals: leases, exhausted, shared
 -- KEYS[8]  visits   HASH  visit counts of one day, field "source|medium" (expires in 3 days)
 -- KEYS[9]  hours    HASH  load of one day by hour HH (expires in 3 days): new:HH leases,
@@ -87,14 +90,80 @@ local function bump(field, by)
   end
 end
 
+-- A number's history is appended to, never decoded whole: a reclaim costs the same
+-- whether the number served one visit or sixty within the history window. Kept by age
+-- (long enough to judge a call replayed from the spool as of when it happened), with a
+-- count bound as a safety net; the oldest lines go first.
+local HISTORY_CAP = 64
+local cutoff = now - keep_history
+
+local function history_line(session, start, ended, shared, last)
+  local flag = (shared == 1 or shared == true) and '1' or '0'
+  local seen = last and last ~= cjson.null and tostring(last) or ''
+  return session .. ' ' .. tostring(start) .. ' ' .. tostring(ended) .. ' ' .. flag .. ' '
+    .. seen .. '\n'
+end
+
+-- The number's history as (count, text, from): its lines are text from index from on
+-- (not cut out: every copy of a long string costs); an array of older versions becomes
+-- lines.
+local function read_history(number)
+  local raw = redis.call('HGET', KEYS[6], number)
+  if not raw then return 0, '', 1 end
+  if string.sub(raw, 1, 1) == '[' then
+    local old, lines = cjson.decode(raw), {}
+    for i = #old, 1, -1 do
+      local e = old[i]
+      lines[#lines + 1] = history_line(e[1], e[2], e[3], e[4], e[5])
+    end
+    return #old, table.concat(lines), 1
+  end
+  local head = string.find(raw, '\n', 1, true)
+  return tonumber(string.sub(raw, 1, head - 1)), raw, head + 1
+end
+
+-- Drop the first lines of text (from index from on) while they are too old, or more
+-- than the cap when count lines are kept; returns the count and index left.
+local function drop_oldest(text, from, count, droppable)
+  while droppable > 0 do
+    local last_end = tonumber(string.match(text, '^%S* %S+ (%S+)', from))
+    if count <= HISTORY_CAP and last_end >= cutoff then break end
+    from = string.find(text, '\n', from, true) + 1
+    count, droppable = count - 1, droppable - 1
+  end
+  return count, from
+end
+
+-- Add the lines of leases that just ended (already within the age), drop the oldest
+-- while they are too old or too many, and write it back (or delete it when nothing is
+-- left): one new string made, whatever the history holds.
+local function write_history(number, ended)
+  local stored, text, from = read_history(number)
+  local count
+  count, from = drop_oldest(text, from, stored + #ended, stored)
+  local added = table.concat(ended)
+  if count > HISTORY_CAP then  -- more leases ended at once than the cap: rare
+    local start
+    count, start = drop_oldest(added, 1, count, #ended)
+    added = string.sub(added, start)
+  end
+  if count > 0 then
+    redis.call('HSET', KEYS[6], number, count .. '\n' .. string.sub(text, from) .. added)
+  else
+    redis.call('HDEL', KEYS[6], number)
+  end
+end
+
 -- End every expired lease of one number; free the number once none is left.
 local function reclaim(number)
   local leases = decode(redis.call('HGET', KEYS[4], number), {})
-  local history = decode(redis.call('HGET', KEYS[6], number), {})
+  local ended = {}
   local kept, latest, ended_at, live = {}, 0, 0, false
   for holder, lease in pairs(leases) do
     if lease[2] <= now then
-      table.insert(history, 1, {holder, lease[1], lease[2], lease[3], lease[4]})
+      if lease[2] >= cutoff then
+        ended[#ended + 1] = history_line(holder, lease[1], lease[2], lease[3], lease[4])
+      end
       bump('held:' .. hour, math.floor(lease[2] - lease[1]))
       bump('ended:' .. hour, 1)
       if redis.call('HGET', KEYS[5], holder) == number then
@@ -107,17 +176,7 @@ local function reclaim(number)
       if lease[2] > latest then latest = lease[2] end
     end
   end
-  -- History is kept by age (long enough to judge a call replayed from the spool as of
-  -- when it happened), with a count bound as a safety net.
-  local pruned = {}
-  for _, entry in ipairs(history) do
-    if #pruned < 64 and entry[3] >= now - keep_history then table.insert(pruned, entry) end
-  end
-  if #pruned > 0 then
-    redis.call('HSET', KEYS[6], number, cjson.encode(pruned))
-  else
-    redis.call('HDEL', KEYS[6], number)
-  end
+  write_history(number, ended)
   if live then
     redis.call('HSET', KEYS[4], number, cjson.encode(kept))
     redis.call('ZADD', KEYS[3], latest, number)
