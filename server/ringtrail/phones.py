@@ -3,9 +3,10 @@
 - :func:`parse` reads a number someone typed (a tracking number, a business number) and
   says why it is not one; :func:`normalise` reads a caller id, which may be withheld,
   ``sip:``, ``client:`` or junk, and never raises.
-- :func:`national` and :func:`international` format a number for people (:func:`displays`
-  gives both, :func:`is_north_american` says whether a number is +1);
-  :func:`national_table` formats many at once (a site's pools, when the directory loads).
+- :func:`national` and :func:`international` format a number for people
+  (:func:`is_north_american` says whether a number is +1, :func:`country_code_and_trunk`
+  what a national form drops); :func:`national_table` and :func:`international_table`
+  format many at once (a site's pools, when the directory loads).
 - :func:`is_withheld` knows every form a withheld caller id takes: Twilio's stand-in
   numbers for "anonymous" and the words carriers use. None of them is one caller.
 - :func:`state_of` names the US state a number's area belongs to: approximate, it is
