@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ringtrail.accounts import audit
+from ringtrail.outbound import events as webhook_events
 
 
 def init_app(app: Flask) -> None:
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
         words,
     )
 
+    webhook_events.register()  # what follows a call: every process (web and worker) listens
     decoding.init_app(app)  # first: nothing may read text before it is checked
     login.init_app(app)
     errors.init_app(app)
