@@ -20,12 +20,15 @@ import logging
 import secrets
 from typing import Any
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import Select, event, or_, select
 from sqlalchemy.orm import Session
 
+from ringtrail.accounts import audit
+from ringtrail.accounts.auth import Principal
 from ringtrail.calls import hooks
-from ringtrail.outbound import payloads
-from ringtrail.outbound.webhooks import DISABLED
+from ringtrail.errors import Conflict
+from ringtrail.outbound import delivery, payloads
+from ringtrail.outbound.webhooks import DISABLED, may_change
 from ringtrail.storage.models import Call, Client, WebhookDelivery, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
@@ -144,12 +147,61 @@ def _enqueue_pending(db: Session) -> None:
     if not endpoint_ids:
         return
     try:
-        from ringtrail.outbound.delivery import enqueue_sending
-
         for endpoint_id in endpoint_ids:
-            enqueue_sending(endpoint_id)
+            delivery.enqueue_sending(endpoint_id)
     except Exception as exc:  # the queue is away: the periodic sweep sends them
         log.warning("webhooks: could not queue sending (%s); the sweep will", exc)
+
+
+def test_event(db: Session, p: Principal, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A ``webhook.test`` delivery for the endpoint (committed; the caller sends it)."""
+    may_change(p, endpoint.client_id)
+    now = utcnow()
+    message_id = new_message_id()
+    data = {"endpoint_id": endpoint.id, "message": "A test event from Ringtrail."}
+    row = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        call_id=None,
+        event=payloads.TEST_EVENT,
+        event_key=f"test:{message_id}",
+        message_id=message_id,
+        body=payloads.encode(payloads.TEST_EVENT, now, data),
+        status=delivery.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.add(row)
+    db.commit()
+    return row
+
+
+def deliveries_query(endpoint: WebhookEndpoint, status: str | None = None) -> Select:
+    """The endpoint's deliveries, newest first (of one status, when given)."""
+    stmt = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id)
+        .order_by(WebhookDelivery.id.desc())
+    )
+    if status:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    return stmt
+
+
+def resend(db: Session, p: Principal, row: WebhookDelivery) -> str:
+    """Send a delivery again now, by hand, with the same message id (audited); its
+    status after. Conflict while an attempt is in flight."""
+    endpoint = db.get(WebhookEndpoint, row.endpoint_id)
+    may_change(p, endpoint.client_id)
+    audit.record(
+        db, "resend", "webhook_delivery", row.id, {"endpoint_id": endpoint.id},
+        principal=p, agency_id=endpoint.agency_id,
+    )  # fmt: skip
+    db.commit()
+    status = delivery.resend(db, row)
+    if status is None:
+        raise Conflict("an attempt of this delivery is in flight; try again in a minute")
+    return status
 
 
 def register() -> None:

@@ -33,6 +33,7 @@ from ringtrail.storage.sql import get_db
 from ringtrail.web.decoding import loads
 from ringtrail.web.login import current_principal, set_principal
 from ringtrail.web.schemas import ErrorOut
+from ringtrail.web.webhook_schemas import WebhookEvent
 
 
 class Parser(FlaskParser):
@@ -114,6 +115,8 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "An rt_... API key"}
     )
+    # What receivers get: no route answers it, so it is declared here.
+    api.spec.components.schema("WebhookEvent", schema=WebhookEvent)
     api.register_blueprint(bp)
     app.extensions["ringtrail"]["api"] = api
 
