@@ -332,6 +332,20 @@ def enqueue_sending(endpoint_id: int) -> None:
     get_queue().enqueue(send_due, endpoint_id, job_timeout=600, result_ttl=600)
 
 
+def resend_job(delivery_id: int) -> str | None:
+    """The job of a manual resend (or a test event): one attempt now, whatever the
+    endpoint's state; its status after (None: another attempt was in flight)."""
+    with new_session() as db:
+        return attempt(db, delivery_id, manual=True)
+
+
+def enqueue_resend(delivery_id: int) -> None:
+    """Queue :func:`resend_job` (the caller handles a Redis error)."""
+    from ringtrail.storage.clients import get_queue
+
+    get_queue().enqueue(resend_job, delivery_id, job_timeout=600, result_ttl=600)
+
+
 def _try_enqueue(endpoint_id: int, at: datetime) -> None:
     try:
         from ringtrail.storage.clients import get_queue

@@ -154,7 +154,7 @@ def _enqueue_pending(db: Session) -> None:
 
 
 def test_event(db: Session, p: Principal, endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """A ``webhook.test`` delivery for the endpoint (committed; the caller sends it)."""
+    """A ``webhook.test`` delivery for the endpoint, committed and queued to be sent."""
     may_change(p, endpoint.client_id)
     now = utcnow()
     message_id = new_message_id()
@@ -172,7 +172,15 @@ def test_event(db: Session, p: Principal, endpoint: WebhookEndpoint) -> WebhookD
         created_at=now,
     )
     db.add(row)
+    audit.record(
+        db, "test", "webhook", endpoint.id, {"message_id": message_id},
+        principal=p, agency_id=endpoint.agency_id,
+    )  # fmt: skip
     db.commit()
+    try:
+        delivery.enqueue_resend(row.id)
+    except Exception as exc:
+        log.warning("webhooks: could not queue a test event (%s); the sweep will", exc)
     return row
 
 
@@ -188,20 +196,25 @@ def deliveries_query(endpoint: WebhookEndpoint, status: str | None = None) -> Se
     return stmt
 
 
-def resend(db: Session, p: Principal, row: WebhookDelivery) -> str:
-    """Send a delivery again now, by hand, with the same message id (audited); its
-    status after. Conflict while an attempt is in flight."""
+def resend(db: Session, p: Principal, row: WebhookDelivery) -> None:
+    """Send a delivery again, by hand, with the same message id (audited): due now, and
+    a job sends it whatever the endpoint's state. Conflict while an attempt is in flight.
+    If the queue is away, the sweep sends it (while the endpoint is enabled)."""
     endpoint = db.get(WebhookEndpoint, row.endpoint_id)
     may_change(p, endpoint.client_id)
+    if row.status == delivery.SENDING:
+        raise Conflict("an attempt of this delivery is in flight; try again in a minute")
+    row.status = delivery.PENDING
+    row.next_attempt_at = utcnow()
     audit.record(
         db, "resend", "webhook_delivery", row.id, {"endpoint_id": endpoint.id},
         principal=p, agency_id=endpoint.agency_id,
     )  # fmt: skip
     db.commit()
-    status = delivery.resend(db, row)
-    if status is None:
-        raise Conflict("an attempt of this delivery is in flight; try again in a minute")
-    return status
+    try:
+        delivery.enqueue_resend(row.id)
+    except Exception as exc:
+        log.warning("webhooks: could not queue a resend (%s); the sweep will", exc)
 
 
 def register() -> None:

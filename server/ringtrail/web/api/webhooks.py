@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ringtrail.outbound import delivery, events, webhooks
+from ringtrail.outbound import events, webhooks
 from ringtrail.storage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from ringtrail.storage.sql import get_db
 from ringtrail.web.api.blueprint import bp, paginate, principal
@@ -117,15 +117,12 @@ def rotate_secret(endpoint_id: int):
 
 @bp.post("/webhooks/<int(min=1):endpoint_id>/test")
 @bp.doc(tags=TAG)
-@bp.response(201, DeliveryOut)
+@bp.response(202, DeliveryOut)
 def send_test(endpoint_id: int):
-    """Send a ``webhook.test`` event now; the answer is its delivery, after the attempt."""
-    db = get_db()
+    """Send a ``webhook.test`` event (whatever the endpoint's state): the answer is its
+    delivery, queued; its log shows the attempt within seconds."""
     endpoint = owned(WebhookEndpoint, endpoint_id)
-    row = events.test_event(db, principal(), endpoint)
-    delivery.attempt(db, row.id, manual=True)
-    db.refresh(row)
-    return delivery_out(row)
+    return delivery_out(events.test_event(get_db(), principal(), endpoint))
 
 
 @bp.get("/webhooks/<int(min=1):endpoint_id>/deliveries")
@@ -150,11 +147,11 @@ def get_delivery(delivery_id: int):
 
 @bp.post("/webhook-deliveries/<int(min=1):delivery_id>/resend")
 @bp.doc(tags=TAG)
-@bp.response(200, DeliveryDetailOut)
+@bp.response(202, DeliveryOut)
 def resend_delivery(delivery_id: int):
-    """Send a delivery again now, with the same webhook-id (409 while one is in flight)."""
-    db = get_db()
+    """Send a delivery again now, with the same webhook-id, whatever its status and its
+    endpoint's state (409 while an attempt is in flight). The answer is the delivery,
+    queued; its log shows the attempt within seconds."""
     row = owned(WebhookDelivery, delivery_id)
-    events.resend(db, principal(), row)
-    db.refresh(row)
-    return delivery_out(row, detail=True)
+    events.resend(get_db(), principal(), row)
+    return delivery_out(row)
