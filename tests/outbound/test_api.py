@@ -80,9 +80,8 @@ def test_a_client_key_makes_its_clients_endpoints_only(app, client, setup):
 def test_hipaa_clients_never_send_the_callers_number(app, client, db, key, setup, receivers):
     db.get(Client, setup.client.id).hipaa = True
     db.commit()
-    refused = create(
-        client, key, url="https://h.example/x", client_id=setup.client.id, include_caller_number=True
-    )
+    hipaa_client = {"client_id": setup.client.id, "include_caller_number": True}
+    refused = create(client, key, url="https://h.example/x", **hipaa_client)
     assert refused.status_code == 422 and "HIPAA" in refused.get_json()["error"]
     receiver = receivers()
     made = create(client, key, url=receiver.url, include_caller_number=True).get_json()
