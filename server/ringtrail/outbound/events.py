@@ -153,8 +153,11 @@ def _enqueue_pending(db: Session) -> None:
         log.warning("webhooks: could not queue sending (%s); the sweep will", exc)
 
 
-def test_event(db: Session, p: Principal, endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """A ``webhook.test`` delivery for the endpoint, committed and queued to be sent."""
+def test_event(
+    db: Session, p: Principal, endpoint: WebhookEndpoint, *, queue: bool = True
+) -> WebhookDelivery:
+    """A ``webhook.test`` delivery for the endpoint, committed and (unless the caller
+    sends it itself) queued to be sent."""
     may_change(p, endpoint.client_id)
     now = utcnow()
     message_id = new_message_id()
@@ -177,10 +180,8 @@ def test_event(db: Session, p: Principal, endpoint: WebhookEndpoint) -> WebhookD
         principal=p, agency_id=endpoint.agency_id,
     )  # fmt: skip
     db.commit()
-    try:
-        delivery.enqueue_resend(row.id)
-    except Exception as exc:
-        log.warning("webhooks: could not queue a test event (%s); the sweep will", exc)
+    if queue:
+        _queue_resend(row.id)
     return row
 
 
@@ -196,7 +197,7 @@ def deliveries_query(endpoint: WebhookEndpoint, status: str | None = None) -> Se
     return stmt
 
 
-def resend(db: Session, p: Principal, row: WebhookDelivery) -> None:
+def resend(db: Session, p: Principal, row: WebhookDelivery, *, queue: bool = True) -> None:
     """Send a delivery again, by hand, with the same message id (audited): due now, and
     a job sends it whatever the endpoint's state. Conflict while an attempt is in flight.
     If the queue is away, the sweep sends it (while the endpoint is enabled)."""
@@ -211,9 +212,14 @@ def resend(db: Session, p: Principal, row: WebhookDelivery) -> None:
         principal=p, agency_id=endpoint.agency_id,
     )  # fmt: skip
     db.commit()
+    if queue:
+        _queue_resend(row.id)
+
+
+def _queue_resend(delivery_id: int) -> None:
     try:
-        delivery.enqueue_resend(row.id)
-    except Exception as exc:
+        delivery.enqueue_resend(delivery_id)
+    except Exception as exc:  # the queue is away: the sweep sends it
         log.warning("webhooks: could not queue a resend (%s); the sweep will", exc)
 
 
