@@ -1,5 +1,6 @@
-"""What the outbound tests share: the app allows http:// receivers on 127.0.0.1 with a
-short timeout, and calls go through the real hooks (a voice event, an outcome, rules)."""
+"""What the outbound tests share: the SMTP and Slack stand-ins; webhook receivers on
+127.0.0.1 (the app allows http:// to them, with a short timeout); calls that go through
+the real hooks (a voice event, an outcome, rules)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ringtrail.storage.models import Call
 from ringtrail.tracking.pool import get_pools
 from ringtrail.tracking.visits import get_visits
 from tests.outbound.receivers import Receiver
+from tests.outbound.standins import SmtpServer, start_slack
 
 TIMEOUT = 1.0
 
@@ -82,3 +84,20 @@ def complete(db, call: Call) -> None:
     call.status = "completed"
     on_completed(db, call)
     db.commit()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), up for the test."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack():
+    """A Slack incoming-webhook stand-in on 127.0.0.1."""
+    state, server = start_slack()
+    yield state
+    server.shutdown()
+    server.server_close()

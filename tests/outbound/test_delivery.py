@@ -153,10 +153,11 @@ def test_410_disables_the_endpoint_and_enabling_it_sends_what_waited(app, db, re
     receiver.assert_each_event_once()
 
 
-def test_an_endpoint_failing_for_3_days_is_paused_and_its_admins_told(app, db, receivers):
+def test_an_endpoint_failing_for_3_days_is_paused_and_its_admins_told(app, db, receivers, smtp):
     from ringtrail.accounts.auth import cli_principal
-    from ringtrail.outbound import notices, webhooks
+    from ringtrail.outbound import messages, notices, webhooks
 
+    app.config["SMTP_URL"] = smtp.url
     setup = make_site(db, numbers=1)
     admin = make_user(db, setup)
     receiver = receivers(answers=[500] * 50)
@@ -172,6 +173,11 @@ def test_an_endpoint_failing_for_3_days_is_paused_and_its_admins_told(app, db, r
     paused = db.get(WebhookEndpoint, endpoint.id)
     assert paused.state == "paused" and "failing for 3 days" in paused.state_reason
     assert notices.admins_of(db, paused) == [admin.email]
+    messages.send_due(db)
+    (mail,) = smtp.inbox  # once, through the durable outbox
+    assert mail.recipients == [admin.email] and "paused" in mail.subject
+    assert endpoint.url in mail.body
+    assert delivery.sweep(t0 + timedelta(days=3, hours=2))["paused"] == 0
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "pause"))
     assert entry.object_id == endpoint.id and entry.agency_id == setup.agency.id
     tried = rows(db)[0].attempts

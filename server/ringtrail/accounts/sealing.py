@@ -15,7 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringtrail.crypto import is_sealed, reseal
-from ringtrail.storage.models import Agency, User, WebhookEndpoint
+from ringtrail.storage.models import (
+    Agency,
+    ClientNotifications,
+    OutboundMessage,
+    User,
+    WebhookEndpoint,
+)
 
 # (model, column) of every secret stored sealed.
 SEALED = (
@@ -25,6 +31,8 @@ SEALED = (
     (User, "two_factor_secret"),
     (WebhookEndpoint, "secret"),
     (WebhookEndpoint, "previous_secret"),
+    (OutboundMessage, "slack_url"),
+    (ClientNotifications, "slack_webhook_url"),
 )
 
 

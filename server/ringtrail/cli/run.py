@@ -249,7 +249,7 @@ def worker(burst: bool) -> None:
 
     from ringtrail.calls import replayer
     from ringtrail.calls.intake import move, replay
-    from ringtrail.outbound import delivery
+    from ringtrail.outbound import delivery, messages, summaries
     from ringtrail.privacy import retention
     from ringtrail.reports import autosizer, counters
     from ringtrail.storage.clients import get_queue, worker_connection
@@ -266,7 +266,14 @@ def worker(burst: bool) -> None:
     runner = Runner(
         queue.name,
         lambda **kwargs: worker_connection(url, **kwargs),
-        [counters.PERIODIC, retention.PERIODIC, autosizer.PERIODIC, delivery.PERIODIC],
+        [
+            counters.PERIODIC,
+            retention.PERIODIC,
+            autosizer.PERIODIC,
+            messages.PERIODIC,
+            summaries.PERIODIC,
+            delivery.PERIODIC,
+        ],
         movers=[move],
     )
     if not burst:

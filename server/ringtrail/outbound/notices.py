@@ -1,5 +1,6 @@
 """Telling people about their webhook endpoints: who is told that an endpoint was paused,
-and what they read."""
+and what they read. The e-mail goes through the durable outbox (``messages.py``),
+written in the pausing transaction, once per pause."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ringtrail.outbound import messages
 from ringtrail.storage.models import User, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,18 @@ def endpoint_paused(db: Session, endpoint: WebhookEndpoint) -> list[str]:
     """Tell the endpoint's admins it was paused (in the caller's transaction); returns
     who is told."""
     to = admins_of(db, endpoint)
-    if to:
-        log.warning("webhooks: endpoint %s paused; its admins are to be told", endpoint.id)
+    if not to:
+        log.warning("webhooks: endpoint %s paused, and nobody manages it to be told", endpoint.id)
+        return []
+    subject, body = paused_text(endpoint)
+    stamp = endpoint.state_changed_at.isoformat() if endpoint.state_changed_at else ""
+    messages.queue_email(
+        db,
+        to,
+        subject,
+        body,
+        agency_id=endpoint.agency_id,
+        client_id=endpoint.client_id,
+        key=f"webhook-paused:{endpoint.id}:{stamp}"[:120],
+    )
     return to

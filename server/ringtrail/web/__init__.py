@@ -15,6 +15,7 @@ from flask import Flask, request
 
 from ringtrail.accounts import audit
 from ringtrail.outbound import events as webhook_events
+from ringtrail.outbound import notifications
 
 
 def init_app(app: Flask) -> None:
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     for bp in dashboard.BLUEPRINTS:
         app.register_blueprint(bp)
+    notifications.register()  # what follows a call: every process, web and worker
 
 
 def _name_the_request() -> None:

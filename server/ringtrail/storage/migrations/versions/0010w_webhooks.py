@@ -1,7 +1,7 @@
 """outbound webhooks: endpoints, deliveries and their attempts
 
 Revision ID: 0010w
-Revises: 0009g
+Revises: 0010nb
 Create Date: 2026-12-01 23:40:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010w"
-down_revision = "0009g"
+down_revision = "0010nb"
 branch_labels = None
 depends_on = None
 
