@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from ringtrail.outbound import delivery, events
@@ -27,6 +28,7 @@ def rows(db, endpoint_id=None) -> list[WebhookDelivery]:
     return list(db.scalars(stmt))
 
 
+@pytest.mark.postgres
 def test_a_calls_events_arrive_signed_once_and_in_order(app, db, receivers):
     setup = make_site(db, numbers=1)
     receiver = receivers()
@@ -51,6 +53,7 @@ def test_a_calls_events_arrive_signed_once_and_in_order(app, db, receivers):
     assert db.scalar(select(func.count()).select_from(WebhookAttempt)) == 3
 
 
+@pytest.mark.postgres
 def test_a_change_heard_twice_is_one_delivery(app, db, receivers):
     from ringtrail.calls import hooks
 
@@ -62,6 +65,7 @@ def test_a_change_heard_twice_is_one_delivery(app, db, receivers):
     assert len(rows(db)) == 1
 
 
+@pytest.mark.postgres
 def test_a_receiver_down_for_hours_gets_everything_when_it_comes_back(app, db, receivers):
     setup = make_site(db, numbers=1)
     receiver = receivers()
@@ -233,3 +237,17 @@ def test_the_queue_being_away_costs_nothing_the_sweep_sends(app, db, receivers):
     assert events.EVENT_OF  # the listener wrote it in the call's own transaction
     delivery.sweep()
     assert receiver.events() == [("call.started", call.id, None)]
+
+
+@pytest.mark.postgres
+def test_the_log_forgets_what_was_delivered_30_days_ago(app, db, receivers):
+    setup = make_site(db, numbers=1)
+    receiver = receivers()
+    endpoint_for(db, setup, receiver)
+    start_call(db, setup)
+    t0 = utcnow()
+    delivery.sweep(t0)
+    assert rows(db)[0].status == "delivered"
+    assert delivery.sweep(t0 + timedelta(days=29))["forgotten"] == 0
+    assert delivery.sweep(t0 + timedelta(days=31))["forgotten"] == 1
+    assert rows(db) == [] and db.scalar(select(func.count()).select_from(WebhookAttempt)) == 0

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks import Webhook
 
@@ -58,6 +58,7 @@ LEASE_MARGIN = 30  # seconds past the timeout before a claim is taken back
 SOON = 120  # a retry due within this many seconds gets a job of its own
 BATCH = 200  # deliveries per run of send_due; the next run carries on
 USER_AGENT = "Ringtrail-Webhooks/1"
+LOG_DAYS = 30  # delivered and given-up deliveries (their bodies) are kept this long
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -303,12 +304,33 @@ def pause_failing(db: Session, now: datetime | None = None) -> list[int]:
     return paused
 
 
+def forget_old(db: Session, now: datetime | None = None) -> int:
+    """Delete deliveries delivered or given up more than :data:`LOG_DAYS` ago (a body
+    holds the call's visit: it is not kept longer than the log needs it)."""
+    cut = (now or utcnow()) - timedelta(days=LOG_DAYS)
+    old = select(WebhookDelivery.id).where(
+        WebhookDelivery.status.in_((DELIVERED, FAILED)),
+        WebhookDelivery.created_at < cut,
+        or_(WebhookDelivery.last_attempt_at.is_(None), WebhookDelivery.last_attempt_at < cut),
+    )
+    ids = list(db.scalars(old.limit(BATCH * 5)))
+    if ids:
+        db.execute(
+            delete(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+    return len(ids)
+
+
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Pause failing endpoints, then send what is due."""
+    """Pause failing endpoints, send what is due, forget old log entries."""
     with new_session() as db:
         paused = pause_failing(db, now)
         sent = send_all_due(db, now)
-    return {"paused": len(paused), "attempts": sent}
+        forgotten = forget_old(db, now)
+    return {"paused": len(paused), "attempts": sent, "forgotten": forgotten}
 
 
 def periodic_sweep() -> dict[str, int]:
