@@ -251,3 +251,61 @@ def test_the_log_forgets_what_was_delivered_30_days_ago(app, db, receivers):
     assert delivery.sweep(t0 + timedelta(days=29))["forgotten"] == 0
     assert delivery.sweep(t0 + timedelta(days=31))["forgotten"] == 1
     assert rows(db) == [] and db.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
+
+
+@pytest.mark.postgres
+def test_sweeps_running_at_once_send_each_delivery_once_in_order(app, db, receivers):
+    import threading
+
+    setup = make_site(db, numbers=1)
+    receiver = receivers()
+    endpoint_for(db, setup, receiver)
+    calls = [start_call(db, setup) for _ in range(8)]
+    for call in calls:
+        qualify(db, call)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            with app.app_context():
+                delivery.sweep()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    delivery.sweep()  # whatever a thread left behind an earlier event it did not wait for
+    assert errors == []
+    assert len(receiver.requests) == 16  # each delivery sent exactly once
+    receiver.assert_each_event_once()
+    for call in calls:
+        assert [e for e in receiver.events() if e[1] == call.id] == [
+            ("call.started", call.id, None),
+            ("call.updated", call.id, "outcome"),
+        ]
+
+
+def test_a_recording_is_an_update_and_a_note_is_not(app, db, receivers):
+    from ringtrail.accounts.auth import cli_principal
+    from ringtrail.calls import hooks, outcomes
+
+    setup = make_site(db, numbers=1)
+    receiver = receivers()
+    endpoint_for(db, setup, receiver)
+    call = start_call(db, setup)
+    call.recording_sid = "RE" + "1" * 32
+    hooks.emit(db, call, hooks.UPDATED, {"what": "recording"})
+    db.commit()
+    outcomes.add_note(db, call, "Called back", cli_principal())
+    db.commit()
+    delivery.sweep()
+    assert receiver.events() == [
+        ("call.started", call.id, None),
+        ("call.updated", call.id, "recording"),
+    ]
+    (updated,) = [e for e in receiver.handled.values() if e["type"] == "call.updated"]
+    assert updated["data"]["call"]["has_recording"] is True
+    assert "notes" not in updated["data"]["outcome"]
