@@ -88,6 +88,10 @@ def test_a_client_manager_cannot_touch_the_agencys_own_endpoints(app, client, db
     made = db.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).all()[-1]
     assert made.client_id == setup.client.id
     assert client.get(f"/dashboard/settings/webhooks/{agency_wide.id}").status_code == 404
+    mine = client.get(f"/dashboard/settings/webhooks?client={setup.client.id}")
+    assert "x.example/h" in mine.get_data(as_text=True)
+    other = make_site(db, numbers=1, number_start=40)
+    assert client.get(f"/dashboard/settings/webhooks?client={other.client.id}").status_code == 404
 
 
 def test_a_paused_endpoint_is_shown(app, client, db, receivers):

@@ -48,7 +48,9 @@ def _webhook_helpers() -> dict[str, Any]:
 def _list_page(new_secret: str | None = None, new_id: int | None = None, status: int = 200):
     db, p = get_db(), current_principal()
     clients = db.scalars(scoped(select(Client).order_by(Client.name), Client, p)).all()
-    endpoints = db.scalars(webhooks.endpoints_query(p)).all()
+    shown = request.args.get("client", "")
+    one = owned(Client, int(shown)).id if shown.isdigit() else None
+    endpoints = db.scalars(webhooks.endpoints_query(p, one)).all()
     names = {c.id: c.name for c in clients}
     page = render_template(
         "settings_webhooks.html",
@@ -59,6 +61,7 @@ def _list_page(new_secret: str | None = None, new_id: int | None = None, status:
         can_edit=p.role in EDITORS,
         new_secret=new_secret,
         new_id=new_id,
+        shown_client=one,
     )
     return page, status
 
