@@ -69,6 +69,10 @@ status. Another tenant's object answers 404, exactly like a missing one.
 
 Every list answers `{"items": [...], "page", "per_page", "total"}` and takes `page`
 (from 1) and `per_page` (up to 200, default 50).
+
+Webhooks: Ringtrail POSTs a `WebhookEvent` (see the schemas) to each endpoint set up with
+`/webhooks`, signed as the Standard Webhooks specification says (`webhook-id`,
+`webhook-timestamp`, `webhook-signature`); a retry keeps its `webhook-id`.
 """
 
 
