@@ -20,7 +20,7 @@ from werkzeug.routing import IntegerConverter
 from ringtrail.accounts import access, automation
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.outbound import events, webhooks
-from ringtrail.storage.models import AuditEntry, Call, Client, TrackingNumber
+from ringtrail.storage.models import AuditEntry, Call, Client, TrackingNumber, WebhookDelivery
 from tests.helpers import bearer, call_params, make_site, new_key, run_jobs, twilio_post
 from tests.twilio_standin import AUDIO
 
@@ -71,7 +71,16 @@ def _objects(
         endpoint, _ = webhooks.create(
             db, cli_principal(), {"url": f"https://{tag}.example/hooks", "client_id": client_id}
         )
-        sent = events.test_event(db, cli_principal(), endpoint)  # a delivery in its log
+        sent = WebhookDelivery(  # one in its log, as the hooks listener writes them
+            endpoint_id=endpoint.id,
+            call_id=call.id,
+            event="call.started",
+            event_key=f"call:{call.id}:started",
+            message_id=events.new_message_id(),
+            body="{}",
+        )
+        db.add(sent)
+        db.commit()
         return raw, {
             "endpoint_id": endpoint.id,
             "delivery_id": sent.id,
