@@ -108,5 +108,5 @@ def test_a_paused_endpoint_is_shown(app, client, db, receivers):
     settings = client.get("/dashboard/settings").get_data(as_text=True)
     assert "1 endpoint paused" in settings
     page = client.get(f"/dashboard/settings/webhooks/{endpoint.id}").get_data(as_text=True)
-    assert "Paused" in page and "failing for 3 days" in page
+    assert "Paused" in page and "Failing for 3 days" in page and "waits (paused)" in page
     assert "paused" in client.get("/dashboard/settings/webhooks").get_data(as_text=True)
