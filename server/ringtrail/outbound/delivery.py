@@ -189,10 +189,14 @@ def attempt(
         return None
     delivery = db.get(WebhookDelivery, delivery_id, populate_existing=True)
     endpoint = db.get(WebhookEndpoint, delivery.endpoint_id)
+    url, body, headers = endpoint.url, delivery.body, signed_headers(endpoint, delivery)
+    db.commit()  # no transaction stays open while the receiver takes its time
     wait = timeout()
     started = time.monotonic()
-    code, error = post(endpoint.url, delivery.body, signed_headers(endpoint, delivery), wait)
+    code, error = post(url, body, headers, wait)
     latency = int((time.monotonic() - started) * 1000)
+    delivery = db.get(WebhookDelivery, delivery_id, populate_existing=True)
+    endpoint = db.get(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.response_code = code
