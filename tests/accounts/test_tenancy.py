@@ -19,7 +19,8 @@ from werkzeug.routing import IntegerConverter
 
 from ringtrail.accounts import access, automation
 from ringtrail.accounts.auth import cli_principal
-from ringtrail.storage.models import AuditEntry, Call, Client, TrackingNumber
+from ringtrail.outbound import events, webhooks
+from ringtrail.storage.models import AuditEntry, Call, Client, TrackingNumber, WebhookDelivery
 from tests.helpers import bearer, call_params, make_site, new_key, run_jobs, twilio_post
 from tests.twilio_standin import AUDIO
 
@@ -67,7 +68,22 @@ def _objects(
             db, cli_principal(), client, {"actions": [{"kind": "add_tag", "tag": word.name}]}
         )
         block = automation.block_number(db, cli_principal(), client, "+12125550177")
+        endpoint, _ = webhooks.create(
+            db, cli_principal(), {"url": f"https://{tag}.example/hooks", "client_id": client_id}
+        )
+        sent = WebhookDelivery(  # one in its log, as the hooks listener writes them
+            endpoint_id=endpoint.id,
+            call_id=call.id,
+            event="call.started",
+            event_key=f"call:{call.id}:started",
+            message_id=events.new_message_id(),
+            body="{}",
+        )
+        db.add(sent)
+        db.commit()
         return raw, {
+            "endpoint_id": endpoint.id,
+            "delivery_id": sent.id,
             "tag_id": word.id,
             "rule_id": rule.id,
             "block_id": block.id,

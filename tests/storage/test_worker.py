@@ -40,6 +40,7 @@ def test_the_scheduler_comes_back_by_itself_after_redis_went_away(app_config, tm
             ("ringtrail.reports.autosizer.periodic_autosize", "17 * * * *"),
             ("ringtrail.outbound.messages.send_job", "* * * * *"),
             ("ringtrail.outbound.summaries.periodic_summaries", "3 * * * *"),
+            ("ringtrail.outbound.delivery.periodic_sweep", "* * * * *"),
         }
         wait_for(lambda: periodic() == expected, 30, "the cron jobs registered")
 

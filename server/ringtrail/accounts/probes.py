@@ -52,6 +52,8 @@ from ringtrail.storage.models import (
     TrackingNumber,
     User,
     VisitSnapshot,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from ringtrail.storage.sql import new_session
 
@@ -78,6 +80,8 @@ OBJECT_TYPES: dict[type, str] = {
     ClientTag: "tag",
     Rule: "rule",
     BlockedCaller: "block",
+    WebhookEndpoint: "webhook",
+    WebhookDelivery: "webhook_delivery",
 }
 MODELS = {name: model for model, name in OBJECT_TYPES.items()}
 
@@ -92,6 +96,10 @@ def tenant_of(db: Session, obj: Any) -> tuple[int | None, int | None]:
         return obj.agency_id, obj.client_id
     if isinstance(obj, AuditEntry):
         return obj.agency_id, None
+    if isinstance(obj, WebhookDelivery):
+        obj = db.get(WebhookEndpoint, obj.endpoint_id)
+    if isinstance(obj, WebhookEndpoint):
+        return obj.agency_id, obj.client_id
     client_id = None
     if isinstance(obj, Call):
         if obj.client_id is None:

@@ -38,6 +38,8 @@ from ringtrail.storage.models import (
     TrackingNumber,
     User,
     VisitSnapshot,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from ringtrail.storage.sql import get_db
 
@@ -113,11 +115,24 @@ def conditions(model: type, principal: Principal | None) -> list[Any]:
         if p.client_id is not None:
             conds.append(model.client_id == p.client_id)
         return conds
+    if model is WebhookEndpoint:
+        return _endpoint_conditions(p)
+    if model is WebhookDelivery:
+        endpoints = select(WebhookEndpoint.id).where(*_endpoint_conditions(p))
+        return [WebhookDelivery.endpoint_id.in_(endpoints)]
     if model is AuditEntry:
         if p.client_id is not None:
             return [AuditEntry.id.is_(None)]  # the audit log is for agency admins
         return [AuditEntry.agency_id == p.agency_id]
     raise TypeError(f"no tenant rule for {model.__name__}")
+
+
+def _endpoint_conditions(p: Principal) -> list[Any]:
+    # A client's principal sees that client's endpoints, not the agency's own ones.
+    conds = [WebhookEndpoint.agency_id == p.agency_id]
+    if p.client_id is not None:
+        conds.append(WebhookEndpoint.client_id == p.client_id)
+    return conds
 
 
 def scoped(stmt: Select, model: type, principal: Principal | None) -> Select:
@@ -158,6 +173,8 @@ VIEW_ARGS: dict[str, type] = {
     "tag_id": ClientTag,
     "rule_id": Rule,
     "block_id": BlockedCaller,
+    "endpoint_id": WebhookEndpoint,
+    "delivery_id": WebhookDelivery,
 }
 
 

@@ -5,6 +5,7 @@
 - ``manage.py``: agencies, clients, sites, pools, numbers, keys, users, erasure;
 - ``outcomes.py``: call outcomes, tags, automation rules, block lists;
 - ``notifications.py``: notification preferences, Slack URLs, summaries, the outbox;
+- ``webhooks.py``: webhook endpoints and their delivery logs;
 - ``tools.py``: the attribution simulator and the benchmarks;
 - ``app.py``: the app context and how refusals become messages and exit codes.
 """
@@ -15,7 +16,7 @@ import os
 
 import click
 
-from ringtrail.cli import carrier, manage, notifications, outcomes, run, tools
+from ringtrail.cli import carrier, manage, notifications, outcomes, run, tools, webhooks
 from ringtrail.cli.app import Group
 
 
@@ -40,5 +41,6 @@ for _command in (
     *carrier.COMMANDS,
     *outcomes.COMMANDS,
     *notifications.COMMANDS,
+    *webhooks.COMMANDS,
 ):
     main.add_command(_command)

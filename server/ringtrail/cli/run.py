@@ -249,7 +249,7 @@ def worker(burst: bool) -> None:
 
     from ringtrail.calls import replayer
     from ringtrail.calls.intake import move, replay
-    from ringtrail.outbound import messages, summaries
+    from ringtrail.outbound import delivery, messages, summaries
     from ringtrail.privacy import retention
     from ringtrail.reports import autosizer, counters
     from ringtrail.storage.clients import get_queue, worker_connection
@@ -272,6 +272,7 @@ def worker(burst: bool) -> None:
             autosizer.PERIODIC,
             messages.PERIODIC,
             summaries.PERIODIC,
+            delivery.PERIODIC,
         ],
         movers=[move],
     )

@@ -17,7 +17,8 @@ hash), within the requester's tenant:
 By **session id** (a visitor's): the live visit in Redis, its visit snapshot, and its
 place in the lease history of every pool (replaced by a stand-in, so other visitors'
 calls are still attributed correctly) are erased. Calls attributed to it are detached
-from it but kept: a call is its caller's, and is erased by number.
+from it but kept: a call is its caller's, and is erased by number. Their webhook bodies
+still kept (waiting to be sent, or in the delivery log) lose the visit.
 
 Each run writes an :class:`~server.models.ErasureReceipt` (the kind, a keyed hash of the
 subject, never the number itself, and counts per store) and an audit entry, in one
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
@@ -62,6 +64,7 @@ from ringtrail.storage.models import (
     Pool,
     Site,
     VisitSnapshot,
+    WebhookDelivery,
 )
 from ringtrail.telephony import carrier
 from ringtrail.tracking.pool import get_pools
@@ -325,6 +328,10 @@ def _erase_calls(db: Session, scope: Scope, calls: list[Call], counts: Counter) 
 def _detach_calls(db: Session, scope: Scope, session_id: str) -> int:
     if not scope.client_ids:
         return 0
+    detached = select(Call.id).where(
+        Call.client_id.in_(scope.client_ids), Call.session_id == session_id
+    )
+    _forget_visit_in_webhooks(db, list(db.scalars(detached)))
     result = db.execute(
         update(Call)
         .where(Call.client_id.in_(scope.client_ids), Call.session_id == session_id)
@@ -332,6 +339,25 @@ def _detach_calls(db: Session, scope: Scope, session_id: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+def _forget_visit_in_webhooks(db: Session, call_ids: list[int]) -> None:
+    """Webhook bodies of these calls that are kept (to send, or in the delivery log) lose
+    the visit: a body waiting to be sent goes without it, under the same message id."""
+    if not call_ids:
+        return
+    for row in db.scalars(select(WebhookDelivery).where(WebhookDelivery.call_id.in_(call_ids))):
+        try:
+            document = json.loads(row.body)
+        except ValueError:
+            continue
+        data = document.get("data") if isinstance(document, dict) else None
+        if not isinstance(data, dict):
+            continue
+        data["visit"] = None
+        if isinstance(data.get("attribution"), dict):
+            data["attribution"].update(campaign="", term="")
+        row.body = json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
 # -- Redis ------------------------------------------------------------------------------

@@ -591,6 +591,95 @@ class AppliedEvent(Base):
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class WebhookEndpoint(Base):
+    """A receiver of signed call events (``outbound/webhooks.py``): the agency's (every
+    client's calls, ``client_id`` NULL) or one client's.
+
+    ``state``: "enabled"; "paused" (failing for days: deliveries wait until it is
+    resumed); "disabled" (by hand, or the receiver answered 410 Gone: nothing new is
+    queued). ``secret`` is sealed (``ringtrail.crypto``); after a rotation the previous
+    one still signs, beside it, until ``previous_secret_until``. ``failing_since`` is the
+    first failed attempt since the last success.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Opt-in: the caller's number in the payload (never for a client in HIPAA mode).
+    include_caller_number: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret: Mapped[str] = mapped_column(String(512))
+    previous_secret: Mapped[str | None] = mapped_column(String(512))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(12), default="enabled")
+    state_reason: Mapped[str] = mapped_column(String(200), default="")
+    state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: a Standard Webhooks message (``message_id`` is its
+    ``webhook-id``, the same on every retry and manual resend) and the exact body sent.
+
+    Unique on (endpoint, event_key), so a hook heard twice writes one row. ``status``:
+    "pending" (waiting for ``next_attempt_at``), "sending" (claimed until
+    ``lease_until``: a worker killed mid-attempt leaves it to be claimed again),
+    "delivered" or "failed" (given up; it can be sent again by hand). Deleted with its
+    call (retention, erasure), since the body holds the call's visit.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_key", name="uq_webhook_deliveries_event"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    event_key: Mapped[str] = mapped_column(String(120))
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookAttempt(Base):
+    """One attempt of a delivery: when, the answer's status code (None: no answer),
+    latency, a short error, and whether a person asked for it. No response body."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller)
 
 

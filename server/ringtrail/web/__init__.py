@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ringtrail.accounts import audit
+from ringtrail.outbound import events as webhook_events
 from ringtrail.outbound import notifications
 
 
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
         words,
     )
 
+    webhook_events.register()  # what follows a call: every process (web and worker) listens
     decoding.init_app(app)  # first: nothing may read text before it is checked
     login.init_app(app)
     errors.init_app(app)

@@ -33,6 +33,7 @@ from ringtrail.storage.sql import get_db
 from ringtrail.web.decoding import loads
 from ringtrail.web.login import current_principal, set_principal
 from ringtrail.web.schemas import ErrorOut
+from ringtrail.web.webhook_schemas import WebhookEvent
 
 
 class Parser(FlaskParser):
@@ -68,6 +69,10 @@ status. Another tenant's object answers 404, exactly like a missing one.
 
 Every list answers `{"items": [...], "page", "per_page", "total"}` and takes `page`
 (from 1) and `per_page` (up to 200, default 50).
+
+Webhooks: Ringtrail POSTs a `WebhookEvent` (see the schemas) to each endpoint set up with
+`/webhooks`, signed as the Standard Webhooks specification says (`webhook-id`,
+`webhook-timestamp`, `webhook-signature`); a retry keeps its `webhook-id`.
 """
 
 
@@ -114,6 +119,8 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "An rt_... API key"}
     )
+    # What receivers get: no route answers it, so it is declared here.
+    api.spec.components.schema("WebhookEvent", schema=WebhookEvent)
     api.register_blueprint(bp)
     app.extensions["ringtrail"]["api"] = api
 
