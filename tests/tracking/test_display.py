@@ -178,7 +178,7 @@ def test_a_session_answer_shows_both_displays_without_a_parse(app, db, monkeypat
             return real(*args, **kwargs)
 
         monkeypatch.setattr(phonenumbers, "parse", parse)
-        for cache in (phones.national, phones.displays, phones._international):
+        for cache in (phones.national, phones.country_code_and_trunk, phones._international):
             cache.cache_clear()  # a hit in a cache would hide a parse
         answers = [
             start_visit(site, Visitor(user_agent=HUMAN_UA), url=ORIGIN + "/", referrer="", title="")
