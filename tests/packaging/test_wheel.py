@@ -180,6 +180,15 @@ def test_wheel_installs_and_serves_the_demo(tmp_path):
         app_css = zf.read("ringtrail/static/app.css")
     missing = [name for name in RUNTIME_FILES if name not in names]
     assert not missing, f"the wheel lacks {missing}"
+    # Every file of the package's source is in it (a template in a subfolder, a new data
+    # file: a package-data rule that misses one fails here, not on a user's page).
+    package = ROOT / "server" / "ringtrail"
+    source_files = {
+        "ringtrail/" + path.relative_to(package).as_posix()
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert not sorted(source_files - names), f"the wheel lacks {sorted(source_files - names)}"
     assert any(
         n.startswith("ringtrail/storage/migrations/versions/") and n.endswith(".py") for n in names
     ), "the wheel holds no Alembic revisions"
