@@ -45,6 +45,9 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     for bp in dashboard.BLUEPRINTS:
         app.register_blueprint(bp)
+    from ringtrail.outbound.platforms import log as uploads_log
+
+    uploads_log.register()  # ad platform uploads listen to the calls' hooks
 
 
 def _name_the_request() -> None:

@@ -107,7 +107,23 @@ def visitor(body: dict[str, Any] | None = None) -> Visitor:
         dnt=request.headers.get("DNT") == "1" or body.get("dnt") is True,
         consent=body.get("consent") is True,
         address=client_address(),
+        ga4=ga4_ids(body),
     )
+
+
+GA4_ID = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+
+
+def ga4_ids(body: dict[str, Any]) -> tuple[str, str] | None:
+    """GA4's client id and session id as the snippet read them ("ga": [cid, sid]); None
+    when absent or not the digits GA4 writes (ids are never echoed into anything)."""
+    raw = body.get("ga")
+    if not isinstance(raw, list) or len(raw) != 2:
+        return None
+    cid, sid = (str(x) if isinstance(x, str | int) else "" for x in raw)
+    cid = cid if GA4_ID.match(cid) else ""
+    sid = sid if sid.isdigit() and len(sid) <= 20 else ""
+    return (cid, sid) if cid else None
 
 
 def client_address() -> str | None:

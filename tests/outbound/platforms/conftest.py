@@ -1,0 +1,26 @@
+"""The Google stand-in (OAuth, Data Manager API, GA4 Measurement Protocol) and the app
+pointed at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.standins.google import start_google
+
+
+@pytest.fixture
+def google():
+    state, server = start_google()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def app_config(app_config, google):
+    return app_config | {
+        "GOOGLE_DATAMANAGER_URL": google.url,
+        "GOOGLE_TOKEN_URL": google.url + "/token",
+        "GA4_URL": google.url,
+        "UPLOAD_TIMEOUT": 1.0,
+    }
