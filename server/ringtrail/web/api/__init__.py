@@ -14,6 +14,7 @@ from ringtrail.web.api import (  # noqa: F401 (routes on bp)
     outcomes,
     privacy,
     reports,
+    uploads,
 )
 from ringtrail.web.api.blueprint import bp, init_app
 
