@@ -167,7 +167,7 @@ def test_every_route_with_an_id_hides_other_tenants_objects(app, client, tenants
 def test_a_tenant_reaches_its_own_objects(app, client, tenants, stand_in):
     headers = {"Authorization": f"Bearer {tenants['key_a']}"}
     reached = []
-    for rule, names in _id_routes(app):
+    for rule, _names in _id_routes(app):
         if not rule.rule.startswith("/api/") or "GET" not in rule.methods:
             continue
         path = rule.build(_values(rule, tenants["a"]), append_unknown=False)[1]

@@ -80,7 +80,9 @@ class DestinationOut(Schema):
     paused_at = fields.DateTime(allow_none=True)
     paused_reason = fields.String()
     counts = fields.Dict(
-        keys=fields.String(), values=fields.Integer(), metadata={"description": "log rows by status"}
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "log rows by status"},
     )
 
 
