@@ -230,3 +230,22 @@ def test_optional_blocks_are_served_only_to_sites_that_need_them():
     for size in range(1, len(names) + 1):
         for chosen in combinations(names, size):
             assert len(template(frozenset(chosen))) > len(plain)
+
+
+def test_a_ga4_site_gets_the_ga4_block_within_the_budget_and_others_none(client, db, app):
+    from ringtrail.outbound.platforms import destinations
+
+    app.config["PUBLIC_URL"] = "https://calls.example-agency.com"
+    plain, with_ga4 = make_site(db), make_site(db, number_start=20)
+    destinations.connect(
+        db, with_ga4.client, "ga4", {"measurement_id": "G-SNIPPET1", "api_secret": "s3cret-ga4"}
+    )
+    db.commit()
+    ga4_body = served(client, with_ga4.site_key).data
+    plain_body = served(client, plain.site_key).data
+    assert b"_ga[^;]+/g" in ga4_body and b"_ga" not in plain_body
+    with app.app_context():
+        assert "ga4" in snippet.features(site_for_key(with_ga4.site_key))
+        assert "ga4" not in snippet.features(site_for_key(plain.site_key))
+    size = len(gzip.compress(ga4_body, 9))
+    assert size <= BUDGET, f"{size} bytes gzipped with the GA4 block; budget {BUDGET}"

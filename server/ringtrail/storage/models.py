@@ -667,4 +667,5 @@ class AdUpload(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller)
+# AdDestination: whether a client sends calls to GA4 decides the snippet's "ga4" block.
+CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller, AdDestination)

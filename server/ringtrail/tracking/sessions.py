@@ -264,7 +264,7 @@ def start_visit(
         os=device.os,
         pages=[page_entry(now, now, path_of(url), title)],
         consent="granted" if visitor.consent else "",
-        ga4=ga4_ids(visitor),
+        ga4=ga4_ids(visitor) if site.ga4 else {},
     )
     try:
         visits = get_visits()
