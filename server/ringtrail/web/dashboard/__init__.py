@@ -12,6 +12,7 @@ from ringtrail.web.dashboard import (  # noqa: F401
     privacy,
     reports,
     settings,
+    uploads,
     wording,
 )
 from ringtrail.web.dashboard.blueprints import dashboard
