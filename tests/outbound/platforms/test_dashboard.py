@@ -129,3 +129,24 @@ def test_the_api_connects_lists_tests_and_shows_a_calls_uploads(app, client, db,
     )
     assert client.delete(f"{base}/google_ads", headers=key).status_code == 204
     assert client.get(base, headers=key).get_json() == []
+
+
+def test_the_call_log_csv_has_each_calls_upload_status(app, client, db, google):
+    import csv
+    import io
+
+    setup = make_site(db, numbers=1)
+    google.refresh_tokens.add(REFRESH)
+    log_in(client, make_user(db, setup, "agency_admin"))
+    client.post(
+        f"/dashboard/settings/clients/{setup.client.id}/ad-platforms/google_ads",
+        data=FORM | {"min_duration_seconds": "60"},
+    )
+    counted = completed_call(db, setup)
+    short = completed_call(db, setup, talk=10)
+    with app.app_context():
+        send.send_due()
+    export = client.get("/dashboard/calls.csv").get_data(as_text=True).lstrip("\ufeff")
+    rows = {r["call id"]: r for r in csv.DictReader(io.StringIO(export))}
+    assert rows[counted.call_sid]["ad platform uploads"] == "google_ads: accepted"
+    assert rows[short.call_sid]["ad platform uploads"] == "google_ads: skipped (not_a_conversion)"

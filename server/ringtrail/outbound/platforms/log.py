@@ -175,6 +175,27 @@ def call_uploads(db: Session, call_id: int) -> list[dict[str, Any]]:
     ]
 
 
+CSV_HEADER = "ad platform uploads"
+
+
+def summaries(db: Session, call_ids: list[int]) -> dict[int, str]:
+    """The CSV cell of each call that has uploads (one query for a page of calls)."""
+    if not call_ids:
+        return {}
+    rows = db.execute(
+        select(AdUpload, AdDestination.platform)
+        .join(AdDestination, AdDestination.id == AdUpload.destination_id)
+        .where(AdUpload.call_id.in_(call_ids), AdUpload.key == CONVERSION)
+        .order_by(AdUpload.call_id, AdUpload.destination_id)
+    ).all()
+    by_call: dict[int, list[dict[str, Any]]] = {}
+    for row, platform in rows:
+        by_call.setdefault(row.call_id, []).append(
+            {"kind": "conversion", "platform": platform, "status": row.status, "reason": row.reason}
+        )
+    return {call_id: summary(uploads) for call_id, uploads in by_call.items()}
+
+
 def summary(uploads: list[dict[str, Any]]) -> str:
     """One CSV cell: "google_ads: accepted; ga4: skipped (no_consent)"."""
     parts = []
