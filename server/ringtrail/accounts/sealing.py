@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringtrail.crypto import is_sealed, reseal
-from ringtrail.storage.models import Agency, User
+from ringtrail.storage.models import AdDestination, Agency, User
 
 # (model, column) of every secret stored sealed.
 SEALED = (
@@ -23,6 +23,10 @@ SEALED = (
     (Agency, "twilio_previous_auth_token"),
     (Agency, "twilio_api_key_secret"),
     (User, "two_factor_secret"),
+    # Ad platform credentials (outbound/platforms/destinations.py).
+    (AdDestination, "oauth_client_secret"),
+    (AdDestination, "refresh_token"),
+    (AdDestination, "api_secret"),
 )
 
 

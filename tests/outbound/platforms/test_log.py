@@ -149,3 +149,22 @@ def test_bad_settings_are_refused_with_a_reason(app, db, data, words):
     setup = make_site(db, numbers=1)
     with pytest.raises(Invalid, match=words):
         destinations.connect(db, setup.client, "google_ads", data)
+
+
+def test_rotation_reseals_the_ad_platform_secrets(app, db, google):
+    from ringtrail.accounts import sealing
+    from ringtrail.crypto import new_key, unseal
+    from ringtrail.storage.models import AdDestination
+
+    old, new = new_key(), new_key()
+    app.config["ENCRYPTION_KEYS"] = old
+    setup = make_site(db, numbers=1)
+    dest = connect_google(db, google, setup)
+    before = (dest.refresh_token, dest.oauth_client_secret)
+    app.config["ENCRYPTION_KEYS"] = f"{new},{old}"
+    assert sealing.rotate(db) == 3  # the agency's carrier token, and these two
+    app.config["ENCRYPTION_KEYS"] = new
+    db.expire_all()
+    after = db.get(AdDestination, dest.id)
+    assert (after.refresh_token, after.oauth_client_secret) != before
+    assert unseal(after.refresh_token) == "1//refresh-token-of-the-test"
