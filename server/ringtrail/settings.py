@@ -70,7 +70,9 @@ SETTINGS: tuple[Setting, ...] = (
         "Google's Data Manager API (Google Ads conversions)",
     ),
     Setting("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token", "Google's OAuth token URL"),
-    Setting("GA4_URL", "https://www.google-analytics.com", "GA4's Measurement Protocol"),
+    Setting(
+        "GOOGLE_ANALYTICS_URL", "https://www.google-analytics.com", "GA4's Measurement Protocol"
+    ),
     Setting("UPLOAD_TIMEOUT", 15.0, "seconds to wait for an ad platform"),
     Setting("METRICS_TOKEN", None, "bearer token for /metrics; unset: /metrics is off"),
     Setting("BIND", "127.0.0.1:8000", "ringtrail serve: address gunicorn listens on", "command"),

@@ -21,6 +21,6 @@ def app_config(app_config, google):
     return app_config | {
         "GOOGLE_DATAMANAGER_URL": google.url,
         "GOOGLE_TOKEN_URL": google.url + "/token",
-        "GA4_URL": google.url,
+        "GOOGLE_ANALYTICS_URL": google.url,
         "UPLOAD_TIMEOUT": 1.0,
     }

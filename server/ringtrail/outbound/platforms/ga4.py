@@ -52,7 +52,7 @@ def collect(
     """Send one payload; with ``debug``, to the validation server, reading its messages."""
     http = http or requests.Session()
     path = "/debug/mp/collect" if debug else "/mp/collect"
-    url = setting("GA4_URL").rstrip("/") + path
+    url = setting("GOOGLE_ANALYTICS_URL").rstrip("/") + path
     params = {"measurement_id": dest.measurement_id, "api_secret": unseal(dest.api_secret)}
     try:
         response = http.post(
