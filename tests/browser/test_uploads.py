@@ -32,6 +32,7 @@ def google():
 @pytest.fixture
 def app_config(app_config, google):
     return app_config | {
+        "SECURE_COOKIES": False,  # session cookies over the live server's plain http
         "GOOGLE_DATAMANAGER_URL": google.url,
         "GOOGLE_TOKEN_URL": google.url + "/token",
         "GOOGLE_ANALYTICS_URL": google.url,
@@ -159,3 +160,62 @@ def test_a_qualified_call_from_a_gclid_visit_reaches_google_exactly_once(live, g
     row = live.db.scalar(select(AdUpload).where(AdUpload.call_id == call.id))
     assert row.status == "accepted"
     assert_no_page_errors(live)
+
+
+def test_a_manager_connects_ga4_in_the_dashboard_and_sees_a_calls_upload(live, google):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from ringtrail.accounts import access
+    from ringtrail.outbound.platforms import send
+    from tests.browser.conftest import WAIT
+    from tests.helpers import add_call
+
+    setup = live.site_for(numbers=1)
+    google.ga4_secrets["G-DASHBRD1"] = "dash-secret"
+    manager = {"email": "m@client.example", "role": "client_manager"}
+    manager |= {"password": "correct horse battery", "client_id": setup.client.id}
+    with live.app.test_request_context():
+        access.create_user(live.db, cli_principal(), manager, setup.agency.id)
+    driver = live.driver
+    page = f"{live.url}/dashboard/settings/clients/{setup.client.id}/ad-platforms"
+    driver.get(page)
+    driver.find_element(By.NAME, "email").send_keys("m@client.example")
+    driver.find_element(By.NAME, "password").send_keys("correct horse battery")
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "form-ga4")))
+    form = driver.find_element(By.ID, "form-ga4")
+    form.find_element(By.NAME, "measurement_id").send_keys("G-DASHBRD1")
+    form.find_element(By.NAME, "api_secret").send_keys("dash-secret")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, WAIT).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "Google Analytics 4 saved.")
+    )
+    driver.find_element(By.CSS_SELECTOR, "#test-ga4 button").click()
+    WebDriverWait(driver, WAIT).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "the connection works")
+    )
+
+    from datetime import UTC, datetime, timedelta
+
+    from ringtrail.calls import hooks
+
+    call = add_call(
+        live.db,
+        setup,
+        datetime.now(UTC) - timedelta(minutes=5),
+        talk=120,
+        visit={"click_ids": {}, "consent": "granted", "ga4": {"cid": "5.6", "sid": "7"}},
+    )
+    hooks.emit(live.db, call, hooks.COMPLETED)
+    live.db.commit()
+    with live.app.app_context():
+        send.send_due()
+    driver.get(f"{live.url}/dashboard/calls/{call.id}")
+    item = WebDriverWait(driver, WAIT).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#uploads li[data-platform=ga4]"))
+    )
+    assert item.get_attribute("data-status") == "sent"
+    assert "Google Analytics 4" in item.text
+    assert len(google.collected) == 1
