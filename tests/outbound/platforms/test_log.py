@@ -168,3 +168,19 @@ def test_rotation_reseals_the_ad_platform_secrets(app, db, google):
     after = db.get(AdDestination, dest.id)
     assert (after.refresh_token, after.oauth_client_secret) != before
     assert unseal(after.refresh_token) == "1//refresh-token-of-the-test"
+
+
+def test_one_send_job_per_transaction_however_many_calls_it_queues(app, db, google):
+    from ringtrail.storage.clients import get_queue
+
+    setup = make_site(db, numbers=1)
+    connect_google(db, google, setup)
+    queue = get_queue()
+    queue.empty()
+    calls = [completed_call(db, setup) for _ in range(2)]  # two transactions: two jobs
+    assert queue.count == 2
+    queue.empty()
+    for call in calls:
+        outcomes.apply(db, call, {"lead_status": "qualified"}, cli_principal(), source="manual")
+    db.commit()  # one transaction (a bulk change): one job
+    assert queue.count == 1

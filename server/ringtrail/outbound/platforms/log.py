@@ -126,20 +126,32 @@ def _adjust(
     return True
 
 
+WANTED = "ad-platform-uploads: send"
+
+
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(WANTED, False):
+        return
+    from ringtrail.storage.clients import get_queue
+
+    with contextlib.suppress(Exception):
+        get_queue().enqueue(
+            "ringtrail.outbound.platforms.send.send_due", job_timeout=600, result_ttl=600
+        )
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(WANTED, None)
+
+
 def send_after_commit(db: Session) -> None:
     """Queue a send job once this transaction commits (never before: the job must see
-    the rows). A Redis that is away costs nothing: the periodic sweep sends them."""
-
-    def enqueue(_session: Session) -> None:
-        from ringtrail.storage.clients import get_queue
-
-        with contextlib.suppress(Exception):
-            get_queue().enqueue(
-                "ringtrail.outbound.platforms.send.send_due", job_timeout=600, result_ttl=600
-            )
-
-    if not event.contains(db, "after_commit", enqueue):
-        event.listen(db, "after_commit", enqueue, once=True)
+    the rows), once however many calls it changed. A Redis that is away costs nothing:
+    the periodic sweep sends them."""
+    db.info[WANTED] = True
+    if not event.contains(db, "after_commit", _after_commit):
+        event.listen(db, "after_commit", _after_commit)
+        event.listen(db, "after_rollback", _after_rollback)
 
 
 def reason_words(row: AdUpload) -> str:
