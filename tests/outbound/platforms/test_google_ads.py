@@ -68,7 +68,8 @@ def test_429_5xx_and_a_timeout_are_retried_later_with_backoff(app, db, google, f
     setup = make_site(db, numbers=1)
     connect_google(db, google, setup)
     call = completed_call(db, setup)
-    google.hang_seconds = 2.5  # past RINGTRAIL_UPLOAD_TIMEOUT (1 s in these tests)
+    app.config["UPLOAD_TIMEOUT"] = 1.0
+    google.hang_seconds = 3.0  # past RINGTRAIL_UPLOAD_TIMEOUT
     google.failures.append(failure)
     now = utcnow()
     with app.app_context():
@@ -77,6 +78,7 @@ def test_429_5xx_and_a_timeout_are_retried_later_with_backoff(app, db, google, f
     assert row.status == "queued" and row.attempts == 1
     assert row.next_attempt_at >= now + timedelta(seconds=55)
     assert row.reason
+    app.config["UPLOAD_TIMEOUT"] = 10.0
     with app.app_context():
         assert send.send_due(now) == {}  # not due yet
         send.send_due(now + timedelta(minutes=2))
