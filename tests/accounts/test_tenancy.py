@@ -149,6 +149,11 @@ def test_every_route_with_an_id_hides_other_tenants_objects(app, client, tenants
             checked.append((method, path))
     assert any(m == "PATCH" and p.startswith("/api/v1/pools/") for m, p in checked)
     assert any("/dashboard/settings/pools/" in p for _, p in checked)
+    # Notification preferences (per user and client) and each client's Slack settings.
+    assert any(
+        m == "PATCH" and "/notifications/" in p and "/api/v1/users/" in p for m, p in checked
+    )
+    assert any(m == "PATCH" and p.endswith("/notifications") for m, p in checked)
     # Nothing was written on the request path; the jobs write each attempt twice: to A's
     # log as A's own attempt, and to B's as a probe by "another agency".
     assert _entries(app, "denied") == [] and _entries(app, "probed") == []

@@ -15,7 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringtrail.crypto import is_sealed, reseal
-from ringtrail.storage.models import AdDestination, Agency, User
+from ringtrail.storage.models import (
+    AdDestination,
+    Agency,
+    ClientNotifications,
+    OutboundMessage,
+    User,
+)
 
 # (model, column) of every secret stored sealed.
 SEALED = (
@@ -23,6 +29,8 @@ SEALED = (
     (Agency, "twilio_previous_auth_token"),
     (Agency, "twilio_api_key_secret"),
     (User, "two_factor_secret"),
+    (OutboundMessage, "slack_url"),
+    (ClientNotifications, "slack_webhook_url"),
     # Ad platform credentials (outbound/platforms/destinations.py).
     (AdDestination, "oauth_client_secret"),
     (AdDestination, "refresh_token"),

@@ -27,8 +27,10 @@ from ringtrail.storage.models import (
     BlockedCaller,
     Call,
     Client,
+    ClientNotifications,
     ClientTag,
     DailyVisits,
+    NotificationPreference,
     Pool,
     PoolHour,
     Rule,
@@ -90,7 +92,7 @@ def conditions(model: type, principal: Principal | None) -> list[Any]:
         return [Agency.id == p.agency_id]
     if model is Client:
         return [Client.id.in_(client_ids(p))]
-    if model in (ClientTag, Rule, BlockedCaller):
+    if model in (ClientTag, Rule, BlockedCaller, NotificationPreference, ClientNotifications):
         return [model.client_id.in_(client_ids(p))]
     if model in (Site,):
         return [Site.client_id.in_(client_ids(p))]

@@ -4,6 +4,7 @@
 - ``run.py``: demo, serve, worker, seed-demo, migrate, replay-spool, secrets rotate;
 - ``manage.py``: agencies, clients, sites, pools, numbers, keys, users, erasure;
 - ``outcomes.py``: call outcomes, tags, automation rules, block lists;
+- ``notifications.py``: notification preferences, Slack URLs, summaries, the outbox;
 - ``tools.py``: the attribution simulator and the benchmarks;
 - ``app.py``: the app context and how refusals become messages and exit codes.
 """
@@ -14,7 +15,7 @@ import os
 
 import click
 
-from ringtrail.cli import carrier, manage, outcomes, run, tools
+from ringtrail.cli import carrier, manage, notifications, outcomes, run, tools
 from ringtrail.cli.app import Group
 
 
@@ -38,5 +39,6 @@ for _command in (
     *manage.COMMANDS,
     *carrier.COMMANDS,
     *outcomes.COMMANDS,
+    *notifications.COMMANDS,
 ):
     main.add_command(_command)

@@ -249,6 +249,7 @@ def worker(burst: bool) -> None:
 
     from ringtrail.calls import replayer
     from ringtrail.calls.intake import move, replay
+    from ringtrail.outbound import messages, summaries
     from ringtrail.outbound.platforms import send as uploads_send
     from ringtrail.privacy import retention
     from ringtrail.reports import autosizer, counters
@@ -266,7 +267,14 @@ def worker(burst: bool) -> None:
     runner = Runner(
         queue.name,
         lambda **kwargs: worker_connection(url, **kwargs),
-        [counters.PERIODIC, retention.PERIODIC, autosizer.PERIODIC, uploads_send.PERIODIC],
+        [
+            counters.PERIODIC,
+            retention.PERIODIC,
+            autosizer.PERIODIC,
+            messages.PERIODIC,
+            summaries.PERIODIC,
+            uploads_send.PERIODIC,
+        ],
         movers=[move],
     )
     if not burst:

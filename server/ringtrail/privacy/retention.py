@@ -35,7 +35,15 @@ from sqlalchemy.orm import Session
 from ringtrail.accounts import audit
 from ringtrail.accounts.auth import Principal
 from ringtrail.storage.jobs import Periodic
-from ringtrail.storage.models import Agency, AppliedEvent, Call, Client, Site, VisitSnapshot
+from ringtrail.storage.models import (
+    Agency,
+    AppliedEvent,
+    Call,
+    Client,
+    OutboundMessage,
+    Site,
+    VisitSnapshot,
+)
 from ringtrail.storage.sql import get_db
 from ringtrail.telephony import carrier
 from ringtrail.terms import RETENTION_DEFAULT_DAYS
@@ -227,13 +235,19 @@ def delete_snapshots(db: Session, ids: list[int]) -> int:
 
 
 def delete_calls(db: Session, ids: list[int]) -> tuple[int, int]:
-    """Delete calls, and the snapshots no remaining call points at (the caller commits).
+    """Delete calls, the snapshots no remaining call points at, and the notifications
+    about them, sent or not (outbound messages; the caller commits).
 
     Returns how many calls and snapshots went. Recordings must already be gone at the
     carrier.
     """
     if not ids:
         return 0, 0
+    db.execute(
+        delete(OutboundMessage)
+        .where(OutboundMessage.call_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
     visit_ids = set(
         db.scalars(select(Call.visit_id).where(Call.id.in_(ids), Call.visit_id.is_not(None)))
     )

@@ -667,5 +667,76 @@ class AdUpload(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class OutboundMessage(Base):
+    """One message in the durable outbox (outbound/messages.py): an e-mail or a Slack
+    post, written in the transaction of whatever asked for it and sent later by a job.
+
+    ``status``: "queued" (waiting for ``next_attempt_at``), "sent", "failed" (refused for
+    good: a bad address, a Slack URL that no longer exists) or "expired" (still unsent
+    after ``outbound.messages.MAX_AGE``). ``dedupe_key`` (optional, unique) lets a job
+    that runs twice write the message once. ``slack_url`` is sealed (ringtrail.crypto).
+    """
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # "email" | "slack"
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    slack_url: Mapped[str | None] = mapped_column(String(1024))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The call a notification is about (no foreign key: the message may outlive nothing
+    # of the call, so deleting the call deletes it, see privacy/retention.delete_calls).
+    call_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationPreference(Base):
+    """What one user wants to be told about one client, and how (outbound/preferences.py).
+
+    An agency admin may hold one row per client of the agency; a client's user only for
+    that client. E-mail goes to the user's address; Slack to the client's webhook URL
+    (:class:`ClientNotifications`), when an admin or manager set one.
+    """
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "client_id", name="uq_notification_preferences"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    new_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_time_callers: Mapped[bool] = mapped_column(Boolean, default=False)
+    qualified_leads: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    weekly_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    by_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    by_slack: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ClientNotifications(Base):
+    """A client's notification settings: its Slack incoming-webhook URL (sealed with
+    ringtrail.crypto, never in clear) and the local hour summaries go out."""
+
+    __tablename__ = "client_notifications"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    slack_webhook_url: Mapped[str | None] = mapped_column(String(1024))
+    summary_hour: Mapped[int] = mapped_column(Integer, default=8)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 # AdDestination: whether a client sends calls to GA4 decides the snippet's "ga4" block.
 CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller, AdDestination)

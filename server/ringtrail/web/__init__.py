@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ringtrail.accounts import audit
+from ringtrail.outbound import notifications
 
 
 def init_app(app: Flask) -> None:
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     for bp in dashboard.BLUEPRINTS:
         app.register_blueprint(bp)
+    notifications.register()  # what follows a call: every process, web and worker
     from ringtrail.outbound.platforms import log as uploads_log
 
     uploads_log.register()  # ad platform uploads listen to the calls' hooks

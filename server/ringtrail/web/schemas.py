@@ -1252,3 +1252,55 @@ class RetentionOut(Schema):
     call_days = fields.Integer()
     snapshot_days = fields.Integer()
     recording_days = fields.Integer()
+
+
+# -- notifications (outbound/preferences.py) ---------------------------------------------
+
+SLACK_URL = r"^https?://[A-Za-z0-9.-]*[A-Za-z0-9](:[0-9]{1,5})?(/[^\s]*)?$"
+
+
+class NotificationsPatch(Patch):
+    """Change some of one user's notification preferences for one client."""
+
+    new_calls = fields.Boolean(metadata={"description": "every completed call"})
+    missed_calls = fields.Boolean(metadata={"description": "calls nobody answered"})
+    first_time_callers = fields.Boolean(
+        metadata={"description": "callers with no earlier call to the client"}
+    )
+    qualified_leads = fields.Boolean(metadata={"description": "calls marked qualified"})
+    daily_summary = fields.Boolean(metadata={"description": "yesterday's figures, each day"})
+    weekly_summary = fields.Boolean(metadata={"description": "last week's figures, Mondays"})
+    by_email = fields.Boolean(metadata={"description": "to the user's e-mail address"})
+    by_slack = fields.Boolean(metadata={"description": "to the client's Slack URL"})
+
+
+class NotificationsOut(Schema):
+    client_id = fields.Integer()
+    client_name = fields.String()
+    new_calls = fields.Boolean()
+    missed_calls = fields.Boolean()
+    first_time_callers = fields.Boolean()
+    qualified_leads = fields.Boolean()
+    daily_summary = fields.Boolean()
+    weekly_summary = fields.Boolean()
+    by_email = fields.Boolean()
+    by_slack = fields.Boolean()
+
+
+class ClientNotificationsPatch(Patch):
+    """A client's Slack incoming-webhook URL (null removes it) and the local hour its
+    summaries go out."""
+
+    slack_webhook_url = fields.String(
+        allow_none=True,
+        validate=[validate.Length(max=500), validate.Regexp(SLACK_URL)],
+        metadata={"description": "https://hooks.slack.com/services/...; stored sealed"},
+    )
+    summary_hour = Int(validate=validate.Range(0, 23))
+
+
+class ClientNotificationsOut(Schema):
+    client_id = fields.Integer()
+    slack = fields.Boolean(metadata={"description": "whether a Slack URL is set (never shown)"})
+    summary_hour = fields.Integer()
+    email_enabled = fields.Boolean(metadata={"description": "RINGTRAIL_SMTP_URL is set"})

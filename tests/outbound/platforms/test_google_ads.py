@@ -171,3 +171,23 @@ def test_test_connection_is_validate_only(app, db, google):
     with app.app_context():
         answer = destinations.test_connection(dest)
     assert answer.kind == "auth" and "invalid_grant" in answer.reason
+
+
+def test_a_pause_emails_the_agencys_admins_once(app, db, google):
+    from ringtrail.storage.models import OutboundMessage
+    from tests.helpers import make_user
+
+    setup = make_site(db, numbers=1)
+    admin = make_user(db, setup, "agency_admin")
+    make_user(db, setup, "client_manager", setup.client)  # a client's user is not told
+    connect_google(db, google, setup)
+    completed_call(db, setup)
+    completed_call(db, setup)
+    google.failures.extend([401, 401])
+    with app.app_context():
+        send.send_due()
+        send.send_due(utcnow() + timedelta(hours=1))  # paused: nothing more is tried
+    (mail,) = db.scalars(select(OutboundMessage)).all()
+    assert mail.recipients == [admin.email] and mail.channel == "email"
+    assert "Google Ads uploads paused" in mail.subject and "401" in mail.body
+    assert mail.agency_id == setup.agency.id

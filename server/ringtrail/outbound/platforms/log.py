@@ -42,11 +42,22 @@ def adjustment_key(value_minor: int | None, currency: str | None) -> str:
 
 
 def on_call_change(db: Session, call: Call, kind: str, details: dict[str, Any]) -> None:
-    """The hooks listener: decide the call again when it completes or its outcome changes."""
+    """The hooks listener: decide the call again when it completes or its outcome changes.
+
+    It writes in a savepoint: a statement that fails (PostgreSQL would abort the whole
+    transaction) rolls back the log's rows only, never the call's own change."""
     if kind == hooks.STARTED or (kind == hooks.UPDATED and details.get("what") != "outcome"):
         return
     if call.client_id is None:
         return
+    try:
+        with db.begin_nested():
+            _decide_all(db, call)
+    except Exception:
+        log.exception("uploads: no log rows written for call %s (%s)", call.id, kind)
+
+
+def _decide_all(db: Session, call: Call) -> None:
     dests = db.scalars(
         select(AdDestination).where(
             AdDestination.client_id == call.client_id, AdDestination.enabled.is_(True)

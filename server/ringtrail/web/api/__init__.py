@@ -11,6 +11,7 @@ from ringtrail.web.api import (  # noqa: F401 (routes on bp)
     calls,
     carrier,
     config,
+    notifications,
     outcomes,
     privacy,
     reports,

@@ -8,6 +8,7 @@ from ringtrail.web.dashboard import (  # noqa: F401
     carrier,
     first_run,
     login,
+    notifications,
     outcomes,
     privacy,
     reports,

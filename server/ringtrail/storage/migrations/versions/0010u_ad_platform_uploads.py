@@ -2,7 +2,7 @@
 with each visit snapshot
 
 Revision ID: 0010u
-Revises: 0009g
+Revises: 0010nb
 Create Date: 2026-12-01 23:40:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010u"
-down_revision = "0009g"
+down_revision = "0010nb"  # 0009g on its own branch; after the merge of i-notify, its head
 branch_labels = None
 depends_on = None
 
