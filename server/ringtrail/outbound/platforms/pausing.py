@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ringtrail.outbound import messages
 from ringtrail.outbound.platforms import rules
-from ringtrail.storage.models import AdDestination, AdUpload
+from ringtrail.storage.models import AdDestination, AdUpload, Client, User
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,7 @@ def tell_agency(db: Session, dest: AdDestination, reason: str) -> None:
 
 
 def notify(db: Session, dest: AdDestination, subject: str, body: str) -> None:
-    """Queue the e-mail; without the mail queue, the dashboard's notice is all there is."""
-    try:
-        from ringtrail.outbound import messages  # the notifications helper's mail queue
-    except ImportError:
-        return
-    from sqlalchemy import select
-
-    from ringtrail.storage.models import Client, User
-
+    """Queue the e-mail to the agency's admins in this transaction (once per pause)."""
     client = db.get(Client, dest.client_id)
     if client is None:
         return
