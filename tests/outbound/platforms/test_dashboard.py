@@ -47,6 +47,11 @@ def test_a_manager_connects_google_ads_tests_it_and_sees_a_calls_upload(app, cli
         8000,
     )
     assert dest.min_duration_seconds is None and dest.refresh_token.startswith("fernet:")
+    from ringtrail.storage.models import AuditEntry
+
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.object_type == "ad_destination"))
+    assert entry.details["secrets"] == ["oauth_client_secret", "refresh_token"]
+    assert "dash-secret-value" not in str(entry.details) and REFRESH not in str(entry.details)
     client.post(f"{page}/google_ads/test")
     shown = client.get(page).get_data(as_text=True)
     assert "the connection works" in shown and "dash-secret-value" not in shown

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ringtrail.accounts import audit
 from ringtrail.crypto import seal, unseal
 from ringtrail.errors import Conflict, Invalid, NotFound
 from ringtrail.outbound.platforms import answers, ga4, google_ads, rules
@@ -154,6 +155,26 @@ def connect(
     if new_secret and dest.paused_at is not None:
         resume(db, dest, now or utcnow())
     return dest
+
+
+def audit_change(
+    db: Session, p: Any, client: Client, dest: AdDestination, action: str, data: dict[str, Any]
+) -> None:
+    """The audit entry of a connect or disconnect: which fields and which secrets changed
+    (never a secret's value)."""
+    audit.record(
+        db,
+        action,
+        "ad_destination",
+        dest.id,
+        {
+            "platform": dest.platform,
+            "fields": sorted(k for k in data if k not in SECRETS),
+            "secrets": sorted(k for k in data if k in SECRETS and data[k]),
+        },
+        principal=p,
+        agency_id=client.agency_id,
+    )
 
 
 def disconnect(db: Session, dest: AdDestination) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ringtrail.accounts import audit
 from ringtrail.calls import outcomes
 from ringtrail.outbound.platforms import destinations, log
 from ringtrail.storage.models import Call, Client
@@ -43,17 +42,7 @@ def put_destination(data: dict[str, Any], client_id: int, platform: str):
     client = owned(Client, client_id)
     db = get_db()
     dest = destinations.connect(db, client, platform, data)
-    shown = sorted(k for k in data if k not in destinations.SECRETS)
-    secrets = sorted(k for k in data if k in destinations.SECRETS)
-    audit.record(
-        db,
-        "update",
-        "ad_destination",
-        dest.id,
-        {"platform": platform, "fields": shown, "secrets": secrets},
-        principal=p,
-        agency_id=client.agency_id,
-    )
+    destinations.audit_change(db, p, client, dest, "update", data)
     db.commit()
     return destination_out(dest)
 
@@ -68,15 +57,7 @@ def delete_destination(client_id: int, platform: str):
     client = owned(Client, client_id)
     db = get_db()
     dest = destinations.get(db, client.id, platform)
-    audit.record(
-        db,
-        "delete",
-        "ad_destination",
-        dest.id,
-        {"platform": platform},
-        principal=p,
-        agency_id=client.agency_id,
-    )
+    destinations.audit_change(db, p, client, dest, "delete", {})
     destinations.disconnect(db, dest)
     db.commit()
 

@@ -113,7 +113,9 @@ def save_destination(client_id: int, platform: str):
     client = owned(Client, client_id)
     db = get_db()
     try:
-        destinations.connect(db, client, platform, _form(platform))
+        data = _form(platform)
+        dest = destinations.connect(db, client, platform, data)
+        destinations.audit_change(db, current_principal(), client, dest, "update", data)
         db.commit()
     except RingtrailError as exc:
         db.rollback()
@@ -148,7 +150,9 @@ def delete_destination(client_id: int, platform: str):
     client = owned(Client, client_id)
     db = get_db()
     try:
-        destinations.disconnect(db, destinations.get(db, client.id, platform))
+        dest = destinations.get(db, client.id, platform)
+        destinations.audit_change(db, current_principal(), client, dest, "delete", {})
+        destinations.disconnect(db, dest)
         db.commit()
     except RingtrailError as exc:
         db.rollback()
