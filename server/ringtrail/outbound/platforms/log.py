@@ -141,7 +141,9 @@ WANTED = "ad-platform-uploads: send"
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(WANTED, False):
+    # Releasing a savepoint (the listener's own) fires after_commit too, inside the
+    # outer transaction: only the outermost commit makes the rows visible to a job.
+    if session.in_nested_transaction() or not session.info.pop(WANTED, False):
         return
     from ringtrail.storage.clients import get_queue
 
