@@ -280,7 +280,7 @@
     else {
       again || channel && channel.postMessage(0);
       setTimeout(safe(function () {
-        session || refused || post('', {referrer: d.referrer, gpc: !!navigator.globalPrivacyControl, consent: refused == 0});
+        session || refused || post('', {referrer: d.referrer, gpc: !!navigator.globalPrivacyControl, consent: refused == 0/*IF:ga4*/, ga: refused == 0 && !navigator.globalPrivacyControl && d.cookie.match(/_ga[^;]+/g)/*FI*/});
       }), 200);
     }
   }

@@ -64,6 +64,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_RATE_LIMIT_HOUR", 1000, "admin API requests per key per hour (0: none)"),
     Setting("API_RATE_LIMIT_DAY", 10000, "admin API requests per key per day (0: none)"),
     Setting("RATE_LIMIT_REDIS_URL", None, "Redis for rate-limit counters; default the queue's"),
+    Setting(
+        "GOOGLE_DATAMANAGER_URL",
+        "https://datamanager.googleapis.com",
+        "Google's Data Manager API (Google Ads conversions)",
+    ),
+    Setting("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token", "Google's OAuth token URL"),
+    Setting(
+        "GOOGLE_ANALYTICS_URL", "https://www.google-analytics.com", "GA4's Measurement Protocol"
+    ),
+    Setting("UPLOAD_TIMEOUT", 15.0, "seconds to wait for an ad platform"),
     Setting("METRICS_TOKEN", None, "bearer token for /metrics; unset: /metrics is off"),
     Setting("SMTP_URL", None, "mail server, smtp[s]://user:pass@host:port; unset: no e-mail"),
     Setting("MAIL_FROM", "Ringtrail <ringtrail@localhost>", "From address of the e-mails sent"),

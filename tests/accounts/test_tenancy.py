@@ -20,6 +20,7 @@ from werkzeug.routing import IntegerConverter
 from ringtrail.accounts import access, automation
 from ringtrail.accounts.auth import cli_principal
 from ringtrail.outbound import events, webhooks
+from ringtrail.outbound.platforms import destinations
 from ringtrail.storage.models import AuditEntry, Call, Client, TrackingNumber, WebhookDelivery
 from tests.helpers import bearer, call_params, make_site, new_key, run_jobs, twilio_post
 from tests.twilio_standin import AUDIO
@@ -80,10 +81,14 @@ def _objects(
             body="{}",
         )
         db.add(sent)
+        destinations.connect(
+            db, client, "ga4", {"measurement_id": "G-TENANT1", "api_secret": f"secret-{tag}"}
+        )
         db.commit()
         return raw, {
             "endpoint_id": endpoint.id,
             "delivery_id": sent.id,
+            "platform": "ga4",  # /clients/{client_id}/ad-platforms/{platform}
             "tag_id": word.id,
             "rule_id": rule.id,
             "block_id": block.id,
@@ -123,6 +128,12 @@ def _id_routes(app):
             yield rule, ints
 
 
+def _values(rule, objects: dict) -> dict:
+    """The URL's variables: ids from the tenant's objects, and the other variables (an ad
+    platform's name) that the objects also name."""
+    return {n: objects[n] for n in rule._converters if n in objects}
+
+
 def _entries(app, action: str) -> list[AuditEntry]:
     from ringtrail.storage.sql import get_db
 
@@ -144,7 +155,7 @@ def test_every_route_with_an_id_hides_other_tenants_objects(app, client, tenants
         missing = [n for n in names if n not in tenants["b"]]
         assert not missing, f"{rule.rule}: add {missing} to the tenancy test's objects"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            path = rule.build({n: tenants["b"][n] for n in names}, append_unknown=False)[1]
+            path = rule.build(_values(rule, tenants["b"]), append_unknown=False)[1]
             headers = {}
             if rule.rule.startswith("/api/"):
                 headers["Authorization"] = f"Bearer {tenants['key_a']}"
@@ -176,10 +187,10 @@ def test_every_route_with_an_id_hides_other_tenants_objects(app, client, tenants
 def test_a_tenant_reaches_its_own_objects(app, client, tenants, stand_in):
     headers = {"Authorization": f"Bearer {tenants['key_a']}"}
     reached = []
-    for rule, names in _id_routes(app):
+    for rule, _names in _id_routes(app):
         if not rule.rule.startswith("/api/") or "GET" not in rule.methods:
             continue
-        path = rule.build({n: tenants["a"][n] for n in names}, append_unknown=False)[1]
+        path = rule.build(_values(rule, tenants["a"]), append_unknown=False)[1]
         res = client.get(path, headers=headers)
         assert res.status_code == 200, f"{path}: {res.status_code} {res.get_data()[:200]!r}"
         reached.append((path, res))

@@ -255,3 +255,22 @@ def test_an_international_site_bakes_its_country_codes_and_trunk_prefixes_once_e
     numbers = ("+14155550100", "+442079460018", "+442079460999", "+493012345678", "+525512345678")
     assert snippet.country_codes(numbers) == ["1|44|49|52", "0"]
     assert snippet.country_codes(("+525512345678",)) == ["52", ""]
+
+
+def test_a_ga4_site_gets_the_ga4_block_within_the_budget_and_others_none(client, db, app):
+    from ringtrail.outbound.platforms import destinations
+
+    app.config["PUBLIC_URL"] = "https://calls.example-agency.com"
+    plain, with_ga4 = make_site(db), make_site(db, number_start=20)
+    destinations.connect(
+        db, with_ga4.client, "ga4", {"measurement_id": "G-SNIPPET1", "api_secret": "s3cret-ga4"}
+    )
+    db.commit()
+    ga4_body = served(client, with_ga4.site_key).data
+    plain_body = served(client, plain.site_key).data
+    assert b"_ga[^;]+/g" in ga4_body and b"_ga" not in plain_body
+    with app.app_context():
+        assert "ga4" in snippet.features(site_for_key(with_ga4.site_key))
+        assert "ga4" not in snippet.features(site_for_key(plain.site_key))
+    size = len(gzip.compress(ga4_body, 9))
+    assert size <= BUDGET, f"{size} bytes gzipped with the GA4 block; budget {BUDGET}"

@@ -21,6 +21,7 @@ from ringtrail.accounts.auth import Principal
 from ringtrail.accounts.tenancy import conditions, get_or_404
 from ringtrail.errors import Conflict, Forbidden, Invalid, Unprocessable
 from ringtrail.storage.models import (
+    AdDestination,
     Agency,
     ApiKey,
     BlockedCaller,
@@ -269,7 +270,9 @@ def delete_client(db: Session, p: Principal, client: Client) -> None:
         principal=p,
         agency_id=client.agency_id,
     )
-    for owned in (ClientTag, Rule, BlockedCaller):  # its outcome settings go with it
+    # Its outcome settings and ad platforms go with it (a client with no calls has no
+    # upload log).
+    for owned in (ClientTag, Rule, BlockedCaller, AdDestination):
         db.execute(delete(owned).where(owned.client_id == client.id))
     db.delete(client)
     commit_config(db)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ringtrail.crypto import is_sealed, reseal
 from ringtrail.storage.models import (
+    AdDestination,
     Agency,
     ClientNotifications,
     OutboundMessage,
@@ -33,6 +34,10 @@ SEALED = (
     (WebhookEndpoint, "previous_secret"),
     (OutboundMessage, "slack_url"),
     (ClientNotifications, "slack_webhook_url"),
+    # Ad platform credentials (outbound/platforms/destinations.py).
+    (AdDestination, "oauth_client_secret"),
+    (AdDestination, "refresh_token"),
+    (AdDestination, "api_secret"),
 )
 
 

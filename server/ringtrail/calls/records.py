@@ -104,6 +104,8 @@ def snapshot_visit(db: Session, session_id: str, visit: Visit) -> VisitSnapshot:
     snap.browser = visit.browser
     snap.os = visit.os
     snap.pages = [list(p) for p in visit.pages]
+    snap.consent = visit.consent or None
+    snap.ga4 = dict(visit.ga4) if visit.ga4 else None
     return snap
 
 

@@ -250,6 +250,7 @@ def worker(burst: bool) -> None:
     from ringtrail.calls import replayer
     from ringtrail.calls.intake import move, replay
     from ringtrail.outbound import delivery, messages, summaries
+    from ringtrail.outbound.platforms import send as uploads_send
     from ringtrail.privacy import retention
     from ringtrail.reports import autosizer, counters
     from ringtrail.storage.clients import get_queue, worker_connection
@@ -273,6 +274,7 @@ def worker(burst: bool) -> None:
             messages.PERIODIC,
             summaries.PERIODIC,
             delivery.PERIODIC,
+            uploads_send.PERIODIC,
         ],
         movers=[move],
     )

@@ -252,6 +252,13 @@ class VisitSnapshot(Base):
     browser: Mapped[str] = mapped_column(String(60), default="")
     os: Mapped[str] = mapped_column(String(60), default="")
     pages: Mapped[list] = mapped_column(JSON, default=list)
+    # What the visitor allowed (0010u): "granted" when the page said they consented
+    # (ringtrail('consent', true)); None when it never said (a site in "auto" mode, or a
+    # visit from before this column): ad platforms then get consent denied.
+    consent: Mapped[str | None] = mapped_column(String(12))
+    # GA4's ids, read from the _ga cookies only with consent and only for sites whose
+    # client sends calls to GA4: {"cid": client id, "sid": session id}.
+    ga4: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -683,6 +690,75 @@ class WebhookAttempt(Base):
 CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller)
 
 
+class AdDestination(Base):
+    """Where one client's calls go as conversions: Google Ads (the Data Manager API) or
+    GA4 (the Measurement Protocol), and which calls count (outbound/platforms/rules.py).
+
+    Secrets (``refresh_token``, ``oauth_client_secret``, ``api_secret``) are sealed with
+    ``ringtrail.crypto``. ``paused_at`` is set when the platform refuses the credentials:
+    nothing is sent until someone connects again.
+    """
+
+    __tablename__ = "ad_destinations"
+    __table_args__ = (UniqueConstraint("client_id", "platform", name="uq_ad_destinations"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))  # "google_ads" | "ga4"
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Which calls count: any of these lead statuses or tags, or at least this long.
+    lead_statuses: Mapped[list] = mapped_column(JSON, default=list)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    min_duration_seconds: Mapped[int | None] = mapped_column(Integer)  # None: no minimum
+    min_confidence: Mapped[str] = mapped_column(String(12), default="late")
+    # The value of a call whose outcome has none, in minor units of ``currency``.
+    default_value_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Google Ads: the operating account, an optional manager (login) account, the
+    # conversion action, and OAuth 2.0 client + refresh token.
+    account_id: Mapped[str | None] = mapped_column(String(20))
+    login_account_id: Mapped[str | None] = mapped_column(String(20))
+    conversion_action_id: Mapped[str | None] = mapped_column(String(40))
+    oauth_client_id: Mapped[str | None] = mapped_column(String(200))
+    oauth_client_secret: Mapped[str | None] = mapped_column(String(512))
+    refresh_token: Mapped[str | None] = mapped_column(String(1024))
+    # GA4: the web stream's measurement id and API secret, and the event's name.
+    measurement_id: Mapped[str | None] = mapped_column(String(20))
+    api_secret: Mapped[str | None] = mapped_column(String(512))
+    event_name: Mapped[str] = mapped_column(String(40), default="phone_call")
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdUpload(Base):
+    """One call's conversion (or a later value adjustment) for one destination: the upload
+    log. ``status``: "queued", "accepted" (the platform took it), "sent" (a platform that
+    confirms nothing, GA4), "rejected" (with the platform's reason) or "skipped" (with
+    why: terms-like codes in outbound/platforms/rules.py). ``key`` is "conversion" or
+    "adjust:<value>:<currency>": a job that runs twice writes each once."""
+
+    __tablename__ = "ad_uploads"
+    __table_args__ = (UniqueConstraint("destination_id", "call_id", "key", name="uq_ad_uploads"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("ad_destinations.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(60), default="conversion")
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    value_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class OutboundMessage(Base):
     """One message in the durable outbox (outbound/messages.py): an e-mail or a Slack
     post, written in the transaction of whatever asked for it and sent later by a job.
@@ -752,3 +828,7 @@ class ClientNotifications(Base):
     slack_webhook_url: Mapped[str | None] = mapped_column(String(1024))
     summary_hour: Mapped[int] = mapped_column(Integer, default=8)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# AdDestination: whether a client sends calls to GA4 decides the snippet's "ga4" block.
+CONFIG_MODELS = (Agency, Client, Site, Pool, TrackingNumber, BlockedCaller, AdDestination)

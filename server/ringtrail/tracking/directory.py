@@ -29,6 +29,7 @@ from ringtrail.phones import international_table, national_table
 from ringtrail.storage.channel import ConfigChannel
 from ringtrail.storage.clients import make_redis
 from ringtrail.storage.models import (
+    AdDestination,
     Agency,
     BlockedCaller,
     Client,
@@ -83,6 +84,9 @@ class SiteConfig:
     # number -> its international format (phones.international_table), made with it
     international: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     share_subdomains: bool = False  # the visit spans the registrable domain's subdomains
+    # The client sends calls to GA4 (and is not in HIPAA mode): the snippet reads GA4's
+    # client and session ids, with consent, and sends them with the visit.
+    ga4: bool = False
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -243,6 +247,13 @@ def load(session: Session) -> Snapshot:
         by_pool.setdefault(pool_id, []).append((number, role, source, record))
         if retiring_since is not None:
             retiring.add(number)
+    ga4_clients = set(
+        session.scalars(
+            select(AdDestination.client_id).where(
+                AdDestination.platform == "ga4", AdDestination.enabled.is_(True)
+            )
+        )
+    )
     query = select(Site).options(
         selectinload(Site.client).selectinload(Client.agency), selectinload(Site.pools)
     )
@@ -314,6 +325,7 @@ def load(session: Session) -> Snapshot:
                 honor_dnt=bool(site.honor_dnt),
                 pools=tuple(pools),
                 share_subdomains=bool(site.share_subdomains),
+                ga4=client.id in ga4_clients and not client.hipaa,
             )
         )
     agencies = session.scalars(select(Agency)).all()

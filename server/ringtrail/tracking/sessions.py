@@ -57,6 +57,9 @@ class Visitor:
     dnt: bool = False  # Do-Not-Track
     consent: bool = False  # the page told the snippet the visitor consented
     address: str | None = None  # the client's IP address: hashed for a limit, never kept
+    # GA4's client id and session id (from the _ga cookies), sent by the snippet only with
+    # consent; kept with the visit only with consent, for the GA4 upload.
+    ga4: tuple[str, str] | None = None
 
 
 def entry(e164: str, site: SiteConfig | None = None) -> dict[str, str]:
@@ -259,6 +262,8 @@ def start_visit(
         browser=device.browser,
         os=device.os,
         pages=[page_entry(now, now, path_of(url), title)],
+        consent="granted" if visitor.consent else "",
+        ga4=ga4_ids(visitor) if site.ga4 else {},
     )
     try:
         visits = get_visits()
@@ -308,6 +313,14 @@ def add_pageview(
         log.warning("sessions: redis unavailable during a page view")
         raise Unavailable("temporarily unavailable") from None
     return {"session": session, "numbers": numbers, "ttl": ttl}
+
+
+def ga4_ids(visitor: Visitor) -> dict[str, str]:
+    """GA4's ids to keep with the visit: only with consent, never with GPC."""
+    if not visitor.consent or visitor.gpc or not visitor.ga4:
+        return {}
+    cid, sid = visitor.ga4
+    return {k: v for k, v in (("cid", cid), ("sid", sid)) if v}
 
 
 def visit_key(src: Source, url: str) -> VisitKey:

@@ -143,9 +143,12 @@ def features(site: SiteConfig) -> frozenset[str]:
     "nanp" matches North American numbers only, as compactly as it can; "intl" matches
     the numbers of any country (see ``site_settings``), and is served as soon as one
     number the site can show is outside North America; "vanity" swaps the pools' vanity
-    texts; "subdomains" keeps the visit in a cookie on the registrable domain.
+    texts; "subdomains" keeps the visit in a cookie on the registrable domain; "ga4"
+    reads GA4's client and session ids (with consent) for a client that sends calls to GA4.
     """
     extra = {"vanity"} if any(p.vanity_texts for p in site.pools) else set()
+    if site.ga4:
+        extra.add("ga4")
     if cookie_domains(site):
         extra.add("subdomains")
     return _features(shown_numbers(site)) | extra

@@ -75,6 +75,8 @@ class Visit:
     browser: str = ""
     os: str = ""
     pages: list[list[Any]] = field(default_factory=list)
+    consent: str = ""  # "granted" when the page said the visitor consented
+    ga4: dict[str, str] = field(default_factory=dict)  # GA4's {"cid", "sid"}, with consent
 
     def to_doc(self) -> dict[str, Any]:
         doc = {short: getattr(self, name) for short, name in DOC_FIELDS.items()}
@@ -107,6 +109,8 @@ DOC_FIELDS = {
     "d": "device",
     "b": "browser",
     "o": "os",
+    "cs": "consent",
+    "g": "ga4",
 }
 
 

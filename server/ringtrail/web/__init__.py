@@ -49,6 +49,9 @@ def init_app(app: Flask) -> None:
     for bp in dashboard.BLUEPRINTS:
         app.register_blueprint(bp)
     notifications.register()  # what follows a call: every process, web and worker
+    from ringtrail.outbound.platforms import log as uploads_log
+
+    uploads_log.register()  # ad platform uploads listen to the calls' hooks
 
 
 def _name_the_request() -> None:

@@ -110,7 +110,31 @@ def visitor(body: dict[str, Any] | None = None) -> Visitor:
         dnt=request.headers.get("DNT") == "1" or body.get("dnt") is True,
         consent=body.get("consent") is True,
         address=client_address(),
+        ga4=ga4_ids(body),
     )
+
+
+GA4_CLIENT = re.compile(r"^_ga=GA\d\.\d\.(\d{1,20}\.\d{1,20})$")
+GA4_SESSION = re.compile(r"^_ga_\w{1,20}=GS\d\.\d\.s?(\d{1,20})")
+
+
+def ga4_ids(body: dict[str, Any]) -> tuple[str, str] | None:
+    """GA4's client id and session id from the _ga cookies the snippet sent ("ga": the
+    cookies as "name=value", sent only with consent): "_ga=GA1.1.<client id>" and
+    "_ga_<stream>=GS1.1.<session id>…" (or "GS2.1.s<session id>$…"). None without a
+    client id; anything else in the list is ignored, never kept."""
+    raw = body.get("ga")
+    if not isinstance(raw, list):
+        return None
+    cid = sid = ""
+    for item in raw[:10]:
+        if not isinstance(item, str) or len(item) > 200:
+            continue
+        if match := GA4_CLIENT.match(item):
+            cid = cid or match.group(1)
+        elif match := GA4_SESSION.match(item):
+            sid = sid or match.group(1)
+    return (cid, sid) if cid else None
 
 
 def client_address() -> str | None:

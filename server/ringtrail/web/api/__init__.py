@@ -15,6 +15,7 @@ from ringtrail.web.api import (  # noqa: F401 (routes on bp)
     outcomes,
     privacy,
     reports,
+    uploads,
     webhooks,
 )
 from ringtrail.web.api.blueprint import bp, init_app

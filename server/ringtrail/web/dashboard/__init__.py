@@ -13,6 +13,7 @@ from ringtrail.web.dashboard import (  # noqa: F401
     privacy,
     reports,
     settings,
+    uploads,
     webhooks,
     wording,
 )

@@ -22,6 +22,7 @@ from ringtrail import phones
 from ringtrail.accounts import first_run, pool_autosize, tenancy
 from ringtrail.calls.records import candidate_visits
 from ringtrail.errors import Invalid
+from ringtrail.outbound.platforms import log as uploads_log
 from ringtrail.reports import advice, autosizer, calllog, exports, figures, periods
 from ringtrail.reports import queries as reports
 from ringtrail.reports.outcomes import outcome_figures
@@ -465,14 +466,17 @@ def calls_csv():
                 timezones=in_view.timezones,
                 agency_id=agency_id,
             )
+            uploads = uploads_log.summaries(db, [row.call.id for row in chunk.rows])
             for row in chunk.rows:
-                yield exports.call_row(*row, tzs[row.call.client_id])
+                cells = exports.call_row(*row, tzs[row.call.client_id])
+                yield [*cells, uploads.get(row.call.id, "")]
             if page >= chunk.pages:
                 return
             page += 1
 
     name = f"ringtrail-calls-{period.start}-{period.end}.csv"
-    return csv_response(name, exports.CALL_HEADER, rows())
+    header = (*exports.CALL_HEADER, uploads_log.CSV_HEADER)
+    return csv_response(name, header, rows())
 
 
 def journey(visit) -> list[dict[str, Any]]:
