@@ -41,6 +41,7 @@ def test_the_scheduler_comes_back_by_itself_after_redis_went_away(app_config, tm
             ("ringtrail.outbound.messages.send_job", "* * * * *"),
             ("ringtrail.outbound.summaries.periodic_summaries", "3 * * * *"),
             ("ringtrail.outbound.delivery.periodic_sweep", "* * * * *"),
+            ("ringtrail.outbound.platforms.send.periodic_send", "* * * * *"),
         }
         wait_for(lambda: periodic() == expected, 30, "the cron jobs registered")
 
