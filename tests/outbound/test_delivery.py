@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ringtrail.accounts.auth import cli_principal
+from ringtrail.calls import outcomes
 from ringtrail.outbound import delivery
 from ringtrail.storage.models import (
     AuditEntry,
@@ -297,3 +299,26 @@ def test_a_recording_is_an_update_and_a_note_is_not(app, db, receivers):
     (updated,) = [e for e in receiver.handled.values() if e["type"] == "call.updated"]
     assert updated["data"]["call"]["has_recording"] is True
     assert "notes" not in updated["data"]["outcome"]
+
+
+def test_the_sending_job_is_queued_by_the_commit_not_by_the_listeners_savepoint(app, db, receivers):
+    """The hooks listener runs in a savepoint; releasing it is not the commit that makes
+    the delivery visible, so the job that sends it is queued only once the change commits
+    (and not at all when it is rolled back)."""
+    from ringtrail.storage.clients import get_queue
+
+    setup = make_site(db, numbers=1)
+    endpoint_for(db, setup, receivers())
+    call = start_call(db, setup)
+    queue = get_queue()
+    queue.empty()
+    before = len(rows(db))
+    outcomes.apply(db, call, {"lead_status": "qualified"}, cli_principal(), source="manual")
+    assert len(rows(db)) == before + 1  # call.updated, written in the listener's savepoint
+    assert queue.count == 0  # the savepoint is released, the change not yet committed
+    db.rollback()
+    assert queue.count == 0 and len(rows(db)) == before  # rolled back: nothing to send
+    call = db.get(type(call), call.id)
+    outcomes.apply(db, call, {"lead_status": "qualified"}, cli_principal(), source="manual")
+    db.commit()
+    assert [job.func_name for job in queue.get_jobs()] == ["ringtrail.outbound.delivery.send_due"]

@@ -131,18 +131,23 @@ def on_call(db: Session, call: Call, kind: str, details: dict[str, Any]) -> None
 
 def send_after_commit(db: Session, endpoint_id: int) -> None:
     """Queue a sending job for the endpoint once ``db`` commits (once per endpoint)."""
-    pending = db.info.setdefault(PENDING_KEY, set())
-    if not pending:
-        event.listen(db, "after_commit", _enqueue_pending, once=True)
-        event.listen(db, "after_rollback", _forget_pending, once=True)
-    pending.add(endpoint_id)
+    db.info.setdefault(PENDING_KEY, set()).add(endpoint_id)
+    if not event.contains(db, "after_commit", _enqueue_pending):
+        event.listen(db, "after_commit", _enqueue_pending)
+        event.listen(db, "after_rollback", _forget_pending)
 
 
+# Releasing or rolling back a savepoint (the hooks listener runs in one) fires these
+# events too, inside the outer transaction: only the outermost commit makes the
+# deliveries visible to a job, and only the outermost rollback undoes them.
 def _forget_pending(db: Session) -> None:
-    db.info.pop(PENDING_KEY, None)
+    if not db.in_nested_transaction():
+        db.info.pop(PENDING_KEY, None)
 
 
 def _enqueue_pending(db: Session) -> None:
+    if db.in_nested_transaction():
+        return
     endpoint_ids = sorted(db.info.pop(PENDING_KEY, set()))
     if not endpoint_ids:
         return

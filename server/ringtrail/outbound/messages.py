@@ -189,8 +189,10 @@ def _forget(session: Session, _previous) -> None:
 
 
 def _wake(session: Session) -> None:
-    """After the commit: a job to send now. If Redis is away, the minute's sweep sends."""
-    if not session.info.pop("outbox_wake", False):
+    """After the commit: a job to send now. If Redis is away, the minute's sweep sends.
+    Releasing a savepoint fires this too, inside the outer transaction: it waits for the
+    outermost commit, the one that makes the messages visible to the job."""
+    if session.in_nested_transaction() or not session.info.pop("outbox_wake", False):
         return
     try:
         from ringtrail.storage.clients import get_queue
