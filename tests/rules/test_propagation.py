@@ -47,6 +47,7 @@ from tests.helpers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+QUIET = 65  # seconds of a quiet line
 WORKERS = 3
 BUDGET = 2.0  # seconds: DESIGN's "configuration reaches every process within 2 s"
 WINDOW = 3.5  # seconds probed after each change: a worker still stale at 2 s shows it
@@ -275,53 +276,48 @@ def test_every_change_reaches_every_worker_within_two_seconds(served, redis_clie
         return Answer(probe, started, time.monotonic(), status == 200)
 
     results: list[tuple[str, float]] = []
-    fresh_numbers = iter(tracking_numbers(10, start=500))
-    for _ in range(2):
-        extra = next(fresh_numbers)
-        made.clear()
-        changes = [
-            (
-                "recording off",
-                lambda: api("PATCH", client, {"record_calls": False}),
-                call_probe(number, lambda sid, body: not records(body) and dials(body) == BUSINESS),
-            ),
-            (
-                "recording on",
-                lambda: api("PATCH", client, {"record_calls": True}),
-                call_probe(number, lambda sid, body: records(body)),
-            ),
-            (
-                "HIPAA on",
-                lambda: api("PATCH", client, {"hipaa": True, "record_calls": False}),
-                call_probe(number, lambda sid, body: hipaa(sid) and not records(body)),
-            ),
-            (
-                "HIPAA off",
-                lambda: api("PATCH", client, {"hipaa": False, "record_calls": True}),
-                call_probe(number, lambda sid, body: not hipaa(sid) and records(body)),
-            ),
-            (
-                "suspended",
-                lambda: api("PATCH", client, {"suspended": True}),
-                call_probe(number, lambda sid, body: dials(body) == DEFAULT_FORWARD),
-            ),
-            (
-                "active again",
-                lambda: api("PATCH", client, {"suspended": False}),
-                call_probe(number, lambda sid, body: dials(body) == BUSINESS and records(body)),
-            ),
-            ("a new site", new_site, snippet_probe),
-            (
-                "a new number",
-                lambda e=extra: api(
-                    "POST", "/api/v1/numbers", {"pool_id": setup.pool.id, "number": e}
-                ),
-                call_probe(extra, lambda sid, body: dials(body) == BUSINESS and records(body)),
-            ),
-        ]
-        for name, change, probe in changes:
-            delays = measure(server, change, probe)
-            results.append((name, max(delays.values())))
+    extra = tracking_numbers(1, start=500)[0]  # each change once, every worker probed
+    changes = [
+        (
+            "recording off",
+            lambda: api("PATCH", client, {"record_calls": False}),
+            call_probe(number, lambda sid, body: not records(body) and dials(body) == BUSINESS),
+        ),
+        (
+            "recording on",
+            lambda: api("PATCH", client, {"record_calls": True}),
+            call_probe(number, lambda sid, body: records(body)),
+        ),
+        (
+            "HIPAA on",
+            lambda: api("PATCH", client, {"hipaa": True, "record_calls": False}),
+            call_probe(number, lambda sid, body: hipaa(sid) and not records(body)),
+        ),
+        (
+            "HIPAA off",
+            lambda: api("PATCH", client, {"hipaa": False, "record_calls": True}),
+            call_probe(number, lambda sid, body: not hipaa(sid) and records(body)),
+        ),
+        (
+            "suspended",
+            lambda: api("PATCH", client, {"suspended": True}),
+            call_probe(number, lambda sid, body: dials(body) == DEFAULT_FORWARD),
+        ),
+        (
+            "active again",
+            lambda: api("PATCH", client, {"suspended": False}),
+            call_probe(number, lambda sid, body: dials(body) == BUSINESS and records(body)),
+        ),
+        ("a new site", new_site, snippet_probe),
+        (
+            "a new number",
+            lambda e=extra: api("POST", "/api/v1/numbers", {"pool_id": setup.pool.id, "number": e}),
+            call_probe(extra, lambda sid, body: dials(body) == BUSINESS and records(body)),
+        ),
+    ]
+    for name, change, probe in changes:
+        delays = measure(server, change, probe)
+        results.append((name, max(delays.values())))
     worst = max(delay for _, delay in results)
     print(f"\n{db_backend}: largest delay {worst:.3f} s over {len(results)} changes:", results)
     assert worst < BUDGET, results
@@ -367,7 +363,7 @@ def served_on_every_backend(app_config, redis_client, tmp_path, request):
 
 
 @pytest.mark.slow
-def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured(
+def test_after_a_quiet_minute_every_workers_first_call_is_answered_as_configured(
     served_on_every_backend,
 ):
     """One quiet period for every database backend: their gunicorns idle side by side."""
@@ -390,7 +386,9 @@ def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured
     for backend, (server, setup, _) in served_on_every_backend.items():
         warm = calls_until_every_worker_answered(server, setup, 40)
         assert all(records(body) for _, _, body in warm), backend
-    time.sleep(100)  # a quiet line: no request at all, on every backend at once
+    # A quiet line, no request at all on any backend: past twice the production cache
+    # setting (CACHE_SECONDS, 30), Redis's health checks and gunicorn's keep-alive.
+    time.sleep(QUIET)
     for backend, (server, setup, client) in served_on_every_backend.items():
         after = calls_until_every_worker_answered(server, setup, 40)
         degraded = [
@@ -398,7 +396,7 @@ def test_after_100_s_of_quiet_every_workers_first_call_is_answered_as_configured
             for pid, sid, body in after
             if not records(body) or stashed(client, setup, sid)["degraded"]
         ]
-        print(f"\n{backend}: {len(after)} calls after 100 s idle, {len(degraded)} degraded")
+        print(f"\n{backend}: {len(after)} calls after {QUIET} s idle, {len(degraded)} degraded")
         assert degraded == [], backend
     if PG_URL:
         assert set(served_on_every_backend) == {"sqlite", "postgresql"}
