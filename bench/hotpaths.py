@@ -543,7 +543,10 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
         for p in procs.values():
             p.wait(10)
         facts["keep"].clear()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", file=sys.stderr)
 
     names = results[0]["ratios"].keys()
     measures = [k for k, v in results[0].items() if isinstance(v, dict) and "rps" in v]
