@@ -234,8 +234,13 @@ def submit(
             log.exception("intake: spool unwritable; event %s rests on the queue alone", event_id)
     try:
         enqueue(event_id, event)
-    except Exception:
-        log.warning("intake: queue unavailable, %s waits in the spool", event_id)
+    except Exception as exc:
+        log.warning(
+            "intake: queue unavailable (%s: %s), %s waits in the spool",
+            type(exc).__name__,
+            exc,
+            event_id,
+        )
         if if_spooled is not None or committed:
             if callable(if_spooled):
                 if_spooled = if_spooled()
