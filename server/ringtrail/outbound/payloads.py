@@ -14,6 +14,7 @@ client is not in HIPAA mode (where the call does not even keep it); otherwise
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +33,12 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def visit_of(visit: VisitSnapshot) -> dict[str, Any]:
+def visit_of(
+    visit: VisitSnapshot, when: Callable[[datetime | None], Any] = _when
+) -> dict[str, Any]:
     """The visit that led to the call, with the pages viewed (``at`` in seconds after the
-    visit started)."""
+    visit started); its start as ``when`` gives it (ISO text here; the admin API keeps
+    the datetime for its schema)."""
     pages = []
     for entry in visit.pages or []:
         if isinstance(entry, list | tuple) and len(entry) >= 2:
@@ -42,7 +46,7 @@ def visit_of(visit: VisitSnapshot) -> dict[str, Any]:
             pages.append({"at": entry[0], "path": entry[1], "title": title})
     return {
         "session_id": visit.session_id,
-        "started_at": _when(visit.started_at),
+        "started_at": when(visit.started_at),
         "landing_url": visit.landing_url,
         "landing_title": visit.landing_title,
         "referrer": visit.referrer,

@@ -17,6 +17,7 @@ from ringtrail.calls.outcomes import outcome_of
 from ringtrail.calls.records import apply_event, candidate_visits
 from ringtrail.calls.rules import on_completed
 from ringtrail.errors import Conflict, NotFound, Unavailable, Unprocessable
+from ringtrail.outbound.payloads import visit_of
 from ringtrail.privacy.recordings import open_recording
 from ringtrail.reports import calllog
 from ringtrail.reports.calllog import CallFilter, call_log
@@ -103,34 +104,8 @@ def call_out(call: Call, *, detail: bool = False, caller_kind: str | None = None
 
 
 def _visit_out(visit: VisitSnapshot) -> dict[str, Any]:
-    pages = []
-    for entry in visit.pages or []:
-        # Entries are [seconds since the visit started, path, title].
-        if isinstance(entry, list | tuple) and len(entry) >= 2:
-            pages.append(
-                {
-                    "at": entry[0],
-                    "path": entry[1],
-                    "title": entry[2] if len(entry) > 2 else "",
-                }
-            )
-    return {
-        "session_id": visit.session_id,
-        "started_at": visit.started_at,
-        "landing_url": visit.landing_url,
-        "landing_title": visit.landing_title,
-        "referrer": visit.referrer,
-        "source": visit.source,
-        "medium": visit.medium,
-        "campaign": visit.campaign,
-        "term": visit.term,
-        "content": visit.content,
-        "click_ids": {str(k): str(v) for k, v in (visit.click_ids or {}).items()},
-        "device": visit.device,
-        "browser": visit.browser,
-        "os": visit.os,
-        "pages": pages,
-    }
+    """The visit as the webhook body has it, its start a datetime for the schema."""
+    return visit_of(visit, when=lambda value: value)
 
 
 @bp.get("/calls")
