@@ -106,8 +106,7 @@
 /*IF:intl*/
       var shown = digitsFor[digits(number)],
         next = 0;
-      if (shown.pop) return before + shown[/^tel:/.test(text) ? 2 : code ? 1 : 0].slice(before == '+');
-      return match.slice(0, -number.length) + number.replace(/\d/g, function () {
+      return shown.e164 ? before + shown[/^tel:/.test(text) ? 'e164' : code ? 'international' : 'display'].slice(before == '+') : match.slice(0, -number.length) + number.replace(/\d/g, function () {
         return shown[next++];
       });
 /*FI*/
@@ -213,7 +212,7 @@
       // (A number of another length is what the answer, numbers, gave.)
       shown = numbers && numbers[businessFor[number]];
       wanted = national(showFor[businessFor[number]]);
-      digitsFor[number = national(number)] = wanted.length != number.length ? [shown.display, shown.international, shown.e164] : wanted;
+      digitsFor[number = national(number)] = wanted.length != number.length ? shown : wanted;
       return number.split('').join(SEPARATOR);
 /*FI*/
     })/*IF:vanity*/.concat(Object.keys(config.v).map(function (text) {
