@@ -3,6 +3,7 @@ across processes behind a lock, and never holding up a session start."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -206,6 +207,25 @@ def test_the_syncer_thread_syncs_what_the_directory_loaded(store, redis_client):
         assert time.monotonic() < deadline, "the syncer thread did not sync the pool"
         time.sleep(0.02)
     assert redis_client.scard(PoolKeys(4).numbers) == 3_000
+
+
+def test_a_discarded_syncers_thread_ends(store, redis_client, monkeypatch):
+    """A syncer's thread holds it only during a pass: once its app is discarded, the
+    thread ends instead of retrying forever (a test suite's apps, whose Redis is gone)."""
+    monkeypatch.setattr("ringtrail.tracking.poolsync.IDLE", 0.05)
+    numbers = tracking_numbers(10)
+    before = set(threading.enumerate())
+    syncer = PoolSyncer(store)
+    syncer.loaded(_Snapshot([_pool(5, numbers)]))
+    (thread,) = [t for t in set(threading.enumerate()) - before if t.name == "ringtrail-pool-sync"]
+    deadline = time.monotonic() + 30
+    while redis_client.hget(PoolKeys(5).stats, "version") != numbers_version(numbers):
+        assert time.monotonic() < deadline, "the syncer thread did not sync the pool"
+        time.sleep(0.02)
+    del syncer
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive(), "the thread outlived its syncer"
 
 
 def test_session_starts_answer_while_a_pool_of_100000_syncs(app_config, redis_client, caplog):

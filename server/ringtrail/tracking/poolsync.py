@@ -36,6 +36,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 RETRY = 1.0  # seconds before a pool another process was syncing is looked at again
 PAUSE = 0.05  # seconds between two passes at least
+IDLE = 5.0  # seconds a sleeping thread waits before it looks whether its syncer is gone
 
 
 def sync_pool(
@@ -136,33 +138,50 @@ class PoolSyncer:
         with self._guard:
             if self._pid != os.getpid():
                 self._wake = threading.Event()  # a fork copies the parent's state
-                thread = threading.Thread(target=self._run, name="ringtrail-pool-sync")
+                thread = threading.Thread(
+                    target=_run, args=(weakref.ref(self), self._wake), name="ringtrail-pool-sync"
+                )
                 thread.daemon = True
                 thread.start()
                 self._pid = os.getpid()
 
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            snapshot = self._snapshot
-            if snapshot is None:
-                continue
-            try:
-                waiting = sync_pools(self.store, pools_of(snapshot))
-            except redis.RedisError as exc:
-                log.warning("pool sync: redis unavailable (%s); retrying", exc)
-                waiting = [None]
-            except Exception:  # never let the thread die: leases depend on it
-                log.exception("pool sync: unexpected error")
-                waiting = [None]
-            if waiting:
-                # Another process holds a lock (or Redis is away): look again later.
-                # Requests that find the pool unsynced meanwhile do not hurry us.
-                time.sleep(RETRY)
-                self._wake.set()
-            else:
-                time.sleep(PAUSE)  # a burst of wakes makes one more pass, not one each
+    def sync_pass(self) -> bool:
+        """Sync the last table handed in; whether a pool must be looked at again later
+        (another process holds its lock, or Redis is away)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return False
+        try:
+            return bool(sync_pools(self.store, pools_of(snapshot)))
+        except redis.RedisError as exc:
+            log.warning("pool sync: redis unavailable (%s); retrying", exc)
+        except Exception:  # never let the thread die: leases depend on it
+            log.exception("pool sync: unexpected error")
+        return True
+
+
+def _run(syncer_ref: weakref.ref, wake: threading.Event) -> None:
+    """A syncer's thread: a pass each time it is woken. It holds its syncer only during a
+    pass, and ends once the syncer is gone (its app was discarded: tests, reloads), so a
+    discarded app leaves no thread retrying a Redis that is gone too."""
+    while True:
+        if not wake.wait(IDLE):
+            if syncer_ref() is None:
+                return
+            continue
+        wake.clear()
+        syncer = syncer_ref()
+        if syncer is None:
+            return
+        again = syncer.sync_pass()
+        del syncer
+        if again:
+            # Another process holds a lock (or Redis is away): look again later.
+            # Requests that find the pool unsynced meanwhile do not hurry us.
+            time.sleep(RETRY)
+            wake.set()
+        else:
+            time.sleep(PAUSE)  # a burst of wakes makes one more pass, not one each
 
 
 def get_syncer() -> PoolSyncer:
