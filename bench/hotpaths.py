@@ -612,6 +612,11 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
             p.terminate()
         for p in procs.values():
             p.wait(10)
+        # Stop both Redis servers while their folders are there: the death signal they
+        # get with this process comes after the folder is gone, and a Redis that cannot
+        # save there on SIGTERM keeps running.
+        for server in facts["keep"].values():
+            server.stop()
         facts["keep"].clear()
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
