@@ -213,7 +213,7 @@ def commandstats(client) -> dict[str, int]:
     return {name: int(v["calls"]) for name, v in client.info("commandstats").items()}
 
 
-def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
+def start(tmp: Path, peer_database: str | None = None) -> tuple[dict, dict[str, subprocess.Popen]]:
     """Seed a site, start Ringtrail and the baselines under gunicorn; return their facts."""
     import minimal
     import redis
@@ -261,10 +261,10 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
     minimal.seed(client, tracking_numbers(POOL_SIZE, start=POOL_SIZE))
     client.close()
     (tmp / "metrics").mkdir(mode=0o700)
-    peer_database = tmp / "peer.sqlite3"
+    peer_database = peer_database or str(tmp / "peer.sqlite3")
     subprocess.run(
         [sys.executable, str(HERE / "peer_django.py"), setup.numbers[0], PEER_FORWARD_TO],
-        env=env | {"BENCH_PEER_DATABASE": str(peer_database)},
+        env=env | {"BENCH_PEER_DATABASE": peer_database},
         cwd=ROOT,
         check=True,
     )
@@ -274,7 +274,7 @@ def start(tmp: Path) -> tuple[dict, dict[str, subprocess.Popen]]:
         "BENCH_QUEUE_REDIS_URL": queue_url,
         "BENCH_TWILIO_TOKEN": setup.token,
         "BENCH_PUBLIC_URL": f"http://127.0.0.1:{ports['minimal']}",
-        "BENCH_PEER_DATABASE": str(peer_database),
+        "BENCH_PEER_DATABASE": peer_database,
     }
     targets = {
         "ringtrail": "ringtrail:create_app()",
@@ -346,11 +346,17 @@ def degraded_total(metrics: str) -> int:
 
 
 def peer_leads(facts: dict) -> int:
-    """The leads the peer has saved so far (its SQLite file, read directly)."""
+    """The leads the peer has saved so far (its database, read directly)."""
+    query = "SELECT count(*) FROM call_tracking_lead"
+    if facts["peer_database"].startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(facts["peer_database"]) as db:
+            return db.execute(query).fetchone()[0]
     import sqlite3
 
     with sqlite3.connect(facts["peer_database"], timeout=30) as db:
-        return db.execute("SELECT count(*) FROM call_tracking_lead").fetchone()[0]
+        return db.execute(query).fetchone()[0]
 
 
 def pool_synced(client, pool_id: int, numbers: list[str]) -> bool:
@@ -522,7 +528,13 @@ def profile_load(facts: dict, scripts: dict, pids: dict, duration: int, conns: i
     return found
 
 
-def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False) -> dict:
+def run(
+    duration: int = 8,
+    connections: int = 16,
+    rounds: int = 3,
+    profile=False,
+    peer_database: str | None = None,
+) -> dict:
     """Measure both hot paths against their baselines, ``rounds`` times; the figures.
     With ``profile``, then py-spy the workers under load (bench/spy_profile.py)."""
     if not shutil.which("wrk"):
@@ -536,7 +548,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3, profile=False
 
         spy_profile.py_spy()  # fail now, not after the rounds
     tmp = Path(tempfile.mkdtemp(prefix="ringtrail-bench-"))
-    facts, procs = start(tmp)
+    facts, procs = start(tmp, peer_database)
     began = time.monotonic()
     try:
         for url in (
@@ -668,8 +680,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="then py-spy the workers under load")
+    parser.add_argument(
+        "--peer-database",
+        metavar="URL",
+        help="a PostgreSQL database for the peer, as the original runs on (its tables in it "
+        "are replaced); default: an SQLite file in the run's folder",
+    )
     args = parser.parse_args()
-    results = run(args.duration, args.connections, args.rounds, args.profile)
+    results = run(args.duration, args.connections, args.rounds, args.profile, args.peer_database)
     print(f"warm-up: {results['warm_up']}")
     print(
         f"Ringtrail warnings logged / degraded answers while measuring: "

@@ -23,12 +23,15 @@ what that app does for one incoming call, written afresh for Django 5, in one mo
   connection closed after each request (``CONN_MAX_AGE`` 0, as its ``dj_database_url``
   gives).
 
-Departures, for the benchmark: SQLite instead of PostgreSQL (one file in the bench's
-temporary folder, named by ``BENCH_PEER_DATABASE``), in WAL mode with SQLite's default
+Departures, for the benchmark: by default SQLite instead of PostgreSQL (one file in
+the bench's temporary folder, named by ``BENCH_PEER_DATABASE``), in WAL mode with SQLite's default
 ``synchronous=FULL``, so each saved lead is one fsync of the log, as PostgreSQL's commit
-and the queue Redis's ``appendfsync always`` are; the tables are made with the schema
-editor (no migrations); only the webhook's URL is routed (``/call-tracking/forward-call``)
-and the app's other pages (purchase numbers, charts, admin) are left out.
+and the queue Redis's ``appendfsync always`` are (``BENCH_PEER_DATABASE`` may instead
+be a PostgreSQL URL, the original's database: ``bench/hotpaths.py --peer-database``;
+its server's work, off the app's CPU, is then on the same cores); the tables are made
+with the schema editor (no migrations); only the webhook's URL is routed
+(``/call-tracking/forward-call``) and the app's other pages (purchase numbers, charts,
+admin) are left out.
 
 Served by gunicorn with the same settings as the other bench apps
 (``bench.peer_django:application``, bench/gunicorn_bench.py). ``BENCH_PEER_DATABASE=FILE
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import os
 import sys
+from urllib.parse import unquote, urlsplit
 
 import django
 from django.conf import settings
@@ -47,6 +51,27 @@ from django.conf import settings
 DATABASE = os.environ.get("BENCH_PEER_DATABASE")
 if not DATABASE:
     raise RuntimeError("set BENCH_PEER_DATABASE to the peer's SQLite file")
+
+POSTGRESQL = DATABASE.startswith(("postgresql://", "postgres://"))
+
+
+def database_settings(value: str) -> dict:
+    """Django's settings for ``value``: a PostgreSQL URL (the original's database; the
+    bench's ``--peer-database``) or an SQLite file. The connection is closed after each
+    request either way (``CONN_MAX_AGE`` 0, as the original's ``dj_database_url`` gives)."""
+    if not POSTGRESQL:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": value, "CONN_MAX_AGE": 0}
+    url = urlsplit(value)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.path.lstrip("/"),
+        "USER": unquote(url.username or ""),
+        "PASSWORD": unquote(url.password or ""),
+        "HOST": url.hostname or "",
+        "PORT": str(url.port or ""),
+        "CONN_MAX_AGE": 0,
+    }
+
 
 if not settings.configured:
     settings.configure(
@@ -69,13 +94,7 @@ if not settings.configured:
             "django.middleware.security.SecurityMiddleware",
         ],
         ROOT_URLCONF=__name__,
-        DATABASES={
-            "default": {
-                "ENGINE": "django.db.backends.sqlite3",
-                "NAME": DATABASE,
-                "CONN_MAX_AGE": 0,
-            }
-        },
+        DATABASES={"default": database_settings(DATABASE)},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         LANGUAGE_CODE="en-us",
         TIME_ZONE="UTC",
@@ -143,9 +162,15 @@ application = WSGIHandler()
 
 
 def setup_database(incoming: str, forwarding: str) -> LeadSource:
-    """Make the tables (WAL mode) and one lead source; the source."""
+    """Make the tables (an SQLite file in WAL mode; on PostgreSQL, replacing the
+    peer's tables of an earlier run) and one lead source; the source."""
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file
+        if POSTGRESQL:
+            cursor.execute(
+                f"DROP TABLE IF EXISTS {Lead._meta.db_table}, {LeadSource._meta.db_table}"
+            )
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file
     with connection.schema_editor() as editor:
         editor.create_model(LeadSource)
         editor.create_model(Lead)

@@ -64,13 +64,23 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the HTTP measures")
     parser.add_argument("--runs", type=int, default=7, help="snippet page loads per kind")
+    parser.add_argument(
+        "--peer-database",
+        metavar="URL",
+        help="a PostgreSQL database for the peer, as the original runs on (its tables in it "
+        "are replaced); default: an SQLite file",
+    )
     args = parser.parse_args()
 
     import hotpaths
     import leases
 
     started = time.time()
-    results = {"http": hotpaths.run(args.duration, args.connections, args.rounds)}
+    results = {
+        "http": hotpaths.run(
+            args.duration, args.connections, args.rounds, peer_database=args.peer_database
+        )
+    }
     results.update(leases.main())
     results["snippet"] = snippet(args.runs)
     results["elapsed_s"] = round(time.time() - started)
