@@ -88,6 +88,18 @@ def test_a_carriers_form_keeps_its_bytes_for_the_signature_and_reads_as_text():
     assert [readable(v) for _, v in fields] == ["+1\ufffd\ufffd\ufffd", "café x", "\ufffd"]
 
 
+def test_bytes_sent_unescaped_are_kept_for_the_signature_too():
+    """A form is ASCII by rule; a carrier that sends raw bytes anyway, valid UTF-8 or not,
+    beside escapes in the same value, still gets its bytes back exactly."""
+    fields = form_fields("Name=café&Odd=\xff%41\xc3%A9&K%C3%A9y=v".encode("latin-1"))
+    sent = [
+        (n.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
+        for n, v in fields
+    ]
+    assert sent == [(b"Name", b"caf\xe9"), (b"Odd", b"\xffA\xc3\xa9"), (b"K\xc3\xa9y", b"v")]
+    assert [readable(v) for _, v in fields] == ["caf\ufffd", "\ufffdAé", "v"]
+
+
 # -- the public API, the snippet and AMP -------------------------------------------------
 
 

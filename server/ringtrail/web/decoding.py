@@ -108,12 +108,10 @@ def check_query(query: bytes, kind: str = "query parameter") -> None:
 def form_fields(raw: bytes) -> list[tuple[str, str]]:
     """A URL-encoded form's fields; bytes that are not UTF-8 become surrogate escapes, so
     ``value.encode("utf-8", "surrogateescape")`` gives back exactly what was sent."""
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
-    return [(_escaped(name), _escaped(value)) for name, value in pairs]
-
-
-def _escaped(latin: str) -> str:
-    return latin.encode("latin-1").decode("utf-8", "surrogateescape")
+    # One decoding of the body and one of each escape (%XX): half the time of decoding
+    # every field as Latin-1 and then again as UTF-8, on the voice webhook's hot path.
+    text = raw.decode("utf-8", "surrogateescape")
+    return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
 
 
 def readable(escaped: str) -> str:
