@@ -83,6 +83,13 @@ PEER_PATH = "/call-tracking/forward-call"
 PEER_FORWARD_TO = "+12125550100"
 
 
+def hiredis_available() -> bool:
+    """Whether redis-py parses replies with hiredis here (the apps share this venv)."""
+    from redis.utils import HIREDIS_AVAILABLE
+
+    return bool(HIREDIS_AVAILABLE)
+
+
 def require_peer() -> None:
     """Stop with what to install when the peer's packages are missing (never skip it)."""
     missing = [m for m in ("django", "phonenumber_field") if importlib.util.find_spec(m) is None]
@@ -669,6 +676,9 @@ def run(
             "rounds": rounds,
             "gunicorn": " ".join(GUNICORN),
             "cpus": os.cpu_count(),
+            # Every app's Redis replies parsed by hiredis, as in the production image
+            # (the bench extra brings it); False: redis-py's own Python parser.
+            "hiredis": hiredis_available(),
             "elapsed_s": round(time.monotonic() - began),
         },
     }
@@ -689,6 +699,7 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args.duration, args.connections, args.rounds, args.profile, args.peer_database)
     print(f"warm-up: {results['warm_up']}")
+    print(f"hiredis: {'yes' if results['settings']['hiredis'] else 'no (pip install hiredis)'}")
     print(
         f"Ringtrail warnings logged / degraded answers while measuring: "
         f"{results['warnings_logged_while_measuring']} / "
