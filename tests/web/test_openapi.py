@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,28 @@ def test_the_document_is_openapi_3_and_documents_auth_and_errors(client):
         "text/csv"
         in paths["/api/v1/pools/{pool_id}/numbers/import"]["post"]["requestBody"]["content"]
     )
+
+
+def test_the_document_built_on_first_read_is_whole_once_under_concurrent_reads(app):
+    """The routes are documented when the document is first read, not at the app's start;
+    readers at once each get the whole document, every operation in it once."""
+    api = app.extensions["ringtrail"]["api"]
+    assert api.undocumented, "documented at start: each app would pay for it"
+    with ThreadPoolExecutor(4) as pool:
+        bodies = list(
+            pool.map(lambda _: app.test_client().get("/api/v1/openapi.json").data, range(4))
+        )
+    assert len(set(bodies)) == 1 and not api.undocumented
+    doc = json.loads(bodies[0])
+    verbs = {"get", "post", "put", "patch", "delete"}
+    documented = {(p, method) for p, item in doc["paths"].items() for method in item.keys() & verbs}
+    routed = {
+        (re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert documented == routed and len(routed) > 50
 
 
 def check_results(report: Path) -> dict[str, Counter]:

