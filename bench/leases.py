@@ -112,9 +112,9 @@ def main() -> dict:
     from ringtrail.storage.clients import start_embedded_redis
 
     result = {}
-    # Each measure on a Redis of its own: memory measured after another measure's
-    # FLUSHALL read 1,030 to 1,140 bytes a session (the keyspace's table, grown by the
-    # latency runs, stayed allocated); on a fresh Redis it reads the same every run.
+    # Each measure on a Redis of its own: memory measured after the latency runs'
+    # FLUSHALL read anywhere from 1,030 to 1,141 bytes a session, depending on what those
+    # runs left allocated; on a Redis of its own it read 1,044 to 1,127 over six runs.
     for name, measure in (("lease_latency", lease_latency), ("memory", memory_per_session)):
         keep: dict = {}
         url = start_embedded_redis(tempfile.mkdtemp(prefix="ringtrail-bench-"), keep)
