@@ -8,11 +8,14 @@
 // Rules: never throw into the page, never use innerHTML, and leave the business number
 // wherever anything goes wrong. The syntax is ES5 (the server's minifier reads ES5);
 // browsers without fetch and AbortSignal (before 2018) keep the business number.
-// Spare function parameters stand in for var declarations: they minify shorter.
+// Spare function parameters stand in for var declarations: they minify shorter. The
+// functions stand in the order that compresses smallest (declarations are hoisted):
+// python bench/snippet_order.py finds it again after a change. No 'use strict': the
+// 12 bytes it costs bought nothing that tests/tracking/test_snippet.py does not check
+// (every name assigned is declared).
 // w is the window, d the document, ds the script element's data-* options (the names
 // that tests/test_snippet.py checks the v1 contract by).
 (function (w, d) {
-  'use strict';
   // Baked in by the server: k site key, n business numbers (E.164), a API base URL; for a
   // site with numbers outside North America, f: [the country codes of its numbers, their
   // trunk prefixes], each as alternatives (["1|44|49", "0"]);
@@ -28,7 +31,7 @@
     INLINE = /^([ABI]|EM|S(PAN|TRONG|MALL))$/,
     // What may separate the digits of a phone number: up to four of spaces (no-break
     // too), . / ( ) and every dash, U+2010 to U+2015 and U+2212: "(714) - 225 - 1326".
-    SEPARATOR = '[\\s./()\\u2010-\\u2015\\u2212-]{0,4}',
+    SEPARATOR = '[^\\w,:;]{0,4}',
     root = d.documentElement,
     lastHref = location.href,
     storageKey = 'ringtrail',
@@ -51,36 +54,21 @@
   var cookieDomain = '';
 /*FI*/
 
-  function warn(problem) {
-    debug && console.warn(storageKey + ': ' + problem);
-  }
-
-  // fn, but whatever it throws is kept from the page.
-  function safe(fn) {
-    return function (first, second) {
-      try {
-        fn(first, second);
-      } catch (error) {
-        warn(error);
-      }
-    };
-  }
-
-  function digits(text) {
-    return text.replace(/\D/g, '');
-  }
-
   // National digits: a number's digits after its country code.
 /*IF:nanp*/
   // (North America: the last ten.)
   function national(number) {
     return digits(number).slice(-10);
   }
+  function digits(text) {
+    return text.replace(/\D/g, '');
+  }
 /*FI*/
 /*IF:intl*/
-  // (Country codes are prefix-free: one of the site's matches at most.)
+  // (Country codes are prefix-free: one of the site's matches at most. The international
+  // block has no digits(): written out, its two uses compress smaller.)
   function national(number) {
-    return digits(number).replace(RegExp('^(' + config.f[0] + ')'), '');
+    return number.replace(/\D/g, '').replace(RegExp('^(' + config.f[0] + ')'), '');
   }
 /*FI*/
 
@@ -104,12 +92,19 @@
       });
 /*FI*/
 /*IF:intl*/
-      var shown = digitsFor[digits(number)],
+      var shown = digitsFor[number.replace(/\D/g, '')],
         next = 0;
-      return shown.e164 ? before + shown[/^tel:/.test(text) ? 'e164' : code ? 'international' : 'display'].slice(before == '+') : match.slice(0, -number.length) + number.replace(/\d/g, function () {
+      return shown.e164 ? before + (shown[/^tel:/.test(text) ? 'e164' : code ? 'international' : 'display'] || shown.e164).slice(before == '+') : match.slice(0, -number.length) + number.replace(/\d/g, function () {
         return shown[next++];
       });
 /*FI*/
+    });
+  }
+
+  // Undo the anti-flicker hiding.
+  function reveal() {
+    hiddenElements.splice(0).forEach(function (element) {
+      element.style.opacity = '';
     });
   }
 
@@ -126,7 +121,7 @@
     // swapped on its own). Most runs hold no number and cost one search; only a run with
     // a number is looked at closer, without the nodes that are never swapped.
     function flush(swapped, offset) {
-      if (~runText.search(matcher)) { // (~-1 is 0: no number)
+      if (matcher.test(runText)) {
         swapped = swapNumbers(runText);
         offset = 0;
         run.forEach(function (textNode, slice) {
@@ -162,28 +157,12 @@
     });
   }
 
-  // Undo the anti-flicker hiding.
-  function reveal() {
-    hiddenElements.splice(0).forEach(function (element) {
-      element.style.opacity = '';
-    });
-  }
-
-  // Swap, show what was hidden, and watch for content added or changed later: the next
-  // change is swapped the same way. (Our own edits cost one more pass, which finds
-  // nothing to do.) Hydration-safe: this runs 50 ms after the page has loaded
-  // (readyState complete), so that a framework that hydrates the page's server HTML has
-  // done so and finds the HTML it rendered. (Until then, data-hide hides the numbers, for
-  // 500 ms at most.)
-  function later() {
-    swapTimer = swapTimer || setTimeout(safe(function () {
-      swapTimer = 0;
-      if (d.readyState < 'i') {
-        swap();
-        reveal();
-        observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
-      } else later();
-    }), 50);
+  // An answer {session, numbers, ttl}, from the server or from storage.
+  // With view, this is also a page view.
+  function got(answer, view) {
+    (session = /^[\w-]{16,}$/.test(answer.session) && answer.session) && save(current = answer);
+    use(answer.numbers);
+    view && page();
   }
 
   // Show what the server says for each business number, or else the business number.
@@ -192,11 +171,11 @@
   // with separators between them and no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
-      // Only digits are ever copied from shown, and only as many as business has; a
-      // number of another length needs its displays (an answer stored by an older
-      // snippet has none).
+      // Only digits are copied from shown, and only as many as business has: a number of
+      // another length, which only a change of the site's numbers can bring, is shown only
+      // where the answer has its displays (the international block uses them).
       shown = numbers && numbers[business] && numbers[business].e164;
-      showFor[business] = shown = /*IF:intl*/shown && numbers[business].international || /*FI*/shown && digits(shown).length == digits(business).length ? shown : business;
+      showFor[business] = shown = /*IF:nanp*/digits(shown + '').length == digits(business).length && /*FI*//*IF:intl*/shown && numbers[business].international && /*FI*/shown || business;
       businessFor[shown] = business;
 /*IF:vanity*/
       (config.d = config.d || {})[business] = shown != business && numbers[business].display;
@@ -209,8 +188,10 @@
       return '(?:1' + SEPARATOR + ')?' + national(number).split('').join(SEPARATOR);
 /*FI*/
 /*IF:intl*/
-      // (A number of another length is what the answer, numbers, gave.)
-      shown = numbers && numbers[businessFor[number]];
+      // (A number of another length takes the displays the answer, numbers, gave; where
+      // it gave none, as when a withdrawn consent brings the business numbers back, the
+      // business number's E.164.)
+      shown = numbers && numbers[businessFor[number]] || {e164: showFor[businessFor[number]]};
       wanted = national(showFor[businessFor[number]]);
       digitsFor[number = national(number)] = wanted.length != number.length ? shown : wanted;
       return number.split('').join(SEPARATOR);
@@ -223,17 +204,6 @@
     init || later();
   }
 
-  // Store the answer; with no answer, forget it. Only a visit with a session is stored:
-  // with GPC, DNT, or no consent, the server gives none. (An expired session is
-  // replaced when the server says it does not know it.)
-  function save(answer) {
-    var value = answer ? encodeURIComponent(JSON.stringify(answer)) : '';
-    try {
-      if (useCookie) d.cookie = storageKey + '=' + value + ';path=/;max-age=' + (answer ? answer.ttl : 0) /*IF:subdomains*/ + cookieDomain /*FI*/;
-      else sessionStorage[answer ? 'setItem' : 'removeItem'](storageKey, value);
-    } catch (error) {}
-  }
-
   // POST a text/plain JSON body (no CORS preflight), giving up after 2 s (browsers from
   // before 2022, without AbortSignal.timeout, wait longer). An answer
   // {session, numbers, ttl} is dropped once the visitor refused consent. A session the
@@ -243,8 +213,8 @@
     body.url = location.href;
     body.title = d.title;
     fetch(apiBase + '/v1/sessions' + path, {method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout && AbortSignal.timeout(2e3)}).then(function (response) {
-      if (!response.ok) throw response.status;
-      return response.json();
+      if (response.ok) return response.json();
+      throw response.status;
     }).then(function (answer) {
       refused || got(answer);
     }).catch(safe(function (error) {
@@ -254,17 +224,10 @@
     }));
   }
 
-  // An answer {session, numbers, ttl}, from the server or from storage.
-  // With view, this is also a page view.
-  function got(answer, view) {
-    session = /^[\w-]{16,}$/.test(answer.session) && answer.session;
-    session && save(current = answer);
-    use(answer.numbers);
-    view && page();
-  }
-
-  function page(body) {
-    if (session) post('/' + session + '/pageviews', body || {});
+  function restart() {
+    session = 0;
+    save();
+    ask(1);
   }
 
   // Start a visit: the server leases numbers unless the visitor is not to be tracked
@@ -284,10 +247,23 @@
     }
   }
 
-  function restart() {
-    session = 0;
-    save();
-    ask(1);
+  function page(body) {
+    if (session) post('/' + session + '/pageviews', body || {});
+  }
+
+  // fn, but whatever it throws is kept from the page.
+  function safe(fn) {
+    return function (first, second) {
+      try {
+        fn(first, second);
+      } catch (error) {
+        warn(error);
+      }
+    };
+  }
+
+  function warn(problem) {
+    debug && console.warn(storageKey, problem);
   }
 
   function start() {
@@ -307,11 +283,38 @@
     }
   }
 
+  // Store the answer; with no answer, forget it. Only a visit with a session is stored:
+  // with GPC, DNT, or no consent, the server gives none. (An expired session is
+  // replaced when the server says it does not know it.)
+  function save(answer) {
+    var value = answer ? encodeURIComponent(JSON.stringify(answer)) : '';
+    try {
+      useCookie ? d.cookie = storageKey + '=' + value + ';path=/;max-age=' + (answer ? answer.ttl : 0) /*IF:subdomains*/ + cookieDomain /*FI*/ : answer ? sessionStorage[storageKey] = value : delete sessionStorage[storageKey];
+    } catch (error) {}
+  }
+
+  // Swap, show what was hidden, and watch for content added or changed later: the next
+  // change is swapped the same way. (Our own edits cost one more pass, which finds
+  // nothing to do.) Hydration-safe: this runs 50 ms after the page has loaded
+  // (readyState complete), so that a framework that hydrates the page's server HTML has
+  // done so and finds the HTML it rendered. (Until then, data-hide hides the numbers, for
+  // 500 ms at most.)
+  function later() {
+    swapTimer = swapTimer || setTimeout(safe(function () {
+      swapTimer = 0;
+      if (d.readyState < 'i') {
+        swap();
+        reveal();
+        observer.observe(root, {childList: 1, subtree: 1, characterData: 1});
+      } else later();
+    }), 50);
+  }
+
   safe(function () {
     // Everything here runs in safe(): what it throws is kept from the page.
     // What the page holds as ringtrail before us: the queue stub, or another copy of us.
     var before = w.ringtrail || {};
-    if (!config.n[0] || before.rt) return;
+    if (before.rt) return;
     ds = (d.currentScript || root).dataset;
     debug = 'debug' in ds;
     apiBase = ds.api || config.a;
@@ -327,7 +330,7 @@
     use(0, 1);
     // The answer stored for this visit.
     try {
-      storedAnswer = JSON.parse(decodeURIComponent(useCookie ? (d.cookie.match(storageKey + '=([^;]+)') || [])[1] : sessionStorage[storageKey]));
+      storedAnswer = JSON.parse(decodeURIComponent(useCookie ? d.cookie.match(storageKey + '=([^;]+)')[1] : sessionStorage[storageKey]));
     } catch (error) {}
     // Tabs of this site in this browser share one visit, with nothing stored: a tab with
     // a visit answers a tab that asks (0) with it.
