@@ -223,3 +223,13 @@ def test_the_bench_names_the_extra_when_the_peer_cannot_run(monkeypatch):
     )
     with pytest.raises(RuntimeError, match=r"needs django: pip install -e '\.\[bench\]'"):
         hotpaths.require_peer()
+
+
+def test_the_snippets_functions_are_paragraphs_the_order_search_can_move():
+    import snippet_order
+
+    source = snippet_order.SOURCE.read_text(encoding="utf-8")
+    head, chunks, tail = snippet_order.split(source)
+    assert snippet_order.join(head, chunks, tail) == source
+    assert all("function " in chunk for chunk in chunks), "each paragraph holds a function"
+    assert len(chunks) >= 15 and tail.startswith("\n  safe(function () {")

@@ -27,7 +27,7 @@ def gave_up(live, reason: str = "") -> list[str]:
         found = [
             e["message"]
             for e in live.logs()
-            if e.get("source") == "console-api" and "ringtrail: " in e["message"]
+            if e.get("source") == "console-api" and '"ringtrail"' in e["message"]
         ]
         return [w for w in found if reason in w]
 

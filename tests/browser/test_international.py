@@ -171,6 +171,19 @@ def test_a_tracking_number_of_another_length_shows_its_own_display(live):
     assert_no_page_errors(live)
 
 
+def test_a_withdrawn_consent_takes_a_number_of_another_length_back_to_the_business(live):
+    """Once consent is withdrawn the page must stop showing the visit's tracking number,
+    even where it cannot swap back digit for digit (030 1234567 was 030 12345678): the
+    business number comes back in E.164, the one display of it the snippet knows."""
+    business, tracking = "+493012345678", "+49301234567"
+    open_country(live, business, [tracking], ["030 12345678", "+49 30 12345678"])
+    assert_swapped(live.driver, {"#v0": "Phone: 030 1234567.", "#v1": "Phone: +49 30 1234567."})
+    live.js("ringtrail('consent', false)")
+    assert_swapped(live.driver, {"#v0": f"Phone: {business}.", "#v1": f"Phone: {business}."})
+    assert_swapped(live.driver, {"#call": f"tel:{business}"}, attr="href")
+    assert_no_page_errors(live)
+
+
 def test_a_tel_link_written_nationally_takes_the_e164_of_another_length(live):
     """href="tel:030 12345678" (a national href) of a number of another length dials the
     tracking number: tel:+49301234567."""

@@ -15,7 +15,8 @@ LEASED = "+16282000000"  # make_site(numbers=1) leases this one
 NBSP = "\u00a0"
 
 # Every North American variant (with and without 1 or +1; space, dash, dot, parentheses,
-# slash; no-break spaces; each Unicode dash; up to four separators), and E.164.
+# slash, other punctuation; no-break spaces; each Unicode dash; up to four separators),
+# and E.164.
 VARIANTS = [
     "4155550100",
     "415 555 0100",
@@ -48,6 +49,10 @@ VARIANTS = [
     "415 . 555 . 0100",
     "+1 - 415 - 555 - 0100",
     f"(415){NBSP}555{NBSP}-{NBSP}0100",
+    # Any punctuation but , : ; (a middle dot, a bar, a bullet).
+    "415\u00b7555\u00b70100",
+    "415 | 555 | 0100",
+    "(415) \u2022 555 \u2022 0100",
 ] + [f"415{dash}555{dash}0100" for dash in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"]
 
 
@@ -129,7 +134,8 @@ def test_never_touches_code_fields_opt_outs_or_longer_digit_strings(live):
           noswapTel: $('#notel').getAttribute('href'),
           noswapAria: $('#notel').getAttribute('aria-label'),
           long1: $('#long1').textContent, long2: $('#long2').textContent,
-          long3: $('#long3').textContent, long4: $('#long4').textContent
+          long3: $('#long3').textContent, long4: $('#long4').textContent,
+          listed: $('#listed').textContent
         };
         """
     )
@@ -144,6 +150,8 @@ def test_never_touches_code_fields_opt_outs_or_longer_digit_strings(live):
     assert seen["long2"] == "Ref 94155550100"
     assert seen["long3"] == "Id 41555501009"
     assert seen["long4"] == "Tracking +1415555010012"
+    # Digits in a list (, : ;) are not a phone number's groups.
+    assert seen["listed"] == "Codes 415,555,0100 and 415:555:0100; 415;555;0100"
     assert_no_page_errors(live)
 
 
