@@ -36,7 +36,8 @@
     lastHref = location.href,
     storageKey = 'ringtrail',
     active = 1,
-    // showFor: business number -> the number to show.
+    // showFor: business number -> what to show for it: the answer's {e164, display,
+    // international} of its number, or {e164: the business number}.
     // businessFor: every number that may be on the page (business numbers, and whatever
     // was shown for them) -> its business number.
     showFor = {},
@@ -44,7 +45,7 @@
     hiddenElements = [],
     // digitsFor: the national digits of each number in businessFor (after its country
     // code) -> those of the number it should show; or, for a number of another length,
-    // [its national display, its international display, its E.164].
+    // what showFor has for its business number.
     // refused: undefined until the page says; then whether the visitor refused consent
     // (so refused == 0 only once they consented).
     digitsFor, matcher, ds, debug, apiBase, useCookie, refused, session, started,
@@ -82,7 +83,7 @@
 /*IF:vanity*/
       // A vanity text shows the display of the number leased for its business number;
       // after a digit (a country code, a trunk prefix), it is not the text.
-      if (config.v[number]) return /\d/.test(before = match.slice(0, -number.length)) ? match : before + (config.d[config.v[number]] || number);
+      if (config.v[number]) return /\d/.test(before = match.slice(0, -number.length)) ? match : before + (showFor[config.v[number]].display || number);
 /*FI*/
 /*IF:nanp*/
       var shown = digitsFor[national(number)].slice(-digits(number).length),
@@ -171,28 +172,26 @@
   // with separators between them and no digit right before or after.
   function use(numbers, init) {
     config.n.forEach(function (business, shown) {
-      // Only digits are copied from shown, and only as many as business has: a number of
-      // another length, which only a change of the site's numbers can bring, is shown only
-      // where the answer has its displays (the international block uses them).
-      shown = numbers && numbers[business] && numbers[business].e164;
-      showFor[business] = shown = /*IF:nanp*/digits(shown + '').length == digits(business).length && /*FI*//*IF:intl*/shown && numbers[business].international && /*FI*/shown || business;
-      businessFor[shown] = business;
-/*IF:vanity*/
-      (config.d = config.d || {})[business] = shown != business && numbers[business].display;
-/*FI*/
+      // The North American block copies only digits, as many as business has: it shows
+      // only a North American number (another, which only a change of the site's numbers
+      // can bring, is not shown). The international block shows a number of another
+      // length by its displays, which every answer has.
+      shown = numbers && numbers[business] || 0;
+      showFor[business] = shown = /*IF:nanp*//^\+1\d{10}$/.test(shown.e164) && /*FI*//*IF:intl*/shown.international && /*FI*/shown.e164 ? shown : {e164: business};
+      businessFor[shown.e164] = business;
     });
     digitsFor = {};
     matcher = new RegExp('(^|\\D)(' + /*IF:intl*/'?:(?:00)?(' + config.f[0] + ')' + SEPARATOR + ')?(?:' + config.f[1] + ')?' + SEPARATOR + '(' + /*FI*/Object.keys(businessFor).map(function (number/*IF:intl*/, shown, wanted/*FI*/) {
 /*IF:nanp*/
-      digitsFor[national(number)] = digits(showFor[businessFor[number]]);
+      digitsFor[national(number)] = digits(showFor[businessFor[number]].e164);
       return '(?:1' + SEPARATOR + ')?' + national(number).split('').join(SEPARATOR);
 /*FI*/
 /*IF:intl*/
-      // (A number of another length takes the displays the answer, numbers, gave; where
-      // it gave none, as when a withdrawn consent brings the business numbers back, the
-      // business number's E.164.)
-      shown = numbers && numbers[businessFor[number]] || {e164: showFor[businessFor[number]]};
-      wanted = national(showFor[businessFor[number]]);
+      // (A number of another length takes the displays the answer gave; where it gave
+      // none, as when a withdrawn consent brings the business numbers back, the business
+      // number's E.164.)
+      shown = showFor[businessFor[number]];
+      wanted = national(shown.e164);
       digitsFor[number = national(number)] = wanted.length != number.length ? shown : wanted;
       return number.split('').join(SEPARATOR);
 /*FI*/
