@@ -181,7 +181,7 @@
       businessFor[shown.e164] = business;
     });
     digitsFor = {};
-    matcher = new RegExp('(^|\\D)(' + /*IF:intl*/'?:(?:00)?(' + config.f[0] + ')' + SEPARATOR + ')?(?:' + config.f[1] + ')?' + SEPARATOR + '(' + /*FI*/Object.keys(businessFor).map(function (number/*IF:intl*/, shown, wanted/*FI*/) {
+    matcher = RegExp(/*IF:nanp*/'(^|\\D)(' + /*FI*//*IF:intl*/'(^|\\D)(?:(?:00)?(' + config.f[0] + ')' + SEPARATOR + ')?(?:' + config.f[1] + ')?' + SEPARATOR + '(' + /*FI*/Object.keys(businessFor).map(function (number/*IF:intl*/, shown, wanted/*FI*/) {
 /*IF:nanp*/
       digitsFor[national(number)] = digits(showFor[businessFor[number]].e164);
       return '(?:1' + SEPARATOR + ')?' + national(number).split('').join(SEPARATOR);
@@ -246,8 +246,21 @@
     }
   }
 
-  function page(body) {
-    if (session) post('/' + session + '/pageviews', body || {});
+  function start() {
+    if (!started) {
+      started = 1;
+      if (storedAnswer) got(storedAnswer, 1);
+      else {
+        // Anti-flicker: hide the numbers until the answer, for 500 ms at most.
+        if ('hide' in ds) {
+          swap(function (element) {
+            element.style.opacity || hiddenElements.push(element) && (element.style.opacity = 0);
+          });
+          setTimeout(reveal, 500);
+        }
+        ask();
+      }
+    }
   }
 
   // fn, but whatever it throws is kept from the page.
@@ -265,21 +278,8 @@
     debug && console.warn(storageKey, problem);
   }
 
-  function start() {
-    if (!started) {
-      started = 1;
-      if (storedAnswer) got(storedAnswer, 1);
-      else {
-        // Anti-flicker: hide the numbers until the answer, for 500 ms at most.
-        if ('hide' in ds) {
-          swap(function (element) {
-            element.style.opacity || hiddenElements.push(element) && (element.style.opacity = 0);
-          });
-          setTimeout(reveal, 500);
-        }
-        ask();
-      }
-    }
+  function page(body) {
+    if (session) post('/' + session + '/pageviews', body || {});
   }
 
   // Store the answer; with no answer, forget it. Only a visit with a session is stored:
