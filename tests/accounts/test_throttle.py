@@ -129,6 +129,28 @@ def test_a_browser_the_owner_used_before_is_let_through_a_distributed_attack(app
     assert res.status_code == 302, res.get_data(as_text=True)[:300]
 
 
+def test_behind_a_trusted_proxy_each_client_is_slowed_by_its_own_address(app, owner):
+    """Behind a proxy every request comes from the proxy's address: the throttle reads the
+    address the proxy saw (RINGTRAIL_TRUSTED_PROXIES), so an attacker does not slow a
+    user of the same browser elsewhere."""
+    app.config["TRUSTED_PROXIES"] = 1
+    browser = {"REMOTE_ADDR": "10.0.0.2", "HTTP_USER_AGENT": "Mozilla/5.0 (the usual one)"}
+    attacker = {**browser, "HTTP_X_FORWARDED_FOR": "203.0.113.66"}
+    user = {**browser, "HTTP_X_FORWARDED_FOR": "198.51.100.23"}
+    statuses = [attempt(app, attacker).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert attempt(app, user, password=PASSWORD).status_code == 302
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(app, owner):
+    app.config["TRUSTED_PROXIES"] = 0
+    forged = [
+        attempt(app, {**ATTACKER, "HTTP_X_FORWARDED_FOR": f"192.0.2.{i}"}).status_code
+        for i in range(5)
+    ]
+    assert forged == [401, 401, 401, 429, 429]
+
+
 def test_redis_holds_no_ip_no_user_agent_and_no_email(app, owner, redis_client):
     """Search every key and every value (strings and hashes) after an attack and a login."""
     for _ in range(5):

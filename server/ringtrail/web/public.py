@@ -24,6 +24,7 @@ from ringtrail.tracking.sessions import (
     add_pageview,
     start_visit,
 )
+from ringtrail.web.addresses import client_address
 from ringtrail.web.decoding import loads
 
 bp = Blueprint("public", __name__)
@@ -135,16 +136,6 @@ def ga4_ids(body: dict[str, Any]) -> tuple[str, str] | None:
         elif match := GA4_SESSION.match(item):
             sid = sid or match.group(1)
     return (cid, sid) if cid else None
-
-
-def client_address() -> str | None:
-    """The visitor's address, for the session-start limit's keyed hash (never stored):
-    behind ``RINGTRAIL_TRUSTED_PROXIES`` proxies, the one the nearest of them saw."""
-    hops = int(current_app.config["TRUSTED_PROXIES"])
-    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-    if hops > 0 and len(forwarded) >= hops and forwarded[-hops]:
-        return forwarded[-hops][:64]
-    return request.remote_addr
 
 
 @bp.post("/v1/sessions", provide_automatic_options=False)

@@ -12,6 +12,7 @@ from ringtrail.accounts.auth import verify_password
 from ringtrail.errors import Conflict, Invalid
 from ringtrail.storage.models import User
 from ringtrail.storage.sql import get_db
+from ringtrail.web.addresses import client_address
 from ringtrail.web.dashboard.blueprints import dashboard as bp
 from ringtrail.web.login import (
     current_login,
@@ -60,7 +61,7 @@ def _remember(response, email: str):
 
 
 def _client() -> str:
-    return throttle.client_fingerprint(request.remote_addr, request.headers.get("User-Agent"))
+    return throttle.client_fingerprint(client_address(), request.headers.get("User-Agent"))
 
 
 def _too_many(template: str, verdict: throttle.Verdict, **context):
