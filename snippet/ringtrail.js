@@ -29,8 +29,9 @@
     ATTRIBUTES = ['href', 'title', 'aria-label', 'aria-description'],
     // The tags of inline elements: a number split across them is still one number.
     INLINE = /^([ABI]|EM|S(PAN|TRONG|MALL))$/,
-    // What may separate the digits of a phone number: up to four of spaces (no-break
-    // too), . / ( ) and every dash, U+2010 to U+2015 and U+2212: "(714) - 225 - 1326".
+    // What may separate the digits of a phone number: up to four characters that are not
+    // a letter, a digit, _ or , : ; (which list digits): spaces (no-break too), . / ( ),
+    // every dash, a middle dot, a bar: "(714) - 225 - 1326", "415·555·0100".
     SEPARATOR = '[^\\w,:;]{0,4}',
     root = d.documentElement,
     lastHref = location.href,
