@@ -161,9 +161,12 @@ def test_every_name_the_snippet_assigns_is_declared(features):
                 declared.add(node.identifier.value)
         elif isinstance(node, asttypes.Assign) and is_name(node.left):
             assigned.add(node.left.value)
-        elif isinstance(node, (asttypes.PostfixExpr, asttypes.UnaryExpr)):
-            counted = node.op in ("++", "--") and is_name(node.value)
-            counted and assigned.add(node.value.value)
+        elif (
+            isinstance(node, (asttypes.PostfixExpr, asttypes.UnaryExpr))
+            and node.op in ("++", "--")
+            and is_name(node.value)
+        ):
+            assigned.add(node.value.value)
     assert assigned, "the walk found the assignments"
     assert assigned <= declared, f"assigned, never declared: {sorted(assigned - declared)}"
 

@@ -37,6 +37,7 @@ SENTINEL = "RINGTRAIL_CONFIG"
 UNKNOWN_KEY_JS = "/* ringtrail: unknown site key; the page keeps its own numbers. */\n"
 # A site without business numbers has nothing to swap: it gets no code at all.
 NO_NUMBERS_JS = "/* ringtrail: this site has no numbers yet; the page keeps its own. */\n"
+NO_NUMBERS_ETAG = hashlib.sha256(NO_NUMBERS_JS.encode()).hexdigest()[:20]
 
 
 def block_names(source: str) -> set[str]:
@@ -216,7 +217,7 @@ def _features(numbers: tuple[str, ...]) -> frozenset[str]:
 def render(site: SiteConfig, api: str) -> tuple[str, str]:
     """The snippet for one site, and its ETag."""
     if not site.pools:
-        return NO_NUMBERS_JS, hashlib.sha256(NO_NUMBERS_JS.encode()).hexdigest()[:20]
+        return NO_NUMBERS_JS, NO_NUMBERS_ETAG
     return _render(template(features(site)), js_json(site_settings(site, api)))
 
 
